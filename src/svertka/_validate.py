@@ -1,0 +1,108 @@
+"""Argument normalisation and the one error format of svertka.
+
+Every user-facing check raises ``ValueError`` (values, shapes) or ``TypeError`` (types) with a
+message of the form ``"<public function>: <what is wrong, with numbers> (<context>)"``; when an
+argument is at fault the message ends with ``got name=value``, for example::
+
+    conv2d: stride must be a positive int or a tuple of 2 positive ints, got stride=(2, 0)
+
+The helpers here are used by ``nn.functional`` (where checks run) and by the modules.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def _fmt(value):
+    if isinstance(value, np.ndarray):
+        return f"array(shape={value.shape}, dtype={value.dtype})"
+    return repr(value)
+
+
+def error(fn, message, context=None):
+    """Build (not raise) the ValueError of the project's format."""
+    text = f"{fn}: {message}"
+    if context:
+        text += f" ({context})"
+    return ValueError(text)
+
+
+def type_error(fn, message, context=None):
+    text = f"{fn}: {message}"
+    if context:
+        text += f" ({context})"
+    return TypeError(text)
+
+
+def is_int(value):
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
+
+
+def ntuple(value, n, name, fn, *, minimum=1):
+    """Normalise an int or a length-``n`` sequence of ints to a tuple of ``n`` ints >= minimum.
+
+    >>> ntuple(3, 2, "stride", "conv2d")
+    (3, 3)
+    >>> ntuple((2, 0), 2, "stride", "conv2d")
+    Traceback (most recent call last):
+    ...
+    ValueError: conv2d: stride must be a positive int or a tuple of 2 positive ints, got stride=(2, 0)
+    """
+    kind = {1: "positive", 0: "non-negative"}.get(minimum, f">= {minimum}")
+    what = f"{kind} int or a tuple of {n} {kind} ints"
+    if is_int(value):
+        items = (int(value),) * n
+    elif isinstance(value, (tuple, list)) and len(value) == n and all(is_int(v) for v in value):
+        items = tuple(int(v) for v in value)
+    else:
+        if isinstance(value, (tuple, list)) or is_int(value):
+            raise error(fn, f"{name} must be a {what}, got {name}={_fmt(value)}")
+        raise type_error(fn, f"{name} must be a {what}, got {name}={_fmt(value)}")
+    if any(v < minimum for v in items):
+        raise error(fn, f"{name} must be a {what}, got {name}={_fmt(value)}")
+    return items
+
+
+def check_tensor(x, name, fn):
+    """Raise TypeError unless ``x`` is a svertka Tensor."""
+    from svertka.tensor import Tensor
+
+    if not isinstance(x, Tensor):
+        raise type_error(fn, f"{name} must be a Tensor, got {type(x).__name__}")
+    return x
+
+
+def check_ndim(x, allowed, name, fn, meaning=None):
+    """Raise unless ``x.ndim`` is in ``allowed`` (an int or a tuple of ints)."""
+    allowed = (allowed,) if is_int(allowed) else tuple(allowed)
+    if x.ndim not in allowed:
+        want = " or ".join(f"{d}-D" for d in allowed)
+        extra = f" {meaning}" if meaning else ""
+        raise error(fn, f"{name} must be {want}{extra}, got {name} of shape {tuple(x.shape)}")
+
+
+def check_choice(value, choices, name, fn):
+    if value not in choices:
+        opts = ", ".join(repr(c) for c in choices)
+        raise error(fn, f"{name} must be one of {opts}, got {name}={_fmt(value)}")
+    return value
+
+
+def check_dim(dim, ndim, fn, name="dim"):
+    """Normalise a possibly negative dimension index, as torch does."""
+    if not is_int(dim):
+        raise type_error(fn, f"{name} must be an int, got {name}={_fmt(dim)}")
+    lo, hi = (-ndim, ndim - 1) if ndim > 0 else (-1, 0)
+    if not lo <= dim <= hi:
+        raise error(fn, f"{name} out of range (expected to be in range of [{lo}, {hi}]), "
+                        f"got {name}={dim}")
+    return dim % ndim if ndim > 0 else 0
+
+
+def check_probability(p, name, fn):
+    if not isinstance(p, numbers.Real) or not 0.0 <= float(p) <= 1.0:
+        raise error(fn, f"{name} must be a probability in [0, 1], got {name}={_fmt(p)}")
+    return float(p)

@@ -1,0 +1,164 @@
+"""`Function`: one differentiable operation, its forward and backward side by side.
+
+A Function works on NumPy arrays. ``apply`` unwraps the Tensor arguments, runs ``forward``,
+wraps the result in a Tensor and, when gradients are wanted, links it to a ``Context``: the
+node of the graph that remembers what ``backward`` will need.
+
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = np.exp(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, gy):
+            (y,) = ctx.saved_tensors
+            return gy * y
+
+Rules that every Function follows:
+
+* positional arguments of ``apply`` are the differentiable inputs: Tensors, NumPy arrays or
+  Python scalars (constants, no gradient) or ``None``; keyword arguments are plain
+  parameters (stride, dim, ...), passed to ``forward`` unchanged;
+* ``forward`` returns one ndarray; ``backward`` receives the gradient of that output and returns
+  one gradient (or ``None``) per positional argument, a bare array when there is one argument;
+* ``backward`` never modifies ``gy`` in place (it may be shared with other nodes);
+* ``ctx.needs_input_grad[i]`` says whether input ``i`` needs a gradient, so work can be skipped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from svertka.autograd import grad_mode
+
+
+class Context:
+    """Per-call state of a Function, and the graph node (``tensor.grad_fn``) of its output.
+
+    Attributes:
+        fn: the Function subclass.
+        inputs: per positional input, the Tensor (only where it requires grad, else ``None``).
+        parents: per positional input, the producing ``Context`` of that input at the time of
+            the call (``None`` for leaves and constants).
+        needs_input_grad: per positional input, whether it requires a gradient.
+    """
+
+    __slots__ = ("fn", "inputs", "parents", "needs_input_grad", "_saved", "_saved_versions",
+                 "_freed", "_retained", "__dict__", "__weakref__")
+
+    def __init__(self, fn):
+        self.fn = fn
+        self._saved = ()
+        self._saved_versions = None
+        self._freed = False
+        self._retained = None
+
+    def save_for_backward(self, *arrays):
+        """Keep arrays (inputs, outputs or intermediates) for ``backward``.
+
+        Inputs and the output saved here are guarded by the version counter: modifying them in
+        place before ``backward`` makes ``backward`` raise instead of returning a wrong gradient.
+        """
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self):
+        if self._freed:
+            raise RuntimeError(
+                "backward: trying to backward through the graph a second time (or directly "
+                "access saved tensors after they have already been freed). Saved intermediate "
+                "values of the graph are freed when you call .backward() or autograd.grad(). "
+                "Specify retain_graph=True if you need to backward through the graph a second "
+                "time or if you need to access saved tensors after calling backward.")
+        return self._saved
+
+    def name(self):
+        return self.fn.__name__ + "Backward"
+
+    def __repr__(self):
+        return f"<{self.name()} object>"
+
+    # torch exposes grad_fn.next_functions; handy for drawing graphs.
+    @property
+    def next_functions(self):
+        return tuple(self.parents)
+
+
+class Function:
+    """Base class of differentiable operations; see the module docstring."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, gy):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from svertka.tensor import Tensor
+
+        arrays = []
+        needs = []
+        any_grad = False
+        track = grad_mode.is_grad_enabled()
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a._data)
+                r = track and a.requires_grad
+                needs.append(r)
+                any_grad = any_grad or r
+            else:
+                arrays.append(a)
+                needs.append(False)
+        ctx = Context(cls)
+        ctx.needs_input_grad = tuple(needs)
+        out = cls.forward(ctx, *arrays, **kwargs)
+        if not isinstance(out, np.ndarray):
+            out = np.asarray(out)
+        result = Tensor._make(out)
+        if any_grad and out.dtype.kind in "fc":
+            result.requires_grad = True
+            result._ctx = ctx
+            ctx.inputs = tuple(a if n else None for a, n in zip(args, needs))
+            ctx.parents = tuple(a._ctx if n else None for a, n in zip(args, needs))
+            if ctx._saved:
+                _record_versions(ctx, args, arrays, out, result)
+        if getattr(cls, "is_view", False) and isinstance(args[0], Tensor):
+            # A view shares its base's version counter, as in torch: modifying either in
+            # place invalidates what the graph saved from the other.
+            result._version = args[0]._version
+        return result
+
+
+def _record_versions(ctx, tensors, arrays, out, result):
+    """Remember the versions of the saved arrays that are an input's or the output's data."""
+    from svertka.tensor import Tensor
+
+    versions = []
+    for s in ctx._saved:
+        if s is out:
+            versions.append((result._version, result._version[0]))
+            continue
+        for t, a in zip(tensors, arrays):
+            if s is a and isinstance(t, Tensor):
+                versions.append((t._version, t._version[0]))
+                break
+    if versions:
+        ctx._saved_versions = versions
+
+
+def check_saved_versions(ctx):
+    """Raise if an array saved by ``ctx`` was modified in place after the forward pass."""
+    if ctx._saved_versions is None:
+        return
+    for counter, seen in ctx._saved_versions:
+        if counter[0] != seen:
+            raise RuntimeError(
+                f"backward: one of the variables needed for gradient computation has been "
+                f"modified by an inplace operation: it is at version {counter[0]}; expected "
+                f"version {seen} instead (in {ctx.name()}). Use an out-of-place operation, or "
+                f"clone() the tensor before modifying it.")

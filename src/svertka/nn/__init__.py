@@ -1,0 +1,1 @@
+"""svertka.nn: layers (modules) and their functional form."""

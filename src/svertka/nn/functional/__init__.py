@@ -1,0 +1,14 @@
+"""svertka.nn.functional: the math of the layers, with torch.nn.functional's names.
+
+Each function validates its arguments (errors name the function and the argument), then calls
+the differentiable op in ``svertka.ops``. Import it as ``import svertka.nn.functional as F``.
+"""
+
+from svertka.nn.functional.activation import *  # noqa: F401,F403
+from svertka.nn.functional.conv import *  # noqa: F401,F403
+from svertka.nn.functional.dropout import *  # noqa: F401,F403
+from svertka.nn.functional.loss import *  # noqa: F401,F403
+from svertka.nn.functional.normalization import *  # noqa: F401,F403
+from svertka.nn.functional.padding import *  # noqa: F401,F403
+from svertka.nn.functional.pooling import *  # noqa: F401,F403
+from svertka.nn.functional.vision import *  # noqa: F401,F403
