@@ -1,5 +1,88 @@
-"""svertka: a convolutional-neural-network framework in readable NumPy with PyTorch's API."""
+"""svertka: a convolutional-neural-network framework in readable NumPy with PyTorch's API.
+
+``import svertka as torch``-style code works for the parts of torch svertka has: tensors with
+autograd, ``svertka.nn`` layers and ``svertka.nn.functional``, optimizers, data loading.
+"""
 
 __version__ = "0.1.0"
 
-from svertka.random import manual_seed  # noqa: E402,F401
+from svertka import autograd  # noqa: E402
+from svertka._creation import (  # noqa: E402
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from svertka._dtype import (  # noqa: E402
+    bool_,
+    dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+)
+from svertka._functions import *  # noqa: E402,F401,F403
+from svertka._functions import __all__ as _function_names  # noqa: E402
+from svertka.autograd.grad_mode import (  # noqa: E402
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from svertka.random import get_rng_state, initial_seed, manual_seed, set_rng_state  # noqa: E402
+from svertka.tensor import (  # noqa: E402
+    Size,
+    Tensor,
+    cat,
+    chunk,
+    concat,
+    concatenate,
+    matmul,
+    maximum,
+    minimum,
+    split,
+    stack,
+    where,
+)
+
+# torch's aliases; defined last because they shadow builtins inside this module
+half = float16
+float = float32  # noqa: A001
+double = float64
+short = int16
+int = int32  # noqa: A001
+long = int64
+bool = bool_  # noqa: A001
+
+__all__ = [
+    "Tensor", "Size", "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full",
+    "arange", "linspace", "eye", "rand", "randn", "randint", "randperm", "zeros_like",
+    "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "dtype", "float16",
+    "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool", "half", "float",
+    "double", "short", "int", "long", "get_default_dtype", "set_default_dtype", "no_grad",
+    "enable_grad", "is_grad_enabled", "set_grad_enabled", "manual_seed", "initial_seed",
+    "get_rng_state", "set_rng_state", "cat", "concat", "concatenate", "stack", "split", "chunk",
+    "where", "maximum", "minimum", "matmul", "autograd", *_function_names,
+]

@@ -108,7 +108,7 @@ class Function:
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a._data)
-                r = track and a.requires_grad
+                r = track and a._requires_grad
                 needs.append(r)
                 any_grad = any_grad or r
             else:
@@ -121,7 +121,7 @@ class Function:
             out = np.asarray(out)
         result = Tensor._make(out)
         if any_grad and out.dtype.kind in "fc":
-            result.requires_grad = True
+            result._requires_grad = True
             result._ctx = ctx
             ctx.inputs = tuple(a if n else None for a, n in zip(args, needs))
             ctx.parents = tuple(a._ctx if n else None for a, n in zip(args, needs))

@@ -1,0 +1,252 @@
+"""Making tensors: ``tensor`` and the factories (``zeros``, ``randn``, ``arange``, ...)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from svertka import _dtype
+from svertka._validate import error, is_int, type_error
+from svertka.random import get_rng
+from svertka.tensor import Tensor, _shape_args
+
+
+def _infer_np_dtype(data):
+    """torch's inference for Python data: floats -> default float, ints -> int64, bools -> bool."""
+    flat = data
+    while isinstance(flat, (list, tuple)) and len(flat):
+        flat = flat[0]
+    arr = np.asarray(data)
+    if arr.dtype == np.bool_:
+        return np.dtype(np.bool_)
+    if arr.dtype.kind in "iu":
+        return np.dtype(np.int64)
+    if arr.dtype.kind == "f":
+        return _dtype.get_default_dtype().np
+    raise type_error("tensor", f"could not infer dtype of {type(flat).__name__}")
+
+
+def _to_array(data, dtype=None):
+    np_dt = _dtype.to_np(dtype)
+    if isinstance(data, Tensor):
+        arr = data._data
+        return np.array(arr, dtype=np_dt, copy=True)
+    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
+        arr = np.array(data, dtype=np_dt, copy=True)
+        _dtype.from_numpy_dtype(arr.dtype)  # refuse unsupported dtypes (object, complex, ...)
+        return arr
+    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _walk(data)):
+        data = _nested_values(data)
+    if isinstance(data, (numbers.Number, list, tuple)):
+        try:
+            arr = np.array(data, dtype=np_dt if np_dt is not None else _infer_np_dtype(data))
+        except ValueError as e:
+            raise error("tensor", f"could not build a tensor from the data: {e}") from None
+        return arr
+    raise type_error("tensor", f"data must be a number, a (nested) list, a NumPy array or a "
+                               f"Tensor, got {type(data).__name__}")
+
+
+def _walk(data):
+    for x in data:
+        if isinstance(x, (list, tuple)):
+            yield from _walk(x)
+        else:
+            yield x
+
+
+def _nested_values(data):
+    if isinstance(data, Tensor):
+        return data._data.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_nested_values(x) for x in data]
+    return data
+
+
+def tensor(data, dtype=None, requires_grad=False, device=None):
+    """Make a tensor from data (copied).
+
+    Python floats give the default dtype (``float32``), ints ``int64``, bools ``bool``; a NumPy
+    array keeps its dtype.
+
+    Examples::
+
+        >>> import svertka, numpy as np
+        >>> svertka.tensor([1.0, 2.0]).dtype
+        svertka.float32
+        >>> svertka.tensor(np.zeros(2)).dtype
+        svertka.float64
+        >>> svertka.tensor([[1, 2]]).shape
+        svertka.Size([1, 2])
+    """
+    _check_device(device, "tensor")
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def as_tensor(data, dtype=None):
+    """Like ``tensor`` but shares memory with a NumPy array (or Tensor) of the same dtype."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == _dtype.to_dtype(dtype)):
+        return data
+    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == _dtype.to_np(dtype)):
+        _dtype.from_numpy_dtype(data.dtype)
+        return Tensor._make(data)
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(array):
+    """A tensor sharing memory with ``array`` (keeps its dtype)."""
+    if not isinstance(array, np.ndarray):
+        raise type_error("from_numpy", f"expected np.ndarray, got {type(array).__name__}")
+    _dtype.from_numpy_dtype(array.dtype)
+    return Tensor._make(array)
+
+
+def _check_device(device, fn):
+    if device not in (None, "cpu"):
+        raise error(fn, f"only the 'cpu' device is available, got device={device!r}")
+
+
+def _factory(fn, shape, dtype, requires_grad, device, make):
+    shape = _shape_args(shape, fn)
+    if any(s < 0 for s in shape):
+        raise error(fn, f"negative dimension in size {list(shape)}")
+    _check_device(device, fn)
+    np_dt = _dtype.to_np(dtype) or _dtype.get_default_dtype().np
+    t = Tensor._make(make(shape, np_dt))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def zeros(*size, dtype=None, requires_grad=False, device=None):
+    return _factory("zeros", size, dtype, requires_grad, device, np.zeros)
+
+
+def ones(*size, dtype=None, requires_grad=False, device=None):
+    return _factory("ones", size, dtype, requires_grad, device, np.ones)
+
+
+def empty(*size, dtype=None, requires_grad=False, device=None):
+    return _factory("empty", size, dtype, requires_grad, device, np.empty)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+    if dtype is None:
+        dtype = _infer_np_dtype(fill_value)
+    return _factory("full", (tuple(size),), dtype, requires_grad, device,
+                    lambda s, d: np.full(s, fill_value, dtype=d))
+
+
+def _random(fn, size, dtype, requires_grad, device, draw):
+    def make(shape, np_dt):
+        if np_dt.kind != "f":
+            raise error(fn, f"dtype must be floating point, got dtype={dtype}")
+        if np_dt in (np.float32, np.float64):
+            return draw(shape, np_dt)
+        return draw(shape, np.float64).astype(np_dt)
+    return _factory(fn, size, dtype, requires_grad, device, make)
+
+
+def randn(*size, dtype=None, requires_grad=False, device=None, generator=None):
+    """Standard normal samples from the global generator (``svertka.manual_seed``)."""
+    rng = generator or get_rng()
+    return _random("randn", size, dtype, requires_grad, device,
+                   lambda s, d: rng.standard_normal(s, dtype=d))
+
+
+def rand(*size, dtype=None, requires_grad=False, device=None, generator=None):
+    """Uniform samples in [0, 1) from the global generator."""
+    rng = generator or get_rng()
+    return _random("rand", size, dtype, requires_grad, device,
+                   lambda s, d: rng.random(s, dtype=d))
+
+
+def randint(low, high=None, size=None, dtype=None, generator=None, device=None):
+    """Integers uniform in [low, high) (``randint(high, size)`` as torch allows)."""
+    if size is None:
+        low, high, size = 0, low, high
+    if high is None or size is None:
+        raise error("randint", "expected randint(low=0, high, size)")
+    rng = generator or get_rng()
+    np_dt = _dtype.to_np(dtype) or np.dtype(np.int64)
+    return _factory("randint", (tuple(size),), np_dt, False, device,
+                    lambda s, d: rng.integers(low, high, s).astype(d))
+
+
+def randperm(n, dtype=None, generator=None, device=None):
+    rng = generator or get_rng()
+    np_dt = _dtype.to_np(dtype) or np.dtype(np.int64)
+    _check_device(device, "randperm")
+    return Tensor._make(rng.permutation(n).astype(np_dt))
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
+    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 for integer arguments."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise error("arange", "step must be nonzero, got step=0")
+    args = (start, end, step)
+    if dtype is None:
+        dtype = np.int64 if all(is_int(a) for a in args) else _dtype.get_default_dtype().np
+    _check_device(device, "arange")
+    np_dt = _dtype.to_np(dtype)
+    # computed in float64 and cast, like torch, so a float32 arange has the right length
+    n = max(int(np.ceil((end - start) / step)), 0)
+    t = Tensor._make((start + step * np.arange(n, dtype=np.float64)).astype(np_dt)
+                     if np_dt.kind == "f" else np.arange(start, end, step, dtype=np_dt))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    _check_device(device, "linspace")
+    np_dt = _dtype.to_np(dtype) or _dtype.get_default_dtype().np
+    t = Tensor._make(np.linspace(start, end, steps).astype(np_dt))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    _check_device(device, "eye")
+    np_dt = _dtype.to_np(dtype) or _dtype.get_default_dtype().np
+    t = Tensor._make(np.eye(n, m, dtype=np_dt))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _like(fn, input, dtype, requires_grad, make):
+    np_dt = _dtype.to_np(dtype) or input._data.dtype
+    t = Tensor._make(make(input._data.shape, np_dt))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def zeros_like(input, dtype=None, requires_grad=False, device=None):
+    return _like("zeros_like", input, dtype, requires_grad, np.zeros)
+
+
+def ones_like(input, dtype=None, requires_grad=False, device=None):
+    return _like("ones_like", input, dtype, requires_grad, np.ones)
+
+
+def empty_like(input, dtype=None, requires_grad=False, device=None):
+    return _like("empty_like", input, dtype, requires_grad, np.empty)
+
+
+def full_like(input, fill_value, dtype=None, requires_grad=False, device=None):
+    return _like("full_like", input, dtype, requires_grad,
+                 lambda s, d: np.full(s, fill_value, dtype=d))
+
+
+def randn_like(input, dtype=None, requires_grad=False, device=None):
+    return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def rand_like(input, dtype=None, requires_grad=False, device=None):
+    return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)

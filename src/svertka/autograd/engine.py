@@ -1,0 +1,133 @@
+"""The backward pass: walk the graph in reverse topological order, iteratively.
+
+The graph is made of ``Context`` nodes (one per Function call). ``backward`` sorts the nodes
+reachable from the roots with an explicit stack (no recursion, so a 10,000-layer chain is fine),
+then visits them children-first, calling each Function's ``backward`` once with the sum of the
+gradients that reached its output, and hands the results to the producing nodes of its inputs,
+or to the leaves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from svertka.autograd import grad_mode
+from svertka.autograd.function import check_saved_versions
+
+
+def _topological_order(roots):
+    """Nodes reachable from ``roots``, each after all nodes it depends on (post-order)."""
+    order, seen = [], set()
+    stack = [(r, False) for r in roots]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for p in node.parents:
+            if p is not None and id(p) not in seen:
+                stack.append((p, False))
+    return order
+
+
+def _accumulate(store, key, g):
+    prev = store.get(key)
+    # out of place: ``g`` may be an array another node also received
+    store[key] = g if prev is None else prev + g
+
+
+def run_backward(roots, root_grads, retain_graph=False, capture=None):
+    """Backpropagate ``root_grads`` (arrays) from ``roots`` (Tensors).
+
+    Without ``capture``, gradients accumulate into the ``.grad`` of leaves that require grad.
+    With ``capture`` (a list of Tensors), nothing is written to ``.grad``; the gradients of
+    those tensors are returned instead (``None`` where none reached them).
+    """
+    from svertka.tensor import Tensor
+
+    capture_leaf, capture_node = {}, {}
+    if capture is not None:
+        for i, t in enumerate(capture):
+            if t._ctx is None:
+                capture_leaf.setdefault(id(t), []).append(i)
+            else:
+                capture_node.setdefault(id(t._ctx), []).append(i)
+    captured = [None] * (len(capture) if capture is not None else 0)
+
+    node_grads = {}
+    leaf_grads = {}       # id(tensor) -> [tensor, array]
+    root_nodes = []
+    for t, g in zip(roots, root_grads):
+        if t._ctx is None:
+            entry = leaf_grads.setdefault(id(t), [t, None])
+            entry[1] = g if entry[1] is None else entry[1] + g
+        else:
+            _accumulate(node_grads, id(t._ctx), g)
+            root_nodes.append(t._ctx)
+
+    order = _topological_order(root_nodes)
+    with grad_mode.no_grad():
+        for node in reversed(order):
+            gy = node_grads.pop(id(node), None)
+            if gy is None:
+                if not retain_graph:
+                    node._saved, node._freed = (), True
+                continue
+            if id(node) in capture_node:
+                for i in capture_node[id(node)]:
+                    captured[i] = gy
+            if node._retained is not None and capture is None:
+                t = node._retained()
+                if t is not None and t._ctx is node:
+                    t.grad = Tensor._make(np.array(gy) if t.grad is None else t.grad._data + gy)
+            check_saved_versions(node)
+            grads = node.fn.backward(node, gy)
+            if not isinstance(grads, tuple):
+                grads = (grads,)
+            if not retain_graph:
+                node._saved, node._freed = (), True
+            if len(grads) < len(node.parents):
+                raise RuntimeError(
+                    f"function {node.name()} returned {len(grads)} gradients, expected "
+                    f"{len(node.parents)}")
+            for i, (needed, parent, g) in enumerate(zip(node.needs_input_grad, node.parents,
+                                                        grads)):
+                if not needed or g is None:
+                    continue
+                inp = node.inputs[i]
+                g = np.asarray(g)
+                if g.shape != inp._data.shape:
+                    raise RuntimeError(
+                        f"function {node.name()} returned an invalid gradient at index {i}: "
+                        f"got shape {g.shape}, expected {inp._data.shape}")
+                if g.dtype != inp._data.dtype:
+                    g = g.astype(inp._data.dtype)
+                if parent is not None:
+                    _accumulate(node_grads, id(parent), g)
+                else:
+                    entry = leaf_grads.setdefault(id(inp), [inp, None])
+                    entry[1] = g if entry[1] is None else entry[1] + g
+
+    if capture is not None:
+        for key, (t, g) in leaf_grads.items():
+            for i in capture_leaf.get(key, ()):
+                captured[i] = g
+        return captured
+
+    handed = set()
+    for t, g in leaf_grads.values():
+        if not t.requires_grad:
+            continue
+        if t.grad is None:
+            # a leaf's .grad must own its memory: users zero or update it in place
+            if id(g) in handed or not (g.flags.owndata and g.flags.writeable):
+                g = np.array(g, copy=True)
+            handed.add(id(g))
+            t.grad = Tensor._make(g)
+        else:
+            t.grad = Tensor._make(t.grad._data + g)
+    return None

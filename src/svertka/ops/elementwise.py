@@ -1,0 +1,332 @@
+"""Elementwise ops with NumPy broadcasting; gradients are summed back to each input's shape."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from svertka.autograd.function import Function
+
+
+def unbroadcast(g, shape):
+    """Sum ``g`` over the axes that broadcasting added or stretched, to get back ``shape``."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _shape(a):
+    return np.shape(a)
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (_shape(a), _shape(b))
+        return np.add(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (unbroadcast(gy, sa) if na else None, unbroadcast(gy, sb) if nb else None)
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (_shape(a), _shape(b))
+        return np.subtract(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (unbroadcast(gy, sa) if na else None, unbroadcast(-gy, sb) if nb else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.multiply(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        return (unbroadcast(gy * b, _shape(a)) if na else None,
+                unbroadcast(gy * a, _shape(b)) if nb else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.true_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        ga = unbroadcast(gy / b, _shape(a)) if na else None
+        gb = unbroadcast(-gy * a / (b * b), _shape(b)) if nb else None
+        return ga, gb
+
+
+class Pow(Function):
+    """``a ** b``; d/da = b a^(b-1), d/db = a^b log(a) (0 where a == 0 and b >= 0, as torch)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = np.power(a, b)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b, y = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        ga = gb = None
+        if na:
+            # b * a^(b-1), written so that b == 0 gives 0 even at a == 0 (torch's rule)
+            d = np.where(np.asarray(b) == 0, 0, np.asarray(b) * np.power(a, np.asarray(b) - 1))
+            ga = unbroadcast((gy * d).astype(gy.dtype, copy=False), _shape(a))
+        if nb:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = np.where((np.asarray(a) == 0) & (np.asarray(b) >= 0), 0, y * np.log(a))
+            gb = unbroadcast((gy * d).astype(gy.dtype, copy=False), _shape(b))
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return np.negative(a)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return -gy
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (a,) = ctx.saved_tensors
+        return gy * np.sign(a)
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        y = np.exp(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved_tensors
+        return gy * y
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(a)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (a,) = ctx.saved_tensors
+        with np.errstate(divide="ignore"):
+            return gy / a
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with np.errstate(invalid="ignore"):
+            y = np.sqrt(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved_tensors
+        with np.errstate(divide="ignore"):
+            return gy / (2 * y)
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sin(a)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (a,) = ctx.saved_tensors
+        return gy * np.cos(a)
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.cos(a)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (a,) = ctx.saved_tensors
+        return -gy * np.sin(a)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        y = np.tanh(a)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved_tensors
+        return gy * (1 - y * y)
+
+
+def sigmoid_array(a):
+    """A numerically stable logistic function (no overflow warning for large |a|)."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, a):
+        y = sigmoid_array(np.asarray(a))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved_tensors
+        return gy * y * (1 - y)
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, a):
+        y = np.maximum(a, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved_tensors
+        return gy * (y > 0)
+
+
+class Clamp(Function):
+    """Clamp to [min, max]; the gradient passes where min <= x <= max (torch's rule)."""
+
+    @staticmethod
+    def forward(ctx, a, min=None, max=None):
+        ctx.save_for_backward(a)
+        ctx.bounds = (min, max)
+        return np.clip(a, min, max)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (a,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        mask = np.ones(a.shape, dtype=bool)
+        if lo is not None:
+            mask &= a >= lo
+        if hi is not None:
+            mask &= a <= hi
+        return gy * mask
+
+
+class Maximum(Function):
+    """Elementwise max; on ties the gradient is split evenly between the inputs, as torch."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved_tensors
+        return _select_grads(ctx, gy, a, b, np.greater)
+
+
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved_tensors
+        return _select_grads(ctx, gy, a, b, np.less)
+
+
+def _select_grads(ctx, gy, a, b, wins):
+    w = np.where(wins(a, b), 1.0, np.where(a == b, 0.5, 0.0)).astype(gy.dtype)
+    na, nb = ctx.needs_input_grad
+    return (unbroadcast(gy * w, _shape(a)) if na else None,
+            unbroadcast(gy * (1 - w), _shape(b)) if nb else None)
+
+
+class Where(Function):
+    """``where(cond, a, b)``; ``cond`` is a constant boolean array (first positional input)."""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save_for_backward(cond)
+        ctx.shapes = (_shape(a), _shape(b))
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (cond,) = ctx.saved_tensors
+        _, na, nb = ctx.needs_input_grad
+        zero = np.zeros((), dtype=gy.dtype)
+        ga = unbroadcast(np.where(cond, gy, zero), ctx.shapes[0]) if na else None
+        gb = unbroadcast(np.where(cond, zero, gy), ctx.shapes[1]) if nb else None
+        return None, ga, gb
+
+
+class Cast(Function):
+    """Change the dtype; the gradient is cast back to the input's dtype."""
+
+    @staticmethod
+    def forward(ctx, a, dtype=None):
+        ctx.in_dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy.astype(ctx.in_dtype)
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return np.array(a, copy=True)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy

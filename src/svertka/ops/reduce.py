@@ -1,0 +1,160 @@
+"""Reductions over one or several axes (``axis`` is a tuple of non-negative ints or None)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from svertka.autograd.function import Function
+
+
+def _expand(g, shape, axis, keepdim):
+    """Undo a reduction's squeeze so ``g`` broadcasts against the input of ``shape``."""
+    if axis is None:
+        return np.reshape(g, (1,) * len(shape))
+    if not keepdim:
+        g = np.expand_dims(g, axis)
+    return g
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdim=False, dtype=None):
+        ctx.args = (a.shape, axis, keepdim)
+        return np.asarray(np.sum(a, axis=axis, keepdims=keepdim, dtype=dtype))
+
+    @staticmethod
+    def backward(ctx, gy):
+        shape, axis, keepdim = ctx.args
+        return np.broadcast_to(_expand(gy, shape, axis, keepdim), shape)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdim=False):
+        ctx.args = (a.shape, axis, keepdim)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.mean(a, axis=axis, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, gy):
+        shape, axis, keepdim = ctx.args
+        n = np.prod([shape[i] for i in axis]) if axis is not None else np.prod(shape)
+        g = _expand(gy, shape, axis, keepdim) / gy.dtype.type(max(n, 1))
+        return np.broadcast_to(g, shape)
+
+
+class Var(Function):
+    """Variance with Bessel's ``correction`` (1 = unbiased, torch's default)."""
+
+    @staticmethod
+    def forward(ctx, a, axis=None, correction=1, keepdim=False):
+        mean = np.mean(a, axis=axis, keepdims=True)
+        d = a - mean
+        n = np.prod([a.shape[i] for i in axis]) if axis is not None else a.size
+        denom = max(n - correction, 0)
+        ctx.save_for_backward(d)
+        ctx.args = (axis, keepdim, denom)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.sum(d * d, axis=axis, keepdims=keepdim) / a.dtype.type(denom))
+
+    @staticmethod
+    def backward(ctx, gy):
+        (d,) = ctx.saved_tensors
+        axis, keepdim, denom = ctx.args
+        g = _expand(gy, d.shape, axis, keepdim)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (2 * g * d / gy.dtype.type(denom)).astype(gy.dtype, copy=False)
+
+
+class MaxMin(Function):
+    """``amax``/``amin`` and the full ``max()``/``min()``: ties share the gradient evenly.
+
+    ``which`` is ``np.max`` or ``np.min``.
+    """
+
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdim=False, which=np.max):
+        y = np.asarray(which(a, axis=axis, keepdims=True))
+        ctx.save_for_backward(a, y)
+        ctx.args = (axis, keepdim)
+        return y if keepdim else np.asarray(np.squeeze(y, axis=axis))
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, y = ctx.saved_tensors
+        axis, keepdim = ctx.args
+        mask = (a == y)
+        count = mask.sum(axis=axis, keepdims=True)
+        g = _expand(gy, a.shape, axis, keepdim)
+        return (g * mask / count).astype(gy.dtype, copy=False)
+
+
+class MaxMinDim(Function):
+    """``max(dim)``/``min(dim)`` values: the gradient goes to the returned index only."""
+
+    @staticmethod
+    def forward(ctx, a, axis, keepdim=False, indices=None):
+        y = np.take_along_axis(a, np.expand_dims(indices, axis), axis)
+        ctx.save_for_backward(indices)
+        ctx.args = (a.shape, axis, keepdim)
+        return y if keepdim else np.squeeze(y, axis)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (indices,) = ctx.saved_tensors
+        shape, axis, keepdim = ctx.args
+        gx = np.zeros(shape, dtype=gy.dtype)
+        idx = np.expand_dims(indices, axis)
+        g = gy if keepdim else np.expand_dims(gy, axis)
+        np.put_along_axis(gx, idx, g, axis)
+        return gx
+
+
+class LogSumExp(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdim=False):
+        m = np.max(a, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        s = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+        ctx.save_for_backward(a, s)
+        ctx.args = (axis, keepdim)
+        return s if keepdim else np.asarray(np.squeeze(s, axis=axis))
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, s = ctx.saved_tensors
+        axis, keepdim = ctx.args
+        g = _expand(gy, a.shape, axis, keepdim)
+        return g * np.exp(a - s)
+
+
+class Prod(Function):
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdim=False):
+        ctx.save_for_backward(a)
+        ctx.args = (axis, keepdim)
+        return np.asarray(np.prod(a, axis=axis, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, gy):
+        (a,) = ctx.saved_tensors
+        axis, keepdim = ctx.args
+        g = _expand(gy, a.shape, axis, keepdim)
+        # product of all the others, computed without division so zeros are handled
+        if axis is None:
+            flat = a.reshape(-1)
+            ax, shape = 0, flat.shape
+        else:
+            (ax,) = axis if len(axis) == 1 else (None,)
+            flat, shape = a, a.shape
+            if ax is None:
+                raise NotImplementedError("prod: backward over several dims at once")
+        left = np.cumprod(np.concatenate(
+            [np.ones_like(np.take(flat, [0], axis=ax)), np.delete(flat, -1, axis=ax)], axis=ax),
+            axis=ax)
+        rev = np.flip(flat, axis=ax)
+        right = np.flip(np.cumprod(np.concatenate(
+            [np.ones_like(np.take(rev, [0], axis=ax)), np.delete(rev, -1, axis=ax)], axis=ax),
+            axis=ax), axis=ax)
+        others = (left * right).reshape(a.shape if axis is not None else shape).reshape(a.shape)
+        return g * others

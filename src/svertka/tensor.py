@@ -1,0 +1,1222 @@
+"""`Tensor`: an ndarray, its gradient, and the link to the Function that made it."""
+
+from __future__ import annotations
+
+import numbers
+import weakref
+
+import numpy as np
+
+from svertka import _dtype
+from svertka._validate import check_dim, error, is_int, type_error
+from svertka.autograd import grad_mode
+from svertka.ops import elementwise as E
+from svertka.ops import matmul as M
+from svertka.ops import movement as V
+from svertka.ops import reduce as R
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple of ints that prints as ``svertka.Size([2, 3])``."""
+
+    def __repr__(self):
+        return f"svertka.Size({list(self)})"
+
+    def numel(self):
+        return int(np.prod(self, dtype=np.int64))
+
+
+def _category(np_dtype):
+    return {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}[np_dtype.kind]
+
+
+def result_dtype(a, b):
+    """torch's type promotion for two operands (Tensors or Python scalars).
+
+    Python scalars and 0-d tensors do not widen a dimensioned tensor of the same category:
+    ``float32 tensor * 2.0`` and ``float32 tensor + float64 0-d tensor`` stay float32, while an
+    int tensor times a Python float becomes the default float dtype.
+    """
+    def info(x):
+        if isinstance(x, Tensor):
+            return x._data.dtype, (1 if x._data.ndim else 0)
+        if isinstance(x, bool):
+            return np.dtype(np.bool_), -1
+        if isinstance(x, numbers.Integral):
+            return np.dtype(np.int64), -1
+        if isinstance(x, numbers.Real):
+            return _dtype.get_default_dtype().np, -1
+        raise type_error("svertka", f"unsupported operand type {type(x).__name__}")
+
+    (da, pa), (db, pb) = info(a), info(b)
+    ca, cb = _category(da), _category(db)
+    if pa == pb:
+        if ca != cb:  # e.g. int64 tensor + float32 tensor -> float32 (numpy would say float64)
+            return da if ca > cb else db
+        return np.result_type(da, db)
+    (dh, _), (dl, pl) = ((da, pa), (db, pb)) if pa > pb else ((db, pb), (da, pa))
+    if _category(dl) > _category(dh):
+        return dl  # a scalar of a higher category decides (Python floats: the default dtype)
+    return dh
+
+
+def _operand(x, np_dtype):
+    """The array for an operand, cast to the promoted dtype (differentiably for tensors)."""
+    if isinstance(x, Tensor):
+        return x if x._data.dtype == np_dtype else x.to(np_dtype)
+    return np.asarray(x, dtype=np_dtype)[()]
+
+
+def _binary(fn, a, b, name):
+    if not isinstance(b, (Tensor, numbers.Number, np.number)):
+        if isinstance(b, np.ndarray):
+            b = Tensor._make(b)
+        else:
+            return NotImplemented
+    dt = result_dtype(a, b)
+    return fn.apply(_operand(a, dt), _operand(b, dt))
+
+
+def _float_binary(fn, a, b):
+    if not isinstance(b, (Tensor, numbers.Number, np.number)):
+        if isinstance(b, np.ndarray):
+            b = Tensor._make(b)
+        else:
+            return NotImplemented
+    dt = result_dtype(a, b)
+    if dt.kind not in "fc":
+        dt = _dtype.get_default_dtype().np
+    return fn.apply(_operand(a, dt), _operand(b, dt))
+
+
+def _dims(dim, ndim, fn):
+    """Normalise ``dim`` (None, int or sequence) to None or a sorted tuple of axes."""
+    if dim is None:
+        return None
+    if isinstance(dim, (tuple, list)):
+        axes = tuple(sorted(check_dim(d, ndim, fn) for d in dim))
+        if len(set(axes)) != len(axes):
+            raise error(fn, f"dim {tuple(dim)} appears multiple times in the list of dims")
+        return axes if axes else None
+    return (check_dim(dim, ndim, fn),)
+
+
+def _shape_args(shape, fn):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list, Size)):
+        shape = tuple(shape[0])
+    if not all(is_int(s) for s in shape):
+        raise type_error(fn, f"shape must be ints, got {shape}")
+    return tuple(int(s) for s in shape)
+
+
+class _MinMaxResult(tuple):
+    """``(values, indices)`` of ``max(dim)``/``min(dim)``, also by name as in torch."""
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+
+class Tensor:
+    """A multi-dimensional array that can record operations for automatic differentiation.
+
+    Make tensors with :func:`svertka.tensor` or the factories (``zeros``, ``randn``, ...).
+
+    Examples::
+
+        >>> import svertka
+        >>> x = svertka.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        >>> y = (x * x).sum()
+        >>> y.backward()
+        >>> x.grad
+        tensor([[2., 4.],
+                [6., 8.]])
+    """
+
+    __slots__ = ("_data", "grad", "_requires_grad", "_ctx", "_version", "_retains_grad",
+                 "__weakref__")
+    __array_priority__ = 1000  # ndarray + Tensor -> Tensor.__radd__
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        from svertka._creation import _to_array
+
+        self._data = _to_array(data, dtype)
+        self.grad = None
+        self._ctx = None
+        self._version = [0]
+        self._retains_grad = False
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, array):
+        """Wrap an ndarray without copying; no gradient tracking."""
+        t = cls.__new__(cls)
+        t._data = array
+        t.grad = None
+        t._requires_grad = False
+        t._ctx = None
+        t._version = [0]
+        t._retains_grad = False
+        return t
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad=True):
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError(
+                "requires_grad_: you can only change requires_grad flags of leaf tensors. "
+                "Use .detach() to get a tensor that does not require grad.")
+        if requires_grad and self._data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"requires_grad_: only tensors of floating point dtype can require gradients, "
+                f"got dtype={self.dtype}")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def data(self):
+        """A tensor sharing this one's memory, detached from the graph (torch's ``.data``)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value):
+        value = value._data if isinstance(value, Tensor) else np.asarray(value)
+        self._data = value
+
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[check_dim(dim, self.ndim, "size")]
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return int(self._data.size)
+
+    nelement = numel
+
+    @property
+    def dtype(self):
+        return _dtype.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self):
+        return "cpu"
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    @property
+    def _version_number(self):
+        return self._version[0]
+
+    def element_size(self):
+        return self._data.itemsize
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    # ------------------------------------------------------------------ conversion
+    def numpy(self, *, force=False):
+        """The underlying ndarray (shared memory). As in torch, refused while it requires grad."""
+        if self._requires_grad and not force:
+            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    def item(self):
+        if self._data.size != 1:
+            raise error("item", f"a Tensor with {self._data.size} elements cannot be converted "
+                                f"to a Python scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is "
+                               f"ambiguous")
+        return bool(self._data.reshape(()))
+
+    def detach(self):
+        """A tensor sharing memory (and version counter) with this one, outside the graph."""
+        t = Tensor._make(self._data)
+        t._version = self._version
+        return t
+
+    def detach_(self):
+        self._ctx = None
+        self._requires_grad = False
+        return self
+
+    def clone(self):
+        return E.Clone.apply(self)
+
+    def contiguous(self):
+        if self._data.flags.c_contiguous:
+            return self
+        return E.Clone.apply(self)
+
+    def is_contiguous(self):
+        return bool(self._data.flags.c_contiguous)
+
+    def to(self, *args, dtype=None, **kwargs):
+        """``to(dtype)``, ``to('cpu')``, ``to(other_tensor)``; a differentiable cast."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, str) or a is None:
+                if a not in ("cpu", None):
+                    raise error("to", f"only the 'cpu' device is available, got device={a!r}")
+            else:
+                dtype = a
+        dev = kwargs.pop("device", None)
+        if dev not in (None, "cpu"):
+            raise error("to", f"only the 'cpu' device is available, got device={dev!r}")
+        if dtype is None:
+            return self
+        np_dt = _dtype.to_np(dtype)
+        if np_dt == self._data.dtype:
+            return self
+        if self._requires_grad and np_dt.kind in "fc" and grad_mode.is_grad_enabled():
+            return E.Cast.apply(self, dtype=np_dt)
+        return Tensor._make(self._data.astype(np_dt))
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"svertka.{self.dtype.name}"
+        return self.to(dtype)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def cpu(self):
+        return self
+
+    def float(self):
+        return self.to(_dtype.float32)
+
+    def double(self):
+        return self.to(_dtype.float64)
+
+    def half(self):
+        return self.to(_dtype.float16)
+
+    def long(self):
+        return self.to(_dtype.int64)
+
+    def int(self):
+        return self.to(_dtype.int32)
+
+    def bool(self):
+        return self.to(_dtype.bool_)
+
+    # ------------------------------------------------------------------ autograd
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        Args:
+            gradient: the upstream gradient, shaped like ``self``; may be omitted for a
+                single-element tensor (it is then 1).
+            retain_graph: keep the saved arrays so that backward can run through the graph
+                again (default False: the graph is freed).
+        """
+        from svertka.autograd.engine import run_backward
+
+        if create_graph:
+            raise NotImplementedError(
+                "backward: create_graph=True (higher-order gradients) is not supported: "
+                "svertka's backward passes are NumPy code, not recorded graphs")
+        if not self._requires_grad:
+            raise RuntimeError("backward: element 0 of tensors does not require grad and does "
+                               "not have a grad_fn")
+        if gradient is None:
+            if self._data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for scalar outputs; this "
+                    f"tensor has shape {tuple(self.shape)}: pass gradient= (shaped like it)")
+            g = np.ones(self._data.shape, dtype=self._data.dtype)
+        else:
+            g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+            if g.shape != self._data.shape:
+                raise RuntimeError(f"backward: gradient has shape {g.shape}, but the tensor has "
+                                   f"shape {self._data.shape}")
+            g = g.astype(self._data.dtype, copy=False)
+        if inputs is not None:
+            raise NotImplementedError("backward: inputs= is not supported; use "
+                                      "svertka.autograd.grad(outputs, inputs)")
+        run_backward([self], [g], retain_graph=bool(retain_graph))
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor on the next backward."""
+        if self._ctx is None:
+            return self
+        self._retains_grad = True
+        self._ctx._retained = weakref.ref(self)
+        return None
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    # ------------------------------------------------------------------ in-place
+    def _check_inplace(self, fn):
+        if self._ctx is None and self._requires_grad and grad_mode.is_grad_enabled():
+            raise RuntimeError(
+                f"{fn}: a leaf tensor that requires grad is being used in an in-place "
+                f"operation; wrap it in `with svertka.no_grad():` (as optimizers do) or "
+                f"use an out-of-place operation")
+
+    def _set_from(self, result, fn):
+        """Make ``self`` hold ``result``: write the values into self's memory, bump the version,
+        and (if recording) adopt ``result``'s place in the graph."""
+        self._check_inplace(fn)
+        if result._data.dtype != self._data.dtype and not np.can_cast(
+                result._data.dtype, self._data.dtype, casting="same_kind"):
+            raise RuntimeError(f"{fn}: result type {result.dtype} can't be cast to the desired "
+                               f"output type {self.dtype}")
+        self._data[...] = result._data
+        self._version[0] += 1
+        if result._ctx is not None:
+            self._ctx = result._ctx
+            self._requires_grad = True
+        return self
+
+    def _inplace(self, fn, op, other):
+        """Apply the out-of-place op; outside graph recording, modify the array directly."""
+        other_grad = isinstance(other, Tensor) and other._requires_grad
+        if not grad_mode.is_grad_enabled() or not (self._requires_grad or other_grad):
+            if self._data.flags.writeable is False:
+                raise RuntimeError(f"{fn}: the tensor's memory is read-only (an expanded view)")
+            b = other._data if isinstance(other, Tensor) else other
+            try:
+                op(self._data, b, out=self._data, casting="same_kind")
+            except (TypeError, np._core._exceptions._UFuncOutputCastingError) as e:
+                raise RuntimeError(f"{fn}: {e}") from None
+            self._version[0] += 1
+            return self
+        method = {np.add: "__add__", np.subtract: "__sub__", np.multiply: "__mul__",
+                  np.true_divide: "__truediv__"}[op]
+        return self._set_from(getattr(self, method)(other), fn)
+
+    def add_(self, other, *, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return self._inplace("add_", np.add, other)
+
+    def sub_(self, other, *, alpha=1):
+        if alpha != 1:
+            other = other * alpha
+        return self._inplace("sub_", np.subtract, other)
+
+    def mul_(self, other):
+        return self._inplace("mul_", np.multiply, other)
+
+    def div_(self, other):
+        return self._inplace("div_", np.true_divide, other)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        self._check_inplace("fill_")
+        if isinstance(value, Tensor):
+            value = value.item()
+        self._data[...] = value
+        self._version[0] += 1
+        if self._ctx is not None and grad_mode.is_grad_enabled():
+            self._ctx = None  # constant now; it no longer depends on the graph
+            self._requires_grad = False
+        return self
+
+    def copy_(self, src):
+        if not isinstance(src, Tensor):
+            src = Tensor._make(np.asarray(src))
+        if grad_mode.is_grad_enabled() and src._requires_grad:
+            return self._set_from(src.to(self.dtype).expand(*self.shape).clone(), "copy_")
+        self._check_inplace("copy_")
+        self._data[...] = src._data
+        self._version[0] += 1
+        return self
+
+    def clamp_(self, min=None, max=None):
+        if grad_mode.is_grad_enabled() and self._requires_grad:
+            return self._set_from(self.clamp(min, max), "clamp_")
+        np.clip(self._data, min, max, out=self._data)
+        self._version[0] += 1
+        return self
+
+    def uniform_(self, a=0.0, b=1.0):
+        from svertka.random import get_rng
+
+        with grad_mode.no_grad():
+            return self.copy_(Tensor._make(get_rng().uniform(a, b, self._data.shape)))
+
+    def normal_(self, mean=0.0, std=1.0):
+        from svertka.random import get_rng
+
+        with grad_mode.no_grad():
+            return self.copy_(Tensor._make(get_rng().normal(mean, std, self._data.shape)))
+
+    def __setitem__(self, index, value):
+        index = _index(index)
+        if grad_mode.is_grad_enabled() and (
+                self._requires_grad or (isinstance(value, Tensor) and value._requires_grad)):
+            if not isinstance(value, Tensor):
+                value = Tensor._make(np.asarray(value, dtype=self._data.dtype))
+            self._set_from(V.IndexPut.apply(self, value.to(self.dtype), index=index),
+                           "__setitem__")
+            return
+        self._data[index] = value._data if isinstance(value, Tensor) else value
+        self._version[0] += 1
+
+    # ------------------------------------------------------------------ arithmetic
+    def __add__(self, other):
+        return _binary(E.Add, self, other, "add")
+
+    def __radd__(self, other):
+        return _binary(E.Add, self, other, "add")
+
+    def __sub__(self, other):
+        return _binary(E.Sub, self, other, "sub")
+
+    def __rsub__(self, other):
+        r = _binary(E.Sub, self, other, "sub")
+        return r if r is NotImplemented else -r
+
+    def __mul__(self, other):
+        return _binary(E.Mul, self, other, "mul")
+
+    def __rmul__(self, other):
+        return _binary(E.Mul, self, other, "mul")
+
+    def __truediv__(self, other):
+        return _float_binary(E.Div, self, other)
+
+    def __rtruediv__(self, other):
+        if not isinstance(other, (Tensor, numbers.Number, np.number)):
+            return NotImplemented
+        dt = result_dtype(self, other)
+        if dt.kind not in "fc":
+            dt = _dtype.get_default_dtype().np
+        return E.Div.apply(_operand(other, dt), _operand(self, dt))
+
+    def __pow__(self, other):
+        return _binary(E.Pow, self, other, "pow")
+
+    def __rpow__(self, other):
+        dt = result_dtype(self, other)
+        return E.Pow.apply(_operand(other, dt), _operand(self, dt))
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(Tensor._make(np.asarray(other)), self)
+
+    def __neg__(self):
+        return E.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
+    def add(self, other, *, alpha=1):
+        return self + (other * alpha if alpha != 1 else other)
+
+    def sub(self, other, *, alpha=1):
+        return self - (other * alpha if alpha != 1 else other)
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def pow(self, exponent):
+        return self ** exponent
+
+    def matmul(self, other):
+        return matmul(self, other)
+
+    def neg(self):
+        return -self
+
+    # comparisons: no gradient, boolean results
+    def _compare(self, other, op):
+        b = other._data if isinstance(other, Tensor) else other
+        return Tensor._make(np.asarray(op(self._data, b)))
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    def __and__(self, other):
+        return self._compare(other, np.logical_and if self._data.dtype == np.bool_
+                             else np.bitwise_and)
+
+    def __or__(self, other):
+        return self._compare(other, np.logical_or if self._data.dtype == np.bool_
+                             else np.bitwise_or)
+
+    def __xor__(self, other):
+        return self._compare(other, np.logical_xor if self._data.dtype == np.bool_
+                             else np.bitwise_xor)
+
+    def __invert__(self):
+        if self._data.dtype == np.bool_:
+            return Tensor._make(np.logical_not(self._data))
+        return Tensor._make(np.invert(self._data))
+
+    def logical_not(self):
+        return Tensor._make(np.logical_not(self._data))
+
+    def equal(self, other):
+        return self.shape == other.shape and bool(np.array_equal(self._data, other._data))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return bool(np.allclose(self._data, other._data, rtol, atol, equal_nan))
+
+    def isnan(self):
+        return Tensor._make(np.isnan(self._data))
+
+    def isinf(self):
+        return Tensor._make(np.isinf(self._data))
+
+    def isfinite(self):
+        return Tensor._make(np.isfinite(self._data))
+
+    def sign(self):
+        return Tensor._make(np.sign(self._data))
+
+    def floor(self):
+        return Tensor._make(np.floor(self._data))
+
+    def ceil(self):
+        return Tensor._make(np.ceil(self._data))
+
+    def round(self):
+        return Tensor._make(np.round(self._data))
+
+    # ------------------------------------------------------------------ unary math
+    def _float_unary(self, fn):
+        x = self if self._data.dtype.kind in "fc" else self.to(_dtype.get_default_dtype())
+        return fn.apply(x)
+
+    def abs(self):
+        return E.Abs.apply(self)
+
+    def exp(self):
+        return self._float_unary(E.Exp)
+
+    def log(self):
+        return self._float_unary(E.Log)
+
+    def sqrt(self):
+        return self._float_unary(E.Sqrt)
+
+    def rsqrt(self):
+        return 1 / self.sqrt()
+
+    def reciprocal(self):
+        return 1 / self
+
+    def square(self):
+        return self * self
+
+    def sin(self):
+        return self._float_unary(E.Sin)
+
+    def cos(self):
+        return self._float_unary(E.Cos)
+
+    def tanh(self):
+        return self._float_unary(E.Tanh)
+
+    def sigmoid(self):
+        return self._float_unary(E.Sigmoid)
+
+    def relu(self):
+        return E.Relu.apply(self)
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise error("clamp", "at least one of min or max must not be None")
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self
+            if min is not None:
+                out = maximum(out, min if isinstance(min, Tensor) else tensor_like(min, self))
+            if max is not None:
+                out = minimum(out, max if isinstance(max, Tensor) else tensor_like(max, self))
+            return out
+        dt = self._data.dtype.type
+        return E.Clamp.apply(self, min=None if min is None else dt(min),
+                             max=None if max is None else dt(max))
+
+    clip = clamp
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        axis = _dims(dim, self.ndim, "sum")
+        np_dt = _dtype.to_np(dtype)
+        if np_dt is None and self._data.dtype.kind in "bui":
+            np_dt = np.dtype(np.int64)  # torch sums integers and bools as int64
+        x = self if np_dt is None or np_dt.kind not in "fc" else self.to(np_dt)
+        return R.Sum.apply(x, axis=axis, keepdim=keepdim, dtype=np_dt)
+
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        if x._data.dtype.kind not in "fc":
+            raise error("mean", f"could not infer output dtype: input dtype must be floating "
+                                f"point, got {x.dtype}")
+        return R.Mean.apply(x, axis=_dims(dim, x.ndim, "mean"), keepdim=keepdim)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        if isinstance(dim, bool):  # var(unbiased) legacy positional form
+            dim, unbiased = None, dim
+        if correction is None:
+            correction = 1 if unbiased is None or unbiased else 0
+        if self._data.dtype.kind not in "fc":
+            raise error("var", f"input dtype must be floating point, got {self.dtype}")
+        return R.Var.apply(self, axis=_dims(dim, self.ndim, "var"), correction=correction,
+                           keepdim=keepdim)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def prod(self, dim=None, keepdim=False):
+        return R.Prod.apply(self, axis=_dims(dim, self.ndim, "prod"), keepdim=keepdim)
+
+    def logsumexp(self, dim, keepdim=False):
+        return R.LogSumExp.apply(self, axis=_dims(dim, self.ndim, "logsumexp"),
+                                 keepdim=keepdim)
+
+    def _extreme(self, dim, keepdim, which, argfn, name):
+        if dim is None:
+            if self._data.size == 0:
+                raise error(name, "operation does not have an identity: the tensor is empty")
+            return R.MaxMin.apply(self, axis=None, keepdim=False, which=which)
+        if isinstance(dim, Tensor):  # max(other): elementwise
+            return (maximum if which is np.max else minimum)(self, dim)
+        axis = check_dim(dim, self.ndim, name)
+        if self._data.ndim == 0:
+            return _MinMaxResult((self, Tensor._make(np.zeros((), dtype=np.int64))))
+        if self._data.shape[axis] == 0:
+            raise error(name, f"cannot reduce over dimension {dim} of size 0")
+        idx = argfn(self._data, axis=axis)
+        values = R.MaxMinDim.apply(self, axis=axis, keepdim=keepdim, indices=idx)
+        if keepdim:
+            idx = np.expand_dims(idx, axis)
+        return _MinMaxResult((values, Tensor._make(idx.astype(np.int64))))
+
+    def max(self, dim=None, keepdim=False):
+        return self._extreme(dim, keepdim, np.max, _argmax_first, "max")
+
+    def min(self, dim=None, keepdim=False):
+        return self._extreme(dim, keepdim, np.min, _argmin_first, "min")
+
+    def amax(self, dim=(), keepdim=False):
+        axis = _dims(dim, self.ndim, "amax") if dim != () else None
+        return R.MaxMin.apply(self, axis=axis, keepdim=keepdim, which=np.max)
+
+    def amin(self, dim=(), keepdim=False):
+        axis = _dims(dim, self.ndim, "amin") if dim != () else None
+        return R.MaxMin.apply(self, axis=axis, keepdim=keepdim, which=np.min)
+
+    def argmax(self, dim=None, keepdim=False):
+        return _arg(self, dim, keepdim, _argmax_first, "argmax")
+
+    def argmin(self, dim=None, keepdim=False):
+        return _arg(self, dim, keepdim, _argmin_first, "argmin")
+
+    def all(self, dim=None, keepdim=False):
+        return Tensor._make(np.asarray(np.all(self._data, axis=_dims(dim, self.ndim, "all"),
+                                              keepdims=keepdim)))
+
+    def any(self, dim=None, keepdim=False):
+        return Tensor._make(np.asarray(np.any(self._data, axis=_dims(dim, self.ndim, "any"),
+                                              keepdims=keepdim)))
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        if p == 2:
+            return (self * self).sum(dim, keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim, keepdim)
+        if p in (float("inf"), "inf"):
+            return self.abs().amax(dim if dim is not None else (), keepdim)
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    # ------------------------------------------------------------------ movement
+    def reshape(self, *shape):
+        shape = _shape_args(shape, "reshape")
+        try:
+            target = _resolve_shape(shape, self._data.size)
+        except ValueError as e:
+            raise error("reshape", f"shape {list(shape)} is invalid for input of size "
+                                   f"{self._data.size}") from e
+        return V.Reshape.apply(self, shape=target)
+
+    def view(self, *shape):
+        if len(shape) == 1 and not isinstance(shape[0], (tuple, list, Size)) and not is_int(
+                shape[0]):
+            return self.to(shape[0])  # view(dtype)
+        return self.reshape(*shape)
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = check_dim(start_dim, self.ndim, "flatten")
+        e = check_dim(end_dim, self.ndim, "flatten")
+        if s > e:
+            raise error("flatten", f"start_dim cannot come after end_dim, got "
+                                   f"start_dim={start_dim}, end_dim={end_dim}")
+        shape = self.shape
+        new = shape[:s] + (int(np.prod(shape[s:e + 1], dtype=np.int64)),) + shape[e + 1:]
+        return self.reshape(new)
+
+    def unflatten(self, dim, sizes):
+        d = check_dim(dim, self.ndim, "unflatten")
+        shape = self.shape
+        sizes = tuple(sizes)
+        known = int(np.prod([s for s in sizes if s != -1], dtype=np.int64))
+        if sizes.count(-1) == 0 and known != shape[d] or sizes.count(-1) > 1 or (
+                sizes.count(-1) == 1 and (known == 0 or shape[d] % known)):
+            raise error("unflatten", f"provided sizes {list(sizes)} don't multiply up to the "
+                                     f"size of dim {dim} ({shape[d]}) in the input tensor")
+        return self.reshape(shape[:d] + sizes + shape[d + 1:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            shape = tuple(s for s in self.shape if s != 1)
+        else:
+            axes = _dims(dim, self.ndim, "squeeze") or ()
+            shape = tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1))
+        return self.reshape(shape)
+
+    def unsqueeze(self, dim):
+        d = check_dim(dim, self.ndim + 1, "unsqueeze")
+        shape = self.shape
+        return self.reshape(shape[:d] + (1,) + shape[d:])
+
+    def permute(self, *dims):
+        dims = _shape_args(dims, "permute")
+        if len(dims) != self.ndim:
+            raise error("permute", f"number of dims don't match: the tensor has {self.ndim} "
+                                   f"dims, got dims={dims}")
+        axes = tuple(check_dim(d, self.ndim, "permute") for d in dims)
+        if len(set(axes)) != len(axes):
+            raise error("permute", f"repeated dim in dims={dims}")
+        return V.Permute.apply(self, axes=axes)
+
+    def transpose(self, dim0, dim1):
+        if self.ndim == 0:
+            return self
+        a = check_dim(dim0, self.ndim, "transpose")
+        b = check_dim(dim1, self.ndim, "transpose")
+        axes = list(range(self.ndim))
+        axes[a], axes[b] = axes[b], axes[a]
+        return V.Permute.apply(self, axes=tuple(axes))
+
+    swapaxes = transpose
+
+    def t(self):
+        if self.ndim > 2:
+            raise error("t", f"expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    @property
+    def T(self):
+        return V.Permute.apply(self, axes=tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    def expand(self, *sizes):
+        sizes = _shape_args(sizes, "expand")
+        if len(sizes) < self.ndim:
+            raise error("expand", f"the number of sizes provided ({len(sizes)}) must be greater "
+                                  f"or equal to the number of dimensions in the tensor "
+                                  f"({self.ndim})")
+        shape = self.shape
+        lead = len(sizes) - self.ndim
+        target = []
+        for i, s in enumerate(sizes):
+            own = shape[i - lead] if i >= lead else None
+            if s == -1:
+                if own is None:
+                    raise error("expand", f"-1 is not allowed in a leading, non-existing "
+                                          f"dimension, got sizes={sizes}")
+                s = own
+            elif own is not None and own != 1 and own != s:
+                raise error("expand", f"the expanded size of the tensor ({s}) must match the "
+                                      f"existing size ({own}) at non-singleton dimension {i}; "
+                                      f"target sizes {list(sizes)}, tensor sizes {list(shape)}")
+            target.append(s)
+        return V.Expand.apply(self, shape=tuple(target))
+
+    def expand_as(self, other):
+        return self.expand(*other.shape)
+
+    def repeat(self, *reps):
+        reps = _shape_args(reps, "repeat")
+        if len(reps) < self.ndim:
+            raise error("repeat", f"number of repeat dims ({len(reps)}) can not be smaller than "
+                                  f"the number of dimensions of the tensor ({self.ndim})")
+        return V.Repeat.apply(self, reps=reps)
+
+    def flip(self, *dims):
+        dims = _shape_args(dims, "flip")
+        return V.Flip.apply(self, axes=tuple(check_dim(d, self.ndim, "flip") for d in dims))
+
+    def split(self, split_size_or_sections, dim=0):
+        return split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return chunk(self, chunks, dim)
+
+    def narrow(self, dim, start, length):
+        d = check_dim(dim, self.ndim, "narrow")
+        index = (slice(None),) * d + (slice(start, start + length),)
+        return self[index]
+
+    def unbind(self, dim=0):
+        d = check_dim(dim, self.ndim, "unbind")
+        return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
+
+    def __getitem__(self, index):
+        index = _index(index, self)
+        if V.is_basic_index(index):
+            out = V.Getitem.apply(self, index=index)
+            out._version = self._version  # a view of self
+            return out
+        return V.Getitem.apply(self, index=index)
+
+    def where(self, condition, other):
+        return where(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        return where(mask, tensor_like(value, self), self)
+
+    def maximum(self, other):
+        return maximum(self, other)
+
+    def minimum(self, other):
+        return minimum(self, other)
+
+    # ------------------------------------------------------------------ printing
+    def __repr__(self):
+        return _format(self)
+
+    __str__ = __repr__
+
+
+def tensor_like(value, like):
+    return Tensor._make(np.asarray(value, dtype=like._data.dtype))
+
+
+def _resolve_shape(shape, size):
+    if shape.count(-1) > 1:
+        raise ValueError("only one dimension can be inferred")
+    if -1 in shape:
+        known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+        if known == 0 or size % known:
+            raise ValueError("shape does not divide")
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    if any(s < 0 for s in shape) or int(np.prod(shape, dtype=np.int64)) != size:
+        raise ValueError("size mismatch")
+    return shape
+
+
+def _index(index, x=None):
+    """Turn Tensors inside an index into NumPy arrays, checking integer bounds."""
+    def conv(i):
+        if isinstance(i, Tensor):
+            a = i._data
+            if a.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool "
+                                 "tensors")
+            return a if a.ndim else a.item() if a.dtype.kind != "b" else a
+        if isinstance(i, list):
+            a = np.asarray(i)
+            return a
+        return i
+
+    if isinstance(index, tuple):
+        return tuple(conv(i) for i in index)
+    return conv(index)
+
+
+def _argmax_first(a, axis=None):
+    # NaN propagates as the max, as in torch
+    return np.argmax(a, axis=axis)
+
+
+def _argmin_first(a, axis=None):
+    return np.argmin(a, axis=axis)
+
+
+def _arg(x, dim, keepdim, fn, name):
+    if dim is None:
+        r = np.asarray(fn(x._data.reshape(-1)))
+        if keepdim:
+            r = r.reshape((1,) * x.ndim)
+        return Tensor._make(r.astype(np.int64))
+    axis = check_dim(dim, x.ndim, name)
+    if x.ndim == 0:
+        return Tensor._make(np.zeros((), dtype=np.int64))
+    r = fn(x._data, axis=axis)
+    if keepdim:
+        r = np.expand_dims(r, axis)
+    return Tensor._make(np.asarray(r, dtype=np.int64))
+
+
+# ---------------------------------------------------------------------- free functions
+def matmul(input, other):
+    """Matrix product with torch's rules for 1-D operands and batch broadcasting.
+
+    Raises ``ValueError`` naming both shapes when the inner dimensions differ.
+    """
+    if not isinstance(other, Tensor):
+        other = Tensor._make(np.asarray(other))
+    a, b = input.shape, other.shape
+    if len(a) == 0 or len(b) == 0:
+        raise error("matmul", f"both arguments need at least 1 dimension, got shapes "
+                              f"{tuple(a)} and {tuple(b)}")
+    k1 = a[-1]
+    k2 = b[0] if len(b) == 1 else b[-2]
+    if k1 != k2:
+        raise error("matmul", f"shapes {tuple(a)} and {tuple(b)} cannot be multiplied "
+                              f"({k1} != {k2})")
+    ba, bb = a[:-2], b[:-2]
+    try:
+        np.broadcast_shapes(ba, bb)
+    except ValueError:
+        raise error("matmul", f"batch dimensions of shapes {tuple(a)} and {tuple(b)} do not "
+                              f"broadcast") from None
+    dt = result_dtype(input, other)
+    return M.MatMul.apply(_operand(input, dt), _operand(other, dt))
+
+
+def _as_tensor_operand(x, like=None):
+    if isinstance(x, Tensor):
+        return x
+    return Tensor._make(np.asarray(x, dtype=like._data.dtype if like is not None and isinstance(
+        x, (float, int)) else None))
+
+
+def maximum(input, other):
+    dt = result_dtype(input, other)
+    return E.Maximum.apply(_operand(input, dt), _operand(other, dt))
+
+
+def minimum(input, other):
+    dt = result_dtype(input, other)
+    return E.Minimum.apply(_operand(input, dt), _operand(other, dt))
+
+
+def where(condition, input, other):
+    """``condition ? input : other`` elementwise, with broadcasting; differentiable in both."""
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise type_error("where", f"condition must be a bool tensor, got dtype {cond.dtype}")
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        input = Tensor._make(np.asarray(input))
+    dt = result_dtype(input, other)
+    return E.Where.apply(cond, _operand(input, dt), _operand(other, dt))
+
+
+def _check_cat(tensors, dim, fn, stack=False):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise type_error(fn, f"expected a sequence of Tensors, got {type(tensors).__name__}")
+    if len(tensors) == 0:
+        raise error(fn, "expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise type_error(fn, f"expected Tensor as element {i} in argument 0, but got "
+                                 f"{type(t).__name__}")
+    ref = tensors[0].shape
+    nd = len(ref) + (1 if stack else 0)
+    axis = check_dim(dim, nd, fn)
+    for i, t in enumerate(tensors[1:], 1):
+        s = t.shape
+        if stack:
+            if s != ref:
+                raise error(fn, f"stack expects each tensor to be equal size, but got "
+                                f"{list(ref)} at entry 0 and {list(s)} at entry {i}")
+        elif len(s) != len(ref) or any(a != b for j, (a, b) in enumerate(zip(ref, s))
+                                        if j != axis):
+            raise error(fn, f"sizes of tensors must match except in dimension {axis}: "
+                            f"expected {list(ref)} (except dim {axis}) but got {list(s)} "
+                            f"for tensor number {i} in the list")
+    dt = tensors[0]._data.dtype
+    for t in tensors[1:]:
+        dt = result_dtype(Tensor._make(np.empty((1,), dt)), t)
+    return axis, [_operand(t, dt) for t in tensors]
+
+
+def cat(tensors, dim=0):
+    """Concatenate tensors along an existing dimension."""
+    axis, ts = _check_cat(tensors, dim, "cat")
+    return V.Cat.apply(*ts, axis=axis)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    """Stack same-shaped tensors along a new dimension."""
+    axis, ts = _check_cat(tensors, dim, "stack", stack=True)
+    return V.Stack.apply(*ts, axis=axis)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Split into chunks of ``split_size`` (the last may be smaller) or of the given sizes."""
+    d = check_dim(dim, tensor.ndim, "split")
+    n = tensor.shape[d]
+    if is_int(split_size_or_sections):
+        size = int(split_size_or_sections)
+        if size <= 0 and n > 0:
+            raise error("split", f"split_size must be positive, got split_size={size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise error("split", f"split_sizes {sizes} must sum to the size of dim {dim} ({n})")
+    out, start = [], 0
+    for s in sizes:
+        out.append(tensor.narrow(d, start, s))
+        start += s
+    return tuple(out)
+
+
+def chunk(tensor, chunks, dim=0):
+    """Split into ``chunks`` pieces of size ceil(n / chunks) (fewer pieces if it divides so)."""
+    if not is_int(chunks) or chunks <= 0:
+        raise error("chunk", f"chunks must be a positive int, got chunks={chunks!r}")
+    d = check_dim(dim, tensor.ndim, "chunk")
+    n = tensor.shape[d]
+    size = max(-(-n // chunks), 1)
+    return split(tensor, size, d)
+
+
+# ---------------------------------------------------------------------- printing
+def _format(t):
+    a = t._data
+    suffix = []
+    if a.dtype not in (np.float32, np.int64, np.bool_) or (a.size == 0 and a.dtype != np.float32):
+        if not (a.dtype == _dtype.get_default_dtype().np and a.dtype.kind == "f"):
+            suffix.append(f"dtype=svertka.{t.dtype.name}")
+    if a.size == 0 and a.ndim != 1:
+        suffix.insert(0, f"size={tuple(a.shape)}")
+    if t._ctx is not None:
+        suffix.append(f"grad_fn=<{t._ctx.name()}0>")
+    elif t._requires_grad:
+        suffix.append("requires_grad=True")
+    body = np.array2string(a, separator=", ", prefix="tensor(", formatter=_formatter(a),
+                           threshold=1000, edgeitems=3, max_line_width=80)
+    if a.size == 0 and a.ndim != 1:
+        body = "[]"
+    return "tensor(" + body + "".join(", " + s for s in suffix) + ")"
+
+
+def _formatter(a):
+    if a.dtype.kind != "f" or a.size == 0:
+        if a.dtype == np.bool_:
+            return {"bool": lambda v: "True" if v else "False"}
+        return None
+    finite = a[np.isfinite(a)]
+    if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
+        def fmt(v):
+            return f"{v:.0f}." if np.isfinite(v) else str(v).replace("inf", "inf")
+    else:
+        big = np.abs(finite).max() if finite.size else 0
+        small = np.abs(finite[finite != 0]).min() if np.any(finite != 0) else 1
+        if big >= 1e8 or small < 1e-4:
+            def fmt(v):
+                return f"{v:.4e}" if np.isfinite(v) else str(v)
+        else:
+            def fmt(v):
+                return f"{v:.4f}" if np.isfinite(v) else str(v)
+    return {"float_kind": fmt}
