@@ -15,7 +15,7 @@ _METHODS = [
 ]
 
 __all__ = list(_METHODS) + ["max", "min", "clip", "absolute", "negative", "multiply",
-                            "divide", "subtract", "is_tensor", "numel"]
+                            "divide", "subtract", "is_tensor"]
 
 
 def _make(name):

@@ -113,7 +113,7 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
                     entry[1] = g if entry[1] is None else entry[1] + g
 
     if capture is not None:
-        for key, (t, g) in leaf_grads.items():
+        for key, (_t, g) in leaf_grads.items():
             for i in capture_leaf.get(key, ()):
                 captured[i] = g
         return captured
