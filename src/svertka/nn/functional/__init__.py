@@ -7,6 +7,7 @@ the differentiable op in ``svertka.ops``. Import it as ``import svertka.nn.funct
 from svertka.nn.functional.activation import *  # noqa: F401,F403
 from svertka.nn.functional.conv import *  # noqa: F401,F403
 from svertka.nn.functional.dropout import *  # noqa: F401,F403
+from svertka.nn.functional.linear import *  # noqa: F401,F403
 from svertka.nn.functional.loss import *  # noqa: F401,F403
 from svertka.nn.functional.normalization import *  # noqa: F401,F403
 from svertka.nn.functional.padding import *  # noqa: F401,F403

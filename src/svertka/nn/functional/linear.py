@@ -1,0 +1,3 @@
+"""Linear layers and shape helpers: ``linear``, ``bilinear``, ``flatten``."""
+
+__all__ = []
