@@ -427,6 +427,15 @@ class Tensor:
                 result._data.dtype, self._data.dtype, casting="same_kind"):
             raise RuntimeError(f"{fn}: result type {result.dtype} can't be cast to the desired "
                                f"output type {self.dtype}")
+        ctx = result._ctx
+        if ctx is not None and ctx._saved:
+            # The op that made ``result`` may have saved self's old values (``x.mul_(y)`` saves
+            # x for y's gradient): keep a copy of those, since self is overwritten below.
+            ctx._saved = tuple(np.array(s, copy=True) if isinstance(s, np.ndarray)
+                               and np.shares_memory(s, self._data) else s for s in ctx._saved)
+            if ctx._saved_versions is not None:
+                ctx._saved_versions = [(c, v) for c, v in ctx._saved_versions
+                                       if c is not self._version]
         self._data[...] = result._data
         self._version[0] += 1
         if result._ctx is not None:
