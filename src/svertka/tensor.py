@@ -67,22 +67,34 @@ def _operand(x, np_dtype):
     return np.asarray(x, dtype=np_dtype)[()]
 
 
+def _check_broadcast(name, *operands):
+    """Raise the project's ValueError, naming the op and the shapes, unless they broadcast."""
+    shapes = [tuple(np.shape(x._data if isinstance(x, Tensor) else x)) for x in operands]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = ", ".join(str(s) for s in shapes[:-1]) + f" and {shapes[-1]}"
+        raise error(name, f"shapes {listed} do not broadcast") from None
+
+
 def _binary(fn, a, b, name):
     if not isinstance(b, (Tensor, numbers.Number, np.number)):
         if isinstance(b, np.ndarray):
             b = Tensor._make(b)
         else:
             return NotImplemented
+    _check_broadcast(name, a, b)
     dt = result_dtype(a, b)
     return fn.apply(_operand(a, dt), _operand(b, dt))
 
 
-def _float_binary(fn, a, b):
+def _float_binary(fn, a, b, name):
     if not isinstance(b, (Tensor, numbers.Number, np.number)):
         if isinstance(b, np.ndarray):
             b = Tensor._make(b)
         else:
             return NotImplemented
+    _check_broadcast(name, a, b)
     dt = result_dtype(a, b)
     if dt.kind not in "fc":
         dt = _dtype.get_default_dtype().np
@@ -482,10 +494,13 @@ class Tensor:
     __itruediv__ = div_
 
     def zero_(self):
-        return self.fill_(0)
+        return self._fill(0, "zero_")
 
     def fill_(self, value):
-        self._check_inplace("fill_")
+        return self._fill(value, "fill_")
+
+    def _fill(self, value, fn):
+        self._check_inplace(fn)
         if isinstance(value, Tensor):
             value = value.item()
         self._data[...] = value
@@ -557,11 +572,12 @@ class Tensor:
         return _binary(E.Mul, self, other, "mul")
 
     def __truediv__(self, other):
-        return _float_binary(E.Div, self, other)
+        return _float_binary(E.Div, self, other, "div")
 
     def __rtruediv__(self, other):
         if not isinstance(other, (Tensor, numbers.Number, np.number)):
             return NotImplemented
+        _check_broadcast("div", other, self)
         dt = result_dtype(self, other)
         if dt.kind not in "fc":
             dt = _dtype.get_default_dtype().np
@@ -571,6 +587,9 @@ class Tensor:
         return _binary(E.Pow, self, other, "pow")
 
     def __rpow__(self, other):
+        if not isinstance(other, (Tensor, numbers.Number, np.number)):
+            return NotImplemented
+        _check_broadcast("pow", other, self)
         dt = result_dtype(self, other)
         return E.Pow.apply(_operand(other, dt), _operand(self, dt))
 
@@ -611,41 +630,42 @@ class Tensor:
         return -self
 
     # comparisons: no gradient, boolean results
-    def _compare(self, other, op):
+    def _compare(self, other, op, name):
         b = other._data if isinstance(other, Tensor) else other
+        _check_broadcast(name, self, b)
         return Tensor._make(np.asarray(op(self._data, b)))
 
     def __eq__(self, other):
-        return self._compare(other, np.equal)
+        return self._compare(other, np.equal, "eq")
 
     def __ne__(self, other):
-        return self._compare(other, np.not_equal)
+        return self._compare(other, np.not_equal, "ne")
 
     def __lt__(self, other):
-        return self._compare(other, np.less)
+        return self._compare(other, np.less, "lt")
 
     def __le__(self, other):
-        return self._compare(other, np.less_equal)
+        return self._compare(other, np.less_equal, "le")
 
     def __gt__(self, other):
-        return self._compare(other, np.greater)
+        return self._compare(other, np.greater, "gt")
 
     def __ge__(self, other):
-        return self._compare(other, np.greater_equal)
+        return self._compare(other, np.greater_equal, "ge")
 
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     def __and__(self, other):
         return self._compare(other, np.logical_and if self._data.dtype == np.bool_
-                             else np.bitwise_and)
+                             else np.bitwise_and, "bitwise_and")
 
     def __or__(self, other):
         return self._compare(other, np.logical_or if self._data.dtype == np.bool_
-                             else np.bitwise_or)
+                             else np.bitwise_or, "bitwise_or")
 
     def __xor__(self, other):
         return self._compare(other, np.logical_xor if self._data.dtype == np.bool_
-                             else np.bitwise_xor)
+                             else np.bitwise_xor, "bitwise_xor")
 
     def __invert__(self):
         if self._data.dtype == np.bool_:
@@ -1096,11 +1116,13 @@ def _as_tensor_operand(x, like=None):
 
 
 def maximum(input, other):
+    _check_broadcast("maximum", input, other)
     dt = result_dtype(input, other)
     return E.Maximum.apply(_operand(input, dt), _operand(other, dt))
 
 
 def minimum(input, other):
+    _check_broadcast("minimum", input, other)
     dt = result_dtype(input, other)
     return E.Minimum.apply(_operand(input, dt), _operand(other, dt))
 
@@ -1112,6 +1134,7 @@ def where(condition, input, other):
         raise type_error("where", f"condition must be a bool tensor, got dtype {cond.dtype}")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input = Tensor._make(np.asarray(input))
+    _check_broadcast("where", cond, input, other)
     dt = result_dtype(input, other)
     return E.Where.apply(cond, _operand(input, dt), _operand(other, dt))
 

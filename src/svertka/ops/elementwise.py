@@ -94,7 +94,9 @@ class Pow(Function):
         ga = gb = None
         if na:
             # b * a^(b-1), written so that b == 0 gives 0 even at a == 0 (torch's rule)
-            d = np.where(np.asarray(b) == 0, 0, np.asarray(b) * np.power(a, np.asarray(b) - 1))
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0^(b-1) where b == 0
+                d = np.where(np.asarray(b) == 0, 0,
+                             np.asarray(b) * np.power(a, np.asarray(b) - 1))
             ga = unbroadcast((gy * d).astype(gy.dtype, copy=False), _shape(a))
         if nb:
             with np.errstate(divide="ignore", invalid="ignore"):

@@ -24,10 +24,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a          # (..., n, k)
         b2 = b[:, None] if b.ndim == 1 else b          # (..., k, m)
         g2 = gy
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)                # (..., n, 1); first, for a 0-d gy
         if a.ndim == 1:
             g2 = np.expand_dims(g2, -2)                # (..., 1, m)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)                # (..., n, 1)
         ga = gb = None
         if na:
             ga = np.matmul(g2, np.swapaxes(b2, -1, -2))  # (..., n, k)
