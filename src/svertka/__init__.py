@@ -6,7 +6,10 @@ autograd, ``svertka.nn`` layers and ``svertka.nn.functional``, optimizers, data 
 
 __version__ = "0.1.0"
 
-from svertka import autograd  # noqa: E402
+from svertka import (
+    autograd,  # noqa: E402
+    nn,  # noqa: E402
+)
 from svertka._creation import (  # noqa: E402
     arange,
     as_tensor,
@@ -52,6 +55,7 @@ from svertka.autograd.grad_mode import (  # noqa: E402
     set_grad_enabled,
 )
 from svertka.random import get_rng_state, initial_seed, manual_seed, set_rng_state  # noqa: E402
+from svertka.serialization import CheckpointError, load, save  # noqa: E402
 from svertka.tensor import (  # noqa: E402
     Size,
     Tensor,
@@ -84,5 +88,6 @@ __all__ = [
     "double", "short", "int", "long", "get_default_dtype", "set_default_dtype", "no_grad",
     "enable_grad", "is_grad_enabled", "set_grad_enabled", "manual_seed", "initial_seed",
     "get_rng_state", "set_rng_state", "cat", "concat", "concatenate", "stack", "split", "chunk",
-    "where", "maximum", "minimum", "matmul", "autograd", *_function_names,
+    "where", "maximum", "minimum", "matmul", "autograd", "nn", "save", "load",
+    "CheckpointError", *_function_names,
 ]

@@ -1,0 +1,134 @@
+"""`Linear`, `Bilinear`, `Identity`, `Flatten`, `Unflatten`."""
+
+from __future__ import annotations
+
+import math
+
+from svertka import _dtype
+from svertka import _validate as V
+from svertka._creation import empty
+from svertka.nn import functional as F
+from svertka.nn import init
+from svertka.nn.modules.module import Module
+from svertka.nn.parameter import Parameter
+
+
+def _dt(dtype):
+    return _dtype.to_dtype(dtype) if dtype is not None else None
+
+
+class Identity(Module):
+    """Returns its input; accepts and ignores any constructor arguments (as torch)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Linear(Module):
+    """``y = x W^T + b``, as ``torch.nn.Linear``.
+
+    Args:
+        in_features, out_features: sizes of each input and output sample.
+        bias: learn an additive bias (default True).
+
+    Shape:
+        input ``(*, in_features)``, output ``(*, out_features)``; weight
+        ``(out_features, in_features)``, initialised U(+-1/sqrt(in_features)) like the bias.
+
+    Examples::
+
+        >>> import svertka
+        >>> fc = svertka.nn.Linear(20, 30)
+        >>> fc(svertka.randn(128, 20)).shape
+        svertka.Size([128, 30])
+    """
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        for arg, value in (("in_features", in_features), ("out_features", out_features)):
+            if not V.is_int(value) or value < 0:
+                raise V.error("Linear", f"{arg} must be a non-negative int, got "
+                                        f"{arg}={value!r}")
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(empty(out_features, in_features, dtype=_dt(dtype)))
+        if bias:
+            self.bias = Parameter(empty(out_features, dtype=_dt(dtype)))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_features
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Bilinear(Module):
+    """``y = x1^T A x2 + b``, as ``torch.nn.Bilinear``."""
+
+    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None,
+                 dtype=None):
+        super().__init__()
+        self.in1_features, self.in2_features = in1_features, in2_features
+        self.out_features = out_features
+        self.weight = Parameter(empty(out_features, in1_features, in2_features,
+                                      dtype=_dt(dtype)))
+        if bias:
+            self.bias = Parameter(empty(out_features, dtype=_dt(dtype)))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class Flatten(Module):
+    """Flattens dims ``start_dim..end_dim`` (default: all but the batch dim)."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input):
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Expands dim ``dim`` into ``unflattened_size``."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, input):
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
