@@ -1,0 +1,137 @@
+"""The N-d convolution core on ndarrays: im2col/col2im, the three GEMM kernels, the FFT path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from tests._oracle import assert_close
+
+from svertka.kernels import conv as K
+
+
+def _rand(shape, seed, dtype=np.float64):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def _torch_conv(x, w, stride, pads, dilation, groups):
+    n = w.ndim - 2
+    flat = [p for lo_hi in reversed(pads) for p in lo_hi]       # F.pad's order: last axis first
+    xt = TF.pad(torch.tensor(x), flat)
+    conv = {1: TF.conv1d, 2: TF.conv2d, 3: TF.conv3d}[n]
+    return conv(xt, torch.tensor(w), stride=stride, dilation=dilation, groups=groups).numpy()
+
+
+# (id, x shape, w shape, stride, pads, dilation, groups)
+KERNEL_CASES = [
+    ("1d_asymmetric_pads", (2, 3, 9), (4, 3, 3), (1,), ((0, 2),), (1,), 1),
+    ("2d_asymmetric_strided", (2, 4, 7, 8), (6, 2, 3, 2), (2, 1), ((1, 0), (2, 3)), (1, 2), 2),
+    ("2d_pointwise", (2, 5, 4, 3), (3, 5, 1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1), 1),
+    ("2d_pointwise_grouped", (2, 6, 4, 3), (6, 2, 1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1), 3),
+    ("2d_depthwise", (2, 4, 6, 6), (8, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4),
+    ("2d_many_channels_few_positions", (3, 4, 3, 3), (32, 4, 2, 2), (1, 1), ((0, 0), (0, 0)),
+     (1, 1), 1),
+    ("2d_grouped_few_positions", (3, 4, 3, 3), (32, 2, 2, 2), (1, 1), ((0, 0), (0, 0)),
+     (1, 1), 2),
+    ("3d_dilated", (1, 2, 5, 6, 5), (3, 2, 2, 2, 2), (1, 2, 1), ((0, 0), (1, 1), (0, 1)),
+     (2, 1, 2), 1),
+]
+
+
+@pytest.mark.parametrize("name, xs, ws, s, pads, d, g", KERNEL_CASES,
+                         ids=[c[0] for c in KERNEL_CASES])
+def test_conv_forward_matches_torch_with_asymmetric_pads(name, xs, ws, s, pads, d, g):
+    x, w = _rand(xs, 1), _rand(ws, 2)
+    assert_close(K.conv_forward(x, w, s, pads, d, g), _torch_conv(x, w, s, pads, d, g))
+
+
+@pytest.mark.parametrize("name, xs, ws, s, pads, d, g", KERNEL_CASES,
+                         ids=[c[0] for c in KERNEL_CASES])
+def test_conv_input_and_weight_grads_match_torch(name, xs, ws, s, pads, d, g):
+    x, w = _rand(xs, 3), _rand(ws, 4)
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(w, requires_grad=True)
+    n = w.ndim - 2
+    flat = [p for lo_hi in reversed(pads) for p in lo_hi]
+    conv = {1: TF.conv1d, 2: TF.conv2d, 3: TF.conv3d}[n]
+    yt = conv(TF.pad(xt, flat), wt, stride=s, dilation=d, groups=g)
+    gy = _rand(tuple(yt.shape), 5)
+    yt.backward(torch.tensor(gy))
+    assert_close(K.conv_input_grad(gy, w, x.shape, s, pads, d, g), xt.grad, what="gx")
+    assert_close(K.conv_weight_grad(x, gy, w.shape, s, pads, d, g), wt.grad, what="gw")
+    _, cols = K.conv_forward(x, w, s, pads, d, g, keep_cols=True)
+    assert_close(K.conv_weight_grad(x, gy, w.shape, s, pads, d, g, cols=cols), wt.grad,
+                 what="gw from kept columns")
+
+
+def test_conv_forward_skips_im2col_for_pointwise_kernels():
+    x = _rand((2, 6, 4, 5), 6)
+    _, cols = K.conv_forward(x, _rand((4, 3, 1, 1), 7), (1, 1), ((0, 0), (0, 0)), (1, 1), 2,
+                             keep_cols=True)
+    assert np.shares_memory(cols, x)                  # the input itself is the column matrix
+
+
+def test_conv_forward_keeps_float32():
+    x, w = _rand((2, 3, 5, 5), 8, np.float32), _rand((4, 3, 3, 3), 9, np.float32)
+    y = K.conv_forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    gy = np.ones_like(y)
+    assert y.dtype == np.float32
+    assert K.conv_input_grad(gy, w, x.shape, (1, 1), ((1, 1),) * 2, (1, 1), 1).dtype == np.float32
+    assert K.conv_weight_grad(x, gy, w.shape, (1, 1), ((1, 1),) * 2, (1, 1), 1).dtype \
+        == np.float32
+
+
+@pytest.mark.parametrize("xs, kernel, s, pads, d", [
+    ((2, 3, 7, 8), (3, 2), (2, 1), ((1, 0), (0, 2)), (1, 2)),
+    ((1, 2, 9), (4,), (3,), ((2, 2),), (1,)),
+    ((1, 2, 4, 5, 4), (2, 2, 3), (1, 2, 1), ((0, 1), (0, 0), (1, 1)), (2, 1, 1)),
+], ids=["2d", "1d_stride_below_kernel", "3d"])
+def test_col2im_is_adjoint_of_im2col(xs, kernel, s, pads, d):
+    x = _rand(xs, 10)
+    cols = K.im2col(x, kernel, s, pads, d)
+    c = _rand(cols.shape, 11)
+    back = K.col2im(c, xs, kernel, s, pads, d)
+    assert back.shape == xs
+    lhs, rhs = np.sum(cols * c), np.sum(x * back)
+    assert abs(lhs - rhs) <= 1e-10 * abs(lhs)
+
+
+def test_im2col_matches_torch_unfold_layout():
+    x = _rand((2, 3, 6, 7), 12)
+    cols = K.im2col(x, (2, 3), (2, 1), ((1, 1), (0, 0)), (1, 2))
+    expect = TF.unfold(torch.tensor(x), (2, 3), dilation=(1, 2), padding=(1, 0), stride=(2, 1))
+    assert_close(cols.reshape(2, 18, -1), expect)
+
+
+@pytest.mark.parametrize("kernel, dilation, pads", [
+    ((3,), (1,), ((1, 1),)), ((4,), (1,), ((1, 2),)), ((2, 3), (3, 2), ((1, 2), (2, 2))),
+    ((1, 1, 1), (1, 1, 1), ((0, 0),) * 3)], ids=["odd", "even", "dilated", "pointwise"])
+def test_same_pads_put_the_extra_pixel_high(kernel, dilation, pads):
+    assert K.same_pads(kernel, dilation) == pads
+
+
+@pytest.mark.parametrize("xs, ws, pads", [
+    ((2, 3, 20), (4, 3, 5), ((2, 2),)),
+    ((2, 3, 9, 10), (4, 3, 3, 4), ((1, 1), (1, 2))),
+    ((2, 3, 9, 10), (4, 3, 9, 1), None),
+    ((1, 2, 5, 6, 4), (3, 2, 2, 3, 2), ((0, 1), (1, 1), (0, 0))),
+], ids=["1d", "2d_same_even", "2d_kernel_as_tall_as_input", "3d"])
+def test_conv_fft_agrees_with_gemm_path(xs, ws, pads):
+    x, w = _rand(xs, 13), _rand(ws, 14)
+    n = w.ndim - 2
+    gemm = K.conv_forward(x, w, (1,) * n, pads or ((0, 0),) * n, (1,) * n, 1)
+    assert_close(K.conv_fft(x, w, pads), gemm, rtol=1e-12)
+
+
+def test_conv_fft_keeps_float32():
+    x, w = _rand((1, 2, 8, 8), 15, np.float32), _rand((3, 2, 3, 3), 16, np.float32)
+    y = K.conv_fft(x, w)
+    assert y.dtype == np.float32
+    assert_close(y, K.conv_forward(x, w, (1, 1), ((0, 0),) * 2, (1, 1), 1), rtol=1e-5)
+
+
+def test_conv_fft_rejects_kernel_larger_than_input():
+    with pytest.raises(ValueError, match=r"conv_fft: kernel \(5,\) is larger than the padded "
+                                         r"input \(3,\)"):
+        K.conv_fft(np.zeros((1, 1, 3)), np.zeros((1, 1, 5)))
