@@ -30,7 +30,7 @@ class _PadNd(Module):
         return F.pad(input, self.padding, self._mode)
 
     def extra_repr(self):
-        if self._mode == "constant":
+        if self._mode == "constant" and type(self).__name__.startswith("Constant"):
             return f"padding={self.padding}, value={self.value}"
         return f"{self.padding}"
 
