@@ -109,8 +109,10 @@ def _dims(dim, ndim, fn):
         axes = tuple(sorted(check_dim(d, ndim, fn) for d in dim))
         if len(set(axes)) != len(axes):
             raise error(fn, f"dim {tuple(dim)} appears multiple times in the list of dims")
-        return axes if axes else None
-    return (check_dim(dim, ndim, fn),)
+    else:
+        axes = (check_dim(dim, ndim, fn),)
+    # a 0-d tensor accepts dim 0 or -1 (as torch): that reduces its one element
+    return axes if axes and ndim else None
 
 
 def _shape_args(shape, fn):
@@ -319,7 +321,7 @@ class Tensor:
     def contiguous(self):
         if self._data.flags.c_contiguous:
             return self
-        return E.Clone.apply(self)
+        return E.Clone.apply(self, order="C")
 
     def is_contiguous(self):
         return bool(self._data.flags.c_contiguous)
@@ -851,20 +853,16 @@ class Tensor:
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
     # ------------------------------------------------------------------ movement
-    def reshape(self, *shape):
-        shape = _shape_args(shape, "reshape")
-        try:
-            target = _resolve_shape(shape, self._data.size)
-        except ValueError as e:
-            raise error("reshape", f"shape {list(shape)} is invalid for input of size "
-                                   f"{self._data.size}") from e
+    def reshape(self, *shape, _fn="reshape"):
+        shape = _shape_args(shape, _fn)
+        target = _resolve_shape(shape, self._data.size, _fn)
         return V.Reshape.apply(self, shape=target)
 
     def view(self, *shape):
         if len(shape) == 1 and not isinstance(shape[0], (tuple, list, Size)) and not is_int(
                 shape[0]):
             return self.to(shape[0])  # view(dtype)
-        return self.reshape(*shape)
+        return self.reshape(*shape, _fn="view")
 
     def view_as(self, other):
         return self.reshape(other.shape)
@@ -1025,16 +1023,22 @@ def tensor_like(value, like):
     return Tensor._make(np.asarray(value, dtype=like._data.dtype))
 
 
-def _resolve_shape(shape, size):
+def _resolve_shape(shape, size, fn="reshape"):
+    """The target shape of ``reshape``/``view``, with one ``-1`` inferred; messages as torch's:
+    ``reshape: shape '[3, 5]' is invalid for input of size 12``."""
     if shape.count(-1) > 1:
-        raise ValueError("only one dimension can be inferred")
+        raise error(fn, f"only one dimension can be inferred, got shape {list(shape)}")
+    for i, s in enumerate(shape):
+        if s < -1:
+            raise error(fn, f"invalid shape dimension {s} at index {i}, got shape {list(shape)}")
+    invalid = error(fn, f"shape '{list(shape)}' is invalid for input of size {size}")
     if -1 in shape:
         known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
         if known == 0 or size % known:
-            raise ValueError("shape does not divide")
+            raise invalid
         shape = tuple(size // known if s == -1 else s for s in shape)
-    if any(s < 0 for s in shape) or int(np.prod(shape, dtype=np.int64)) != size:
-        raise ValueError("size mismatch")
+    if int(np.prod(shape, dtype=np.int64)) != size:
+        raise invalid
     return shape
 
 

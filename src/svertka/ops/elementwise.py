@@ -325,9 +325,12 @@ class Cast(Function):
 
 
 class Clone(Function):
+    """A copy; ``order="K"`` keeps the input's memory layout (torch's ``clone``), ``"C"``
+    makes it row-major (``contiguous``)."""
+
     @staticmethod
-    def forward(ctx, a):
-        return np.array(a, copy=True)
+    def forward(ctx, a, order="K"):
+        return np.array(a, order=order, copy=True)
 
     @staticmethod
     def backward(ctx, gy):

@@ -140,21 +140,17 @@ class Prod(Function):
         (a,) = ctx.saved_tensors
         axis, keepdim = ctx.args
         g = _expand(gy, a.shape, axis, keepdim)
-        # product of all the others, computed without division so zeros are handled
-        if axis is None:
-            flat = a.reshape(-1)
-            ax, shape = 0, flat.shape
-        else:
-            (ax,) = axis if len(axis) == 1 else (None,)
-            flat, shape = a, a.shape
-            if ax is None:
-                raise NotImplementedError("prod: backward over several dims at once")
-        left = np.cumprod(np.concatenate(
-            [np.ones_like(np.take(flat, [0], axis=ax)), np.delete(flat, -1, axis=ax)], axis=ax),
-            axis=ax)
-        rev = np.flip(flat, axis=ax)
-        right = np.flip(np.cumprod(np.concatenate(
-            [np.ones_like(np.take(rev, [0], axis=ax)), np.delete(rev, -1, axis=ax)], axis=ax),
-            axis=ax), axis=ax)
-        others = (left * right).reshape(a.shape if axis is not None else shape).reshape(a.shape)
+        # product of all the others, from exclusive cumulative products (no division, so
+        # zeros are handled): move the reduced axes last and flatten them into one
+        axes = tuple(range(a.ndim)) if axis is None else tuple(axis)
+        last = tuple(range(a.ndim - len(axes), a.ndim))
+        moved = np.moveaxis(a, axes, last)
+        flat = moved.reshape(moved.shape[:a.ndim - len(axes)] + (-1,))   # (..., K)
+        if flat.shape[-1] == 0:
+            return np.zeros(a.shape, dtype=gy.dtype)
+        ones = np.ones(flat.shape[:-1] + (1,), dtype=a.dtype)
+        left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        rev = flat[..., ::-1]
+        right = np.cumprod(np.concatenate([ones, rev[..., :-1]], axis=-1), axis=-1)[..., ::-1]
+        others = np.moveaxis((left * right).reshape(moved.shape), last, axes)
         return g * others
