@@ -42,6 +42,7 @@ from svertka.nn.modules.conv import (  # noqa: F401
     ConvTranspose1d,
     ConvTranspose2d,
     ConvTranspose3d,
+    LocallyConnected2d,
 )
 from svertka.nn.modules.dropout import (  # noqa: F401
     AlphaDropout,

@@ -249,3 +249,72 @@ class ConvTranspose3d(_ConvTranspose):
     """3-D transposed convolution."""
 
     _rank = 3
+
+
+class LocallyConnected2d(Module):
+    """A 2-D convolution whose weights are not shared across positions (Keras'
+    ``LocallyConnected2D``; torch has no such layer).
+
+    Each output position has its own filters, so the layer must know the input's spatial size.
+
+    Args:
+        in_channels, out_channels: channel counts.
+        input_size: ``(H, W)`` of the inputs (an int for square inputs).
+        kernel_size, stride, padding: as for ``Conv2d`` (zero padding).
+        bias: one bias per output channel and position.
+
+    Shape:
+        input ``(N, C_in, H, W)``, output ``(N, C_out, H_out, W_out)`` with the Conv2d formula;
+        weight ``(H_out, W_out, C_out, C_in, K1, K2)``, bias ``(C_out, H_out, W_out)``;
+        initialised like a Conv2d with the same fan-in.
+
+    Examples::
+
+        >>> import svertka
+        >>> lc = svertka.nn.LocallyConnected2d(3, 8, input_size=10, kernel_size=3)
+        >>> lc.weight.shape, lc(svertka.randn(2, 3, 10, 10)).shape
+        (svertka.Size([8, 8, 8, 3, 3, 3]), svertka.Size([2, 8, 8, 8]))
+    """
+
+    def __init__(self, in_channels, out_channels, input_size, kernel_size, stride=1, padding=0,
+                 bias=True, device=None, dtype=None):
+        super().__init__()
+        name = "LocallyConnected2d"
+        for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not V.is_int(value) or value <= 0:
+                raise V.error(name, f"{arg} must be a positive int, got {arg}={value!r}")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.input_size = V.ntuple(input_size, 2, "input_size", name)
+        self.kernel_size = V.ntuple(kernel_size, 2, "kernel_size", name)
+        self.stride = V.ntuple(stride, 2, "stride", name)
+        self.padding = V.ntuple(padding, 2, "padding", name, minimum=0)
+        out = tuple((i + 2 * p - k) // s + 1 for i, k, s, p in
+                    zip(self.input_size, self.kernel_size, self.stride, self.padding))
+        if min(out) < 1:
+            padded = tuple(i + 2 * p for i, p in zip(self.input_size, self.padding))
+            raise V.error(name, f"kernel_size {self.kernel_size} is larger than the padded "
+                                f"input {padded}")
+        self.output_size = out
+        dt = _dtype.to_dtype(dtype) if dtype is not None else None
+        self.weight = Parameter(empty(*out, out_channels, in_channels, *self.kernel_size,
+                                      dtype=dt))
+        if bias:
+            self.bias = Parameter(empty(out_channels, *out, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        bound = 1 / math.sqrt(fan_in)  # kaiming_uniform(a=sqrt(5)) of a conv with this fan-in
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        return F.locally_connected2d(input, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, input_size={self.input_size}, "
+                f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, bias={self.bias is not None}")
