@@ -542,7 +542,7 @@ class Tensor:
             return self.copy_(Tensor._make(get_rng().normal(mean, std, self._data.shape)))
 
     def __setitem__(self, index, value):
-        index = _index(index)
+        index = _index(index, self)
         if grad_mode.is_grad_enabled() and (
                 self._requires_grad or (isinstance(value, Tensor) and value._requires_grad)):
             if not isinstance(value, Tensor):
@@ -1043,7 +1043,8 @@ def _resolve_shape(shape, size, fn="reshape"):
 
 
 def _index(index, x=None):
-    """Turn Tensors inside an index into NumPy arrays, checking integer bounds."""
+    """Turn Tensors and lists inside an index into NumPy arrays; with ``x``, check the index
+    against ``x``'s shape and raise torch's ``IndexError`` (naming index, dim and size)."""
     def conv(i):
         if isinstance(i, Tensor):
             a = i._data
@@ -1053,12 +1054,58 @@ def _index(index, x=None):
             return a if a.ndim else a.item() if a.dtype.kind != "b" else a
         if isinstance(i, list):
             a = np.asarray(i)
-            return a
+            if a.dtype.kind not in "iub" and a.size:
+                raise IndexError("tensors used as indices must be long, int, byte or bool "
+                                 "tensors")
+            return a.astype(np.int64) if a.size == 0 else a
         return i
 
-    if isinstance(index, tuple):
-        return tuple(conv(i) for i in index)
-    return conv(index)
+    items = tuple(conv(i) for i in index) if isinstance(index, tuple) else (conv(index),)
+    if x is not None:
+        _check_index(items, x._data.shape)
+    return items if isinstance(index, tuple) else items[0]
+
+
+def _check_index(items, shape):
+    """Raise torch's IndexError for indices outside ``shape`` (NumPy's messages say 'axis')."""
+    def consumes(i):
+        if i is None or i is Ellipsis or isinstance(i, (bool, np.bool_)):
+            return 0
+        if isinstance(i, np.ndarray) and i.dtype == np.bool_:
+            return i.ndim
+        return 1
+
+    ndim = len(shape)
+    used = sum(consumes(i) for i in items)
+    if used > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    dim = 0
+    for i in items:
+        if i is Ellipsis:
+            dim += ndim - used
+        elif isinstance(i, (numbers.Integral, np.integer)) and not isinstance(
+                i, (bool, np.bool_)):
+            size = shape[dim]
+            if not -size <= i < size:
+                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size "
+                                 f"{size}")
+            dim += 1
+        elif isinstance(i, np.ndarray) and i.dtype == np.bool_:
+            for k, n in enumerate(i.shape):
+                if n != shape[dim + k]:
+                    raise IndexError(f"The shape of the mask {list(i.shape)} at index {k} does "
+                                     f"not match the shape of the indexed tensor "
+                                     f"{list(shape)} at index {dim + k}")
+            dim += i.ndim
+        elif isinstance(i, np.ndarray) and i.dtype.kind in "iu":
+            size = shape[dim]
+            bad = (i < -size) | (i >= size)
+            if bad.any():
+                raise IndexError(f"index {i[bad].flat[0]} is out of bounds for dimension {dim} "
+                                 f"with size {size}")
+            dim += 1
+        elif i is not None and not isinstance(i, (bool, np.bool_)):
+            dim += 1
 
 
 def _argmax_first(a, axis=None):
