@@ -172,13 +172,45 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups):
     N, Co = gy.shape[:2]
     outs = tuple(gy.shape[2:])
     P = math.prod(outs)
-    wm = w.reshape(groups, Co // groups, math.prod(w.shape[1:]))   # (G, Cog, CK)
-    gym = gy.reshape(N, groups, Co // groups, P)                     # (N, G, Cog, P)
-    gcols = np.matmul(wm.transpose(0, 2, 1), gym)                    # (N, G, CK, P)
+    Cog = Co // groups
+    if Cog == 1 and x_shape[1] == groups:
+        return _depthwise_input_grad(gy, w, x_shape, stride, pads, dilation)
+    wm = w.reshape(groups, Cog, math.prod(w.shape[1:]))             # (G, Cog, CK)
+    gym = gy.reshape(N, groups, Cog, P)                              # (N, G, Cog, P)
+    if Cog == 1:
+        # N*G GEMMs with an inner size of 1 are all call overhead: broadcast instead.
+        gcols = wm.transpose(0, 2, 1) * gym                          # (N, G, CK, P)
+    else:
+        gcols = np.matmul(wm.transpose(0, 2, 1), gym)                # (N, G, CK, P)
     if _is_pointwise(kernel, stride, pads, x_shape[2:], outs):
         return gcols.reshape(x_shape)
     gcols = gcols.reshape(tuple(x_shape[:2]) + kernel + outs)       # (N, C, K..., O...)
     return col2im(gcols, x_shape, kernel, stride, pads, dilation)
+
+
+def _depthwise_input_grad(gy, w, x_shape, stride, pads, dilation):
+    """``gx`` of a depthwise convolution (one input and one output channel per group).
+
+    col2im with the columns made on the fly: per kernel offset, ``gy`` scaled by that tap of
+    every channel's filter is added into its strided slab. This never materialises the
+    ``prod(K)`` times larger column gradient, and replaces ``N * C`` GEMMs of inner size 1.
+    """
+    kernel = tuple(w.shape[2:])
+    outs = tuple(gy.shape[2:])
+    padded = tuple(i + lo + hi for i, (lo, hi) in zip(x_shape[2:], pads))
+    gxp = np.zeros(tuple(x_shape[:2]) + padded, dtype=gy.dtype)
+    if gy.size:
+        taps = w.reshape((w.shape[0],) + kernel + (1,) * len(kernel))  # (C, K..., 1...)
+        tmp = np.empty_like(gy)
+        lead = (slice(None), slice(None))
+        for offs in np.ndindex(*kernel):
+            dst = lead + tuple(slice(k * d, k * d + s * (o - 1) + 1, s)
+                               for k, d, s, o in zip(offs, dilation, stride, outs))
+            np.multiply(gy, taps[(slice(None),) + offs], out=tmp)    # (N, C, O...)
+            gxp[dst] += tmp
+    crop = (slice(None), slice(None)) + tuple(slice(lo, lo + i)
+                                              for i, (lo, _) in zip(x_shape[2:], pads))
+    return gxp[crop]
 
 
 def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols=None):
