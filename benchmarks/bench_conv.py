@@ -17,23 +17,12 @@ import sys
 import time
 
 
-def _parse():
+def _parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--repeat", type=int, default=10)
-    return p.parse_args()
+    return p.parse_args(argv)
 
-
-ARGS = _parse()
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, str(ARGS.threads))
-
-import numpy as np  # noqa: E402  (after the thread settings)
-import torch  # noqa: E402
-import torch.nn.functional as TF  # noqa: E402
-
-import svertka  # noqa: E402
-import svertka.nn.functional as F  # noqa: E402
 
 # (name, functional name, input shape, weight shape, kwargs)
 CASES = [
@@ -62,11 +51,19 @@ def _best(fn, repeat):
 
 
 def _case(fname, xs, ws, kw, repeat):
+    import numpy as np
+
     rng = np.random.default_rng(0)
     x = rng.standard_normal(xs, dtype=np.float32)
     w = rng.standard_normal(ws, dtype=np.float32) * 0.1
     c_out = ws[0] if fname.startswith("conv") and "transpose" not in fname else ws[1]
     b = rng.standard_normal(c_out, dtype=np.float32)
+    import torch
+    import torch.nn.functional as TF
+
+    import svertka
+    import svertka.nn.functional as F
+
     sv_f, th_f = getattr(F, fname), getattr(TF, fname)
 
     sx, sw, sb = svertka.tensor(x), svertka.tensor(w), svertka.tensor(b)
@@ -97,16 +94,25 @@ def _case(fname, xs, ws, kw, repeat):
             _best(sv_both, repeat))
 
 
-def main():
-    torch.set_num_threads(ARGS.threads)
+def main(argv=None):
+    args = _parse(argv)
+    # BLAS reads its thread count when NumPy is first imported: set it before that.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(args.threads))
+    import numpy as np
+    import torch
+
+    import svertka
+
+    torch.set_num_threads(args.threads)
     print(f"svertka {svertka.__version__}, torch {torch.__version__}, numpy {np.__version__}, "
-          f"threads={ARGS.threads}, float32, best of {ARGS.repeat}", file=sys.stderr)
+          f"threads={args.threads}, float32, best of {args.repeat}", file=sys.stderr)
     head = (f"{'layer (N=32)':38s} {'fwd torch':>10s} {'svertka':>9s} {'ratio':>6s}   "
             f"{'f+b torch':>10s} {'svertka':>9s} {'ratio':>6s}")
     print(head)
     print("-" * len(head))
     for name, fname, xs, ws, kw in CASES:
-        tf, sf, tb, sb = _case(fname, xs, ws, kw, ARGS.repeat)
+        tf, sf, tb, sb = _case(fname, xs, ws, kw, args.repeat)
         print(f"{name:38s} {tf * 1e3:8.2f}ms {sf * 1e3:7.2f}ms {tf / sf:6.2f}   "
               f"{tb * 1e3:8.2f}ms {sb * 1e3:7.2f}ms {tb / sb:6.2f}")
 
