@@ -18,6 +18,10 @@ def _infer_np_dtype(data):
     while isinstance(flat, (list, tuple)) and len(flat):
         flat = flat[0]
     arr = np.asarray(data)
+    if arr.dtype.kind in "biuf" and isinstance(data, (list, tuple)) and arr.size:
+        leaves = list(_walk(data))
+        if any(isinstance(x, np.generic) for x in leaves):
+            return _promote_leaves(leaves)  # as torch: [np.float64(1)] is float64
     if arr.dtype == np.bool_:
         return np.dtype(np.bool_)
     if arr.dtype.kind in "iu":
@@ -25,6 +29,28 @@ def _infer_np_dtype(data):
     if arr.dtype.kind == "f":
         return _dtype.get_default_dtype().np
     raise type_error("tensor", f"could not infer dtype of {type(flat).__name__}")
+
+
+def _promote_leaves(leaves):
+    """The dtype torch gives a list holding NumPy scalars: those keep their dtype, Python ints
+    count as int64 and floats as the default dtype; the highest category (bool < int < float)
+    wins, NumPy's promotion within a category."""
+    kinds = {"b": 0, "u": 1, "i": 1, "f": 2}
+    result = None
+    for x in leaves:
+        if isinstance(x, np.generic):
+            d = x.dtype
+        elif isinstance(x, bool):
+            d = np.dtype(np.bool_)
+        elif isinstance(x, numbers.Integral):
+            d = np.dtype(np.int64)
+        else:
+            d = _dtype.get_default_dtype().np
+        if result is None or kinds[d.kind] > kinds[result.kind]:
+            result = d
+        elif kinds[d.kind] == kinds[result.kind]:
+            result = np.result_type(result, d)
+    return result
 
 
 def _to_array(data, dtype=None):
@@ -187,6 +213,9 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
         start, end = 0, start
     if step == 0:
         raise error("arange", "step must be nonzero, got step=0")
+    if (end - start) * step < 0:
+        raise error("arange", f"upper bound and lower bound inconsistent with step sign, got "
+                              f"start={start}, end={end}, step={step}")
     args = (start, end, step)
     if dtype is None:
         dtype = np.int64 if all(is_int(a) for a in args) else _dtype.get_default_dtype().np
