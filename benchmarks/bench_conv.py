@@ -5,8 +5,10 @@ the best-of-R time of the forward pass and of forward + backward (random upstrea
 gradients of input, weight and bias) for both libraries, and the ratio
 ``torch_time / svertka_time`` (1.0 means as fast as torch; below 1 svertka is slower).
 
-Set the BLAS thread count before NumPy starts (``OPENBLAS_NUM_THREADS=T``) to match
-``--threads``; the script sets it itself when it is not set.
+The BLAS thread count must be set before NumPy starts (``OPENBLAS_NUM_THREADS=T``); the
+script sets it to ``--threads`` when it is not set. On a busy or small machine the numbers
+vary by tens of percent between runs; glibc's allocator also page-faults on the large fresh
+arrays, which ``MALLOC_MMAP_THRESHOLD_=1000000000`` avoids.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ CASES = [
 
 
 def _best(fn, repeat):
+    # Let the other library's worker threads stop spinning (OpenMP / OpenBLAS busy-wait a
+    # while after each call) so that they do not steal the cores from this measurement.
+    time.sleep(0.3)
     fn()                                                    # warm up
     best = float("inf")
     for _ in range(repeat):
@@ -90,8 +95,9 @@ def _case(fname, xs, ws, kw, repeat):
         txg.grad = twg.grad = tbg.grad = None
         th_f(txg, twg, tbg, **kw).backward(tgy)
 
-    return (_best(th_fwd, repeat), _best(sv_fwd, repeat), _best(th_both, repeat),
-            _best(sv_both, repeat))
+    sf, sb = _best(sv_fwd, repeat), _best(sv_both, repeat)
+    tf, tb = _best(th_fwd, repeat), _best(th_both, repeat)
+    return tf, sf, tb, sb
 
 
 def main(argv=None):
