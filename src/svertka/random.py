@@ -8,9 +8,13 @@ are.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 
 _generator = np.random.default_rng(0)
+_local = threading.local()
 _seed = 0
 
 
@@ -29,8 +33,26 @@ def initial_seed():
 
 
 def get_rng():
-    """The ``numpy.random.Generator`` random ops draw from."""
-    return _generator
+    """The ``numpy.random.Generator`` random ops draw from (a thread's own one inside
+    :func:`fork_rng`, else the global one)."""
+    local = getattr(_local, "generator", None)
+    return _generator if local is None else local
+
+
+@contextlib.contextmanager
+def fork_rng(seed):
+    """Within the block, random ops in this thread draw from a generator seeded with ``seed``.
+
+    The DataLoader uses it to give each batch its own seed, drawn in the main thread, so that
+    random augmentations are reproducible whatever thread prepares the batch, and the same
+    with or without prefetching.
+    """
+    previous = getattr(_local, "generator", None)
+    _local.generator = np.random.default_rng(seed)
+    try:
+        yield _local.generator
+    finally:
+        _local.generator = previous
 
 
 def get_rng_state():
