@@ -390,3 +390,18 @@ def test_broadcasting_grads_match_torch_property(case, op):
     out = fs(xs, ys)
     out.backward(svertka.ones(*out.shape, dtype=svertka.float64))
     assert xs.grad.shape == tuple(sa) and ys.grad.shape == tuple(sb)
+
+
+EDGE_VALUES = [
+    ("div_by_zero", lambda x, y: x / y, [1.0, -1.0, 0.0], [0.0, 0.0, 0.0]),
+    ("log_zero_negative", lambda x, y: x.log() + y, [0.0, -1.0, 2.0], [1.0, 1.0, 1.0]),
+    ("sqrt_negative", lambda x, y: x.sqrt() * y, [-1.0, 4.0, 0.25], [1.0, 2.0, 3.0]),
+    ("pow_negative_base", lambda x, y: x ** y, [-1.5, 2.0, -2.0], [0.5, 0.5, 2.0]),
+    ("exp_overflow", lambda x, y: x.exp() * y, [1000.0, 1.0, -1000.0], [1.0, 1.0, 1.0]),
+]
+
+
+@pytest.mark.parametrize("kid,fn,a,b", EDGE_VALUES, ids=[e[0] for e in EDGE_VALUES])
+def test_edge_values_give_inf_nan_like_torch_without_warnings(kid, fn, a, b):
+    # RuntimeWarnings from svertka are errors in this suite (pyproject's filterwarnings)
+    compare_with_torch(fn, fn, np.array(a), np.array(b))

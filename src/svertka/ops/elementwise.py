@@ -67,14 +67,16 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.true_divide(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 is inf or nan, as torch
+            return np.true_divide(a, b)
 
     @staticmethod
     def backward(ctx, gy):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
-        ga = unbroadcast(gy / b, _shape(a)) if na else None
-        gb = unbroadcast(-gy * a / (b * b), _shape(b)) if nb else None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = unbroadcast(gy / b, _shape(a)) if na else None
+            gb = unbroadcast(-gy * a / (b * b), _shape(b)) if nb else None
         return ga, gb
 
 
@@ -83,7 +85,8 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        y = np.power(a, b)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # nan/inf as torch
+            y = np.power(a, b)
         ctx.save_for_backward(a, b, y)
         return y
 
@@ -94,12 +97,12 @@ class Pow(Function):
         ga = gb = None
         if na:
             # b * a^(b-1), written so that b == 0 gives 0 even at a == 0 (torch's rule)
-            with np.errstate(divide="ignore", invalid="ignore"):  # 0^(b-1) where b == 0
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 d = np.where(np.asarray(b) == 0, 0,
                              np.asarray(b) * np.power(a, np.asarray(b) - 1))
             ga = unbroadcast((gy * d).astype(gy.dtype, copy=False), _shape(a))
         if nb:
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 d = np.where((np.asarray(a) == 0) & (np.asarray(b) >= 0), 0, y * np.log(a))
             gb = unbroadcast((gy * d).astype(gy.dtype, copy=False), _shape(b))
         return ga, gb
@@ -130,7 +133,8 @@ class Abs(Function):
 class Exp(Function):
     @staticmethod
     def forward(ctx, a):
-        y = np.exp(a)
+        with np.errstate(over="ignore"):  # exp(1000) is inf, as torch
+            y = np.exp(a)
         ctx.save_for_backward(y)
         return y
 
