@@ -235,6 +235,12 @@ REDUCTION_ERRORS = [
     ("argmax", lambda x: x.argmax(3), r"argmax: dim out of range"),
     ("prod", lambda x: x.prod(3), r"prod: dim out of range"),
     ("mean_int", lambda x: x.long().mean(), r"mean: could not infer output dtype"),
+    ("var_int", lambda x: x.long().var(), r"var: input dtype must be floating point"),
+    ("std_int", lambda x: x.long().std(), r"std: input dtype must be floating point"),
+    ("amin_empty_dim", lambda x: x[:, :0].amin(1),
+     r"amin: expected reduction dim 1 to have non-zero size"),
+    ("amax_empty", lambda x: x[:0].amax(), r"amax: expected reduction dim 0 to have non-zero"),
+    ("max_dim_empty", lambda x: x[:, :0].max(1), r"max: expected reduction dim 1 to have"),
     ("max_empty", lambda x: x[:0].max(), r"max: operation does not have an identity"),
 ]
 
@@ -248,3 +254,30 @@ def test_reduction_rejects_bad_dim(kid, call, msg):
 def test_sum_rejects_non_int_dim():
     with pytest.raises(TypeError, match=r"sum: dim must be an int, got dim=1.5"):
         svertka.ones(2, 3).sum(1.5)
+
+
+# ---------------------------------------------------------------------- special values
+SPECIAL = [
+    ("std_zero_variance", lambda x: x.std(), [2.0, 2.0, 2.0]),
+    ("std_dim_zero_variance", lambda x: x.std(1), [[2.0, 2.0], [1.0, 3.0]]),
+    ("std_keepdim_correction0", lambda x: x.std(0, correction=0, keepdim=True),
+     [[1.0, 5.0], [1.0, -2.0]]),
+    ("norm", lambda x: x.norm(), [[3.0, 4.0], [1.0, -2.0]]),
+    ("norm_zero", lambda x: x.norm(), [0.0, 0.0]),
+    ("norm_dim_zero_row", lambda x: x.norm(dim=1), [[0.0, 0.0], [3.0, -4.0]]),
+    ("norm_keepdim", lambda x: x.norm(dim=0, keepdim=True), [[1.0, 0.0], [3.0, -4.0]]),
+    ("norm_p1", lambda x: x.norm(p=1), [[3.0, -4.0], [0.5, 1.0]]),
+    ("logsumexp_neg_inf", lambda x: x.logsumexp(1), [[-np.inf, -np.inf], [0.0, 1.0]]),
+    ("logsumexp_one_inf", lambda x: x.logsumexp(0), [[-np.inf, 2.0], [0.0, 1.0]]),
+    ("mean_empty", lambda x: x.mean(0), np.zeros((0, 3))),
+    ("amax_nan", lambda x: x.amax(), [1.0, np.nan]),
+    ("max_dim_nan", lambda x: x.max(0)[0], [1.0, np.nan, 3.0]),
+    ("min_dim_nan", lambda x: x.min(0)[0], [1.0, np.nan, -3.0]),
+    ("prod_empty", lambda x: x.prod(), np.zeros((0,))),
+    ("prod_0d", lambda x: x.prod(0), np.array(3.0)),
+]
+
+
+@pytest.mark.parametrize("kid,fn,a", SPECIAL, ids=[s[0] for s in SPECIAL])
+def test_reduction_special_values_match_torch(kid, fn, a):
+    compare_with_torch(fn, fn, np.asarray(a, dtype=np.float64))

@@ -183,6 +183,10 @@ UNARY = [
     ("square", lambda x: x.square(), None),
     ("rsqrt", lambda x: x.rsqrt(), 0.1),
     ("reciprocal", lambda x: x.reciprocal(), 0.1),
+    ("sign", lambda x: x.sign(), None),
+    ("floor", lambda x: x.floor(), None),
+    ("ceil", lambda x: x.ceil(), None),
+    ("round", lambda x: (x * 2).round(), None),
 ]
 
 

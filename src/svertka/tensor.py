@@ -693,16 +693,16 @@ class Tensor:
         return Tensor._make(np.isfinite(self._data))
 
     def sign(self):
-        return Tensor._make(np.sign(self._data))
+        return E.Sign.apply(self)
 
     def floor(self):
-        return Tensor._make(np.floor(self._data))
+        return E.Floor.apply(self)
 
     def ceil(self):
-        return Tensor._make(np.ceil(self._data))
+        return E.Ceil.apply(self)
 
     def round(self):
-        return Tensor._make(np.round(self._data))
+        return E.Round.apply(self)
 
     # ------------------------------------------------------------------ unary math
     def _float_unary(self, fn):
@@ -788,7 +788,14 @@ class Tensor:
                            keepdim=keepdim)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+        if isinstance(dim, bool):  # std(unbiased) legacy positional form
+            dim, unbiased = None, dim
+        if correction is None:
+            correction = 1 if unbiased is None or unbiased else 0
+        if self._data.dtype.kind not in "fc":
+            raise error("std", f"input dtype must be floating point, got {self.dtype}")
+        return R.Std.apply(self, axis=_dims(dim, self.ndim, "std"), correction=correction,
+                           keepdim=keepdim)
 
     def prod(self, dim=None, keepdim=False):
         return R.Prod.apply(self, axis=_dims(dim, self.ndim, "prod"), keepdim=keepdim)
@@ -808,7 +815,7 @@ class Tensor:
         if self._data.ndim == 0:
             return _MinMaxResult((self, Tensor._make(np.zeros((), dtype=np.int64))))
         if self._data.shape[axis] == 0:
-            raise error(name, f"cannot reduce over dimension {dim} of size 0")
+            raise error(name, f"expected reduction dim {axis} to have non-zero size")
         idx = argfn(self._data, axis=axis)
         values = R.MaxMinDim.apply(self, axis=axis, keepdim=keepdim, indices=idx)
         if keepdim:
@@ -821,13 +828,18 @@ class Tensor:
     def min(self, dim=None, keepdim=False):
         return self._extreme(dim, keepdim, np.min, _argmin_first, "min")
 
+    def _aextreme(self, dim, keepdim, which, name):
+        axis = _dims(dim, self.ndim, name) if dim != () else None
+        for d in range(self.ndim) if axis is None else axis:
+            if self._data.shape[d] == 0:
+                raise error(name, f"expected reduction dim {d} to have non-zero size")
+        return R.MaxMin.apply(self, axis=axis, keepdim=keepdim, which=which)
+
     def amax(self, dim=(), keepdim=False):
-        axis = _dims(dim, self.ndim, "amax") if dim != () else None
-        return R.MaxMin.apply(self, axis=axis, keepdim=keepdim, which=np.max)
+        return self._aextreme(dim, keepdim, np.max, "amax")
 
     def amin(self, dim=(), keepdim=False):
-        axis = _dims(dim, self.ndim, "amin") if dim != () else None
-        return R.MaxMin.apply(self, axis=axis, keepdim=keepdim, which=np.min)
+        return self._aextreme(dim, keepdim, np.min, "amin")
 
     def argmax(self, dim=None, keepdim=False):
         return _arg(self, dim, keepdim, _argmax_first, "argmax")
@@ -844,6 +856,8 @@ class Tensor:
                                               keepdims=keepdim)))
 
     def norm(self, p=2, dim=None, keepdim=False):
+        if p == 2 and self._data.dtype.kind in "fc":
+            return R.Norm2.apply(self, axis=_dims(dim, self.ndim, "norm"), keepdim=keepdim)
         if p == 2:
             return (self * self).sum(dim, keepdim).sqrt()
         if p == 1:

@@ -242,6 +242,38 @@ class Relu(Function):
         return gy * (y > 0)
 
 
+class _Rounding(Function):
+    """Piecewise-constant ops (``sign floor ceil round``): differentiable with a zero gradient,
+    as in torch, so that they can sit in a graph."""
+
+    fn = None
+
+    @classmethod
+    def forward(cls, ctx, a):
+        ctx.shape = np.shape(a)
+        return cls.fn(a)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return np.zeros(ctx.shape, dtype=gy.dtype)
+
+
+class Sign(_Rounding):
+    fn = staticmethod(np.sign)
+
+
+class Floor(_Rounding):
+    fn = staticmethod(np.floor)
+
+
+class Ceil(_Rounding):
+    fn = staticmethod(np.ceil)
+
+
+class Round(_Rounding):
+    fn = staticmethod(np.round)  # half to even, as torch
+
+
 class Clamp(Function):
     """Clamp to [min, max]; the gradient passes where min <= x <= max (torch's rule)."""
 

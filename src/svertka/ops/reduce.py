@@ -32,8 +32,10 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, a, axis=None, keepdim=False):
         ctx.args = (a.shape, axis, keepdim)
+        n = np.prod([a.shape[i] for i in axis]) if axis is not None else a.size
+        # sum / n rather than np.mean: the mean of nothing is nan, without NumPy's warning
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(np.mean(a, axis=axis, keepdims=keepdim))
+            return np.asarray(np.sum(a, axis=axis, keepdims=keepdim) / a.dtype.type(n))
 
     @staticmethod
     def backward(ctx, gy):
@@ -66,6 +68,52 @@ class Var(Function):
             return (2 * g * d / gy.dtype.type(denom)).astype(gy.dtype, copy=False)
 
 
+class Std(Function):
+    """Standard deviation with Bessel's ``correction``; where it is 0 the gradient is 0, as in
+    torch (not the inf * 0 that ``var().sqrt()`` would give)."""
+
+    @staticmethod
+    def forward(ctx, a, axis=None, correction=1, keepdim=False):
+        mean = np.mean(a, axis=axis, keepdims=True)
+        d = a - mean
+        n = np.prod([a.shape[i] for i in axis]) if axis is not None else a.size
+        denom = max(n - correction, 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y = np.sqrt(np.sum(d * d, axis=axis, keepdims=True) / a.dtype.type(denom))
+        ctx.save_for_backward(d, y)
+        ctx.args = (axis, keepdim, denom)
+        return y if keepdim else np.asarray(np.squeeze(y, axis=axis))
+
+    @staticmethod
+    def backward(ctx, gy):
+        d, y = ctx.saved_tensors
+        axis, keepdim, denom = ctx.args
+        g = _expand(gy, d.shape, axis, keepdim)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(y == 0, 0, g / (y * gy.dtype.type(denom)))
+        return (scale * d).astype(gy.dtype, copy=False)
+
+
+class Norm2(Function):
+    """The Euclidean norm; the gradient ``x / norm`` is 0 where the norm is 0 (torch's rule)."""
+
+    @staticmethod
+    def forward(ctx, a, axis=None, keepdim=False):
+        y = np.sqrt(np.sum(a * a, axis=axis, keepdims=True))
+        ctx.save_for_backward(a, y)
+        ctx.args = (axis, keepdim)
+        return y if keepdim else np.asarray(np.squeeze(y, axis=axis))
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, y = ctx.saved_tensors
+        axis, keepdim = ctx.args
+        g = _expand(gy, a.shape, axis, keepdim)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(y == 0, 0, g / y)
+        return (scale * a).astype(gy.dtype, copy=False)
+
+
 class MaxMin(Function):
     """``amax``/``amin`` and the full ``max()``/``min()``: ties share the gradient evenly.
 
@@ -86,7 +134,8 @@ class MaxMin(Function):
         mask = (a == y)
         count = mask.sum(axis=axis, keepdims=True)
         g = _expand(gy, a.shape, axis, keepdim)
-        return (g * mask / count).astype(gy.dtype, copy=False)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a nan max: nan grads, as torch
+            return (g * mask / count).astype(gy.dtype, copy=False)
 
 
 class MaxMinDim(Function):
@@ -115,7 +164,8 @@ class LogSumExp(Function):
     def forward(ctx, a, axis=None, keepdim=False):
         m = np.max(a, axis=axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
-        s = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+        with np.errstate(divide="ignore"):  # all -inf: -inf, as torch
+            s = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
         ctx.save_for_backward(a, s)
         ctx.args = (axis, keepdim)
         return s if keepdim else np.asarray(np.squeeze(s, axis=axis))
@@ -125,7 +175,8 @@ class LogSumExp(Function):
         a, s = ctx.saved_tensors
         axis, keepdim = ctx.args
         g = _expand(gy, a.shape, axis, keepdim)
-        return g * np.exp(a - s)
+        with np.errstate(invalid="ignore"):  # -inf - -inf: nan grads, as torch
+            return g * np.exp(a - s)
 
 
 class Prod(Function):
