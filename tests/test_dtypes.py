@@ -172,3 +172,37 @@ def test_dtype_errors():
         svertka.set_default_dtype(svertka.int64)
     with pytest.raises(ValueError, match="to: only the 'cpu' device is available"):
         svertka.ones(2).to("cuda")
+
+
+# ---------------------------------------------------------------------- float32 stays float32
+F32_OPS = [
+    ("add_scalar", lambda x, y: x + 2.5), ("mul", lambda x, y: x * y),
+    ("div_scalar", lambda x, y: x / 3), ("rdiv", lambda x, y: 1 / (x.abs() + 1)),
+    ("pow", lambda x, y: x.abs() ** y), ("pow_scalar", lambda x, y: x ** 2),
+    ("rpow", lambda x, y: 2.0 ** x), ("maximum", lambda x, y: svertka.maximum(x, y)),
+    ("where_scalar", lambda x, y: svertka.where(x > 0, x, 0.5)), ("matmul", lambda x, y: x @ y.T),
+    ("sum", lambda x, y: x.sum(1)), ("mean", lambda x, y: x.mean()), ("var", lambda x, y: x.var(0)),
+    ("std", lambda x, y: x.std()), ("prod", lambda x, y: x.prod(1)),
+    ("logsumexp", lambda x, y: x.logsumexp(1)), ("amax", lambda x, y: x.amax()),
+    ("max_dim", lambda x, y: x.max(1)[0]), ("norm", lambda x, y: x.norm()),
+    ("exp", lambda x, y: x.exp()), ("log", lambda x, y: (x.abs() + 1).log()),
+    ("sqrt", lambda x, y: x.abs().sqrt()), ("sigmoid", lambda x, y: x.sigmoid()),
+    ("tanh", lambda x, y: x.tanh()), ("clamp", lambda x, y: x.clamp(-0.1, 0.1)),
+    ("clamp_tensor", lambda x, y: x.clamp(y)), ("getitem", lambda x, y: x[[0, 0]]),
+    ("mask", lambda x, y: x[x > 0]), ("cat", lambda x, y: svertka.cat([x, y])),
+    ("repeat", lambda x, y: x.repeat(2, 1)),
+    ("masked_fill", lambda x, y: x.masked_fill(x > 0, 0.5)),
+    ("sub_alpha", lambda x, y: x.sub(y, alpha=2)),
+]
+
+
+@pytest.mark.parametrize("kid,fn", F32_OPS, ids=[f[0] for f in F32_OPS])
+def test_float32_output_and_grads_stay_float32(kid, fn):
+    rng = np.random.default_rng(1)
+    x = svertka.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    y = svertka.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    out = fn(x, y)
+    assert out.dtype == svertka.float32
+    out.backward(svertka.ones(*out.shape))
+    for g in (x.grad, y.grad):
+        assert g is None or g.dtype == svertka.float32

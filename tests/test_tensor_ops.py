@@ -409,3 +409,33 @@ EDGE_VALUES = [
 def test_edge_values_give_inf_nan_like_torch_without_warnings(kid, fn, a, b):
     # RuntimeWarnings from svertka are errors in this suite (pyproject's filterwarnings)
     compare_with_torch(fn, fn, np.array(a), np.array(b))
+
+
+# ---------------------------------------------------------------------- free functions
+FREE = [
+    ("exp", lambda lib, x: lib.exp(x)),
+    ("sum_dim", lambda lib, x: lib.sum(x, 1)),
+    ("mean_kw", lambda lib, x: lib.mean(x, dim=0, keepdim=True)),
+    ("max_dim", lambda lib, x: lib.max(x, 1)[0]),
+    ("max_other", lambda lib, x: lib.max(x, x.flip(0))),
+    ("min_all", lambda lib, x: lib.min(x)),
+    ("clamp", lambda lib, x: lib.clamp(x, min=-0.5)),
+    ("clip", lambda lib, x: lib.clip(x, -0.5, 0.5)),
+    ("transpose", lambda lib, x: lib.transpose(x, 0, 1)),
+    ("reshape", lambda lib, x: lib.reshape(x, (-1,))),
+    ("flatten", lambda lib, x: lib.flatten(x)),
+    ("matmul", lambda lib, x: lib.matmul(x, x.T)),
+    ("where", lambda lib, x: lib.where(x > 0, x, x * 2)),
+    ("abs_mul_sub_div", lambda lib, x: lib.div(lib.sub(lib.mul(lib.abs(x), 2), x), 3)),
+    ("pow", lambda lib, x: lib.pow(x, 2)),
+]
+
+
+@pytest.mark.parametrize("kid,fn", FREE, ids=[f[0] for f in FREE])
+def test_free_function_grads_match_torch(kid, fn):
+    compare_with_torch(lambda x: fn(svertka, x), lambda x: fn(torch, x), _rand((3, 4), 40))
+
+
+def test_free_function_rejects_non_tensor():
+    with pytest.raises(TypeError, match="exp: input must be a Tensor, got list"):
+        svertka.exp([1.0])
