@@ -1,0 +1,446 @@
+"""Activation functions as Functions, each with its exact analytic derivative.
+
+Most activations act elementwise: they subclass ``Pointwise``, whose ``forward`` computes the
+value and, only when a gradient is wanted, the local slope ``f'(x)`` in the same pass; backward
+is then ``gy * slope``. ``Prelu``, ``Softmax``, ``LogSoftmax`` and ``Glu`` mix elements or
+have a second input and write their own backward.
+
+``erf`` and ``erfc`` (NumPy has neither) are vectorized here for ``gelu``; see ``erf``.
+
+Conventions at the kinks follow torch (a kink's one-sided slope is the one torch's backward
+uses), so gradients match torch even at ``x == 0``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from svertka.autograd.function import Function
+from svertka.ops.elementwise import Relu, Sigmoid, Tanh, sigmoid_array, unbroadcast
+
+__all__ = ["erf", "erfc", "Pointwise", "Relu", "Sigmoid", "Tanh", "Hardtanh", "LeakyRelu",
+           "Elu", "Gelu", "Silu", "Softplus", "Softsign", "Mish", "Hardsigmoid", "Hardswish",
+           "LogSigmoid", "Threshold", "Tanhshrink", "Hardshrink", "Softshrink", "Prelu",
+           "Softmax", "LogSoftmax", "Glu", "SELU_ALPHA", "SELU_SCALE"]
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+# ----------------------------------------------------------------------------- erf, erfc
+#
+# Two expansions, both with positive terms only (no cancellation), split at |x| = 2.5:
+#
+# * |x| < 2.5: erf(x) = 2/sqrt(pi) * x * exp(-x^2) * sum_n (2x^2)^n / (1*3*5*...*(2n+1)),
+#   a power series in t = x^2 summed by Horner's rule; 35 terms reach 8e-16 relative at 2.5.
+# * |x| >= 2.5: erfc(x) = exp(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))),
+#   the Laplace continued fraction, evaluated bottom-up; 40 levels reach 1.3e-15 at 2.5.
+#
+# exp(-x^2) loses x^2 * eps to the rounding of x*x (1e-13 at x = 27); writing x = hi + lo with
+# hi a multiple of 1/16 makes hi*hi exact, and exp(-hi^2) * exp(-(x - hi)(x + hi)) is exact to
+# a few ulps. Checked against mpmath at 40 digits: erf within 8e-16 relative on [1e-3, 27].
+
+_SPLIT = 2.5
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SQRT_PI = math.sqrt(math.pi)
+
+
+def _series_coefficients(n):
+    c = [1.0]
+    for k in range(1, n + 1):
+        c.append(c[-1] * 2.0 / (2 * k + 1))  # 2^k / (2k+1)!!
+    return c
+
+
+# (series terms, continued-fraction levels) per float width: float32 needs far fewer.
+_TERMS = {8: (35, 40), 4: (24, 18), 2: (16, 10)}
+_COEFFS = {n: _series_coefficients(n) for n, _ in _TERMS.values()}
+
+
+def _exp_neg_square(x):
+    """exp(-x^2) without the rounding error of x*x (x >= 0, bounded)."""
+    hi = np.trunc(x * 16) / 16
+    return np.exp(-hi * hi) * np.exp(-(x - hi) * (x + hi))
+
+
+def _erf_series(x, n):
+    c = _COEFFS[n]
+    t = x * x
+    s = np.full_like(x, c[n])
+    for k in range(n - 1, -1, -1):
+        s = s * t + c[k]
+    return _TWO_OVER_SQRT_PI * x * _exp_neg_square(np.abs(x)) * s
+
+
+def _erfc_cf(x, n):
+    """erfc(x) for x >= _SPLIT (beyond 27 it underflows to 0 in float64)."""
+    x = np.minimum(x, 30.0)  # keeps inf finite; erfc(30) is 0 in every float width
+    f = x.copy()
+    for k in range(n, 0, -1):
+        f = x + (0.5 * k) / f
+    return _exp_neg_square(x) / (_SQRT_PI * f)
+
+
+def _split(x):
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    ns, nc = _TERMS[x.dtype.itemsize if x.dtype.itemsize in _TERMS else 8]
+    big = np.abs(x) >= _SPLIT  # NaN goes to the series, which propagates it
+    return x, ns, nc, big
+
+
+def erf(x):
+    """The error function, elementwise, in ``x``'s float dtype (relative error < 1e-15).
+
+    >>> erf(np.array([0.0, 0.5, -3.0]))
+    array([ 0.        ,  0.52049988, -0.99997791])
+    """
+    x, ns, nc, big = _split(x)
+    if not big.any():
+        return _erf_series(x, ns)
+    out = np.empty_like(x)
+    small = ~big
+    out[small] = _erf_series(x[small], ns)
+    xb = x[big]
+    out[big] = np.copysign(1.0 - _erfc_cf(np.abs(xb), nc), xb)
+    return out
+
+
+def erfc(x):
+    """The complementary error function ``1 - erf(x)``, accurate relative to itself for large
+    positive ``x`` (where ``1 - erf(x)`` would cancel to 0).
+
+    >>> erfc(np.array([0.0, 3.0, 10.0])) * [1, 1e5, 1e45]
+    array([1.        , 2.2090497 , 2.08848758])
+    """
+    x, ns, nc, big = _split(x)
+    out = np.empty_like(x)
+    small = ~big
+    out[small] = 1.0 - _erf_series(x[small], ns)
+    xb = x[big]
+    cf = _erfc_cf(np.abs(xb), nc)
+    out[big] = np.where(xb > 0, cf, 2.0 - cf)
+    return out
+
+
+# ----------------------------------------------------------------------------- pointwise base
+
+class Pointwise(Function):
+    """``y = f(x)`` elementwise. Subclasses define ``value_and_slope(x, want_slope, **params)``
+    returning ``(y, f'(x) or None)``; the slope is computed in forward (only when a gradient
+    is wanted), so backward is one product and the input need not be kept."""
+
+    @staticmethod
+    def value_and_slope(x, want_slope, **params):
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx, x, **params):
+        want = ctx.needs_input_grad[0]
+        y, slope = cls.value_and_slope(x, want, **params)
+        if want:
+            ctx.save_for_backward(slope)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (slope,) = ctx.saved_tensors
+        return gy * slope
+
+
+def _cast(a, x):
+    """Bring a slope computed with Python-float constants to ``x``'s dtype."""
+    return np.asarray(a).astype(x.dtype, copy=False)
+
+
+class Hardtanh(Pointwise):
+    """``clip(x, min_val, max_val)``; slope 1 strictly inside, 0 at and beyond the bounds
+    (torch's rule; ``relu6`` is ``Hardtanh(0, 6)``)."""
+
+    @staticmethod
+    def value_and_slope(x, want, min_val=-1.0, max_val=1.0):
+        y = np.clip(x, min_val, max_val)
+        return y, ((x > min_val) & (x < max_val) if want else None)
+
+
+class LeakyRelu(Pointwise):
+    """``x`` if ``x > 0`` else ``negative_slope * x``."""
+
+    @staticmethod
+    def value_and_slope(x, want, negative_slope=0.01):
+        pos = x > 0
+        y = np.where(pos, x, x * negative_slope)
+        return y, (_cast(np.where(pos, 1.0, negative_slope), x) if want else None)
+
+
+class Elu(Pointwise):
+    """torch's ELU family: ``scale * x`` for ``x > 0``, else
+    ``scale * alpha * (exp(x * input_scale) - 1)``; ``selu`` and ``celu`` are instances."""
+
+    @staticmethod
+    def value_and_slope(x, want, alpha=1.0, scale=1.0, input_scale=1.0):
+        pos = x > 0
+        xs = np.minimum(x, 0) * input_scale  # exp only of the negative side: no overflow
+        em1 = np.expm1(xs)
+        y = np.where(pos, x * scale, em1 * (scale * alpha))
+        if not want:
+            return y, None
+        slope = np.where(pos, scale, (em1 + 1) * (scale * alpha * input_scale))
+        return y, _cast(slope, x)
+
+
+_SQRT1_2 = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+class Gelu(Pointwise):
+    """``x * Phi(x)`` with the normal CDF ``Phi(x) = erfc(-x / sqrt 2) / 2``; with
+    ``approximate="tanh"``, ``x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))``."""
+
+    @staticmethod
+    def value_and_slope(x, want, approximate="none"):
+        if approximate == "tanh":
+            inner = _SQRT_2_OVER_PI * (x + _GELU_CUBIC * (x * x * x))
+            t = np.tanh(inner)
+            y = 0.5 * x * (1 + t)
+            if not want:
+                return y, None
+            d_inner = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * (x * x))
+            return y, 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner
+        cdf = 0.5 * erfc(-x * _SQRT1_2)
+        y = x * cdf
+        if not want:
+            return y, None
+        pdf = _INV_SQRT_2PI * np.exp(-0.5 * (x * x))
+        return y, cdf + x * pdf
+
+
+class Silu(Pointwise):
+    """``x * sigmoid(x)``; slope ``s * (1 + x * (1 - s))``."""
+
+    @staticmethod
+    def value_and_slope(x, want):
+        s = sigmoid_array(x)
+        return x * s, (s * (1 + x * (1 - s)) if want else None)
+
+
+class Softplus(Pointwise):
+    """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
+
+    @staticmethod
+    def value_and_slope(x, want, beta=1.0, threshold=20.0):
+        bx = x * beta
+        linear = bx > threshold
+        y = np.where(linear, x, np.logaddexp(0, bx) / beta)  # logaddexp never overflows
+        return y, (np.where(linear, 1, sigmoid_array(bx)) if want else None)
+
+
+class Softsign(Pointwise):
+    """``x / (1 + |x|)``; slope ``1 / (1 + |x|)^2``."""
+
+    @staticmethod
+    def value_and_slope(x, want):
+        d = 1 + np.abs(x)
+        return x / d, (1 / (d * d) if want else None)
+
+
+class Mish(Pointwise):
+    """``x * tanh(softplus(x))``; slope ``t + x * sigmoid(x) * (1 - t^2)``."""
+
+    @staticmethod
+    def value_and_slope(x, want):
+        t = np.tanh(np.logaddexp(0, x))
+        y = x * t
+        return y, (t + x * sigmoid_array(x) * (1 - t * t) if want else None)
+
+
+class Hardsigmoid(Pointwise):
+    """``clip(x + 3, 0, 6) / 6``; slope 1/6 strictly inside (-3, 3)."""
+
+    @staticmethod
+    def value_and_slope(x, want):
+        y = np.clip(x + 3, 0, 6) / 6
+        return y, (_cast(((x > -3) & (x < 3)) / 6, x) if want else None)
+
+
+class Hardswish(Pointwise):
+    """``x * clip(x + 3, 0, 6) / 6``; slope 0 up to -3, ``x/3 + 1/2`` on (-3, 3), 1 from 3
+    (torch's one-sided slopes at the kinks)."""
+
+    @staticmethod
+    def value_and_slope(x, want):
+        y = x * np.clip(x + 3, 0, 6) / 6
+        if not want:
+            return y, None
+        slope = np.where(x <= -3, 0, np.where(x < 3, x / 3 + 0.5, 1))
+        return y, _cast(slope, x)
+
+
+class LogSigmoid(Pointwise):
+    """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))`` (stable); slope ``sigmoid(-x)``."""
+
+    @staticmethod
+    def value_and_slope(x, want):
+        y = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+        return y, (sigmoid_array(-x) if want else None)
+
+
+class Threshold(Pointwise):
+    """``x`` where ``x > threshold``, else ``value``."""
+
+    @staticmethod
+    def value_and_slope(x, want, threshold=0.0, value=0.0):
+        keep = x > threshold
+        y = np.where(keep, x, x.dtype.type(value))
+        return y, (keep if want else None)
+
+
+class Tanhshrink(Pointwise):
+    """``x - tanh(x)``; slope ``tanh(x)^2``."""
+
+    @staticmethod
+    def value_and_slope(x, want):
+        t = np.tanh(x)
+        return x - t, (t * t if want else None)
+
+
+class Hardshrink(Pointwise):
+    """``x`` outside ``[-lambd, lambd]``, 0 inside (slope 0 inside, bounds included)."""
+
+    @staticmethod
+    def value_and_slope(x, want, lambd=0.5):
+        inside = (x >= -lambd) & (x <= lambd)
+        y = np.where(inside, x.dtype.type(0), x)
+        return y, (~inside if want else None)
+
+
+class Softshrink(Pointwise):
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, 0 between."""
+
+    @staticmethod
+    def value_and_slope(x, want, lambd=0.5):
+        y = np.where(x > lambd, x - lambd, np.where(x < -lambd, x + lambd, x.dtype.type(0)))
+        return y, (~((x >= -lambd) & (x <= lambd)) if want else None)
+
+
+# ----------------------------------------------------------------------------- mixing ops
+
+def _prelu_weight_shape(x_ndim, w_size):
+    """Shape that broadcasts the weight over channel dim 1 (or everywhere if it is one value)."""
+    if w_size == 1 or x_ndim < 2:
+        return (1,) * x_ndim
+    return (1, w_size) + (1,) * (x_ndim - 2)
+
+
+class Prelu(Function):
+    """``x`` if ``x > 0`` else ``weight * x``, the weight broadcast over channel dim 1.
+
+    d/dx = 1 or weight; d/dweight = ``x`` where ``x <= 0``, summed over all but the channel dim.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w):
+        wb = w.reshape(_prelu_weight_shape(x.ndim, w.size))
+        pos = x > 0
+        ctx.save_for_backward(x, w)
+        return np.where(pos, x, x * wb)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w = ctx.saved_tensors
+        nx, nw = ctx.needs_input_grad
+        wb = w.reshape(_prelu_weight_shape(x.ndim, w.size))
+        pos = x > 0
+        gx = np.where(pos, gy, gy * wb) if nx else None
+        gw = None
+        if nw:
+            gw = unbroadcast(np.where(pos, 0, gy * x).astype(gy.dtype, copy=False), wb.shape)
+            gw = gw.reshape(w.shape)
+        return gx, gw
+
+
+def _scalar_safe(x):
+    """Softmax over a 0-d array is over its single element: view it as 1-D."""
+    return x.reshape(1) if x.ndim == 0 else x
+
+
+class Softmax(Function):
+    """``exp(s x - max) / sum exp(s x - max)`` along ``dim`` (``sign`` s = -1 for softmin).
+
+    Backward: ``gx = s * y * (gy - sum(gy * y, dim))``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim=-1, sign=1):
+        shape = x.shape
+        z = _scalar_safe(x if sign == 1 else -x)
+        if z.shape[dim] == 0:
+            y = z.copy()
+        else:
+            with np.errstate(invalid="ignore"):  # a row of -inf (or +inf) gives NaN, as torch
+                e = np.exp(z - z.max(axis=dim, keepdims=True))
+                y = e / e.sum(axis=dim, keepdims=True)
+        y = y.reshape(shape)
+        ctx.dim, ctx.sign = dim, sign
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved_tensors
+        y1, g1 = _scalar_safe(y), _scalar_safe(gy)
+        gx = y1 * (g1 - (g1 * y1).sum(axis=ctx.dim, keepdims=True))
+        return (gx if ctx.sign == 1 else -gx).reshape(y.shape)
+
+
+class LogSoftmax(Function):
+    """``x - max - log(sum exp(x - max))`` along ``dim``.
+
+    Backward: ``gx = gy - exp(y) * sum(gy, dim)``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        z = _scalar_safe(x)
+        if z.shape[dim] == 0:
+            y = z.copy()
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                shifted = z - z.max(axis=dim, keepdims=True)
+                y = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+        y = y.reshape(x.shape)
+        ctx.dim = dim
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved_tensors
+        y1, g1 = _scalar_safe(y), _scalar_safe(gy)
+        gx = g1 - np.exp(y1) * g1.sum(axis=ctx.dim, keepdims=True)
+        return gx.reshape(y.shape)
+
+
+class Glu(Function):
+    """Gated linear unit: split ``x`` in halves ``a, b`` along ``dim``; ``a * sigmoid(b)``.
+
+    Backward: ``ga = gy * s``, ``gb = gy * a * s * (1 - s)``, concatenated along ``dim``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        a, b = np.split(x, 2, axis=dim)
+        s = sigmoid_array(b)
+        ctx.dim = dim
+        ctx.save_for_backward(a, s)
+        return a * s
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, s = ctx.saved_tensors
+        gs = gy * s
+        return np.concatenate([gs, gs * a * (1 - s)], axis=ctx.dim)
