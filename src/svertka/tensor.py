@@ -64,12 +64,16 @@ def _operand(x, np_dtype):
     """The array for an operand, cast to the promoted dtype (differentiably for tensors)."""
     if isinstance(x, Tensor):
         return x if x._data.dtype == np_dtype else x.to(np_dtype)
-    return np.asarray(x, dtype=np_dtype)[()]
+    # astype, not asarray(dtype=): an int that does not fit wraps around, as in torch
+    # (uint8 tensor + -3), where NumPy 2 would raise OverflowError
+    return np.asarray(x).astype(np_dtype)[()]
 
 
 def _check_broadcast(name, *operands):
     """Raise the project's ValueError, naming the op and the shapes, unless they broadcast."""
     shapes = [tuple(np.shape(x._data if isinstance(x, Tensor) else x)) for x in operands]
+    if len(shapes) == 2 and (shapes[0] == shapes[1] or not shapes[0] or not shapes[1]):
+        return  # the common cases, without the cost of broadcast_shapes
     try:
         np.broadcast_shapes(*shapes)
     except ValueError:
