@@ -359,6 +359,26 @@ def test_inplace_on_non_leaf_grads_match_torch():
     compare_with_torch(f, f, a)
 
 
+@pytest.mark.parametrize("name", ["zero_", "fill_"])
+def test_inplace_fill_of_non_leaf_grads_match_torch(name):
+    args = [1.5] if name == "fill_" else []
+
+    def f(x):
+        y = x * 2
+        z = y.exp()  # saves its output, not y
+        getattr(y, name)(*args)
+        return y * x + z
+    out = compare_with_torch(f, f, _rand((3,), 29))
+    assert out.grad_fn is not None
+    # as in torch, filling a tensor that a later op saved breaks that op's backward
+    x = svertka.tensor(_rand((3,), 30), requires_grad=True)
+    y = x * 2
+    z = y * x
+    getattr(y, name)(*args)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+
+
 def test_inplace_int_tensor_rejects_float_result():
     x = svertka.tensor([1, 2])
     with pytest.raises(RuntimeError, match="mul_"):

@@ -509,11 +509,11 @@ class Tensor:
         self._check_inplace(fn)
         if isinstance(value, Tensor):
             value = value.item()
+        if self._ctx is not None and grad_mode.is_grad_enabled():
+            # as torch: the tensor stays in the graph (FillBackward), passing a zero gradient
+            return self._set_from(E.Fill.apply(self, value=value), fn)
         self._data[...] = value
         self._version[0] += 1
-        if self._ctx is not None and grad_mode.is_grad_enabled():
-            self._ctx = None  # constant now; it no longer depends on the graph
-            self._requires_grad = False
         return self
 
     def copy_(self, src):

@@ -274,6 +274,20 @@ class Round(_Rounding):
     fn = staticmethod(np.round)  # half to even, as torch
 
 
+class Fill(Function):
+    """The in-place ``fill_``/``zero_`` of a tensor in a graph: every element becomes ``value``,
+    so the gradient to the old values is 0."""
+
+    @staticmethod
+    def forward(ctx, a, value=0):
+        ctx.shape = a.shape
+        return np.full(a.shape, value, dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return np.zeros(ctx.shape, dtype=gy.dtype)
+
+
 class Clamp(Function):
     """Clamp to [min, max]; the gradient passes where min <= x <= max (torch's rule)."""
 
