@@ -49,6 +49,7 @@ MOVES = [
     ("repeat", (2, 3), lambda x: x.repeat(2, 3)),
     ("repeat_new_dims", (2, 3), lambda x: x.repeat(2, 1, 2)),
     ("repeat_1d", (3,), lambda x: x.repeat(4)),
+    ("repeat_zero", (2, 3), lambda x: x.repeat(0, 2)),
     ("contiguous", (3, 4), lambda x: x.T.contiguous()),
     ("flip", (2, 3, 4), lambda x: x.flip(0, 2)),
     ("narrow", (4, 5), lambda x: x.narrow(1, 1, 3)),

@@ -219,6 +219,19 @@ def test_clamp_with_tensor_bounds_grads_match_torch():
     compare_with_torch(lambda x, l, h: x.clamp(l, h), lambda x, l, h: x.clamp(l, h), a, lo, hi)
 
 
+@pytest.mark.parametrize("kwargs", [{"min": 1.5}, {"max": 2}, {"min": 0, "max": 2.5},
+                                    {"min": True}], ids=str)
+def test_clamp_of_int_tensor_promotes_like_torch(kwargs):
+    torch.set_default_dtype(torch.float32)  # promotion to the default dtype, as svertka's
+    try:
+        t = torch.tensor([1, 2, 3]).clamp(**kwargs)
+    finally:
+        torch.set_default_dtype(torch.float64)  # what tests/_oracle.py sets
+    s = svertka.tensor([1, 2, 3]).clamp(**kwargs)
+    assert str(s.dtype).split(".")[1] == str(t.dtype).split(".")[1]
+    assert s.tolist() == t.tolist()
+
+
 def test_clamp_rejects_no_bounds():
     with pytest.raises(ValueError, match="clamp: at least one of min or max"):
         svertka.ones(2).clamp()

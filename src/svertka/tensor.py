@@ -759,9 +759,13 @@ class Tensor:
             if max is not None:
                 out = minimum(out, max if isinstance(max, Tensor) else tensor_like(max, self))
             return out
-        dt = self._data.dtype.type
-        return E.Clamp.apply(self, min=None if min is None else dt(min),
-                             max=None if max is None else dt(max))
+        dt = self._data.dtype
+        for bound in (min, max):  # an int tensor clamped to a float bound becomes float
+            if bound is not None:
+                dt = result_dtype(Tensor._make(np.empty((1,), dt)), bound)
+        x = self.to(dt)
+        return E.Clamp.apply(x, min=None if min is None else dt.type(min),
+                             max=None if max is None else dt.type(max))
 
     clip = clamp
 
