@@ -472,3 +472,25 @@ def test_free_function_grads_match_torch(kid, fn):
 def test_free_function_rejects_non_tensor():
     with pytest.raises(TypeError, match="exp: input must be a Tensor, got list"):
         svertka.exp([1.0])
+
+
+# ---------------------------------------------------------------------- non-contiguous leaves
+LEAF_OPS = [
+    ("matmul", lambda x, y: x @ y),
+    ("add_broadcast", lambda x, y: x + y[0]),
+    ("mul", lambda x, y: x * y[:3]),
+    ("sum_dim", lambda x, y: x.sum(0) * y.sum(1)),
+    ("getitem", lambda x, y: x[[0, 0, 2]] * y[1:, ::2].sum()),
+    ("reshape", lambda x, y: x.reshape(-1)[:4] * y.reshape(-1)[4:8]),
+    ("max_dim", lambda x, y: x.max(0)[0] + y.amax(0)),
+    ("unary", lambda x, y: x.exp().tanh() + y[:3].sigmoid()),
+]
+
+
+@pytest.mark.parametrize("kid,fn", LEAF_OPS, ids=[c[0] for c in LEAF_OPS])
+def test_grads_match_torch_on_fortran_order_leaves(kid, fn):
+    # svertka.tensor keeps a Fortran-order array's layout: the leaves are not C-contiguous
+    a = np.asfortranarray(_rand((3, 4), 41))
+    b = _rand((4, 4), 42).T
+    assert not svertka.tensor(a).is_contiguous() and not svertka.tensor(b).is_contiguous()
+    compare_with_torch(fn, fn, a, b)
