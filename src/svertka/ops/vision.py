@@ -140,13 +140,18 @@ def linear_weights(I, O, align_corners=False, scale_factor=None):
 def _take_adjoint(g, idx, size, axis):
     """Transpose of ``np.take(x, idx, axis)`` for non-decreasing ``idx``: sums the entries of
     ``g`` that read the same input index (segment sums), zeros where none did."""
-    shape = g.shape[:axis] + (size,) + g.shape[axis + 1:]
-    gx = np.zeros(shape, dtype=g.dtype)
     if idx.size == 0:
-        return gx
+        return np.zeros(g.shape[:axis] + (size,) + g.shape[axis + 1:], dtype=g.dtype)
     starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])    # first o of each run
     sums = np.add.reduceat(g, starts, axis=axis)                  # (..., runs, ...)
-    gx[(slice(None),) * axis + (idx[starts],)] = sums
+    hit = idx[starts]                                             # increasing input indices
+    if hit.size == size:                                          # every input was read
+        return sums
+    gx = np.zeros(g.shape[:axis] + (size,) + g.shape[axis + 1:], dtype=g.dtype)
+    if hit[-1] - hit[0] + 1 == hit.size:                          # a contiguous block
+        gx[(slice(None),) * axis + (slice(hit[0], hit[-1] + 1),)] = sums
+    else:
+        gx[(slice(None),) * axis + (hit,)] = sums
     return gx
 
 
