@@ -113,7 +113,7 @@ def test_sigmoid_family_stable_for_large_inputs(x):
 def test_erf_relative_error_below_1e_15():
     mpmath = pytest.importorskip("mpmath")
     mpmath.mp.dps = 30
-    x = np.concatenate([np.linspace(-6, 6, 241), [1e-300, 1e-8, 2.4999, 2.5, 26.0]])
+    x = np.concatenate([np.linspace(-6, 6, 241), [1e-300, 1e-8, 0.9999999, 1.0, 2.4999, 2.5, 26.0]])
     ref = np.array([float(mpmath.erf(v)) for v in x])
     nz = ref != 0
     rel = np.abs(erf(x)[nz] - ref[nz]) / np.abs(ref[nz])
