@@ -83,10 +83,10 @@ def nearest_index(I, O, scale_factor=None, exact=False, dtype=np.float64, planar
     legacy rule) or 'nearest-exact' (``floor((o + 0.5) * scale)``) from ``I`` inputs.
 
     ``scale`` is ``1 / scale_factor`` when a scale factor is given, else ``I / O``. torch's
-    1-D and 3-D kernels compute it in ``dtype`` (its opmath type: float32 for float32
-    tensors), 'nearest-exact' as ``max((o + 0.5) scale - 0.5, 0) + 0.5``, and round the source
-    position to float32 before the floor; its 2-D kernels (``planar=True``) compute
-    ``(o + 0.5) * scale`` in float32 for every dtype. The rounding decides the index where the
+    1-D and 3-D kernels compute in float64 for float64 tensors and in float32 otherwise,
+    'nearest-exact' as ``max((o + 0.5) scale - 0.5, 0) + 0.5``, and round the source position
+    to float32 before the floor; its 2-D kernels (``planar=True``) compute ``(o + 0.5) scale``
+    in float32 for every dtype. The rounding decides the index where the
     exact position is an integer (4 -> 41, o = 20: 20.5 * 4/41 = 2).
 
     >>> nearest_index(3, 7).tolist(), nearest_index(3, 7, exact=True).tolist()
@@ -96,7 +96,8 @@ def nearest_index(I, O, scale_factor=None, exact=False, dtype=np.float64, planar
     >>> [int(nearest_index(4, 41, exact=True, planar=p)[20]) for p in (False, True)]
     [2, 1]
     """
-    op = np.float32 if planar or dtype == np.float32 else np.float64
+    # torch's opmath type: float64 for float64 tensors, float32 for the others (uint8 too)
+    op = np.float64 if dtype == np.float64 and not planar else np.float32
     scale = _scale(I, O, False, scale_factor, op)
     o = np.arange(O)
     if planar:

@@ -164,3 +164,20 @@ def test_pad_rejects_bad_arguments(call, exc, match):
 def test_pad_error_names_the_function():
     with pytest.raises(ValueError, match=r"^pad: "):
         F.pad(svertka.ones(2, 3), (1, 2, 3))
+
+
+@pytest.mark.parametrize("mode, pad, value", [("constant", (1, 2, 1, 0), 2.7),
+                                              ("replicate", (2, 1), None),
+                                              ("circular", (1, 1, 2, 0), None)],
+                         ids=["constant_float_value", "replicate", "circular"])
+def test_pad_integer_input_matches_torch(mode, pad, value):
+    x = np.arange(24).reshape(2, 3, 4)
+    y = F.pad(svertka.tensor(x), pad, mode=mode, value=value)
+    assert y.dtype == svertka.int64
+    assert_close(y, TF.pad(torch.tensor(x), pad, mode=mode, value=value))
+
+
+def test_pad_float32_gradient_stays_float32():
+    x = svertka.ones(2, 3, 4, dtype=svertka.float32, requires_grad=True)
+    F.pad(x, (2, 1, 1, 1), mode="reflect").sum().backward()
+    assert x.grad.dtype == svertka.float32

@@ -289,3 +289,19 @@ def test_interpolate_nearest_grad_is_adjoint_where_torch_differs(mode, n, size):
     out = F.interpolate(t, size=size, mode=mode)
     out.backward(svertka.tensor(g))
     assert np.isclose(np.vdot(out.detach().numpy(), g), np.vdot(x, t.grad.numpy()), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 15), (1, 2, 3, 5), (1, 1, 2, 3, 5)],
+                         ids=["1d", "2d", "3d"])
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_interpolate_nearest_integer_input_matches_torch(mode, shape):
+    x = np.arange(30, dtype=np.uint8).reshape(shape)
+    y = F.interpolate(svertka.tensor(x), scale_factor=1.7, mode=mode)
+    assert y.dtype == svertka.uint8
+    assert_close(y, TF.interpolate(torch.tensor(x), scale_factor=1.7, mode=mode))
+
+
+def test_interpolate_float32_gradient_stays_float32():
+    x = svertka.ones(1, 2, 3, 4, dtype=svertka.float32, requires_grad=True)
+    F.interpolate(x, scale_factor=0.6, mode="bilinear").sum().backward()
+    assert x.grad.dtype == svertka.float32

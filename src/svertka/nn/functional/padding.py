@@ -35,9 +35,9 @@ def _check_pad(pad, input, mode):
     if mode != "constant":
         k = len(pairs)
         if k not in _RANKS or input.ndim not in _RANKS[k]:
-            raise error(fn, f"mode={mode!r} pads the last 1, 2 or 3 dims of a 2-D or 3-D, "
-                            f"3-D or 4-D, 4-D or 5-D input (pad of length 2, 4 or 6); got pad "
-                            f"of length {len(pad)} for a {input.ndim}-D input",
+            raise error(fn, f"mode={mode!r} takes a pad of length 2 for a 2-D or 3-D input, 4 "
+                            f"for a 3-D or 4-D input, 6 for a 4-D or 5-D input; got pad of "
+                            f"length {len(pad)} for a {input.ndim}-D input",
                         f"input {shape}, pad={pad}")
     for d, (n, (lo, hi)) in enumerate(zip(shape[lead:], pairs), start=lead):
         out = n + lo + hi
