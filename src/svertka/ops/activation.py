@@ -167,8 +167,8 @@ class Hardtanh(Pointwise):
 
     @staticmethod
     def value_and_slope(x, want, min_val=-1.0, max_val=1.0):
-        y = np.clip(x, min_val, max_val)
-        return y, ((x > min_val) & (x < max_val) if want else None)
+        lo, hi = x.dtype.type(min_val), x.dtype.type(max_val)  # integer inputs stay integer
+        return np.clip(x, lo, hi), ((x > lo) & (x < hi) if want else None)
 
 
 class LeakyRelu(Pointwise):

@@ -91,6 +91,16 @@ def test_activation_float32_grad_keeps_dtype(name, sv, th):
     assert x.grad.dtype == svertka.float32
 
 
+@pytest.mark.parametrize("name, sv, th", [a for a in ACTIVATIONS if a[0] in
+                                          ("relu", "relu6", "hardtanh", "threshold")],
+                         ids=["relu", "relu6", "hardtanh", "threshold"])
+def test_activation_integer_input_stays_integer(name, sv, th):
+    x = np.array([-3, 0, 1, 2, 8])
+    y = sv(svertka.tensor(x))
+    assert y.dtype == svertka.int64
+    np.testing.assert_array_equal(y.numpy(), th(torch.tensor(x)).numpy())
+
+
 def test_relu_backward_routes_gradient_only_where_input_positive():
     # the lecture example: the upstream gradient flows where x > 0, and is 0 elsewhere
     x = svertka.tensor([-2.0, -0.5, 0.0, 0.5, 3.0], requires_grad=True)
