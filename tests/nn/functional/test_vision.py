@@ -163,6 +163,20 @@ def test_interpolate_nearest_indices_match_torch_sweep(mode, rank, dtype):
             np.testing.assert_array_equal(got, want, err_msg=f"n={n}, {kw}")
 
 
+@pytest.mark.parametrize("align_corners", [False, True], ids=["edges", "aligned"])
+def test_interpolate_linear_matches_torch_sweep(align_corners):
+    """Values and gradients of 1-D linear interpolation for many sizes and scale factors."""
+    for n in range(1, 12, 2):
+        calls = [dict(size=o) for o in range(1, 25, 2)]
+        calls += [dict(scale_factor=s, recompute_scale_factor=r) for s in SWEEP_FACTORS
+                  for r in (None, True) if math.floor(n * s) >= 1]
+        for i, kw in enumerate(calls):
+            kw = dict(kw, mode="linear", align_corners=align_corners)
+            compare_with_torch(lambda x, kw=kw: F.interpolate(x, **kw),
+                               lambda x, kw=kw: TF.interpolate(x, **kw), _rand((1, 2, n), i),
+                               seed=i)
+
+
 @pytest.mark.parametrize("shape", [(1, 2, 6), (1, 2, 6, 3, 2)], ids=["1d", "3d"])
 def test_interpolate_nearest_same_size_scale_forward_matches_torch(shape):
     """scale_factor=1.1 keeps a size of 6, but torch's 1-D and 3-D nearest kernels still read
