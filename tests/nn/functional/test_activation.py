@@ -350,3 +350,17 @@ ERRORS = [
 def test_activation_rejects_bad_arguments(exc, match, call):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_prelu_and_glu_float32_forward_and_grad_dtype():
+    x = _rand((2, 4, 3), 12).astype(np.float32)
+    w = np.array([0.1, -0.2, 0.3, 0.4], dtype=np.float32)
+    tx, tw = svertka.tensor(x, requires_grad=True), svertka.tensor(w, requires_grad=True)
+    y = F.prelu(tx, tw)
+    assert y.dtype == svertka.float32
+    assert_close(y, TF.prelu(torch.tensor(x), torch.tensor(w)), rtol=1e-4)
+    y.sum().backward()
+    assert tx.grad.dtype == svertka.float32 and tw.grad.dtype == svertka.float32
+    g = F.glu(svertka.tensor(x), 1)
+    assert g.dtype == svertka.float32
+    assert_close(g, TF.glu(torch.tensor(x), 1), rtol=1e-4)
