@@ -242,6 +242,8 @@ ERROR_CASES = [
      ValueError, "align_corners can only be set"),
     ("interp_unknown_mode", lambda: F.interpolate(_x(1, 1, 4), size=3, mode="bicubic"),
      ValueError, "mode must be one of"),
+    ("interp_mode_not_str", lambda: F.interpolate(_x(1, 1, 4), size=3, mode=None), TypeError,
+     "mode must be a str"),
     ("interp_linear_on_4d", lambda: F.interpolate(_x(1, 1, 4, 4), size=3, mode="linear"),
      ValueError, "mode='linear' needs a 3-D input"),
     ("interp_bilinear_on_3d", lambda: F.interpolate(_x(1, 1, 4), size=3, mode="bilinear"),

@@ -198,7 +198,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """
     fn = "interpolate"
     check_tensor(input, "input", fn)
-    if not isinstance(mode, str) or mode not in _MODES:
+    if not isinstance(mode, str):
+        raise type_error(fn, f"mode must be a str, got mode={_fmt(mode)}")
+    if mode not in _MODES:
         raise error(fn, f"mode must be one of {', '.join(repr(m) for m in _MODES)}, got "
                         f"mode={_fmt(mode)}")
     if antialias:
