@@ -1,0 +1,80 @@
+"""LeNet-5 (LeCun et al. 1998) and the lectures' small CNN."""
+
+from __future__ import annotations
+
+from svertka import nn
+from svertka.models.registry import register
+from svertka.nn import functional as F
+
+
+class ResizeTo(nn.Module):
+    """Resize inputs of another spatial size to ``size`` (bilinear); no parameters."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = tuple(size)
+
+    def forward(self, x):
+        if tuple(x.shape[-2:]) == self.size:
+            return x
+        return F.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
+
+    def extra_repr(self):
+        return f"size={self.size}"
+
+
+class LeNet5(nn.Module):
+    """LeNet-5: two convolution/subsampling stages and three fully connected layers.
+
+    Follows LeCun, Bottou, Bengio and Haffner, "Gradient-based learning applied to document
+    recognition" (1998), on 32x32 inputs: C1 6@5x5 -> S2 2x2 -> C3 16@5x5 -> S4 2x2 -> F5 120
+    -> F6 84 -> 10 outputs, 61,706 parameters. Departures: S2/S4 are plain pooling (the paper's
+    subsampling had a trainable coefficient and bias per map), C3 connects to all S2 maps (the
+    paper used a sparse connection table), and the output is a linear layer (the paper used
+    Euclidean RBF units). ``classic=True`` keeps tanh and average pooling; the default uses
+    ReLU and max pooling, which train faster.
+
+    Inputs of another size (the 8x8 digits, 28x28 MNIST) are resized to 32x32 inside the model
+    (bilinear, no parameters), so the layer shapes are those of the paper.
+    """
+
+    def __init__(self, num_classes=10, in_channels=1, classic=False):
+        super().__init__()
+        act = nn.Tanh if classic else nn.ReLU
+        pool = nn.AvgPool2d if classic else nn.MaxPool2d
+        self.resize = ResizeTo((32, 32))
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 6, kernel_size=5), act(), pool(2),
+            nn.Conv2d(6, 16, kernel_size=5), act(), pool(2))
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), act(), nn.Linear(120, 84), act(),
+            nn.Linear(84, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(self.resize(x)))
+
+
+@register("lenet5", (1, 32, 32), "LeNet-5 (1998 layout, ReLU + max pooling), 61,706 params")
+def lenet5(num_classes=10, in_channels=1, classic=False):
+    """LeNet-5; see :class:`LeNet5`.
+
+    >>> import svertka
+    >>> from svertka.models import lenet5
+    >>> lenet5()(svertka.zeros(2, 1, 8, 8)).shape
+    svertka.Size([2, 10])
+    """
+    return LeNet5(num_classes, in_channels, classic)
+
+
+@register("lecture_cnn", (3, 32, 32), "the lectures' CNN: 3 conv-relu-maxpool stages "
+                                      "32/64/128, Linear(2048, 10)")
+def lecture_cnn(num_classes=10, in_channels=3):
+    """The lectures' CNN for 32x32 images: three stages of 3x3 conv (padding 1), ReLU and 2x2
+    max pooling with 32, 64 and 128 channels, then ``Linear(2048, num_classes)``."""
+    layers = []
+    c = in_channels
+    for width in (32, 64, 128):
+        layers += [nn.Conv2d(c, width, kernel_size=3, padding=1), nn.ReLU(),
+                   nn.MaxPool2d(kernel_size=2)]
+        c = width
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(2048, num_classes))

@@ -1,0 +1,56 @@
+"""The model registry: ``list_models``, ``get_model``, ``model_info``, and ``register``."""
+
+from __future__ import annotations
+
+import inspect
+
+_REGISTRY = {}
+
+
+def register(name, input_size, description):
+    """Decorator: register a builder under ``name`` with its default input size ``(C, H, W)``
+    (or ``(C, L)``) and a one-line description."""
+    def wrap(fn):
+        if name in _REGISTRY:
+            raise ValueError(f"register: a model named {name!r} is already registered")
+        _REGISTRY[name] = {"builder": fn, "input_size": tuple(input_size),
+                           "description": description}
+        return fn
+    return wrap
+
+
+def list_models():
+    """Names of the registered models, sorted."""
+    return sorted(_REGISTRY)
+
+
+def model_info(name):
+    """``{'builder', 'input_size', 'description'}`` of a registered model."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"get_model: unknown model {name!r}; available: "
+                         f"{', '.join(list_models())}") from None
+
+
+def get_model(name, **kwargs):
+    """Build a registered model. ``in_channels`` is passed only to builders that take it; for
+    the others it must equal the model's input channels. ``input_size`` (the sample shape
+    ``(C, H, W)``, which the CLI always passes) goes only to builders that take it.
+
+    >>> from svertka import models
+    >>> m = models.get_model("lenet5", num_classes=10)
+    >>> sum(p.numel() for p in m.parameters())
+    61706
+    """
+    info = model_info(name)
+    builder = info["builder"]
+    params = inspect.signature(builder).parameters
+    if "input_size" in kwargs and "input_size" not in params:
+        kwargs.pop("input_size")
+    if "in_channels" in kwargs and "in_channels" not in params:
+        c = kwargs.pop("in_channels")
+        if c != info["input_size"][0]:
+            raise ValueError(f"get_model: model {name!r} takes {info['input_size'][0]}-channel "
+                             f"inputs, got in_channels={c}")
+    return builder(**kwargs)
