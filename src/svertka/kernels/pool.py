@@ -1,0 +1,263 @@
+"""Pooling kernels on ndarrays: max (with torch's flat indices), average and adaptive pooling.
+
+Legend as in ``window.py``: ``N`` batch, ``C`` channels, ``I*`` input sizes, ``K*`` kernel
+sizes, ``O*`` output sizes, ``S*`` strides, ``D*`` dilations, ``(lo, hi)`` padding pairs. Every
+function is N-d (the number of spatial axes is ``len(kernel)``) and takes batched input
+``(N, C, I...)``; ``P = prod(I)`` is the size of one input plane.
+
+Window pooling loops over the ``prod(K)`` kernel offsets only: offset ``k`` sees the strided
+slice ``xp[..., k*d : k*d + (O-1)*s + 1 : s]`` of the padded input (the windows of
+``window.window_view``, read one tap at a time), so no ``(..., O, K)`` copy is made. Max
+pooling is split in two: ``max_pool_indices`` (the argmax, not differentiable) and a gather
+of the input at those indices (``gather_plane``), whose adjoint is a scatter-add
+(``scatter_add_plane``); ``max_unpool`` is the scatter and its adjoint the gather.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from svertka.kernels.window import out_shape, pad_constant
+
+# ----------------------------------------------------------------------------- geometry
+
+def pool_out_shape(spatial, kernel, stride, pads, dilation, ceil_mode):
+    """Output sizes of a window pooling (torch's rule, ``ceil_mode`` included)."""
+    return out_shape(spatial, kernel, stride, pads, dilation, ceil_mode)
+
+
+def _full_pads(spatial, kernel, stride, pads, dilation, out):
+    """``pads`` with the high side grown so that every window (ceil_mode) fits in ``xp``."""
+    full = []
+    for i, k, s, (lo, hi), d, o in zip(spatial, kernel, stride, pads, dilation, out):
+        need = (o - 1) * s + (k - 1) * d + 1                  # padded length the windows read
+        full.append((lo, max(hi, need - i - lo)))
+    return tuple(full)
+
+
+def _tap_slices(offset, stride, dilation, out):
+    """Slices of the padded input that kernel offset ``offset`` reads, one per spatial axis."""
+    return tuple(slice(k * d, k * d + (o - 1) * s + 1, s)
+                 for k, s, d, o in zip(offset, stride, dilation, out))
+
+
+def _flat(positions, spatial):
+    """Flat plane indices from per-axis position arrays that broadcast against each other."""
+    flat = np.zeros((), dtype=np.int64)
+    for pos, size in zip(positions, spatial):
+        flat = flat * size + pos
+    return flat
+
+
+def _grid(arrays):
+    """Per-axis 1-D arrays reshaped to broadcast as an ``n``-axis grid."""
+    n = len(arrays)
+    return [np.asarray(a, dtype=np.int64).reshape((-1,) + (1,) * (n - 1 - i))
+            for i, a in enumerate(arrays)]
+
+
+# ----------------------------------------------------------------------------- max pooling
+
+def _update_argmax(best, idx, v, flat):
+    """torch's rule: take a tap when it is larger than the best so far, or NaN."""
+    take = (v > best) | np.isnan(v)
+    np.copyto(best, v, where=take)
+    np.copyto(idx, flat, where=take)
+
+
+def max_pool_indices(x, kernel, stride, pads, dilation, ceil_mode):
+    """Flat index into each input plane of each window's maximum, ``(N, C, O...)`` int64.
+
+    Ties go to the first maximum in row-major window order, NaN wins (the last NaN), as in
+    torch. A window with no tap inside the input (possible only with dilation) points past
+    the plane, again as torch; ``gather_plane`` reads ``-inf`` there.
+    """
+    n = len(kernel)
+    spatial = x.shape[-n:]
+    out = pool_out_shape(spatial, kernel, stride, pads, dilation, ceil_mode)
+    full = _full_pads(spatial, kernel, stride, pads, dilation, out)
+    xp = pad_constant(x, full, -np.inf)                       # (N, C, I+lo+hi...)
+    lead = x.shape[:-n]
+    best = np.full(lead + out, -np.inf, dtype=x.dtype)        # (N, C, O...)
+    # Before any tap wins, torch points at the window's first tap that is not low padding.
+    first = []
+    for o, s, (lo, _), d in zip(out, stride, full, dilation):
+        start = np.arange(o) * s - lo
+        k0 = np.maximum(0, -(start // d))                     # ceil(-start / d) for start < 0
+        first.append(start + k0 * d)
+    idx = np.broadcast_to(_flat(_grid(first), spatial), lead + out).copy()
+    base = [np.arange(o) * s - lo for o, s, (lo, _) in zip(out, stride, full)]
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        v = xp[(Ellipsis,) + _tap_slices(offset, stride, dilation, out)]
+        pos = [b + k * d for b, k, d in zip(base, offset, dilation)]
+        _update_argmax(best, idx, v, _flat(_grid(pos), spatial))
+    return idx
+
+
+def gather_plane(x, idx, n, fill=None):
+    """``y[b, c, o] = x[b, c].flat[idx[b, c, o]]`` over the trailing ``n`` axes.
+
+    With ``fill``, indices outside the plane read ``fill`` instead.
+    """
+    lead = x.shape[:-n]
+    P = math.prod(x.shape[-n:])
+    xf = x.reshape(lead + (P,))                               # (N, C, P)
+    idf = idx.reshape(lead + (math.prod(idx.shape[-n:]),))    # (N, C, prod(O))
+    if fill is not None:
+        bad = (idf < 0) | (idf >= P)
+        if bad.any():
+            y = np.take_along_axis(xf, np.where(bad, 0, idf), axis=-1)
+            y[bad] = fill
+            return y.reshape(idx.shape)
+    return np.take_along_axis(xf, idf, axis=-1).reshape(idx.shape)
+
+
+def scatter_add_plane(g, idx, spatial):
+    """Adjoint of ``gather_plane``: ``gx[b, c].flat[idx] += g`` (repeated indices add up).
+
+    Indices outside the plane are dropped. One ``bincount`` over ``N*C*P`` bins (it sums in
+    float64; the result is cast back to ``g``'s dtype).
+    """
+    n = len(spatial)
+    lead = idx.shape[:idx.ndim - n]
+    B = math.prod(lead)
+    P = math.prod(spatial)
+    Q = math.prod(idx.shape[-n:])
+    idf = idx.reshape(B, Q)                                   # (N*C, prod(O))
+    gf = g.reshape(B, Q)
+    ok = (idf >= 0) & (idf < P)
+    if not ok.all():
+        gf = np.where(ok, gf, 0)
+        idf = np.where(ok, idf, 0)
+    bins = (np.arange(B, dtype=np.int64)[:, None] * P + idf).ravel()
+    gx = np.bincount(bins, weights=gf.ravel(), minlength=B * P)
+    return gx.astype(g.dtype, copy=False).reshape(lead + tuple(spatial))
+
+
+def max_unpool(x, idx, spatial):
+    """``y[b, c].flat[idx] = x`` into zero planes of size ``spatial`` (the last write wins)."""
+    n = len(spatial)
+    lead = x.shape[:-n]
+    B = math.prod(lead)
+    y = np.zeros((B, math.prod(spatial)), dtype=x.dtype)      # (N*C, P_out)
+    Q = math.prod(x.shape[-n:])
+    np.put_along_axis(y, idx.reshape(B, Q), x.reshape(B, Q), axis=1)
+    return y.reshape(lead + tuple(spatial))
+
+
+# ----------------------------------------------------------------------------- average pooling
+
+def _axis_counts(size, k, s, lo, hi, d, o):
+    """Per output position along one axis: taps inside the padded input and inside the input.
+
+    Windows are clipped to the padded input ``[-lo, size + hi)`` as torch does (the ceil_mode
+    overhang does not count).
+    """
+    pos = (np.arange(o) * s - lo)[:, None] + np.arange(k) * d    # (O, K)
+    with_pad = (pos < size + hi).sum(axis=1)
+    inside = ((pos >= 0) & (pos < size)).sum(axis=1)
+    return with_pad, inside
+
+
+def avg_divisor(spatial, kernel, stride, pads, dilation, out, count_include_pad,
+                divisor_override, dtype):
+    """The divisor of every window, shaped ``(O...)`` (broadcasts over ``N, C``).
+
+    Windows without any counted tap (only possible with dilation) get 1: their sum is 0.
+    """
+    if divisor_override is not None:
+        return np.asarray(divisor_override, dtype=dtype)
+    counts = [_axis_counts(i, k, s, lo, hi, d, o)[0 if count_include_pad else 1]
+              for i, k, s, (lo, hi), d, o in zip(spatial, kernel, stride, pads, dilation, out)]
+    div = np.ones((), dtype=np.int64)
+    for c in _grid(counts):
+        div = div * c
+    return np.maximum(div, 1).astype(dtype)
+
+
+def avg_pool_forward(x, kernel, stride, pads, dilation, ceil_mode, count_include_pad,
+                     divisor_override):
+    """Window sums (one strided add per kernel offset) divided by torch's divisor."""
+    n = len(kernel)
+    spatial = x.shape[-n:]
+    out = pool_out_shape(spatial, kernel, stride, pads, dilation, ceil_mode)
+    full = _full_pads(spatial, kernel, stride, pads, dilation, out)
+    xp = pad_constant(x, full, 0)                             # (N, C, I+lo+hi...)
+    acc = np.zeros(x.shape[:-n] + out, dtype=x.dtype)         # (N, C, O...)
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        acc += xp[(Ellipsis,) + _tap_slices(offset, stride, dilation, out)]
+    acc /= avg_divisor(spatial, kernel, stride, pads, dilation, out, count_include_pad,
+                       divisor_override, x.dtype)
+    return acc
+
+
+def avg_pool_backward(gy, x_shape, kernel, stride, pads, dilation, count_include_pad,
+                      divisor_override):
+    """Each window's gradient spread evenly over its taps (one strided ``+=`` per offset)."""
+    n = len(kernel)
+    spatial = tuple(x_shape[-n:])
+    out = tuple(gy.shape[-n:])
+    full = _full_pads(spatial, kernel, stride, pads, dilation, out)
+    g = gy / avg_divisor(spatial, kernel, stride, pads, dilation, out, count_include_pad,
+                         divisor_override, gy.dtype)
+    gxp = np.zeros(tuple(x_shape[:-n]) + tuple(i + lo + hi for i, (lo, hi)
+                                               in zip(spatial, full)), dtype=gy.dtype)
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        gxp[(Ellipsis,) + _tap_slices(offset, stride, dilation, out)] += g
+    inner = tuple(slice(lo, lo + i) for i, (lo, _) in zip(spatial, full))
+    return gxp[(Ellipsis,) + inner]
+
+
+# ----------------------------------------------------------------------------- adaptive pooling
+
+def adaptive_bins(size, o):
+    """torch's bins: ``start = floor(i * L / O)``, ``end = ceil((i + 1) * L / O)``.
+
+    >>> adaptive_bins(5, 3)
+    (array([0, 1, 3]), array([2, 4, 5]))
+    """
+    i = np.arange(o)
+    return (i * size) // o, -((-(i + 1) * size) // o)
+
+
+def adaptive_avg_matrix(size, o, dtype):
+    """``(O, L)`` matrix whose row ``i`` averages bin ``i``: adaptive averaging is separable."""
+    start, end = adaptive_bins(size, o)
+    pos = np.arange(size)
+    inside = (pos >= start[:, None]) & (pos < end[:, None])          # (O, L)
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def apply_per_axis(x, mats, transpose=False):
+    """Multiply the trailing ``len(mats)`` axes of ``x`` by one matrix each (``(O, L)``)."""
+    n = len(mats)
+    y = x
+    for ax, m in zip(range(x.ndim - n, x.ndim), mats):
+        m = m if transpose else m.T
+        y = np.moveaxis(np.moveaxis(y, ax, -1) @ m, -1, ax)           # (..., O_ax, ...)
+    return np.ascontiguousarray(y)
+
+
+def adaptive_max_indices(x, out):
+    """Flat plane index of each adaptive bin's maximum, ``(N, C, O...)`` int64.
+
+    Loops over the taps of the widest bin per axis (narrower bins repeat their last tap,
+    which changes neither the maximum nor, with torch's strict ``>``, its index).
+    """
+    n = len(out)
+    spatial = x.shape[-n:]
+    taps = []
+    for size, o in zip(spatial, out):
+        start, end = adaptive_bins(size, o)
+        width = int((end - start).max())
+        taps.append(np.minimum(start[:, None] + np.arange(width), end[:, None] - 1))  # (O, W)
+    best = np.full(x.shape[:-n] + tuple(out), -np.inf, dtype=x.dtype)
+    idx = np.broadcast_to(_flat(_grid([t[:, 0] for t in taps]), spatial), best.shape).copy()
+    for offset in itertools.product(*(range(t.shape[1]) for t in taps)):
+        cols = [t[:, j] for t, j in zip(taps, offset)]
+        v = x[(Ellipsis,) + np.ix_(*cols)]                    # (N, C, O...)
+        _update_argmax(best, idx, v, _flat(_grid(cols), spatial))
+    return idx

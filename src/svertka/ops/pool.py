@@ -1,0 +1,83 @@
+"""Pooling ops: forward and backward side by side, the arithmetic in ``kernels/pool.py``.
+
+Max pooling is an argmax (integer indices, not differentiable, computed by the kernel) followed
+by ``GatherPlane``, a differentiable gather of the input at those indices; its backward is a
+scatter-add, which routes each gradient to its window's maximum and sums where windows
+overlap. ``MaxUnpool`` is the scatter, whose backward is the gather. Average pooling's
+backward spreads each gradient evenly over its window; adaptive average pooling is separable,
+one ``(O, L)`` averaging matrix per axis, so its backward multiplies by the transposes.
+
+Arguments arrive validated and normalised by ``nn.functional`` (tuples per spatial axis,
+``pads`` as ``(lo, hi)`` pairs, a batch axis present).
+"""
+
+from __future__ import annotations
+
+from svertka.autograd.function import Function
+from svertka.kernels import pool as K
+
+__all__ = ["GatherPlane", "MaxUnpool", "AvgPoolNd", "AdaptiveAvgPoolNd"]
+
+
+class GatherPlane(Function):
+    """``y[n, c].flat = x[n, c].flat[indices[n, c]]`` over the last ``len(spatial)`` axes.
+
+    ``indices`` has ``y``'s shape; indices outside the plane read ``-inf`` (torch's max
+    pooling of a window that holds only padding) and receive no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, indices, n):
+        ctx.x_shape = x.shape
+        ctx.indices = indices
+        ctx.n = n
+        return K.gather_plane(x, indices, n, fill=-float("inf"))
+
+    @staticmethod
+    def backward(ctx, gy):
+        return K.scatter_add_plane(gy, ctx.indices, ctx.x_shape[-ctx.n:])
+
+
+class MaxUnpool(Function):
+    """Zero planes of size ``out`` with ``x`` written at ``indices`` (the inverse of max pool)."""
+
+    @staticmethod
+    def forward(ctx, x, *, indices, out):
+        ctx.indices = indices
+        return K.max_unpool(x, indices, tuple(out))
+
+    @staticmethod
+    def backward(ctx, gy):
+        return K.gather_plane(gy, ctx.indices, ctx.indices.ndim - 2)
+
+
+class AvgPoolNd(Function):
+    """Window means; the divisor follows torch (``count_include_pad``, ``divisor_override``,
+    windows clipped to the padded input with ``ceil_mode``)."""
+
+    @staticmethod
+    def forward(ctx, x, *, kernel, stride, pads, dilation, ceil_mode, count_include_pad,
+                divisor_override):
+        ctx.x_shape = x.shape
+        ctx.params = (kernel, stride, pads, dilation, count_include_pad, divisor_override)
+        return K.avg_pool_forward(x, kernel, stride, pads, dilation, ceil_mode,
+                                  count_include_pad, divisor_override)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return K.avg_pool_backward(gy, ctx.x_shape, *ctx.params)
+
+
+class AdaptiveAvgPoolNd(Function):
+    """Mean over torch's adaptive bins to spatial size ``out``."""
+
+    @staticmethod
+    def forward(ctx, x, *, out):
+        n = len(out)
+        ctx.mats = [K.adaptive_avg_matrix(size, o, x.dtype)
+                    for size, o in zip(x.shape[-n:], out)]           # (O_i, L_i) each
+        return K.apply_per_axis(x, ctx.mats)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return K.apply_per_axis(gy, ctx.mats, transpose=True)
