@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from tests._oracle import assert_close
 
 import svertka
 from svertka.autograd import Function
-from tests._oracle import assert_close
 
 
 def test_backward_accumulates_into_leaf_across_calls():
