@@ -1,0 +1,94 @@
+"""Affine maps as Functions: ``Linear`` (``x W^T + b``) and ``Bilinear`` (``x1^T A x2 + b``).
+
+Both flatten the leading dimensions of their inputs to one batch axis ``B`` so that forward and
+backward are plain GEMMs (matrix products), whatever the number of leading dimensions:
+
+* ``Linear``: ``y = x W^T + b``; ``gx = gy W``, ``gW = gy^T x``, ``gb = sum_B gy``.
+* ``Bilinear``: ``y_o = sum_ij x1_i W_oij x2_j + b_o``; each gradient is one GEMM against the
+  weight viewed as a matrix (see ``Bilinear.backward``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from svertka.autograd.function import Function
+from svertka.ops.elementwise import unbroadcast
+
+__all__ = ["Linear", "Bilinear"]
+
+
+def _rows(x):
+    """``x`` as a matrix ``(B, features)``; ``B`` is the product of the leading dims."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+
+
+class Linear(Function):
+    """``y = x @ w.T + b`` for ``x (*, in)``, ``w (out, in)``, ``b`` broadcastable to
+    ``(out,)`` or ``None``.
+
+    Backward: ``gx = gy @ w``, ``gw = gy^T @ x`` over the flattened leading dims, ``gb`` the sum
+    of ``gy`` over them.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        ctx.b_shape = None if b is None else np.shape(b)
+        y = _rows(x) @ w.T                             # (B, out)
+        if b is not None:
+            y += b
+        return y.reshape(x.shape[:-1] + (w.shape[0],))  # (*, out)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad
+        gy2 = gy.reshape(math.prod(x.shape[:-1]), w.shape[0])  # (B, out)
+        gx = (gy2 @ w).reshape(x.shape) if nx else None        # (B, in) -> (*, in)
+        gw = gy2.T @ _rows(x) if nw else None                  # (out, in)
+        gb = unbroadcast(gy2.sum(axis=0), ctx.b_shape) if nb else None  # (out,)
+        return gx, gw, gb
+
+
+class Bilinear(Function):
+    """``y[..., o] = sum_ij x1[..., i] w[o, i, j] x2[..., j] + b[o]`` for ``x1 (*, in1)``,
+    ``x2 (*, in2)``, ``w (out, in1, in2)``, ``b (out,)`` or ``None``.
+
+    Forward and backward are GEMMs against ``w`` seen as a matrix:
+    ``gx1 = (gy x2^T) . w``, ``gx2 = (gy x1^T) . w``, ``gw = sum_B gy x1 x2``.
+    """
+
+    @staticmethod
+    def forward(ctx, x1, x2, w, b):
+        ctx.save_for_backward(x1, x2, w)
+        O, I, J = w.shape
+        a, c = _rows(x1), _rows(x2)                                  # (B, I), (B, J)
+        t = a @ w.transpose(1, 0, 2).reshape(I, O * J)               # (B, O*J)
+        y = np.matmul(t.reshape(-1, O, J), c[:, :, None])[:, :, 0]  # (B, O)
+        if b is not None:
+            y += b
+        return y.reshape(x1.shape[:-1] + (O,))                       # (*, O)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x1, x2, w = ctx.saved_tensors
+        n1, n2, nw, nb = ctx.needs_input_grad
+        O, I, J = w.shape
+        a, c = _rows(x1), _rows(x2)                                  # (B, I), (B, J)
+        g = gy.reshape(a.shape[0], O)                                # (B, O)
+        gx1 = gx2 = gw = gb = None
+        if n1:
+            u = (g[:, :, None] * c[:, None, :]).reshape(-1, O * J)   # (B, O*J)
+            gx1 = (u @ w.transpose(0, 2, 1).reshape(O * J, I)).reshape(x1.shape)
+        if n2 or nw:
+            v = (g[:, :, None] * a[:, None, :]).reshape(-1, O * I)   # (B, O*I)
+            if n2:
+                gx2 = (v @ w.reshape(O * I, J)).reshape(x2.shape)    # (B, J)
+            if nw:
+                gw = (v.T @ c).reshape(O, I, J)                      # (O*I, J)
+        if nb:
+            gb = g.sum(axis=0)                                       # (O,)
+        return gx1, gx2, gw, gb
