@@ -61,40 +61,60 @@ def _grid(arrays):
 
 # ----------------------------------------------------------------------------- max pooling
 
-def _update_argmax(best, idx, v, flat):
-    """torch's rule: take a tap when it is larger than the best so far, or NaN."""
-    take = (v > best) | np.isnan(v)
-    np.copyto(best, v, where=take)
-    np.copyto(idx, flat, where=take)
+class _RunningArgmax:
+    """Running maximum over taps with torch's rule: a tap wins when it is larger than the best
+    so far, or NaN (so the first maximum wins ties and the last NaN wins). Remembers the
+    number of the winning tap (``-1``: none won, every tap was ``-inf`` or padding).
+
+    ``has_nan`` (from one ``min`` over the input) picks the slower NaN-aware update.
+    """
+
+    def __init__(self, shape, dtype, taps, has_nan):
+        self.best = np.full(shape, -np.inf, dtype=dtype)
+        self.arg = np.full(shape, -1, dtype=np.int16 if taps < 2**15 else np.int32)
+        self._take = np.empty(shape, dtype=bool)
+        self._nan = np.empty(shape, dtype=bool) if has_nan else None
+
+    def update(self, v, tap):
+        v = np.ascontiguousarray(v)              # strided taps: one copy beats three reads
+        take = self._take
+        np.greater(v, self.best, out=take)
+        if self._nan is None:
+            np.maximum(self.best, v, out=self.best)
+        else:
+            np.isnan(v, out=self._nan)
+            np.logical_or(take, self._nan, out=take)
+            np.copyto(self.best, v, where=take)
+        np.copyto(self.arg, tap, where=take)
+
+
+def _has_nan(x):
+    return x.size > 0 and bool(np.isnan(np.min(x)))
 
 
 def max_pool_indices(x, kernel, stride, pads, dilation, ceil_mode):
     """Flat index into each input plane of each window's maximum, ``(N, C, O...)`` int64.
 
     Ties go to the first maximum in row-major window order, NaN wins (the last NaN), as in
-    torch. A window with no tap inside the input (possible only with dilation) points past
-    the plane, again as torch; ``gather_plane`` reads ``-inf`` there.
+    torch; a window whose taps are all ``-inf`` points at its first tap inside the input. A
+    window with no tap inside the input (possible only with dilation) points past the plane,
+    again as torch; ``gather_plane`` reads ``-inf`` there.
     """
     n = len(kernel)
     spatial = x.shape[-n:]
     out = pool_out_shape(spatial, kernel, stride, pads, dilation, ceil_mode)
     full = _full_pads(spatial, kernel, stride, pads, dilation, out)
     xp = pad_constant(x, full, -np.inf)                       # (N, C, I+lo+hi...)
-    lead = x.shape[:-n]
-    best = np.full(lead + out, -np.inf, dtype=x.dtype)        # (N, C, O...)
-    # Before any tap wins, torch points at the window's first tap that is not low padding.
-    first = []
-    for o, s, (lo, _), d in zip(out, stride, full, dilation):
-        start = np.arange(o) * s - lo
-        k0 = np.maximum(0, -(start // d))                     # ceil(-start / d) for start < 0
-        first.append(start + k0 * d)
-    idx = np.broadcast_to(_flat(_grid(first), spatial), lead + out).copy()
-    base = [np.arange(o) * s - lo for o, s, (lo, _) in zip(out, stride, full)]
-    for offset in itertools.product(*(range(k) for k in kernel)):
-        v = xp[(Ellipsis,) + _tap_slices(offset, stride, dilation, out)]
-        pos = [b + k * d for b, k, d in zip(base, offset, dilation)]
-        _update_argmax(best, idx, v, _flat(_grid(pos), spatial))
-    return idx
+    run = _RunningArgmax(x.shape[:-n] + out, x.dtype, math.prod(kernel), _has_nan(x))
+    for tap, offset in enumerate(itertools.product(*(range(k) for k in kernel))):
+        run.update(xp[(Ellipsis,) + _tap_slices(offset, stride, dilation, out)], tap)
+    # Window starts and, where no tap won, torch's default: the first tap past low padding.
+    start = _grid([np.arange(o) * s - lo for o, s, (lo, _) in zip(out, stride, full)])
+    first = [st + np.maximum(0, -(st // d)) * d for st, d in zip(start, dilation)]
+    none = run.arg < 0
+    ks = np.unravel_index(np.where(none, 0, run.arg), kernel)     # per axis (N, C, O...)
+    pos = [np.where(none, f, st + k * d) for st, f, k, d in zip(start, first, ks, dilation)]
+    return _flat(pos, spatial)
 
 
 def gather_plane(x, idx, n, fill=None):
@@ -254,10 +274,13 @@ def adaptive_max_indices(x, out):
         start, end = adaptive_bins(size, o)
         width = int((end - start).max())
         taps.append(np.minimum(start[:, None] + np.arange(width), end[:, None] - 1))  # (O, W)
-    best = np.full(x.shape[:-n] + tuple(out), -np.inf, dtype=x.dtype)
-    idx = np.broadcast_to(_flat(_grid([t[:, 0] for t in taps]), spatial), best.shape).copy()
-    for offset in itertools.product(*(range(t.shape[1]) for t in taps)):
-        cols = [t[:, j] for t, j in zip(taps, offset)]
-        v = x[(Ellipsis,) + np.ix_(*cols)]                    # (N, C, O...)
-        _update_argmax(best, idx, v, _flat(_grid(cols), spatial))
-    return idx
+    widths = [t.shape[1] for t in taps]
+    run = _RunningArgmax(x.shape[:-n] + tuple(out), x.dtype, math.prod(widths),
+                          _has_nan(x))
+    for tap, offset in enumerate(itertools.product(*(range(w) for w in widths))):
+        v = x[(Ellipsis,) + np.ix_(*[t[:, j] for t, j in zip(taps, offset)])]   # (N, C, O...)
+        run.update(v, tap)
+    # No winner (all -inf): torch points at the bin's first element.
+    ks = np.unravel_index(np.maximum(run.arg, 0), widths)            # per axis (N, C, O...)
+    bins = _grid([np.arange(o) for o in out])
+    return _flat([t[b, k] for t, b, k in zip(taps, bins, ks)], spatial)
