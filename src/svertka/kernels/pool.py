@@ -93,12 +93,15 @@ def _has_nan(x):
 
 
 def max_pool_indices(x, kernel, stride, pads, dilation, ceil_mode):
-    """Flat index into each input plane of each window's maximum, ``(N, C, O...)`` int64.
+    """Flat index into each input plane of each window's maximum, and the empty windows.
+
+    Returns ``(idx, empty)``: ``idx`` ``(N, C, O...)`` int64; ``empty`` is ``None``, or a
+    boolean mask broadcasting to ``(O...)`` of the windows with no tap inside the input
+    (possible only with dilation): torch gives them ``-inf`` and the index of their first tap
+    past the low padding, which lies outside the window, so ``gather_plane`` must be told.
 
     Ties go to the first maximum in row-major window order, NaN wins (the last NaN), as in
-    torch; a window whose taps are all ``-inf`` points at its first tap inside the input. A
-    window with no tap inside the input (possible only with dilation) points past the plane,
-    again as torch; ``gather_plane`` reads ``-inf`` there.
+    torch; a window whose taps are all ``-inf`` points at its first tap inside the input.
     """
     n = len(kernel)
     spatial = x.shape[-n:]
@@ -114,46 +117,46 @@ def max_pool_indices(x, kernel, stride, pads, dilation, ceil_mode):
     none = run.arg < 0
     ks = np.unravel_index(np.where(none, 0, run.arg), kernel)     # per axis (N, C, O...)
     pos = [np.where(none, f, st + k * d) for st, f, k, d in zip(start, first, ks, dilation)]
-    return _flat(pos, spatial)
+    empty = None
+    for f, size in zip(first, spatial):
+        if (f >= size).any():
+            empty = (f >= size) if empty is None else empty | (f >= size)
+    return _flat(pos, spatial), empty
 
 
-def gather_plane(x, idx, n, fill=None):
+def gather_plane(x, idx, n, empty=None, fill=0):
     """``y[b, c, o] = x[b, c].flat[idx[b, c, o]]`` over the trailing ``n`` axes.
 
-    With ``fill``, indices outside the plane read ``fill`` instead.
+    Where the mask ``empty`` (broadcasting to ``idx``) is set, ``y`` is ``fill`` instead.
     """
     lead = x.shape[:-n]
     P = math.prod(x.shape[-n:])
     xf = x.reshape(lead + (P,))                               # (N, C, P)
+    if empty is not None:
+        idx = np.where(empty, 0, idx)
     idf = idx.reshape(lead + (math.prod(idx.shape[-n:]),))    # (N, C, prod(O))
-    if fill is not None:
-        bad = (idf < 0) | (idf >= P)
-        if bad.any():
-            y = np.take_along_axis(xf, np.where(bad, 0, idf), axis=-1)
-            y[bad] = fill
-            return y.reshape(idx.shape)
-    return np.take_along_axis(xf, idf, axis=-1).reshape(idx.shape)
+    y = np.take_along_axis(xf, idf, axis=-1).reshape(idx.shape)
+    if empty is not None:
+        y[..., np.broadcast_to(empty, idx.shape[-n:])] = fill
+    return y
 
 
-def scatter_add_plane(g, idx, spatial):
+def scatter_add_plane(g, idx, spatial, empty=None):
     """Adjoint of ``gather_plane``: ``gx[b, c].flat[idx] += g`` (repeated indices add up).
 
-    Indices outside the plane are dropped. One ``bincount`` over ``N*C*P`` bins (it sums in
-    float64; the result is cast back to ``g``'s dtype).
+    Windows masked by ``empty`` send nothing. One ``bincount`` over ``N*C*P`` bins (it sums
+    in float64; the result is cast back to ``g``'s dtype).
     """
     n = len(spatial)
     lead = idx.shape[:idx.ndim - n]
     B = math.prod(lead)
     P = math.prod(spatial)
     Q = math.prod(idx.shape[-n:])
-    idf = idx.reshape(B, Q)                                   # (N*C, prod(O))
-    gf = g.reshape(B, Q)
-    ok = (idf >= 0) & (idf < P)
-    if not ok.all():
-        gf = np.where(ok, gf, 0)
-        idf = np.where(ok, idf, 0)
-    bins = (np.arange(B, dtype=np.int64)[:, None] * P + idf).ravel()
-    gx = np.bincount(bins, weights=gf.ravel(), minlength=B * P)
+    if empty is not None:
+        g = np.where(empty, 0, g)
+        idx = np.where(empty, 0, idx)
+    bins = (np.arange(B, dtype=np.int64)[:, None] * P + idx.reshape(B, Q)).ravel()
+    gx = np.bincount(bins, weights=g.reshape(B * Q), minlength=B * P)
     return gx.astype(g.dtype, copy=False).reshape(lead + tuple(spatial))
 
 

@@ -13,6 +13,8 @@ Arguments arrive validated and normalised by ``nn.functional`` (tuples per spati
 
 from __future__ import annotations
 
+import numpy as np
+
 from svertka.autograd.function import Function
 from svertka.kernels import pool as K
 
@@ -20,22 +22,23 @@ __all__ = ["GatherPlane", "MaxUnpool", "AvgPoolNd", "AdaptiveAvgPoolNd"]
 
 
 class GatherPlane(Function):
-    """``y[n, c].flat = x[n, c].flat[indices[n, c]]`` over the last ``len(spatial)`` axes.
+    """``y[n, c].flat = x[n, c].flat[indices[n, c]]`` over the last ``n`` axes.
 
-    ``indices`` has ``y``'s shape; indices outside the plane read ``-inf`` (torch's max
-    pooling of a window that holds only padding) and receive no gradient.
+    ``indices`` has ``y``'s shape; windows in the mask ``empty`` (max pooling windows that
+    hold only padding) read ``-inf``, as torch's, and send no gradient back.
     """
 
     @staticmethod
-    def forward(ctx, x, *, indices, n):
+    def forward(ctx, x, *, indices, n, empty=None):
         ctx.x_shape = x.shape
         ctx.indices = indices
+        ctx.empty = empty
         ctx.n = n
-        return K.gather_plane(x, indices, n, fill=-float("inf"))
+        return K.gather_plane(x, indices, n, empty, fill=-np.inf)
 
     @staticmethod
     def backward(ctx, gy):
-        return K.scatter_add_plane(gy, ctx.indices, ctx.x_shape[-ctx.n:])
+        return K.scatter_add_plane(gy, ctx.indices, ctx.x_shape[-ctx.n:], ctx.empty)
 
 
 class MaxUnpool(Function):

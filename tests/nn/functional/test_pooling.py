@@ -110,6 +110,16 @@ def test_max_pool_window_of_padding_only_matches_torch_forward():
     assert t.grad.tolist() == [[[0.0, 0.0], [0.0, 0.0]]]
 
 
+def test_max_pool_window_empty_along_last_axis_is_minus_inf_as_torch():
+    # The empty windows' torch index h * W + W points into the next row: still -inf.
+    x = _rand((1, 3, 2), seed=21)
+    kw = dict(kernel_size=(1, 2), padding=(0, 1), dilation=(1, 3), return_indices=True)
+    y, i = F.max_pool2d(svertka.tensor(x), **kw)
+    ty, ti = TF.max_pool2d(torch.tensor(x), **kw)
+    assert_close(i, ti, what="indices")
+    assert_close(y, ty, what="values")
+
+
 def test_max_pool_backward_routes_gradient_to_argmax_only():
     # The lecture example: 2x2 windows, stride 2; each upstream gradient lands on its max.
     x = svertka.tensor([[[1., 5., 2., 0.],
@@ -397,6 +407,35 @@ def test_lp_pool_float32_forward_matches_torch():
     y = F.lp_pool2d(svertka.tensor(x), 2, 3, 1)
     assert y.dtype == svertka.float32
     assert_close(y, TF.lp_pool2d(torch.tensor(x), 2, 3, 1), rtol=1e-4)
+
+
+# ----------------------------------------------------------------------------- float32
+
+# (id, svertka call, torch call): gradients stay float32 and match torch's float32 ones
+F32_GRAD_CASES = [
+    ("max_pool2d", lambda f, t: f.max_pool2d(t, 3, 2, 1)),
+    ("max_pool3d_ceil", lambda f, t: f.max_pool3d(t, 2, 2, ceil_mode=True)),
+    ("avg_pool2d_exclude", lambda f, t: f.avg_pool2d(t, 3, 2, 1, count_include_pad=False)),
+    ("avg_pool1d_ceil", lambda f, t: f.avg_pool1d(t.flatten(2), 3, 2, 1, ceil_mode=True)),
+    ("adaptive_avg_pool2d", lambda f, t: f.adaptive_avg_pool2d(t, (3, 4))),
+    ("adaptive_max_pool2d", lambda f, t: f.adaptive_max_pool2d(t, (3, 4))),
+    ("lp_pool2d", lambda f, t: f.lp_pool2d(t, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("case_id,call", F32_GRAD_CASES, ids=[c[0] for c in F32_GRAD_CASES])
+def test_pooling_float32_grads_stay_float32_and_match_torch(case_id, call):
+    shape = (2, 3, 4, 7, 6) if "3d" in case_id else (2, 3, 7, 6)
+    x = _rand(shape, seed=19, dtype=np.float32)
+    s = svertka.tensor(x, requires_grad=True)
+    t = torch.tensor(x, requires_grad=True)
+    y, ty = call(F, s), call(TF, t)
+    gy = _rand(tuple(ty.shape), seed=20, dtype=np.float32)
+    y.backward(svertka.tensor(gy))
+    ty.backward(torch.tensor(gy))
+    assert y.dtype == svertka.float32 and s.grad.dtype == svertka.float32
+    assert_close(y, ty, rtol=1e-4)
+    assert_close(s.grad, t.grad, rtol=1e-4, what="gradient")
 
 
 # ----------------------------------------------------------------------------- argument checks

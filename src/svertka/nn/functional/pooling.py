@@ -97,8 +97,8 @@ def _max_pool(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, r
     kernel, stride, pads, dilation, _ = _window(fn, n, input, kernel_size, stride, padding,
                                                 dilation, ceil_mode)
     x = _batch(input, batched)
-    idx = K.max_pool_indices(x._data, kernel, stride, pads, dilation, bool(ceil_mode))
-    y = _unbatch(GatherPlane.apply(x, indices=idx, n=n), batched)
+    idx, empty = K.max_pool_indices(x._data, kernel, stride, pads, dilation, bool(ceil_mode))
+    y = _unbatch(GatherPlane.apply(x, indices=idx, n=n, empty=empty), batched)
     if return_indices:
         return y, Tensor._make(idx if batched else idx[0])
     return y
