@@ -1,0 +1,326 @@
+"""Loss functions as Functions: one fused op per loss, forward and backward side by side.
+
+* ``PointwiseLoss``: losses that are a sum of an elementwise term ``l(x, t)`` (mse, l1,
+  smooth_l1, huber, binary cross-entropy with or without logits, kl_div). Each kernel of
+  ``POINTWISE`` returns the term and its two partial derivatives ``dl/dx`` and ``dl/dt``; the
+  Function applies an optional elementwise weight and the reduction, and backward is
+  ``gy * dl/dx`` (scaled by the reduction), summed back over broadcast axes.
+* ``CrossEntropy``: ``log_softmax`` and the negative log-likelihood fused, for class-index or
+  class-probability targets, class weights, ``ignore_index`` and label smoothing. The loss of
+  one sample is ``-sum_c a_c log p_c`` with per-class coefficients ``a`` (the smoothed one-hot
+  or probability target times the class weights), so the gradient is the stable
+  ``(sum_c a_c) p - a``: no ``log`` or ``exp`` of a large number, and no division.
+* ``NllLoss``: the negative log-likelihood of log-probabilities.
+
+Every reduction follows torch: ``'mean'`` divides by the number of elements, or, for class-index
+targets, by the summed weight of the non-ignored targets (NaN for an empty batch, as torch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from svertka.autograd.function import Function
+from svertka.ops.elementwise import sigmoid_array, unbroadcast
+
+__all__ = ["PointwiseLoss", "CrossEntropy", "NllLoss", "POINTWISE", "log_softmax_array"]
+
+# torch's lower bound on log(p) in binary_cross_entropy, and the floor of the denominator
+# x (1 - x) in its gradient
+_LOG_FLOOR = -100.0
+_BCE_EPS = 1e-12
+
+
+# ----------------------------------------------------------------------------- pointwise terms
+#
+# Each kernel: (x, t, need_dx, need_dt, **params) -> (l, dl/dx or None, dl/dt or None), arrays of
+# the broadcast shape of x and t, in their dtype.
+
+def _mse(x, t, nx, nt):
+    d = x - t
+    dx = 2 * d if nx or nt else None
+    return d * d, dx, (-dx if nt else None)
+
+
+def _l1(x, t, nx, nt):
+    d = x - t
+    s = np.sign(d) if nx or nt else None      # torch's subgradient at 0 is 0
+    return np.abs(d), s, (-s if nt else None)
+
+
+def _smooth_l1(x, t, nx, nt, beta):
+    if beta == 0:                              # torch falls back to l1_loss
+        return _l1(x, t, nx, nt)
+    d = x - t
+    ad = np.abs(d)
+    small = ad < beta
+    l = np.where(small, (0.5 / beta) * d * d, ad - 0.5 * beta)
+    dx = np.where(small, d / beta, np.sign(d)) if nx or nt else None
+    return l, dx, (-dx if nt else None)
+
+
+def _huber(x, t, nx, nt, delta):
+    d = x - t
+    ad = np.abs(d)
+    l = np.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+    dx = np.clip(d, -delta, delta) if nx or nt else None
+    return l, dx, (-dx if nt else None)
+
+
+def _bce(x, t, nx, nt):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_x = np.maximum(np.log(x), _LOG_FLOOR)
+        log_1mx = np.maximum(np.log1p(-x), _LOG_FLOOR)
+        l = (t - 1) * log_1mx - t * log_x
+        dx = (x - t) / np.maximum((1 - x) * x, _BCE_EPS) if nx else None
+        dt = -np.log(x / (1 - x)) if nt else None  # -logit(x), unclamped, as torch
+    return l, dx, dt
+
+
+def _bce_logits(x, t, nx, nt, pos_weight=None):
+    sp_neg = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)  # softplus(-x) = -log sigmoid(x)
+    if pos_weight is None:
+        l = (1 - t) * x + sp_neg
+        dx = sigmoid_array(x) - t if nx else None
+        dt = -np.broadcast_to(x, l.shape) if nt else None
+    else:
+        lw = (pos_weight - 1) * t + 1
+        l = (1 - t) * x + lw * sp_neg
+        dx = lw * sigmoid_array(x) - pos_weight * t if nx else None
+        dt = (pos_weight - 1) * sp_neg - x if nt else None
+    return l, dx, dt
+
+
+def _kl_div(x, t, nx, nt, log_target=False):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if log_target:
+            e = np.exp(t)
+            l = e * (t - x)
+            dt = l + e if nt else None
+        else:
+            nz = t != 0
+            log_t = np.log(np.where(nz, t, 1))       # xlogy: 0 log 0 = 0
+            l = t * log_t - t * x
+            e = t
+            dt = log_t + t / t - x if nt else None   # NaN at t == 0, as torch's xlogy grad
+    dx = -np.broadcast_to(e, l.shape) if nx else None
+    return l, dx, dt
+
+
+POINTWISE = {"mse": _mse, "l1": _l1, "smooth_l1": _smooth_l1, "huber": _huber,
+             "bce": _bce, "bce_logits": _bce_logits, "kl_div": _kl_div}
+
+
+class PointwiseLoss(Function):
+    """``reduce(w * l(x, t))`` for an elementwise term ``l = POINTWISE[kind]``.
+
+    Args (keywords): ``kind``; ``reduction`` ('none', 'sum', 'mean'); ``mean_by`` ('count':
+    mean over the elements, or 'weight': divide by ``sum(w)``, torch's rule for weighted mse
+    and l1); ``params`` for the kernel (``beta``, ``delta``, ``pos_weight``, ``log_target``).
+    ``w`` (the third input) may be ``None``.
+
+    Backward: ``gx = g w dl/dx``, ``gt = g w dl/dt``, ``gw = g l`` (``g (l - L)`` when the
+    mean divides by ``sum(w)``, ``L`` the loss), with ``g`` the upstream gradient divided by the
+    mean's denominator.
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, w, *, kind, reduction, mean_by="count", params=None):
+        nx, nt, nw = ctx.needs_input_grad
+        l, dx, dt = POINTWISE[kind](x, t, nx, nt, **(params or {}))
+        lw = l if w is None else l * w
+        ctx.reduction = reduction
+        ctx.shapes = (np.shape(x), np.shape(t), np.shape(w))
+        ctx.weighted_mean = False
+        if reduction == "none":
+            out = lw
+        elif reduction == "sum":
+            out = lw.sum()
+        else:
+            if w is not None and mean_by == "weight":
+                denom = w.sum()
+                ctx.weighted_mean = True
+            else:
+                denom = lw.size
+            with np.errstate(divide="ignore", invalid="ignore"):  # empty: 0/0 = nan, as torch
+                out = np.asarray(lw.sum() / denom)
+            ctx.denom = denom
+        ctx.save_for_backward(l if nw else None, dx, dt, w)
+        ctx.out = out
+        return np.asarray(out, dtype=l.dtype)
+
+    @staticmethod
+    def backward(ctx, gy):
+        l, dx, dt, w = ctx.saved_tensors
+        nx, nt, nw = ctx.needs_input_grad
+        sx, st, sw = ctx.shapes
+        g = gy
+        if ctx.reduction == "mean":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = gy / ctx.denom
+        gl = g if w is None else g * w            # the gradient of each unweighted term
+        gx = unbroadcast(np.broadcast_to(gl * dx, dx.shape), sx) if nx else None
+        gt = unbroadcast(np.broadcast_to(gl * dt, dt.shape), st) if nt else None
+        gw = None
+        if nw:
+            gw = g * (l - ctx.out) if ctx.weighted_mean else g * l
+            gw = unbroadcast(np.broadcast_to(gw, l.shape), sw)
+        return gx, gt, gw
+
+
+# ----------------------------------------------------------------------------- cross-entropy
+
+def log_softmax_array(z, axis=1):
+    """``log_softmax`` along ``axis``, shifted by the max so no ``exp`` overflows."""
+    m = z.max(axis=axis, keepdims=True)
+    s = z - np.where(np.isfinite(m), m, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a row of -inf gives nan, as torch
+        return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
+
+
+def _class_shape(w, ndim):
+    """The class weight ``(C,)`` as ``(1, C, 1, ...)``, to broadcast over ``(N, C, *)``."""
+    return w.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _reduce(l, reduction, denom):
+    if reduction == "none":
+        return l
+    if reduction == "sum":
+        return np.asarray(l.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 = nan, as torch
+        return np.asarray(l.sum() / denom)
+
+
+def _upstream(gy, reduction, denom, shape):
+    """The gradient of each sample's loss from the gradient of the reduced loss."""
+    if reduction == "mean":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gy = gy / denom
+    return np.broadcast_to(gy, shape)
+
+
+def _index_setup(t, w, ignore_index, dtype):
+    """Safe class indices, the valid mask, and each sample's class weight (0 if ignored)."""
+    valid = t != ignore_index
+    ts = np.where(valid, t, 0)[:, None]              # (N, 1, *): indices for take_along_axis
+    vf = valid.astype(dtype)
+    wt = vf if w is None else w[ts[:, 0]] * vf       # (N, *)
+    return valid, ts, wt
+
+
+class CrossEntropy(Function):
+    """Cross-entropy of logits ``z (N, C, *)`` (fused ``log_softmax`` + NLL).
+
+    Inputs: ``z``; ``t``, class indices ``(N, *)`` (a constant) or class probabilities
+    ``(N, C, *)`` (differentiable); ``w``, class weights ``(C,)`` or ``None`` (differentiable
+    only with probability targets, as torch). ``z`` may be unbatched ``(C,)`` with ``t`` of
+    shape ``()`` or ``(C,)``.
+
+    Keywords: ``probs`` (whether ``t`` holds probabilities), ``ignore_index``, ``reduction``,
+    ``label_smoothing``.
+
+    Per sample, loss ``= -sum_c a_c log_softmax(z)_c`` with
+    ``a = w * ((1 - eps) onehot(t) + eps / C)`` (indices; ignored samples have ``a = 0``) or
+    ``a = w * ((1 - eps) t + eps / C)`` (probabilities). Backward: ``gz = g ((sum a) p - a)``
+    with ``p = softmax(z)``; ``gt = -g (1 - eps) w log p``; ``gw = -sum g t' log p``.
+    """
+
+    @staticmethod
+    def forward(ctx, z, t, w, *, probs, ignore_index=-100, reduction="mean",
+                label_smoothing=0.0):
+        ctx.unbatched = z.ndim == 1
+        ctx.z_shape, ctx.t_shape = z.shape, np.shape(t)
+        if ctx.unbatched:
+            z, t = z[None], np.asarray(t)[None]      # (1, C), (1,) or (1, C)
+        C = z.shape[1]
+        eps = label_smoothing
+        lp = log_softmax_array(z)                    # (N, C, *)
+        wb = 1 if w is None else _class_shape(w, z.ndim)
+        if probs:
+            tt = t * (1 - eps) + eps / C if eps > 0 else t
+            a = tt * wb                              # (N, C, *)
+            l = -(lp * a).sum(axis=1)                # (N, *)
+            denom = l.size
+            ctx.save_for_backward(lp, tt, a, w)
+        else:
+            valid, ts, wt = _index_setup(t, w, ignore_index, z.dtype)
+            l = -wt * np.take_along_axis(lp, ts, axis=1)[:, 0]           # (N, *)
+            if eps > 0:
+                smooth = -(lp * wb).sum(axis=1) * valid                 # (N, *)
+                l = (1 - eps) * l + (eps / C) * smooth
+            denom = wt.sum()
+            ctx.save_for_backward(lp, valid, ts, wt, w)
+        ctx.probs, ctx.eps, ctx.reduction, ctx.denom = probs, eps, reduction, denom
+        out = _reduce(l, reduction, denom)
+        return out.reshape(()) if ctx.unbatched else out
+
+    @staticmethod
+    def backward(ctx, gy):
+        nz, nt, nw = ctx.needs_input_grad
+        eps = ctx.eps
+        if ctx.unbatched and ctx.reduction == "none":
+            gy = gy.reshape(1)
+        if ctx.probs:
+            lp, tt, a, w = ctx.saved_tensors
+            g = _upstream(gy, ctx.reduction, ctx.denom, lp.shape[:1] + lp.shape[2:])[:, None]
+            gz = gt = gw = None
+            if nz:
+                gz = (np.exp(lp) * a.sum(axis=1, keepdims=True) - a) * g   # (N, C, *)
+            if nt:
+                wb = 1 if w is None else _class_shape(w, lp.ndim)
+                gt = (-(1 - eps) * g) * lp * wb
+            if nw:
+                axes = (0,) + tuple(range(2, lp.ndim))
+                gw = -(g * lp * tt).sum(axis=axes)                          # (C,)
+        else:
+            lp, valid, ts, wt, w = ctx.saved_tensors
+            C = lp.shape[1]
+            g = np.where(valid, _upstream(gy, ctx.reduction, ctx.denom, wt.shape), 0)
+            g = g.astype(lp.dtype, copy=False)
+            sum_w = C if w is None else w.sum()
+            vf = valid.astype(lp.dtype)       # a Python float times a bool array is float64
+            coef = (1 - eps) * wt + (eps / C) * sum_w * vf                   # sum_c a_c
+            gz = np.exp(lp) * (g * coef)[:, None]                           # (N, C, *)
+            if eps > 0:
+                wb = 1 if w is None else _class_shape(w, lp.ndim)
+                gz -= (eps / C) * g[:, None] * wb
+            at_t = np.take_along_axis(gz, ts, axis=1)
+            np.put_along_axis(gz, ts, at_t - ((1 - eps) * g * wt)[:, None], axis=1)
+            gt = gw = None
+        if ctx.unbatched:
+            gz = None if gz is None else gz.reshape(ctx.z_shape)
+            gt = None if gt is None else gt.reshape(ctx.t_shape)
+        return gz, gt, gw
+
+
+class NllLoss(Function):
+    """Negative log-likelihood of log-probabilities ``x (N, C, *)`` (or ``(C,)``) at class
+    indices ``t (N, *)`` (or ``()``), with class weights ``w`` (a constant) and ``ignore_index``.
+
+    Loss per sample ``-w[t] x[t]`` (0 if ignored); backward scatters ``-g w[t]`` to ``x[t]``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, t, w, *, ignore_index=-100, reduction="mean"):
+        ctx.unbatched = x.ndim == 1
+        ctx.x_shape = x.shape
+        if ctx.unbatched:
+            x, t = x[None], np.asarray(t)[None]
+        valid, ts, wt = _index_setup(t, w, ignore_index, x.dtype)
+        l = -wt * np.take_along_axis(x, ts, axis=1)[:, 0]                   # (N, *)
+        denom = wt.sum()
+        ctx.save_for_backward(valid, ts, wt)
+        ctx.x2_shape, ctx.reduction, ctx.denom = x.shape, reduction, denom
+        out = _reduce(l, reduction, denom)
+        return out.reshape(()) if ctx.unbatched else out
+
+    @staticmethod
+    def backward(ctx, gy):
+        valid, ts, wt = ctx.saved_tensors
+        if ctx.unbatched and ctx.reduction == "none":
+            gy = gy.reshape(1)
+        g = np.where(valid, _upstream(gy, ctx.reduction, ctx.denom, wt.shape), 0)
+        gx = np.zeros(ctx.x2_shape, dtype=wt.dtype)                          # (N, C, *)
+        np.put_along_axis(gx, ts, (-g * wt).astype(wt.dtype, copy=False)[:, None], axis=1)
+        return gx.reshape(ctx.x_shape), None, None
