@@ -155,6 +155,14 @@ def test_cross_entropy_legacy_reduce_maps_to_reduction():
     assert_close(out, expected)
 
 
+def test_cross_entropy_weighted_mean_divides_by_summed_target_weights():
+    x = svertka.tensor(_rng(4).standard_normal((4, 3)))
+    t, w = svertka.tensor([0, 2, 2, -100]), svertka.tensor(np.array([1.0, 2.0, 4.0]))
+    per_sample = F.cross_entropy(x, t, w, reduction="none").numpy()
+    expected = per_sample.sum() / (1.0 + 4.0 + 4.0)  # the ignored sample counts for nothing
+    assert abs(F.cross_entropy(x, t, w).item() - expected) < 1e-12
+
+
 # ----------------------------------------------------------------------------- nll_loss
 
 NLL_CASES = [
@@ -308,15 +316,49 @@ def test_kl_div_batchmean_matches_torch(log_target):
 def test_mse_loss_broadcasts_target_with_warning():
     x, t = _rng(0).standard_normal((3, 4)), _rng(1).standard_normal((4,))
     with pytest.warns(UserWarning, match=r"mse_loss: using a target size \(\(4,\)\)"):
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module="torch")
-            compare_with_torch(F.mse_loss, TF.mse_loss, x, t)
+        compare_with_torch(F.mse_loss, lambda a, b: _quiet(TF.mse_loss, a, b), x, t)
+
+
+def _quiet(fn, *args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args)
 
 
 def test_pointwise_loss_gradcheck_smooth_l1_target():
     x = svertka.tensor(_rng(0).standard_normal((3, 2)), requires_grad=True)
     t = svertka.tensor(_rng(1).standard_normal((3, 2)), requires_grad=True)
     assert svertka.autograd.gradcheck(lambda a, b: F.smooth_l1_loss(a, b, beta=0.7), (x, t))
+
+
+def _f32(a, grad=True):
+    return svertka.tensor(np.asarray(a, dtype=np.float32), requires_grad=grad)
+
+
+# (id, loss of (input, target, weight) in float32): every differentiable input's gradient
+FLOAT32_GRADS = [
+    ("mse", lambda x, t, w: F.mse_loss(x, t, weight=w)),
+    ("l1", lambda x, t, w: F.l1_loss(x, t, weight=w)),
+    ("smooth_l1", lambda x, t, w: F.smooth_l1_loss(x, t, beta=0.5)),
+    ("huber", lambda x, t, w: F.huber_loss(x, t, weight=w)),
+    ("bce", lambda x, t, w: F.binary_cross_entropy(x, t, weight=w.detach())),
+    ("bce_logits", lambda x, t, w: F.binary_cross_entropy_with_logits(
+        x, t, pos_weight=w.detach()[0])),
+    ("kl_div", lambda x, t, w: F.kl_div(x, t, reduction="batchmean")),
+    ("cross_entropy_probs", lambda x, t, w: F.cross_entropy(x, t, w[0], label_smoothing=0.1)),
+    ("nll_loss", lambda x, t, w: F.nll_loss(x, svertka.tensor([0, 3, -100]))),
+]
+
+
+@pytest.mark.parametrize("name, loss", FLOAT32_GRADS, ids=[c[0] for c in FLOAT32_GRADS])
+def test_loss_float32_gradients_stay_float32(name, loss):
+    rng = _rng(7)
+    x, t, w = (_f32(rng.uniform(0.05, 0.95, (3, 4))) for _ in range(3))
+    out = loss(x, t, w)
+    out.backward()
+    assert out.dtype == svertka.float32
+    for v in (x, t, w):
+        assert v.grad is None or v.grad.dtype == svertka.float32
 
 
 # ----------------------------------------------------------------------------- argument checks

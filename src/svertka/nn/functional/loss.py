@@ -159,7 +159,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         target: class indices ``(N,)``, ``(N, d1, ..., dK)`` or ``()`` (an integer tensor with
             values in ``[0, C)`` or ``ignore_index``), or class probabilities of the input's
             shape (a floating-point tensor).
-        weight: a rescaling weight for each class, ``(C,)``. Default: ``None``.
+        weight: a rescaling weight for each class, ``(C,)``, the input's dtype; differentiated
+            only with class-probability targets (as torch). Default: ``None``.
         size_average, reduce: deprecated, use ``reduction``.
         ignore_index: a target value that is ignored and does not count in the mean (class
             indices only). Default: -100.
