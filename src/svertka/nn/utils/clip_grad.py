@@ -98,7 +98,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
                         f"norm_type={norm_type!r}") from None
     max_norm = float(max_norm)
     grads = [p.grad for p in params if p.grad is not None]
-    with grad_mode.no_grad():
+    with grad_mode.no_grad(), np.errstate(invalid="ignore", over="ignore"):
+        # a non-finite norm scales the gradients to nan/inf without warnings, as torch
         if not grads:
             from svertka._creation import tensor
 
