@@ -1,0 +1,232 @@
+"""Normalisation ops: one fused normalise-and-scale core, local response norm, RMS norm.
+
+``Normalize`` is the core that batch, instance, group and layer norm share: the input is viewed
+as ``stat_shape`` (a reshape that puts each statistics group along ``axes``), normalised with a
+mean and a variance per group, viewed back, then scaled and shifted by ``weight`` / ``bias``
+viewed as ``wshape`` (broadcasting against the input)::
+
+    batch norm     x (N, C, *)  stat_shape (N, C, S)      axes (0, 2)  wshape (1, C, 1, ..)
+    instance norm  x (N, C, *)  stat_shape (N, C, S)      axes (2,)    wshape (1, C, 1, ..)
+    group norm     x (N, C, *)  stat_shape (N, G, C/G*S)  axes (2,)    wshape (1, C, 1, ..)
+    layer norm     x (*, D..)   stat_shape (M, D)         axes (1,)    wshape (D..)
+
+The statistics are computed by ``moments`` (the caller needs them anyway, to update running
+statistics) and handed to the op; ``batch_stats=False`` says they are constants (running
+statistics in eval mode), so the input gradient is the fixed affine map ``gy * w / std``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from svertka.autograd.function import Function
+
+__all__ = ["moments", "Normalize", "LocalResponseNorm", "RMSNorm", "LpNormalize"]
+
+
+def moments(xr, axes):
+    """Mean and biased variance of ``xr`` over ``axes`` (kept as size-1 axes), in its dtype.
+
+    Two passes (``mean((x - mean)^2)``): no cancellation, unlike ``E[x^2] - E[x]^2``.
+    """
+    mean = np.mean(xr, axis=axes, keepdims=True)
+    d = xr - mean
+    var = np.mean(d * d, axis=axes, keepdims=True)
+    return mean, var
+
+
+def _reduce_to(a, shape):
+    """Sum ``a`` over the axes where ``shape`` (same rank, broadcast from) has size 1."""
+    axes = tuple(i for i, (n, s) in enumerate(zip(a.shape, shape)) if s == 1 and n != 1)
+    return np.sum(a, axis=axes, keepdims=True) if axes else a
+
+
+class Normalize(Function):
+    """``y = (x - mean) / sqrt(var + eps) * weight + bias`` with closed-form backward.
+
+    Inputs ``x``, ``weight`` and ``bias`` (the last two may be ``None``). Parameters: ``mean``
+    and ``var`` shaped as ``stat_shape`` reduced over ``axes`` (size-1 there), ``stat_shape``,
+    ``axes``, ``wshape`` (the broadcast shape of weight and bias), ``eps``, ``batch_stats``.
+
+    Backward, with ``g = gy * weight`` and ``xhat = (x - mean) * rstd`` in the statistics view
+    and ``mean_A`` the mean over ``axes``:
+
+    * batch statistics: ``gx = rstd * (g - mean_A(g) - xhat * mean_A(g * xhat))``;
+    * fixed statistics: ``gx = rstd * g``;
+    * ``gweight = sum(gy * xhat)`` and ``gbias = sum(gy)`` over the broadcast axes of ``wshape``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, mean, var, stat_shape, axes, wshape, eps,
+                batch_stats=True):
+        dt = x.dtype
+        rstd = (1.0 / np.sqrt(var + eps)).astype(dt, copy=False)  # (stat_shape reduced)
+        xhat = ((x.reshape(stat_shape) - mean.astype(dt, copy=False)) * rstd).reshape(x.shape)
+        y = xhat
+        if weight is not None:
+            y = y * weight.astype(dt, copy=False).reshape(wshape)
+        if bias is not None:
+            y = y + bias.astype(dt, copy=False).reshape(wshape)  # a new array: xhat is kept
+        elif y is xhat:
+            y = xhat.copy()
+        ctx.save_for_backward(weight)
+        ctx.bshape = None if bias is None else bias.shape
+        ctx.xhat, ctx.rstd = xhat, rstd
+        ctx.stat_shape, ctx.axes, ctx.wshape = stat_shape, axes, wshape
+        ctx.batch_stats = batch_stats
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (weight,) = ctx.saved_tensors
+        xhat, rstd, wshape = ctx.xhat, ctx.rstd, ctx.wshape
+        need_x, need_w, need_b = ctx.needs_input_grad
+        gx = gw = gb = None
+        if need_x:
+            g = gy if weight is None else gy * weight.astype(gy.dtype, copy=False).reshape(wshape)
+            gr = g.reshape(ctx.stat_shape)                     # the statistics view
+            if ctx.batch_stats:
+                xr = xhat.reshape(ctx.stat_shape)
+                gm = np.mean(gr, axis=ctx.axes, keepdims=True)
+                gxm = np.mean(gr * xr, axis=ctx.axes, keepdims=True)
+                gx = ((gr - gm - xr * gxm) * rstd).reshape(gy.shape)
+            else:
+                gx = (gr * rstd).reshape(gy.shape)
+        full = (1,) * (gy.ndim - len(wshape)) + tuple(wshape)
+        if need_w:
+            gw = _reduce_to(gy * xhat, full).reshape(weight.shape).astype(weight.dtype,
+                                                                          copy=False)
+        if need_b:
+            gb = _reduce_to(gy, full).reshape(ctx.bshape)
+        return gx, gw, gb
+
+
+def _channel_window_sum(a, lo, hi):
+    """``out[:, c] = sum(a[:, c - lo .. c + hi])`` along axis 1, zero outside (a loop over the
+    ``lo + hi + 1`` window offsets, not over channels)."""
+    out = a.copy()
+    C = a.shape[1]
+    for d in range(1, lo + 1):                               # channels below c
+        if d < C:
+            out[:, d:] += a[:, :C - d]
+    for d in range(1, hi + 1):                               # channels above c
+        if d < C:
+            out[:, :C - d] += a[:, d:]
+    return out
+
+
+class LocalResponseNorm(Function):
+    """torch's local response norm along axis 1 (channels) of ``(N, C, *)``::
+
+        div[c] = (k + alpha / size * sum(x[j]^2 for j in c - size//2 .. c + (size-1)//2))^beta
+        y = x / div
+
+    (zero padding outside the channels; the window average always divides by ``size``).
+    Backward, with ``base = div^(1/beta)``:
+    ``gx = gy / div - 2 alpha beta / size * x * S'(gy * x / (div * base))``, where ``S'`` is the
+    adjoint of the window sum (the same window, mirrored).
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, size, alpha, beta, k):
+        lo, hi = size // 2, (size - 1) // 2
+        base = _channel_window_sum(x * x, lo, hi) * (alpha / size) + k   # k + alpha * avg
+        inv = base ** -beta                                            # 1 / div
+        ctx.save_for_backward(x)
+        ctx.base, ctx.inv = base, inv
+        ctx.args = (size, alpha, beta, lo, hi)
+        return x * inv
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved_tensors
+        size, alpha, beta, lo, hi = ctx.args
+        base, inv = ctx.base, ctx.inv
+        t = gy * x * inv / base                       # gy[c'] x[c'] base[c']^(-beta-1)
+        back = _channel_window_sum(t, hi, lo)         # c' in c - hi .. c + lo: the adjoint
+        return gy * inv - (2.0 * alpha * beta / size) * x * back
+
+
+class RMSNorm(Function):
+    """``y = x / sqrt(mean(x^2 over axes) + eps) * weight`` over the trailing ``axes``.
+
+    Backward, with ``r = rsqrt(mean(x^2) + eps)`` and ``g = gy * weight``:
+    ``gx = r * (g - x * r^2 * mean(g * x))``; ``gweight = sum(gy * x * r)`` over the lead axes.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, *, axes, eps):
+        dt = x.dtype
+        r = (1.0 / np.sqrt(np.mean(x * x, axis=axes, keepdims=True) + eps)).astype(dt,
+                                                                                  copy=False)
+        xhat = x * r
+        ctx.save_for_backward(x, weight)
+        ctx.r, ctx.xhat, ctx.axes = r, xhat, axes
+        return xhat if weight is None else xhat * weight.astype(dt, copy=False)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, weight = ctx.saved_tensors
+        r, xhat, axes = ctx.r, ctx.xhat, ctx.axes
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            g = gy if weight is None else gy * weight.astype(gy.dtype, copy=False)
+            gx = r * (g - xhat * np.mean(g * xhat, axis=axes, keepdims=True))
+        if ctx.needs_input_grad[1]:
+            lead = tuple(range(gy.ndim - weight.ndim))
+            gw = np.sum(gy * xhat, axis=lead).astype(weight.dtype, copy=False)
+        return gx, gw
+
+
+class LpNormalize(Function):
+    """``y = x / max(||x||_p, eps)`` along ``axis`` (``p`` > 0, finite, or ``inf``; or 0).
+
+    Backward, with ``n = ||x||_p`` and ``d = max(n, eps)``:
+    ``gx = gy / d - [n >= eps] * sum(gy * x) / d^2 * dn/dx``, where
+    ``dn/dx = sign(x) |x|^(p-1) / n^(p-1)`` (0 where ``x`` or ``n`` is 0), for ``p = inf`` the
+    sign at the entries reaching the maximum, shared evenly among ties, and 0 for ``p = 0``
+    (a count): the rules of torch's ``vector_norm``, followed by ``clamp_min``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, p, axis, eps):
+        a = np.abs(x)
+        if p == np.inf:
+            n = np.max(a, axis=axis, keepdims=True) if x.shape[axis] else np.zeros_like(
+                np.sum(a, axis=axis, keepdims=True))
+        elif p == 0:
+            n = np.sum(a != 0, axis=axis, keepdims=True).astype(x.dtype)
+        elif p == 1:
+            n = np.sum(a, axis=axis, keepdims=True)
+        elif p == 2:
+            n = np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
+        else:
+            n = np.sum(a ** p, axis=axis, keepdims=True) ** (1.0 / p)
+        d = np.maximum(n, eps).astype(x.dtype, copy=False)
+        ctx.save_for_backward(x)
+        ctx.n, ctx.d, ctx.args = n, d, (p, axis, eps)
+        return x / d
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved_tensors
+        n, d = ctx.n, ctx.d
+        p, axis, eps = ctx.args
+        gx = gy / d
+        if p == 0:
+            return gx
+        s = np.sum(gy * x, axis=axis, keepdims=True) / (d * d)
+        s = np.where(n >= eps, s, 0).astype(x.dtype, copy=False)    # clamp_min blocks below
+        a = np.abs(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p == np.inf:
+                at_max = (a == n).astype(x.dtype)
+                dn = np.sign(x) * at_max / np.sum(at_max, axis=axis, keepdims=True)
+            elif p == 1:
+                dn = np.sign(x)
+            elif p == 2:
+                dn = x / n
+            else:
+                dn = np.sign(x) * (a / n) ** (p - 1)
+            dn = np.where((x == 0) | (n == 0), 0, dn).astype(x.dtype, copy=False)
+        return gx - s * dn
