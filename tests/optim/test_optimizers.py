@@ -324,3 +324,19 @@ def test_optimizer_repr_lists_groups():
     w = svertka.zeros(2, requires_grad=True)
     text = repr(optim.SGD([w], lr=0.5))
     assert text.startswith("SGD (\nParameter Group 0\n") and "    lr: 0.5\n" in text
+
+
+def test_optimizer_state_dict_survives_svertka_save_load(tmp_path):
+    full, _ = _run("svertka", "Adam", {"lr": 0.05, "amsgrad": True}, steps=20)
+    half, opt = _run("svertka", "Adam", {"lr": 0.05, "amsgrad": True}, steps=10)
+    svertka.save(opt.state_dict(), tmp_path / "opt.svk")
+    params = [svertka.nn.Parameter(svertka.tensor(a)) for a in half]
+    fresh = optim.Adam(params, lr=0.05, amsgrad=True)
+    fresh.load_state_dict(svertka.load(tmp_path / "opt.svk"))
+    w, b, _ = params
+    for x, y in _data(0, 20)[2][10:]:
+        fresh.zero_grad()
+        ((svertka.tensor(x) @ w + b - svertka.tensor(y)) ** 2).mean().backward()
+        fresh.step()
+    for a, e in zip(params, full):
+        assert_close(a.detach(), e, rtol=1e-13)

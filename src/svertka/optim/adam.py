@@ -96,7 +96,9 @@ class Adam(Optimizer):
                 grad = grad + weight_decay * x
         _lerp_(exp_avg, grad, 1 - beta1)
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        tmp = (1 - beta2) * grad
+        tmp *= grad
+        exp_avg_sq += tmp
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         step_size = lr / bias_correction1
@@ -106,8 +108,11 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = _state_array(0, x)
             max_exp_avg_sq = state["max_exp_avg_sq"]._data
             np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-            denom = np.sqrt(max_exp_avg_sq) / bias_correction2_sqrt
+            denom = np.sqrt(max_exp_avg_sq, out=tmp)
         else:
-            denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt
+            denom = np.sqrt(exp_avg_sq, out=tmp)
+        denom /= bias_correction2_sqrt
         denom += eps
-        x += -step_size * (exp_avg / denom)
+        update = np.divide(exp_avg, denom, out=denom)
+        update *= -step_size
+        x += update  # p + (-step_size) * (exp_avg / denom), torch's addcdiv_

@@ -282,10 +282,13 @@ def _cast(fn, index, param, key, value):
 
 def _lerp_(a, b, weight):
     """``a.lerp_(b, weight)`` as torch computes it (the form depends on ``|weight| < 0.5``)."""
+    diff = b - a
     if abs(weight) < 0.5:
-        a += weight * (b - a)
+        diff *= weight
+        a += diff
     else:
-        a[...] = b - (b - a) * (1 - weight)
+        diff *= 1 - weight
+        np.subtract(b, diff, out=a)
 
 
 def _increment_step(state):
