@@ -52,7 +52,7 @@ def linear(input, weight, bias=None):
     Examples::
 
         >>> import svertka
-        >>> from svertka.nn.functional.linear import linear  # i.e. F.linear
+        >>> from svertka.nn.functional import linear
         >>> linear(svertka.ones(5, 3), svertka.ones(2, 3), svertka.tensor([0.0, 1.0]))
         tensor([[3., 4.],
                 [3., 4.],
