@@ -27,8 +27,12 @@ __all__ = ["moments", "Normalize", "LocalResponseNorm", "RMSNorm", "LpNormalize"
 def moments(xr, axes):
     """Mean and biased variance of ``xr`` over ``axes`` (kept as size-1 axes), in its dtype.
 
-    Two passes (``mean((x - mean)^2)``): no cancellation, unlike ``E[x^2] - E[x]^2``.
+    Two passes (``mean((x - mean)^2)``): no cancellation, unlike ``E[x^2] - E[x]^2``. Empty
+    groups get mean 0 and variance 1 (their output is empty anyway).
     """
+    if any(xr.shape[a] == 0 for a in axes):  # nothing to average: no NaN warnings
+        shape = tuple(1 if i in axes else n for i, n in enumerate(xr.shape))
+        return np.zeros(shape, xr.dtype), np.ones(shape, xr.dtype)
     mean = np.mean(xr, axis=axes, keepdims=True)
     d = xr - mean
     var = np.mean(d * d, axis=axes, keepdims=True)
@@ -70,7 +74,8 @@ class Normalize(Function):
         elif y is xhat:
             y = xhat.copy()
         ctx.save_for_backward(weight)
-        ctx.bshape = None if bias is None else bias.shape
+        if bias is not None:
+            ctx.bshape, ctx.bdtype = bias.shape, bias.dtype
         ctx.xhat, ctx.rstd = xhat, rstd
         ctx.stat_shape, ctx.axes, ctx.wshape = stat_shape, axes, wshape
         ctx.batch_stats = batch_stats
@@ -85,7 +90,9 @@ class Normalize(Function):
         if need_x:
             g = gy if weight is None else gy * weight.astype(gy.dtype, copy=False).reshape(wshape)
             gr = g.reshape(ctx.stat_shape)                     # the statistics view
-            if ctx.batch_stats:
+            if gy.size == 0:
+                gx = np.zeros_like(gy)
+            elif ctx.batch_stats:
                 xr = xhat.reshape(ctx.stat_shape)
                 gm = np.mean(gr, axis=ctx.axes, keepdims=True)
                 gxm = np.mean(gr * xr, axis=ctx.axes, keepdims=True)
@@ -97,7 +104,7 @@ class Normalize(Function):
             gw = _reduce_to(gy * xhat, full).reshape(weight.shape).astype(weight.dtype,
                                                                           copy=False)
         if need_b:
-            gb = _reduce_to(gy, full).reshape(ctx.bshape)
+            gb = _reduce_to(gy, full).reshape(ctx.bshape).astype(ctx.bdtype, copy=False)
         return gx, gw, gb
 
 

@@ -501,3 +501,59 @@ BAD_IDS = [b[0] for b in BAD]
 def test_normalization_rejects_bad_arguments(name, exc, match, call):
     with pytest.raises(exc, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------- empty inputs
+# (id, call of a functional module: svertka's F or torch's); torch's shapes that it accepts
+EMPTY = [
+    ("batch_norm_training", lambda x, f: f.batch_norm(x, None, None, training=True)),
+    ("instance_norm", lambda x, f: f.instance_norm(x)),
+    ("group_norm", lambda x, f: f.group_norm(x, 3)),
+    ("layer_norm", lambda x, f: f.layer_norm(x, (3, 4))),
+    ("rms_norm", lambda x, f: f.rms_norm(x, (4,))),
+    ("normalize", lambda x, f: f.normalize(x)),
+]
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 4), (2, 3, 0)], ids=["empty_batch", "empty_spatial"])
+@pytest.mark.parametrize("name, call", EMPTY, ids=[e[0] for e in EMPTY])
+def test_normalization_empty_input_matches_torch(name, call, shape):
+    if name == "instance_norm" and shape[0] > 0:
+        pytest.skip("torch rejects 0 spatial elements (not more than 1)")
+    if name in ("layer_norm", "rms_norm") and shape[-1] == 0:
+        pytest.skip("the normalized_shape does not match")
+    compare_with_torch(lambda x: call(x, F), lambda x: call(x, TF), np.zeros(shape))
+
+
+# ---------------------------------------------------------------------------- graph details
+# (id, svertka call, torch call): layouts and which inputs need gradients
+LAYOUT = [
+    ("batch_norm", lambda f, x, w, b: f.batch_norm(x, None, None, w, b, training=True)),
+    ("group_norm", lambda f, x, w, b: f.group_norm(x, 2, w, b)),
+    ("instance_norm", lambda f, x, w, b: f.instance_norm(x, weight=w, bias=b)),
+]
+
+
+@pytest.mark.parametrize("name, call", LAYOUT, ids=[c[0] for c in LAYOUT])
+def test_normalization_grads_match_torch_on_fortran_order_input(name, call):
+    x = np.asfortranarray(_rand((3, 4, 5, 2), 30))
+    compare_with_torch(lambda *a: call(F, *a), lambda *a: call(TF, *a), x,
+                       *_affine_arrays(4, (True, True), 30))
+
+
+@pytest.mark.parametrize("grad", [[False, True, True], [True, False, True], [True, True, False]],
+                         ids=["params_only", "no_weight_grad", "no_bias_grad"])
+@pytest.mark.parametrize("name, call", LAYOUT, ids=[c[0] for c in LAYOUT])
+def test_normalization_grads_match_torch_when_some_inputs_are_constant(name, call, grad):
+    compare_with_torch(lambda *a: call(F, *a), lambda *a: call(TF, *a), _rand((3, 4, 5), 31),
+                       *_affine_arrays(4, (True, True), 31), grad=grad)
+
+
+def test_batch_norm_backward_rejects_weight_modified_in_place():
+    x = svertka.tensor(_rand((4, 3)), requires_grad=True)
+    w = svertka.tensor(_positive(3), requires_grad=True)
+    y = F.batch_norm(x, None, None, w, training=True)
+    with svertka.no_grad():
+        w.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
