@@ -33,9 +33,10 @@ def moments(xr, axes):
     if any(xr.shape[a] == 0 for a in axes):  # nothing to average: no NaN warnings
         shape = tuple(1 if i in axes else n for i, n in enumerate(xr.shape))
         return np.zeros(shape, xr.dtype), np.ones(shape, xr.dtype)
-    mean = np.mean(xr, axis=axes, keepdims=True)
+    # Accumulate in float64 (as torch's CPU kernels do), return in the input's dtype.
+    mean = np.mean(xr, axis=axes, keepdims=True, dtype=np.float64).astype(xr.dtype)
     d = xr - mean
-    var = np.mean(d * d, axis=axes, keepdims=True)
+    var = np.mean(d * d, axis=axes, keepdims=True, dtype=np.float64).astype(xr.dtype)
     return mean, var
 
 

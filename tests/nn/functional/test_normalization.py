@@ -234,6 +234,26 @@ def test_instance_norm_running_stats_eval_matches_torch(name, shape):
     compare_with_torch(sv, th, _rand(shape, 4), *_affine_arrays(shape[1], (True, True), 4))
 
 
+def test_instance_norm_running_stats_match_torch_after_several_updates():
+    sv_rm, sv_rv = svertka.zeros(3), svertka.ones(3)
+    th_rm, th_rv = torch.zeros(3), torch.ones(3)
+    for step in range(3):
+        x = _rand((2, 3, 4, 3), 40 + step) * (step + 1) - step
+        F.instance_norm(svertka.tensor(x), sv_rm, sv_rv, momentum=0.4)
+        TF.instance_norm(torch.tensor(x), th_rm, th_rv, momentum=0.4)
+        assert_close(sv_rm, th_rm, what=f"running_mean after {step + 1} updates")
+        assert_close(sv_rv, th_rv, what=f"running_var after {step + 1} updates")
+
+
+def test_instance_norm_eval_on_NC_input_matches_torch():
+    rm, rv = _running(3, 6)
+    compare_with_torch(
+        lambda x: F.instance_norm(x, svertka.tensor(rm), svertka.tensor(rv),
+                                  use_input_stats=False),
+        lambda x: TF.instance_norm(x, torch.tensor(rm), torch.tensor(rv), use_input_stats=False),
+        _rand((2, 3), 6))
+
+
 def test_instance_norm_float32_forward_matches_torch_and_keeps_dtype():
     x = _rand((2, 3, 4, 4), 5, np.float32) * 2 - 1
     rm, rv = _running(3, 5, np.float32)
