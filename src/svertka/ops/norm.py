@@ -51,7 +51,9 @@ class Normalize(Function):
 
     Inputs ``x``, ``weight`` and ``bias`` (the last two may be ``None``). Parameters: ``mean``
     and ``var`` shaped as ``stat_shape`` reduced over ``axes`` (size-1 there), ``stat_shape``,
-    ``axes``, ``wshape`` (the broadcast shape of weight and bias), ``eps``, ``batch_stats``.
+    ``axes``, ``wshape`` (the broadcast shape of weight and bias), ``eps``, ``batch_stats``,
+    ``per_channel`` (batch norm: ``stat_shape`` is ``(N, C, S)``, ``axes`` ``(0, 2)``, so the
+    sums of the input gradient are the weight and bias gradients; a faster backward).
 
     Backward, with ``g = gy * weight`` and ``xhat = (x - mean) * rstd`` in the statistics view
     and ``mean_A`` the mean over ``axes``:
@@ -63,7 +65,7 @@ class Normalize(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, *, mean, var, stat_shape, axes, wshape, eps,
-                batch_stats=True):
+                batch_stats=True, per_channel=False):
         dt = x.dtype
         rstd = (1.0 / np.sqrt(var + eps)).astype(dt, copy=False)  # (stat_shape reduced)
         xhat = ((x.reshape(stat_shape) - mean.astype(dt, copy=False)) * rstd).reshape(x.shape)
@@ -80,6 +82,7 @@ class Normalize(Function):
         ctx.xhat, ctx.rstd = xhat, rstd
         ctx.stat_shape, ctx.axes, ctx.wshape = stat_shape, axes, wshape
         ctx.batch_stats = batch_stats
+        ctx.per_channel = per_channel and batch_stats
         return y
 
     @staticmethod
@@ -87,6 +90,8 @@ class Normalize(Function):
         (weight,) = ctx.saved_tensors
         xhat, rstd, wshape = ctx.xhat, ctx.rstd, ctx.wshape
         need_x, need_w, need_b = ctx.needs_input_grad
+        if ctx.per_channel and gy.size:
+            return Normalize._backward_per_channel(ctx, gy, weight, need_x, need_w, need_b)
         gx = gw = gb = None
         if need_x:
             g = gy if weight is None else gy * weight.astype(gy.dtype, copy=False).reshape(wshape)
@@ -106,6 +111,30 @@ class Normalize(Function):
                                                                           copy=False)
         if need_b:
             gb = _reduce_to(gy, full).reshape(ctx.bshape).astype(ctx.bdtype, copy=False)
+        return gx, gw, gb
+
+    @staticmethod
+    def _backward_per_channel(ctx, gy, weight, need_x, need_w, need_b):
+        """Batch norm (statistics per channel, over (N, S) of the (N, C, S) view): the sums
+        that the input gradient needs are the bias and weight gradients, computed once."""
+        N, C, S = ctx.stat_shape
+        gyr = gy.reshape(ctx.stat_shape)                                # (N, C, S)
+        xr = ctx.xhat.reshape(ctx.stat_shape)                           # (N, C, S)
+        sg = np.sum(gyr, axis=(0, 2), keepdims=True)                    # (1, C, 1)
+        sgx = np.einsum("ncs,ncs->c", gyr, xr).reshape(1, C, 1)         # (1, C, 1)
+        gx = gw = gb = None
+        if need_x:
+            a = ctx.rstd if weight is None else ctx.rstd * weight.astype(gy.dtype).reshape(
+                1, C, 1)                                                # (1, C, 1)
+            n = N * S
+            gx = gyr * a
+            gx -= a * sg / n
+            gx -= xr * (a * sgx / n)
+            gx = gx.reshape(gy.shape)
+        if need_w:
+            gw = sgx.reshape(weight.shape).astype(weight.dtype, copy=False)
+        if need_b:
+            gb = sg.reshape(ctx.bshape).astype(ctx.bdtype, copy=False)
         return gx, gw, gb
 
 

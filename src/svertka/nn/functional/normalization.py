@@ -86,7 +86,8 @@ def _channel_norm(input, weight, bias, eps, stat_shape, axes, mean, var, batch_s
     x = input._data
     wshape = (x.shape[1],) + (1,) * (x.ndim - 2)
     return N.Normalize.apply(input, weight, bias, mean=mean, var=var, stat_shape=stat_shape,
-                             axes=axes, wshape=wshape, eps=eps, batch_stats=batch_stats)
+                             axes=axes, wshape=wshape, eps=eps, batch_stats=batch_stats,
+                             per_channel=axes == (0, 2))
 
 
 # ---------------------------------------------------------------------------- batch norm
