@@ -6,10 +6,7 @@ autograd, ``svertka.nn`` layers and ``svertka.nn.functional``, optimizers, data 
 
 __version__ = "0.1.0"
 
-from svertka import (
-    autograd,  # noqa: E402
-    nn,  # noqa: E402
-)
+from svertka import autograd, nn, optim  # noqa: E402
 from svertka._creation import (  # noqa: E402
     arange,
     as_tensor,
@@ -88,6 +85,6 @@ __all__ = [
     "double", "short", "int", "long", "get_default_dtype", "set_default_dtype", "no_grad",
     "enable_grad", "is_grad_enabled", "set_grad_enabled", "manual_seed", "initial_seed",
     "get_rng_state", "set_rng_state", "cat", "concat", "concatenate", "stack", "split", "chunk",
-    "where", "maximum", "minimum", "matmul", "autograd", "nn", "save", "load",
+    "where", "maximum", "minimum", "matmul", "autograd", "nn", "optim", "save", "load",
     "CheckpointError", *_function_names,
 ]
