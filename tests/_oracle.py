@@ -24,7 +24,9 @@ def rel_err(actual, expected):
     return err / max(scale, 1e-300)
 
 
-def assert_close(actual, expected, rtol=1e-7, what="value"):
+def assert_close(actual, expected, rtol=1e-7, what="value", atol=0.0):
+    """Relative error under ``rtol`` (max-norm), or absolute error under ``atol`` (for
+    quantities that are mathematically zero and differ only by rounding noise)."""
     if isinstance(actual, svertka.Tensor):
         actual = actual.detach().numpy()
     if isinstance(expected, torch.Tensor):
@@ -39,6 +41,9 @@ def assert_close(actual, expected, rtol=1e-7, what="value"):
     np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected), err_msg=f"{what}: NaNs")
     finite = np.isfinite(expected)
     np.testing.assert_array_equal(actual[~finite], expected[~finite], err_msg=f"{what}: infs")
+    if atol and (actual[finite].size == 0 or
+                 np.abs(actual[finite] - expected[finite]).max() <= atol):
+        return
     e = rel_err(actual[finite], expected[finite])
     assert e < rtol, f"{what}: relative error {e:.3g} >= {rtol:g}"
 

@@ -101,7 +101,8 @@ def test_torch_weights_give_same_outputs_and_gradients(name, train):
     lt.backward()
     assert_close(xs.grad, xt.grad, what="input gradient")
     for (n, ps), (_, pt) in zip(s_model.named_parameters(), t_model.named_parameters()):
-        assert_close(ps.grad, pt.grad, what=f"gradient of {n}")
+        # a conv bias followed by training-mode BatchNorm has a zero gradient: rounding noise
+        assert_close(ps.grad, pt.grad, what=f"gradient of {n}", atol=1e-12)
     for (n, bs), (_, bt) in zip(s_model.named_buffers(), t_model.named_buffers()):
         assert_close(bs, bt, what=f"buffer {n}")
 
