@@ -68,13 +68,29 @@ def lenet5(num_classes=10, in_channels=1, classic=False):
 
 @register("lecture_cnn", (3, 32, 32), "the lectures' CNN: 3 conv-relu-maxpool stages "
                                       "32/64/128, Linear(2048, 10)")
-def lecture_cnn(num_classes=10, in_channels=3):
+def lecture_cnn(num_classes=10, in_channels=3, input_size=None):
     """The lectures' CNN for 32x32 images: three stages of 3x3 conv (padding 1), ReLU and 2x2
-    max pooling with 32, 64 and 128 channels, then ``Linear(2048, num_classes)``."""
+    max pooling with 32, 64 and 128 channels, then ``Linear(2048, num_classes)``.
+
+    ``input_size`` (``(C, H, W)``, as the CLI passes it) sizes the linear layer for other
+    inputs: ``128 * (H // 8) * (W // 8)`` features (2048 for 32x32, 128 for the 8x8 digits).
+
+    >>> import svertka
+    >>> from svertka.models import lecture_cnn
+    >>> lecture_cnn()(svertka.zeros(2, 3, 32, 32)).shape
+    svertka.Size([2, 10])
+    >>> lecture_cnn(in_channels=1, input_size=(1, 8, 8))(svertka.zeros(2, 1, 8, 8)).shape
+    svertka.Size([2, 10])
+    """
+    h, w = (32, 32) if input_size is None else tuple(input_size)[-2:]
+    if h < 8 or w < 8:
+        raise ValueError(f"lecture_cnn: inputs must be at least 8x8 (three 2x2 poolings), "
+                         f"got input_size={tuple(input_size)}")
     layers = []
     c = in_channels
     for width in (32, 64, 128):
         layers += [nn.Conv2d(c, width, kernel_size=3, padding=1), nn.ReLU(),
                    nn.MaxPool2d(kernel_size=2)]
         c = width
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(2048, num_classes))
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * (h // 8) * (w // 8),
+                                                          num_classes))

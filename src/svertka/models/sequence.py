@@ -23,20 +23,22 @@ class CausalConv1d(nn.Module):
 
 class WaveNetBlock(nn.Module):
     """Gated residual block: a dilated causal convolution into ``tanh(filter) *
-    sigmoid(gate)``, then 1x1 convolutions to the residual and to the skip output."""
+    sigmoid(gate)``, then 1x1 convolutions to the residual and to the skip output. The last
+    block of a stack has no residual convolution (``residual=False``): nothing reads it."""
 
     def __init__(self, residual_channels, dilation_channels, skip_channels, kernel_size,
-                 dilation):
+                 dilation, residual=True):
         super().__init__()
         self.dilation = dilation
         self.filter = CausalConv1d(residual_channels, dilation_channels, kernel_size, dilation)
         self.gate = CausalConv1d(residual_channels, dilation_channels, kernel_size, dilation)
-        self.residual = nn.Conv1d(dilation_channels, residual_channels, 1)
+        self.residual = nn.Conv1d(dilation_channels, residual_channels, 1) if residual else None
         self.skip = nn.Conv1d(dilation_channels, skip_channels, 1)
 
     def forward(self, x):
         z = self.filter(x).tanh() * self.gate(x).sigmoid()
-        return x + self.residual(z), self.skip(z)
+        res = None if self.residual is None else x + self.residual(z)
+        return res, self.skip(z)
 
 
 class WaveNetStack(nn.Module):
@@ -61,10 +63,11 @@ class WaveNetStack(nn.Module):
                  kernel_size=2):
         super().__init__()
         self.causal = CausalConv1d(in_channels, residual_channels, kernel_size)
+        n = num_stacks * num_layers
         self.blocks = nn.ModuleList(
             WaveNetBlock(residual_channels, dilation_channels, skip_channels, kernel_size,
-                         2 ** i)
-            for _ in range(num_stacks) for i in range(num_layers))
+                         2 ** (j % num_layers), residual=j < n - 1)
+            for j in range(n))
         self.out = nn.Sequential(nn.ReLU(), nn.Conv1d(skip_channels, skip_channels, 1),
                                  nn.ReLU(), nn.Conv1d(skip_channels, num_classes, 1))
         self.receptive_field = num_stacks * (kernel_size - 1) * (2 ** num_layers - 1) \
