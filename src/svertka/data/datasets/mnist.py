@@ -1,0 +1,159 @@
+"""`MNIST` and `FashionMNIST` from their IDX files (gzipped or not), as torchvision lays
+them out."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+
+import numpy as np
+
+from svertka._validate import error
+from svertka.data.datasets.base import ImageArrayDataset
+from svertka.data.datasets.download import ENV_VAR, download_resources
+
+IDX_IMAGES = 0x00000803  # unsigned bytes, 3 dimensions (N, rows, cols)
+IDX_LABELS = 0x00000801  # unsigned bytes, 1 dimension (N,)
+
+
+def _read_bytes(path, fn):
+    try:
+        if path.endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        with open(path, "rb") as f:
+            return f.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise error(fn, f"{path}: cannot be read as {'gzip' if path.endswith('.gz') else 'a'}"
+                        f" file ({exc})") from exc
+
+
+def read_idx(path, magic, fn="read_idx"):
+    """The array stored in the IDX file ``path`` (``.gz`` is decompressed).
+
+    ``magic`` is the expected magic number: ``0x00000803`` for an image file (uint8,
+    ``(N, rows, cols)``), ``0x00000801`` for a label file (uint8, ``(N,)``). The header's
+    sizes are big-endian; the payload must hold exactly their product of bytes.
+    """
+    what = {IDX_IMAGES: ("an IDX image file", "pixels"),
+            IDX_LABELS: ("an IDX label file", "labels")}[magic]
+    data = _read_bytes(path, fn)
+    if len(data) < 4:
+        raise error(fn, f"{path}: file of {len(data)} bytes is too short for an IDX header")
+    found = int.from_bytes(data[:4], "big")
+    if found != magic:
+        raise error(fn, f"{path}: bad magic number 0x{found:08X}, expected 0x{magic:08X} "
+                        f"({what[0]})")
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise error(fn, f"{path}: file of {len(data)} bytes is too short for the "
+                        f"{header}-byte IDX header")
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(shape, dtype=np.int64))
+    found_bytes = len(data) - header
+    if found_bytes != expected:
+        raise error(fn, f"{path}: expected {expected} bytes of {what[1]} "
+                        f"({' x '.join(map(str, shape))}), found {found_bytes}")
+    # a bytearray makes the array writable, as torchvision's tensors are
+    return np.frombuffer(bytearray(data), dtype=np.uint8, offset=header).reshape(shape)
+
+
+class MNIST(ImageArrayDataset):
+    """The MNIST handwritten digits: 60,000 training and 10,000 test images of 28x28, grey.
+
+    Reads the four IDX files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+    ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each gzipped ``.gz`` or not)
+    from ``root/MNIST/raw/`` (torchvision's layout, so an existing torchvision download
+    works) or directly from ``root/``, into memory.
+
+    Args:
+        root: the data folder.
+        train: the training set (True) or the test set (False).
+        transform: applied to each ``(28, 28, 1)`` uint8 image (without it a sample is a
+            ``(1, 28, 28)`` float32 tensor in [0, 1]).
+        target_transform: applied to each label.
+        download: fetch missing files (the ``.gz`` files, MD5-verified, as published)
+            into ``root/MNIST/raw/`` from ``mirrors``, or from ``base_url`` /
+            ``$SVERTKA_DATASETS_URL`` when set.
+        base_url: a mirror (URL prefix) to download from instead of ``mirrors``.
+
+    Examples::
+
+        >>> from svertka.data.datasets import MNIST
+        >>> MNIST("/nonexistent")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: MNIST: missing train-images-idx3-ubyte, ...
+    """
+
+    mirrors = [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ]
+    resources = [
+        ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+        ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+        ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+    ]
+    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five",
+               "6 - six", "7 - seven", "8 - eight", "9 - nine"]
+
+    def __init__(self, root, train=True, transform=None, target_transform=None,
+                 download=False, base_url=None):
+        name = type(self).__name__
+        self.root = os.fspath(os.path.expanduser(root))
+        self.train = train
+        prefix = "train" if train else "t10k"
+        wanted = [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
+        paths = self._find(wanted)
+        if None in paths and download:
+            resources = [r for r in self.resources if r[0][:-3] in wanted]
+            download_resources(name, resources, self.mirrors, self.raw_folder, base_url)
+            paths = self._find(wanted)
+        if None in paths:
+            missing = [w for w, p in zip(wanted, paths) if p is None]
+            raise FileNotFoundError(
+                f"{name}: missing {', '.join(missing)} (gzipped .gz or not): place the files "
+                f"in {self.raw_folder} or {self.root}, or pass download=True to fetch them "
+                f"(from {self.mirrors[0]}, or the mirror in ${ENV_VAR})")
+        images = read_idx(paths[0], IDX_IMAGES, name)
+        labels = read_idx(paths[1], IDX_LABELS, name)
+        if images.shape[0] != labels.shape[0]:
+            raise error(name, f"{paths[0]} holds {images.shape[0]} images but {paths[1]} "
+                              f"holds {labels.shape[0]} labels")
+        if labels.size and labels.max() >= len(self.classes):
+            raise error(name, f"{paths[1]}: label {int(labels.max())} is out of range for "
+                              f"{len(self.classes)} classes")
+        super().__init__(images, labels, self.classes, transform, target_transform, name=name)
+
+    @property
+    def raw_folder(self):
+        return os.path.join(self.root, type(self).__name__, "raw")
+
+    def _find(self, names):
+        """For each base name, the first existing file among raw/ and root, plain or .gz."""
+        found = []
+        for n in names:
+            candidates = [os.path.join(d, n + ext) for d in (self.raw_folder, self.root)
+                          for ext in ("", ".gz")]
+            found.append(next((c for c in candidates if os.path.isfile(c)), None))
+        return found
+
+
+class FashionMNIST(MNIST):
+    """Zalando's Fashion-MNIST: 28x28 grey images of 10 kinds of clothing, in MNIST's IDX
+    format; files are looked up in ``root/FashionMNIST/raw/`` or ``root/``. Arguments as
+    :class:`MNIST`."""
+
+    mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+    resources = [
+        ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+        ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+        ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+    ]
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Ankle boot"]
