@@ -249,6 +249,10 @@ def center_crop(img, output_size):
     """The centred ``output_size`` window (zero padding where it exceeds the image)."""
     th, tw = _crop_size(output_size, "center_crop", "output_size")
     h, w = _size_hw(img, "center_crop")
+    if th > h or tw > w:  # torchvision pads with zeros first, the extra pixel at the end
+        pw, ph = max(tw - w, 0), max(th - h, 0)
+        img = pad(img, (pw // 2, ph // 2, (pw + 1) // 2, (ph + 1) // 2))
+        h, w = _size_hw(img, "center_crop")
     # torchvision rounds half to even (Python's round) for the offset
     return crop(img, int(round((h - th) / 2.0)), int(round((w - tw) / 2.0)), th, tw)
 
