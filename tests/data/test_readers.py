@@ -1,0 +1,422 @@
+"""MNIST / FashionMNIST / CIFAR readers and ImageFolder on small files written in the real
+formats (IDX raw and gzipped, Python 2 style CIFAR pickles, tar.gz archives, PNG folders)."""
+
+import gzip
+import io
+import os
+import pickle
+import struct
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+
+from svertka.data import DataLoader
+from svertka.data.datasets import CIFAR10, CIFAR100, MNIST, FashionMNIST, ImageFolder
+from svertka.data.datasets.cifar import safe_load
+from svertka.data.transforms import ToTensor
+
+try:
+    from numpy._core.multiarray import _reconstruct
+except ImportError:  # NumPy 1
+    from numpy.core.multiarray import _reconstruct
+
+
+# ---------------------------------------------------------------------------- IDX files
+def idx_bytes(array, magic=None):
+    array = np.asarray(array, dtype=np.uint8)
+    magic = (0x0800 | array.ndim) if magic is None else magic
+    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape)
+    return header + array.tobytes()
+
+
+def write(path, data, gz=False):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if gz:
+        path = str(path) + ".gz"
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        with open(path, "wb") as f:
+            f.write(data)
+    return path
+
+
+def make_mnist(folder, n=(6, 4), gz=False, h=4, w=5, seed=0):
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for prefix, count in zip(("train", "t10k"), n):
+        images = rng.integers(0, 256, (count, h, w), dtype=np.uint8)
+        labels = rng.integers(0, 10, count, dtype=np.uint8)
+        write(os.path.join(folder, f"{prefix}-images-idx3-ubyte"), idx_bytes(images), gz)
+        write(os.path.join(folder, f"{prefix}-labels-idx1-ubyte"), idx_bytes(labels), gz)
+        arrays[prefix] = (images, labels)
+    return arrays
+
+
+@pytest.mark.parametrize("cls", [MNIST, FashionMNIST])
+@pytest.mark.parametrize("layout", ["raw", "root"])
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_mnist_reads_idx_files(tmp_path, cls, layout, gz):
+    folder = tmp_path / cls.__name__ / "raw" if layout == "raw" else tmp_path
+    arrays = make_mnist(folder, gz=gz)
+    for train, prefix in ((True, "train"), (False, "t10k")):
+        ds = cls(tmp_path, train=train)
+        images, labels = arrays[prefix]
+        assert len(ds) == len(labels) and ds.train is train
+        np.testing.assert_array_equal(ds.data[..., 0], images)
+        np.testing.assert_array_equal(ds.targets, labels)
+        x, y = ds[1]
+        assert x.shape == (1, 4, 5) and y == labels[1]
+        np.testing.assert_allclose(x.numpy()[0], images[1] / 255, rtol=1e-6)
+    assert ds.classes == cls.classes and len(ds.classes) == 10
+
+
+def test_mnist_transform_receives_uint8_array_and_loader_batches(tmp_path):
+    make_mnist(tmp_path / "MNIST" / "raw")
+    seen = []
+    ds = MNIST(tmp_path, transform=lambda a: seen.append(a) or ToTensor()(a),
+               target_transform=lambda t: t + 100)
+    x, y = ds[0]
+    assert seen[0].shape == (4, 5, 1) and seen[0].dtype == np.uint8 and y >= 100
+    batches = list(DataLoader(MNIST(tmp_path), batch_size=4))
+    assert [tuple(b[0].shape) for b in batches] == [(4, 1, 4, 5), (2, 1, 4, 5)]
+
+
+def _corrupt(tmp_path, which, data, gz=False):
+    make_mnist(tmp_path, gz=gz)
+    name = f"train-{which}-idx{3 if which == 'images' else 1}-ubyte"
+    os.remove(os.path.join(tmp_path, name + (".gz" if gz else "")))
+    return write(os.path.join(tmp_path, name), data, gz)
+
+
+_LABELS = np.zeros(6, np.uint8)
+_IMAGES = np.zeros((6, 4, 5), np.uint8)
+_CORRUPT = [
+    ("images", idx_bytes(_LABELS), True,
+     r"train-images-idx3-ubyte\.gz: bad magic number 0x00000801, expected 0x00000803 "
+     r"\(an IDX image file\)"),
+    ("labels", idx_bytes(_IMAGES), False,
+     r"bad magic number 0x00000803, expected 0x00000801 \(an IDX label file\)"),
+    ("images", idx_bytes(_IMAGES)[:16 + 10], False,
+     r"train-images-idx3-ubyte: expected 120 bytes of pixels \(6 x 4 x 5\), found 10"),
+    ("images", idx_bytes(_IMAGES) + b"\0", True, r"expected 120 bytes of pixels .*found 121"),
+    ("labels", idx_bytes(_LABELS)[:-2], False, r"expected 6 bytes of labels \(6\), found 4"),
+    ("images", b"\0\0\x08", False, "file of 3 bytes is too short for an IDX header"),
+    ("images", idx_bytes(_IMAGES)[:10], False, "too short for the 16-byte IDX header"),
+    ("labels", idx_bytes(np.zeros(5, np.uint8)), False,
+     r"train-images-idx3-ubyte holds 6 images but .*train-labels-idx1-ubyte holds 5 labels"),
+    ("labels", idx_bytes(np.full(6, 10, np.uint8)), False,
+     "label 10 is out of range for 10 classes"),
+]
+
+
+@pytest.mark.parametrize("which, data, gz, match", _CORRUPT,
+                         ids=["images_bad_magic_gz", "labels_bad_magic", "truncated_pixels",
+                              "extra_byte_gz", "truncated_labels", "tiny_file",
+                              "truncated_header", "count_mismatch", "label_range"])
+def test_mnist_rejects_corrupt_files_naming_them(tmp_path, which, data, gz, match):
+    _corrupt(tmp_path, which, data, gz)
+    with pytest.raises(ValueError, match=r"^MNIST: .*" + match):
+        MNIST(tmp_path)
+
+
+def test_mnist_rejects_broken_gzip(tmp_path):
+    path = _corrupt(tmp_path, "images", idx_bytes(_IMAGES), gz=True)
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: cannot be read as gzip"):
+        MNIST(tmp_path)
+
+
+def test_mnist_missing_files_say_where_and_mention_download(tmp_path):
+    write(os.path.join(tmp_path, "train-images-idx3-ubyte"), idx_bytes(_IMAGES))
+    with pytest.raises(FileNotFoundError) as info:
+        MNIST(tmp_path)
+    msg = str(info.value)
+    assert "missing train-labels-idx1-ubyte" in msg and "train-images" not in msg
+    assert os.path.join(str(tmp_path), "MNIST", "raw") in msg and "download=True" in msg
+    with pytest.raises(FileNotFoundError, match=r"FashionMNIST: missing t10k-images"):
+        FashionMNIST(tmp_path, train=False)
+
+
+# ---------------------------------------------------------------------------- CIFAR files
+class Py2Pickler(pickle._Pickler):
+    """Writes pickles as Python 2's cPickle wrote the CIFAR batches: every str and bytes
+    as a Python 2 ``str`` (BINSTRING), NumPy's reconstructor under its old module name."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_py2str(self, obj):
+        b = obj.encode("latin1") if isinstance(obj, str) else obj
+        if len(b) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(b)]) + b)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(b)) + b)
+        self.memoize(obj)
+
+    dispatch[str] = save_py2str
+    dispatch[bytes] = save_py2str
+
+    def save_global(self, obj, name=None):
+        if obj is _reconstruct:
+            self.write(pickle.GLOBAL + b"numpy.core.multiarray\n_reconstruct\n")
+            self.memoize(obj)
+        else:
+            super().save_global(obj, name)
+
+
+def py2_pickle(obj):
+    f = io.BytesIO()
+    Py2Pickler(f, protocol=2).dump(obj)
+    return f.getvalue()
+
+
+def cifar_files(kind, n=3, seed=0, py2=True):
+    """``{member: bytes}`` of a small CIFAR-10 or CIFAR-100 in the python format."""
+    rng = np.random.default_rng(seed)
+    dump = py2_pickle if py2 else (lambda o: pickle.dumps(o, protocol=4))
+    files, truth = {}, {}
+    if kind == 10:
+        names = ["train" if i else "test" for i in range(6)]
+        members = ["test_batch"] + [f"data_batch_{i}" for i in range(1, 6)]
+        for member, split in zip(members, names):
+            x = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+            y = [int(v) for v in rng.integers(0, 10, n)]
+            files[member] = dump({"batch_label": member, "labels": y, "data": x,
+                                  "filenames": [f"{member}_{i}.png" for i in range(n)]})
+            truth.setdefault(split, []).append((x, y))
+        files["batches.meta"] = dump({"label_names": [f"class{i}" for i in range(10)],
+                                      "num_cases_per_batch": n, "num_vis": 3072})
+    else:
+        for split in ("train", "test"):
+            x = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+            fine = [int(v) for v in rng.integers(0, 100, n)]
+            coarse = [f // 5 for f in fine]
+            files[split] = dump({"data": x, "fine_labels": fine, "coarse_labels": coarse})
+            truth[split] = [(x, fine, coarse)]
+        files["meta"] = dump({"fine_label_names": [f"fine{i}" for i in range(100)],
+                              "coarse_label_names": [f"coarse{i}" for i in range(20)]})
+    return files, truth
+
+
+def write_cifar(root, kind, files, archive=False):
+    base = "cifar-10-batches-py" if kind == 10 else "cifar-100-python"
+    if archive:
+        name = "cifar-10-python.tar.gz" if kind == 10 else "cifar-100-python.tar.gz"
+        path = os.path.join(root, name)
+        with tarfile.open(path, "w:gz") as tar:
+            for member, data in files.items():
+                info = tarfile.TarInfo(f"{base}/{member}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return path
+    os.makedirs(os.path.join(root, base), exist_ok=True)
+    for member, data in files.items():
+        with open(os.path.join(root, base, member), "wb") as f:
+            f.write(data)
+
+
+def _hwc(x):
+    return x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+
+
+@pytest.mark.parametrize("archive", [False, True], ids=["folder", "tar_gz"])
+@pytest.mark.parametrize("py2", [True, False], ids=["py2_pickles", "py3_pickles"])
+def test_cifar10_reads_batches(tmp_path, archive, py2):
+    files, truth = cifar_files(10, py2=py2)
+    write_cifar(tmp_path, 10, files, archive)
+    train, test = CIFAR10(tmp_path), CIFAR10(tmp_path, train=False)
+    assert len(train) == 15 and len(test) == 3
+    np.testing.assert_array_equal(train.data, _hwc(np.concatenate([x for x, _ in truth["train"]])))
+    np.testing.assert_array_equal(train.targets, sum((y for _, y in truth["train"]), []))
+    np.testing.assert_array_equal(test.data, _hwc(truth["test"][0][0]))
+    assert train.classes == [f"class{i}" for i in range(10)]
+    assert train.class_to_idx["class3"] == 3
+    x, _ = test[0]
+    np.testing.assert_allclose(x.numpy(), truth["test"][0][0][0].reshape(3, 32, 32) / 255,
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("archive", [False, True], ids=["folder", "tar_gz"])
+@pytest.mark.parametrize("coarse", [False, True], ids=["fine", "coarse"])
+def test_cifar100_reads_fine_or_coarse_labels(tmp_path, archive, coarse):
+    files, truth = cifar_files(100)
+    write_cifar(tmp_path, 100, files, archive)
+    ds = CIFAR100(tmp_path, train=False, coarse=coarse)
+    x, fine, coarse_labels = truth["test"][0]
+    np.testing.assert_array_equal(ds.data, _hwc(x))
+    np.testing.assert_array_equal(ds.targets, coarse_labels if coarse else fine)
+    assert len(ds.classes) == (20 if coarse else 100)
+    assert ds.classes[1] == ("coarse1" if coarse else "fine1")
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_cifar_refuses_forbidden_global_without_running_it(tmp_path):
+    files, _ = cifar_files(10)
+    marker = tmp_path / "pwned"
+    files["data_batch_2"] = pickle.dumps({"data": _Evil(marker), "labels": []}, protocol=2)
+    write_cifar(tmp_path, 10, files)
+    with pytest.raises(ValueError, match=r"data_batch_2: refusing to load global "
+                                         r"(posix|nt|os)\.system"):
+        CIFAR10(tmp_path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("payload", [
+    b"cbuiltins\neval\n(S'1'\ntR.", b"csubprocess\ncall\n(S'true'\ntR.",
+    b"cnumpy\nload\n(S'x'\ntR.",
+], ids=["eval", "subprocess", "other_numpy_function"])
+def test_safe_load_refuses_every_other_global(payload):
+    with pytest.raises(ValueError, match="refusing to load global"):
+        safe_load(payload, "batch", "CIFAR10")
+
+
+_BAD_BATCHES = [
+    ({"data": np.zeros((2, 3000), np.uint8), "labels": [0, 1]},
+     r"'data' must be a uint8 array of N x 3072 .*found uint8 array of shape \(2, 3000\)"),
+    ({"data": np.zeros((2, 3072), np.float32), "labels": [0, 1]}, "found float32 array"),
+    ({"data": [1, 2], "labels": [0, 1]}, "found list"),
+    ({"data": np.zeros((2, 3072), np.uint8), "labels": [0]}, "2 images but 1 labels"),
+    ({"data": np.zeros((2, 3072), np.uint8)}, r"needs the keys 'data' and 'labels'"),
+    ({"data": np.zeros((2, 3072), np.uint8), "labels": [0, 10]}, r"labels must be in \[0, 10\)"),
+    ([1, 2, 3], "expected a pickled dict, found list"),
+]
+
+
+@pytest.mark.parametrize("batch, match", _BAD_BATCHES,
+                         ids=["short_rows", "float_data", "list_data", "label_count",
+                              "missing_key", "label_range", "not_a_dict"])
+def test_cifar_rejects_malformed_batches(tmp_path, batch, match):
+    files, _ = cifar_files(10)
+    files["test_batch"] = py2_pickle(batch)
+    write_cifar(tmp_path, 10, files)
+    with pytest.raises(ValueError, match=r"^CIFAR10: .*test_batch.*" + match
+                       if "labels must be" not in match else match):
+        CIFAR10(tmp_path, train=False)
+
+
+def test_cifar_rejects_garbage_and_incomplete_sources(tmp_path):
+    files, _ = cifar_files(10)
+    files["test_batch"] = b"not a pickle at all"
+    write_cifar(tmp_path, 10, files)
+    with pytest.raises(ValueError, match=r"test_batch: not a readable CIFAR pickle"):
+        CIFAR10(tmp_path, train=False)
+    os.remove(tmp_path / "cifar-10-batches-py" / "batches.meta")
+    with pytest.raises(FileNotFoundError, match=r"batches\.meta \(the cifar-10-batches-py/ "
+                                                r"folder is incomplete\)"):
+        CIFAR10(tmp_path)
+
+
+def test_cifar_archive_problems_name_the_archive(tmp_path):
+    files, _ = cifar_files(100)
+    del files["meta"]
+    write_cifar(tmp_path, 100, files, archive=True)
+    with pytest.raises(ValueError, match=r"cifar-100-python\.tar\.gz: the archive has no "
+                                         r"member cifar-100-python/meta"):
+        CIFAR100(tmp_path)
+    (tmp_path / "cifar-100-python.tar.gz").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a readable tar archive"):
+        CIFAR100(tmp_path)
+
+
+def test_cifar_missing_files_say_where_and_mention_download(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"CIFAR10: neither .*cifar-10-batches-py/ nor "
+                                                r".*cifar-10-python\.tar\.gz exists.*"
+                                                r"download=True"):
+        CIFAR10(tmp_path)
+
+
+# ---------------------------------------------------------------------------- ImageFolder
+def make_folder(root, Image):
+    rng = np.random.default_rng(0)
+    layout = {"cat": ["b.png", "a.png", "sub/c.png"], "dog": ["x.PNG"], "ant": ["1.bmp"]}
+    arrays = {}
+    for cls, names in layout.items():
+        for name in names:
+            path = root / cls / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            arr = rng.integers(0, 256, (3 + len(name), 4, 3), dtype=np.uint8)
+            Image.fromarray(arr).save(path, format="BMP" if name.endswith("bmp") else "PNG")
+            arrays[str(path)] = arr
+    (root / "cat" / "notes.txt").write_text("not an image")
+    return arrays
+
+
+def test_image_folder_lists_classes_and_samples_like_torchvision(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    arrays = make_folder(tmp_path, Image)
+    ds = ImageFolder(tmp_path)
+    assert ds.classes == ["ant", "cat", "dog"]
+    assert ds.class_to_idx == {"ant": 0, "cat": 1, "dog": 2}
+    names = [os.path.relpath(p, tmp_path) for p, _ in ds.samples]
+    assert names == ["ant/1.bmp", "cat/a.png", "cat/b.png", "cat/sub/c.png", "dog/x.PNG"]
+    assert ds.targets == [0, 1, 1, 1, 2] and len(ds) == 5
+    for i, (path, target) in enumerate(ds.samples):
+        x, y = ds[i]
+        assert y == target
+        np.testing.assert_allclose(x.numpy(), arrays[path].transpose(2, 0, 1) / 255, rtol=1e-6)
+
+
+def test_image_folder_grey_mode_transform_and_lazy_loading(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    make_folder(tmp_path, Image)
+    seen = []
+    ds = ImageFolder(tmp_path, mode="L", transform=lambda a: seen.append(a) or a.shape,
+                     target_transform=str)
+    assert ds[1] == ((8, 4, 1), "1")  # cat/a.png: 3 + len(name) rows
+    assert seen[0].dtype == np.uint8
+    calls = []
+    lazy = ImageFolder(tmp_path, loader=lambda p: calls.append(p) or np.zeros((2, 2, 3),
+                                                                              np.uint8))
+    assert calls == []
+    lazy[3]
+    assert calls == [lazy.samples[3][0]]
+    with pytest.raises(FileNotFoundError, match=r"found no valid file for the classes ant .*"
+                                                r"extensions \.png"):
+        ImageFolder(tmp_path, extensions=".png")
+
+
+def test_image_folder_rejects_unreadable_files_naming_them(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    make_folder(tmp_path, Image)
+    (tmp_path / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    ds = ImageFolder(tmp_path)
+    index = [os.path.basename(p) for p, _ in ds.samples].index("broken.png")
+    with pytest.raises(ValueError, match=r"ImageFolder: .*dog.broken\.png: cannot read the "
+                                         r"image"):
+        ds[index]
+
+
+def test_image_folder_rejects_empty_layouts_and_bad_arguments(tmp_path):
+    pytest.importorskip("PIL.Image")
+    with pytest.raises(FileNotFoundError, match="couldn't find any class folder"):
+        ImageFolder(tmp_path)
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "a.txt").write_text("x")
+    with pytest.raises(FileNotFoundError, match="found no valid file for the classes cat"):
+        ImageFolder(tmp_path)
+    with pytest.raises(ValueError, match="mode must be one of 'RGB', 'L', got mode='CMYK'"):
+        ImageFolder(tmp_path, mode="CMYK")
+    with pytest.raises(TypeError, match="loader must be callable"):
+        ImageFolder(tmp_path, loader=3)
+    ds = ImageFolder(tmp_path, is_valid_file=lambda p: p.endswith(".txt"),
+                     loader=lambda p: np.zeros((1, 1, 3), np.uint8))
+    assert len(ds) == 1
+
+
+def test_image_folder_without_pillow_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    (tmp_path / "cat").mkdir()
+    with pytest.raises(ImportError, match=r'pip install "svertka\[images\]"'):
+        ImageFolder(tmp_path)
