@@ -164,6 +164,86 @@ def t_vgg(depth, batch_norm, num_classes=1000):
     return m
 
 
+class TBasicConv2d(nn.Module):
+    def __init__(self, cin, cout, **kwargs):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, bias=False, **kwargs)
+        self.bn = nn.BatchNorm2d(cout, eps=0.001)
+
+
+class TInception(nn.Module):
+    def __init__(self, cin, c1, c3r, c3, c5r, c5, pp):
+        super().__init__()
+        self.branch1 = TBasicConv2d(cin, c1, kernel_size=1)
+        self.branch2 = nn.Sequential(TBasicConv2d(cin, c3r, kernel_size=1),
+                                     TBasicConv2d(c3r, c3, kernel_size=3, padding=1))
+        self.branch3 = nn.Sequential(TBasicConv2d(cin, c5r, kernel_size=1),
+                                     TBasicConv2d(c5r, c5, kernel_size=3, padding=1))
+        self.branch4 = nn.Sequential(nn.MaxPool2d(3, 1, 1, ceil_mode=True),
+                                     TBasicConv2d(cin, pp, kernel_size=1))
+
+
+class TInceptionAux(nn.Module):
+    def __init__(self, cin, num_classes):
+        super().__init__()
+        self.conv = TBasicConv2d(cin, 128, kernel_size=1)
+        self.fc1 = nn.Linear(2048, 1024)
+        self.fc2 = nn.Linear(1024, num_classes)
+
+
+def t_googlenet(aux_logits=False, num_classes=1000):
+    """Layout only (no forward)."""
+    m = nn.Module()
+    m.conv1 = TBasicConv2d(3, 64, kernel_size=7, stride=2, padding=3)
+    m.conv2 = TBasicConv2d(64, 64, kernel_size=1)
+    m.conv3 = TBasicConv2d(64, 192, kernel_size=3, padding=1)
+    m.inception3a = TInception(192, 64, 96, 128, 16, 32, 32)
+    m.inception3b = TInception(256, 128, 128, 192, 32, 96, 64)
+    m.inception4a = TInception(480, 192, 96, 208, 16, 48, 64)
+    m.inception4b = TInception(512, 160, 112, 224, 24, 64, 64)
+    m.inception4c = TInception(512, 128, 128, 256, 24, 64, 64)
+    m.inception4d = TInception(512, 112, 144, 288, 32, 64, 64)
+    m.inception4e = TInception(528, 256, 160, 320, 32, 128, 128)
+    m.inception5a = TInception(832, 256, 160, 320, 32, 128, 128)
+    m.inception5b = TInception(832, 384, 192, 384, 48, 128, 128)
+    if aux_logits:
+        m.aux1 = TInceptionAux(512, num_classes)
+        m.aux2 = TInceptionAux(528, num_classes)
+    m.fc = nn.Linear(1024, num_classes)
+    return m
+
+
+def _cna(cin, cout, k=3, stride=1, groups=1):
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups,
+                                   bias=False), nn.BatchNorm2d(cout), nn.ReLU6())
+
+
+class TInvertedResidual(nn.Module):
+    def __init__(self, inp, oup, stride, t):
+        super().__init__()
+        hidden = int(round(inp * t))
+        layers = [_cna(inp, hidden, 1)] if t != 1 else []
+        layers += [_cna(hidden, hidden, 3, stride, hidden),
+                   nn.Conv2d(hidden, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup)]
+        self.conv = nn.Sequential(*layers)
+
+
+def t_mobilenet_v2(num_classes=1000):
+    """Layout only (no forward), width_mult=1: the channels need no rounding."""
+    settings = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1],
+                [6, 160, 3, 2], [6, 320, 1, 1]]
+    features, c = [_cna(3, 32, stride=2)], 32
+    for t, out, n, s in settings:
+        for i in range(n):
+            features.append(TInvertedResidual(c, out, s if i == 0 else 1, t))
+            c = out
+    features.append(_cna(c, 1280, 1))
+    m = nn.Module()
+    m.features = nn.Sequential(*features)
+    m.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, num_classes))
+    return m
+
+
 TORCH_REFS = {
     "alexnet": t_alexnet,
     **{f"vgg{d}{'_bn' if bn else ''}": (lambda d=d, bn=bn: t_vgg(d, bn))
@@ -175,6 +255,9 @@ TORCH_REFS = {
     "resnet152": lambda: TResNet(TBottleneck, [3, 8, 36, 3]),
     "resnext50_32x4d": lambda: TResNet(TBottleneck, [3, 4, 6, 3], groups=32,
                                        width_per_group=4),
+    "googlenet": t_googlenet,
+    "googlenet_aux": lambda: t_googlenet(aux_logits=True),
+    "mobilenet_v2": t_mobilenet_v2,
 }
 
 

@@ -67,6 +67,24 @@ TORCHVISION = {
 }
 
 
+def _std_close(w, std, tol=0.05):
+    w = w.detach().numpy()
+    assert abs(w.std() - std) < tol * std, f"std {w.std():.4g} != {std:.4g}"
+    assert abs(w.mean()) < 0.1 * std
+
+
+# torchvision's initialisations: name -> [(parameter, expected std or 0 for zeros)]
+INIT = {
+    "vgg11": [("features.3.weight", np.sqrt(2 / (128 * 9))), ("features.3.bias", 0),
+              ("classifier.3.weight", 0.01), ("classifier.3.bias", 0)],
+    "googlenet": [("inception4a.branch2.1.conv.weight", 0.01), ("fc.weight", 0.01)],
+    "mobilenet_v2": [("features.18.0.weight", np.sqrt(2 / 1280)), ("classifier.1.weight", 0.01),
+                     ("classifier.1.bias", 0)],
+    "resnet50": [("layer2.0.conv2.weight", np.sqrt(2 / (128 * 9))),
+                 ("layer3.0.downsample.0.weight", np.sqrt(2 / 1024))],
+}
+
+
 def _layout(model):
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
@@ -82,6 +100,12 @@ def test_torchvision_model_layout_counts_and_forward(name):
         assert layout.get(key) == shape, f"{key}: {layout.get(key)} != torchvision's {shape}"
     if name in TORCH_REFS:   # the whole layout, in order, equals the torch reference's
         assert list(layout.items()) == list(meta_layout(name).items())
+    params = dict(model.named_parameters())
+    for key, std in INIT.get(name, []):
+        if std == 0:
+            np.testing.assert_array_equal(params[key].detach().numpy(), 0)
+        else:
+            _std_close(params[key], std)
     if size is not None:
         model.eval()
         with svertka.no_grad():
@@ -117,6 +141,7 @@ def test_googlenet_aux_logits_layout():
     assert sum(p.numel() for p in model.parameters()) == 13_004_888
     layout = _layout(model)
     assert len(layout) == 364
+    assert list(layout.items()) == list(meta_layout("googlenet_aux").items())
     assert layout["aux1.conv.conv.weight"] == (128, 512, 1, 1)
     assert layout["aux2.conv.conv.weight"] == (128, 528, 1, 1)
     assert layout["aux1.fc1.weight"] == (1024, 2048)

@@ -20,6 +20,11 @@ class AlexNet(nn.Module):
     normalisation and no grouped convolutions; an adaptive average pooling lets other input
     sizes through. Default (PyTorch) initialisation. 61,100,840 parameters for 1000 classes.
 
+    Args:
+        num_classes: outputs. Default: 1000.
+        dropout: dropout probability of the classifier. Default: 0.5.
+        in_channels: input channels (an addition). Default: 3.
+
     Shape:
         - Input: :math:`(N, C_{in}, H, W)` with ``H, W >= 63`` (224 in the paper).
         - Output: :math:`(N, \\text{num\\_classes})`.
@@ -96,6 +101,12 @@ class VGG(nn.Module):
     addition, as is the adaptive pooling. Initialisation as torchvision's: convolutions
     ``kaiming_normal_(mode='fan_out', nonlinearity='relu')`` with zero bias, batch norms 1 and
     0, linear layers ``normal_(0, 0.01)`` with zero bias.
+
+    Args:
+        features: the convolutional part (``make_vgg_layers``).
+        num_classes: outputs. Default: 1000.
+        init_weights: apply torchvision's initialisation. Default: True.
+        dropout: dropout probability of the classifier. Default: 0.5.
 
     Shape:
         - Input: :math:`(N, C_{in}, H, W)` with ``H, W >= 32`` (224 in the paper).

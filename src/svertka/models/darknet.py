@@ -36,6 +36,10 @@ class Darknet19(nn.Module):
     map (the YOLOv2 passthrough source), ``deep`` is the last pooling and the 1024-channel
     stage. The softmax is left to the loss. Default (PyTorch) initialisation.
 
+    Args:
+        num_classes: outputs. Default: 1000.
+        in_channels: input channels. Default: 3.
+
     Shape:
         - Input: :math:`(N, C_{in}, H, W)` (224 in the paper).
         - Output: :math:`(N, \\text{num\\_classes})`.
@@ -84,6 +88,11 @@ class YOLOv2(nn.Module):
     dy*2 + dx``; Darknet's ``reorg`` orders them differently, so Darknet weights of the
     layers after it need a permutation); decoding boxes, anchors and the loss are left to the
     user.
+
+    Args:
+        num_classes: object classes C. Default: 20 (PASCAL VOC).
+        num_anchors: anchor boxes per cell A. Default: 5.
+        in_channels: input channels. Default: 3.
 
     Shape:
         - Input: :math:`(N, C_{in}, H, W)`, ``H, W`` multiples of 32.

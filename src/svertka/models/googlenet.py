@@ -78,6 +78,13 @@ class GoogLeNet(nn.Module):
     In training mode with ``aux_logits=True`` the forward returns
     ``GoogLeNetOutputs(logits, aux_logits2, aux_logits1)``; otherwise the logits.
 
+    Args:
+        num_classes: outputs. Default: 1000.
+        aux_logits: build the two auxiliary classifiers. Default: True (the builder: False).
+        init_weights: apply torchvision's initialisation. Default: True.
+        dropout, dropout_aux: dropout probabilities of the head and of the auxiliary heads.
+        in_channels: input channels (an addition). Default: 3.
+
     Shape:
         - Input: :math:`(N, C_{in}, H, W)` (224 in the paper).
         - Output: :math:`(N, \\text{num\\_classes})`.

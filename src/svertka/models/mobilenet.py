@@ -68,6 +68,13 @@ class MobileNetV2(nn.Module):
     ``kaiming_normal_(mode='fan_out')``, batch norms 1 and 0, linear ``normal_(0, 0.01)`` with
     zero bias. 3,504,872 parameters for 1000 classes.
 
+    Args:
+        num_classes: outputs. Default: 1000.
+        width_mult: channel multiplier. Default: 1.0.
+        round_nearest: channels are rounded to multiples of this. Default: 8.
+        dropout: dropout probability before the classifier. Default: 0.2.
+        in_channels: input channels (an addition). Default: 3.
+
     Shape:
         - Input: :math:`(N, C_{in}, H, W)` (224 in the paper).
         - Output: :math:`(N, \\text{num\\_classes})`.
@@ -132,6 +139,11 @@ class MobileNetV1(nn.Module):
     channels ``int(c * width_mult)``, at least 8). Departures: no dropout, and the paper's
     7x7 average pooling is adaptive (any input size). 4,231,976 parameters for 1000 classes at
     ``width_mult=1``. Convolutions use ``kaiming_normal_(mode='fan_out')``.
+
+    Args:
+        num_classes: outputs. Default: 1000.
+        width_mult: the width multiplier alpha (0.25, 0.5, 0.75, 1 in the paper). Default: 1.0.
+        in_channels: input channels. Default: 3.
 
     Shape:
         - Input: :math:`(N, C_{in}, H, W)` (224 in the paper).

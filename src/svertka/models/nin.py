@@ -26,6 +26,11 @@ class NiN(nn.Module):
     Gaussian with std 0.05 and per-layer learning rates), and pooling uses floor rounding
     (Caffe's ceil gives 16x16 and 8x8 maps instead of 15x15 and 7x7).
 
+    Args:
+        num_classes: outputs (channels of the last mlpconv). Default: 10.
+        in_channels: input channels. Default: 3.
+        dropout: dropout probability between the mlpconv layers. Default: 0.5.
+
     Shape:
         - Input: :math:`(N, C_{in}, 32, 32)` (any ``H, W >= 7``).
         - Output: :math:`(N, \\text{num\\_classes})`.

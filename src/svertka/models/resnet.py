@@ -86,6 +86,14 @@ class ResNet(nn.Module):
     2017). ``in_channels`` (default 3) is an addition; ``groups``/``width_per_group`` give
     ResNeXt.
 
+    Args:
+        block: ``BasicBlock`` or ``Bottleneck``.
+        layers: the number of blocks of each of the four stages.
+        num_classes: outputs of the last layer. Default: 1000.
+        zero_init_residual: zero the last batch norm weight of each block. Default: False.
+        groups, width_per_group: grouped 3x3 convolutions of the bottlenecks (ResNeXt).
+        in_channels: input channels. Default: 3.
+
     Shape:
         - Input: :math:`(N, C_{in}, H, W)`, any ``H, W >= 1`` (224 in the paper).
         - Output: :math:`(N, \\text{num\\_classes})`.
@@ -229,6 +237,12 @@ class CifarResNet(nn.Module):
     parameters); ``shortcut='B'`` uses 1x1 convolution + batch norm projections there instead
     (ResNet-20: 272,474). Initialisation as torchvision's ResNet (the paper used He init with
     fan_in); ``in_channels`` (default 3) is an addition.
+
+    Args:
+        depth: ``6n + 2`` (20, 32, 44, 56, 110).
+        num_classes: outputs. Default: 10.
+        in_channels: input channels. Default: 3.
+        shortcut: ``'A'`` (zero-padding identity) or ``'B'`` (projection). Default: ``'A'``.
 
     Shape:
         - Input: :math:`(N, C_{in}, H, W)`, 32x32 in the paper.

@@ -53,6 +53,15 @@ class WaveNetStack(nn.Module):
     no conditioning inputs (global or local), the input is a real-valued ``(N, C, L)``
     signal (the paper fed one-hot mu-law samples: pass them as ``in_channels=256``).
 
+    Args:
+        in_channels: input channels. Default: 1.
+        num_classes: output scores per step. Default: 256.
+        residual_channels, dilation_channels, skip_channels: widths of the residual stream,
+            of the gated units and of the skip outputs. Defaults: 32, 32, 64.
+        num_layers: blocks per stack (dilations 1 ... 2**(num_layers-1)). Default: 10.
+        num_stacks: repeats of the dilation cycle. Default: 1.
+        kernel_size: taps of the dilated convolutions. Default: 2.
+
     Shape:
         - Input: :math:`(N, C_{in}, L)`.
         - Output: :math:`(N, \\text{num\\_classes}, L)`.
@@ -122,6 +131,13 @@ class GatedCNN(nn.Module):
     word embeddings: pass embedded tokens), the residual connection wraps each layer (the paper
     used bottleneck blocks of up to 5 layers), no weight normalisation, and a plain linear
     output instead of the adaptive softmax.
+
+    Args:
+        in_channels: input channels. Default: 1.
+        num_classes: output scores per step. Default: 10.
+        channels: width of the gated layers. Default: 64.
+        num_layers: residual gated blocks. Default: 4.
+        kernel_size: taps of the causal convolutions. Default: 3.
 
     Shape:
         - Input: :math:`(N, C_{in}, L)`.

@@ -66,6 +66,16 @@ class UNet(nn.Module):
     2x2 up-convolution with bilinear upsampling and a 1x1 convolution; ``batch_norm=True`` adds
     batch norm after each 3x3 convolution (not in the paper). Default (PyTorch) initialisation.
 
+    Args:
+        in_channels: input channels. Default: 1.
+        num_classes: output score maps. Default: 2.
+        base: channels of the first level (doubled at each step down). Default: 64.
+        depth: the number of poolings. Default: 4.
+        upsample: ``'transpose'`` (2x2 up-convolution) or ``'bilinear'``. Default:
+            ``'transpose'``.
+        padding: pad the 3x3 convolutions (same-size output). Default: True.
+        batch_norm: batch norm after each 3x3 convolution. Default: False.
+
     Shape:
         - Input: :math:`(N, C_{in}, H, W)`.
         - Output: :math:`(N, \\text{num\\_classes}, H, W)` with ``padding=True``; smaller by
