@@ -6,7 +6,7 @@ from skimage import data, feature, transform
 from tests._oracle import assert_close
 
 import svertka
-from svertka.vision import hog
+from svertka.vision import hog, hog_batch
 
 CAMERA = transform.rescale(data.camera(), 0.25, anti_aliasing=True)          # (128, 128)
 ASTRONAUT = transform.rescale(data.astronaut(), 0.25, anti_aliasing=True,
@@ -87,3 +87,25 @@ def test_hog_rejects_bad_arguments():
         hog(np.zeros((32, 32), dtype=complex))
     with pytest.raises(ValueError, match="transform_sqrt needs a non-negative image"):
         hog(-CAMERA, transform_sqrt=True)
+
+
+@pytest.mark.parametrize("channels", [None, 3], ids=["grey", "colour"])
+def test_hog_batch_equals_hog_per_image(channels):
+    rng = np.random.default_rng(5)
+    shape = (4, 20, 18) if channels is None else (4, channels, 20, 18)
+    images = rng.random(shape).astype(np.float32)
+    got = hog_batch(images, 6, (4, 3), (2, 2), "L1-sqrt")
+    assert got.dtype == np.float32
+    for n in range(4):
+        one = feature.hog(images[n], 6, (4, 3), (2, 2), "L1-sqrt",
+                          channel_axis=None if channels is None else 0)
+        assert_close(got[n], one, rtol=1e-4)
+
+
+def test_hog_batch_rejects_bad_arguments():
+    with pytest.raises(ValueError, match=r"hog_batch: images must be 3-D \(N, H, W\) or 4-D"):
+        hog_batch(np.zeros((8, 8)))
+    with pytest.raises(TypeError, match="hog_batch: images must be a real ndarray or Tensor"):
+        hog_batch([np.zeros((8, 8))])
+    with pytest.raises(ValueError, match="hog_batch: the image of 8x8 pixels is too small"):
+        hog_batch(np.zeros((2, 8, 8)))

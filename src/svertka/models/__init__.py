@@ -49,3 +49,4 @@ from svertka.models.resnet import (  # noqa: F401
 )
 from svertka.models.sequence import GatedCNN, WaveNetStack, gated_cnn, wavenet_stack  # noqa: F401
 from svertka.models.unet import UNet, unet  # noqa: F401
+from svertka.models.hog_softmax import HOGSoftmax, hog_softmax  # noqa: F401

@@ -18,8 +18,8 @@ from svertka.vision.filters import (
     sobel_x,
     sobel_y,
 )
-from svertka.vision.hog import hog
+from svertka.vision.hog import hog, hog_batch
 
 __all__ = ["filter2d", "box", "gaussian", "sobel_x", "sobel_y", "laplacian", "sharpen",
            "gradient_magnitude_and_orientation", "rgb_to_gray", "rgb_to_hsv", "hsv_to_rgb",
-           "hog"]
+           "hog", "hog_batch"]
