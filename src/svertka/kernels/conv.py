@@ -24,13 +24,15 @@ Layout, chosen so that the GEMMs dominate the time:
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 
 import numpy as np
 
 from svertka.kernels.window import out_shape, pad_constant, window_view
 
 __all__ = ["same_pads", "conv_out_shape", "im2col", "col2im", "conv_forward",
-           "conv_input_grad", "conv_weight_grad", "conv_fft"]
+           "conv_input_grad", "conv_weight_grad", "conv_fft", "release", "WORKSPACE"]
 
 # The forward's column matrix is kept for the weight gradient when it is at most this big.
 KEEP_COLS_BYTES = 256 * 2**20
@@ -112,20 +114,169 @@ def col2im(cols, x_shape, kernel, stride, pads, dilation):
     return gxp[crop]
 
 
+class _Workspace:
+    """A cache of large scratch arrays (column matrices), reused across calls and steps.
+
+    Fresh multi-megabyte arrays come from ``mmap`` and page-fault on first touch (several ms
+    for a 75 MB column matrix, as much as building it); arrays handed back with ``give`` are
+    kept per ``(shape, dtype)`` and returned by the next ``take`` of that shape. Only arrays
+    that nothing else references may be given back. At most ``limit`` bytes are kept.
+    """
+
+    MIN_BYTES = 2**20
+
+    def __init__(self, limit=1024 * 2**20):
+        self.limit = limit
+        self.nbytes = 0
+        self._free = {}
+        self._lent = weakref.WeakValueDictionary()      # arrays ``take`` handed out
+        self._lock = threading.Lock()
+
+    def take(self, shape, dtype):
+        key = (tuple(shape), np.dtype(dtype).str)
+        with self._lock:
+            stack = self._free.get(key)
+            a = stack.pop() if stack else None
+            if a is not None:
+                self.nbytes -= a.nbytes
+        if a is None:
+            a = np.empty(shape, dtype)
+        if a.nbytes >= self.MIN_BYTES:
+            self._lent[id(a)] = a
+        return a
+
+    def give(self, a):
+        """Take back ``a``, an array from ``take`` (anything else is ignored)."""
+        if a is None:
+            return
+        with self._lock:
+            if self._lent.get(id(a)) is not a:
+                return
+            del self._lent[id(a)]
+            if self.nbytes + a.nbytes > self.limit:
+                self._free.clear()
+                self.nbytes = 0
+                if a.nbytes > self.limit:
+                    return
+            self._free.setdefault((a.shape, a.dtype.str), []).append(a)
+            self.nbytes += a.nbytes
+
+    def clear(self):
+        with self._lock:
+            self._free.clear()
+            self.nbytes = 0
+
+
+WORKSPACE = _Workspace()
+
+
+def release(cols):
+    """Hand a column matrix returned by ``conv_forward(..., keep_cols=True)`` back for reuse
+    (call it once nothing uses it; arrays not made by the workspace, such as the view of the
+    input that pointwise kernels use, are ignored)."""
+    if cols is not None:
+        WORKSPACE.give(cols.base if cols.base is not None else cols)
+
+
+def _algorithm(x_shape, w_shape, stride, dilation, groups, algorithm):
+    from svertka.backends import resolve_conv_algorithm
+    return resolve_conv_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm)
+
+
 def _columns(x, kernel, stride, pads, dilation, groups, out):
-    """The column matrix as ``(N, G, CK, P)`` (no copy at all for pointwise kernels)."""
+    """The column matrix as ``(N, G, CK, P)`` (no copy at all for pointwise kernels).
+
+    The matrix is a view of a workspace array (see ``release``)."""
     N, C = x.shape[:2]
     if _is_pointwise(kernel, stride, pads, x.shape[2:], out):
         P = math.prod(x.shape[2:])
         return x.reshape(N, groups, C // groups, P)                 # (N, G, Cg, P)
-    cols = im2col(x, kernel, stride, pads, dilation, out)            # (N, C, K..., O...)
-    P = math.prod(cols.shape[2 + len(kernel):])
+    n = len(kernel)
+    xp = pad_constant(x, pads)
+    view = window_view(xp, kernel, stride, dilation, out)            # (N, C, O..., K...)
+    perm = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))
+    view = view.transpose(perm)                                      # (N, C, K..., O...)
+    buf = WORKSPACE.take(view.shape, x.dtype)
+    np.copyto(buf, view)
+    P = math.prod(out)
     CK = C // groups * math.prod(kernel)
-    return cols.reshape(N, groups, CK, P)                            # (N, G, CK, P)
+    return buf.reshape(N, groups, CK, P)                             # (N, G, CK, P)
 
 
-def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep_cols=False):
-    """Cross-correlation ``y = x * w`` (torch's conv) as one batched GEMM.
+# ------------------------------------------------------------------------ shared helpers
+
+def _offset_slices(offs, stride, dilation, outs):
+    """The strided slab of the padded input read by kernel offset ``offs``: ``(N, C, O...)``."""
+    return (slice(None), slice(None)) + tuple(
+        slice(k * d, k * d + s * (o - 1) + 1, s)
+        for k, d, s, o in zip(offs, dilation, stride, outs))
+
+
+def _padded_shape(x_shape, pads):
+    return tuple(x_shape[:2]) + tuple(i + lo + hi for i, (lo, hi) in zip(x_shape[2:], pads))
+
+
+def _crop(a, x_shape, pads):
+    """The unpadded part ``x_shape`` of a padded array (a view)."""
+    if not any(lo or hi for lo, hi in pads):
+        return a
+    return a[(slice(None), slice(None)) + tuple(slice(lo, lo + i)
+                                                for i, (lo, _) in zip(x_shape[2:], pads))]
+
+
+def _flat_grid(padded, outs, kernel, dilation):
+    """Stride-1 'flat shift' geometry on the flattened padded grid ``padded`` (spatial).
+
+    Output position ``o`` sits at flat index ``sum(o_i * st_i)`` of the padded grid (``st``
+    its C-order strides), so the input a kernel offset ``k`` reads for ALL outputs is one
+    contiguous slice ``[shift_k, shift_k + L)`` of the flattened input. Returns ``L`` (the
+    span of the outputs, garbage positions between rows included) and the shifts.
+    """
+    st = [math.prod(padded[i + 1:]) for i in range(len(padded))]
+    L = sum((o - 1) * s for o, s in zip(outs, st)) + 1
+    shifts = [sum(k * d * s for k, d, s in zip(offs, dilation, st))
+              for offs in np.ndindex(*kernel)]
+    return L, shifts
+
+
+def _to_grid(a, padded, L):
+    """``a`` ``(N, C, O...)`` placed on the padded grid, flattened: ``(N, C, L)``, zeros at
+    the positions between the outputs' rows."""
+    N, C = a.shape[:2]
+    g = np.zeros((N, C, math.prod(padded)), dtype=a.dtype)
+    g.reshape((N, C) + tuple(padded))[(slice(None), slice(None)) + tuple(
+        slice(0, o) for o in a.shape[2:])] = a
+    return g[:, :, :L]
+
+
+def _from_grid(g, padded, outs):
+    """Inverse of ``_to_grid``: ``(N, C, >= L)`` on the padded grid to ``(N, C, O...)``."""
+    N, C = g.shape[:2]
+    full = np.empty((N, C, math.prod(padded)), dtype=g.dtype)
+    full[:, :, :g.shape[2]] = g
+    return np.ascontiguousarray(full.reshape((N, C) + tuple(padded))[
+        (slice(None), slice(None)) + tuple(slice(0, o) for o in outs)])
+
+
+def _depthwise(x_shape, w_shape, groups):
+    return groups == x_shape[1] and w_shape[1] == 1 and w_shape[0] == groups
+
+
+# Depthwise multiply-adds run over blocks of the batch whose slabs fit in the L2 cache: the
+# nine passes per block then stay in cache instead of streaming the whole tensor nine times.
+BLOCK_BYTES = 256 * 2**10
+
+
+def _blocks(N, item_bytes):
+    step = max(1, BLOCK_BYTES // max(1, item_bytes))
+    return [slice(i, min(N, i + step)) for i in range(0, N, step)]
+
+
+# ------------------------------------------------------------------------ forward
+
+def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep_cols=False,
+                 algorithm=None):
+    """Cross-correlation ``y = x * w`` (torch's conv).
 
     Args:
         x: input ``(N, C, I1, .., In)``.
@@ -133,7 +284,10 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep_cols=False
         stride, dilation: ``n`` ints each. pads: ``n`` ``(lo, hi)`` pairs.
         groups: ``G``; ``C`` and ``Co`` are multiples of it.
         out: optional output sizes (default: the usual formula).
-        keep_cols: also return the column matrix ``(N, G, CK, P)`` for ``conv_weight_grad``.
+        keep_cols: also return the column matrix ``(N, G, CK, P)`` for ``conv_weight_grad``
+            (``None`` when the algorithm builds none); hand it back with ``release``.
+        algorithm: ``'im2col'``, ``'implicit_gemm'``, ``'fft'``, ``'direct'`` or ``'auto'``;
+            default: ``svertka.backends.get_conv_algorithm()``.
 
     Returns:
         ``y`` ``(N, Co, O1, .., On)``, or ``(y, cols)`` with ``keep_cols``.
@@ -142,27 +296,124 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep_cols=False
     >>> conv_forward(x, np.ones((1, 1, 3)), (1,), ((1, 1),), (1,), 1)
     array([[[1., 3., 6., 9., 7.]]])
     """
-    kernel = w.shape[2:]
-    N = x.shape[0]
-    Co = w.shape[0]
+    kernel = tuple(w.shape[2:])
     if out is None:
         out = conv_out_shape(x.shape[2:], kernel, stride, pads, dilation)
     out = tuple(out)
+    algo = _algorithm(x.shape, w.shape, stride, dilation, groups, algorithm)
+    if x.shape[0] == 0 or 0 in out:
+        algo = "im2col"
+    if algo == "fft" and (any(s != 1 for s in stride) or any(d != 1 for d in dilation)
+                          or groups != 1 or out != conv_out_shape(x.shape[2:], kernel,
+                                                                  stride, pads, dilation)):
+        algo = "im2col"
+    if algo == "fft":
+        y = conv_fft(x, w, pads)
+        return (y, None) if keep_cols else y
+    if algo == "direct":
+        y = _direct_forward(x, w, stride, pads, dilation, groups, out)
+        return (y, None) if keep_cols else y
+    if algo == "implicit_gemm":
+        y = _implicit_forward(x, w, stride, pads, dilation, groups, out)
+        return (y, None) if keep_cols else y
+    N, Co = x.shape[0], w.shape[0]
     cols = _columns(x, kernel, stride, pads, dilation, groups, out)  # (N, G, CK, P)
     wm = w.reshape(groups, Co // groups, math.prod(w.shape[1:]))   # (G, Cog, CK)
     y = np.matmul(wm, cols).reshape((N, Co) + out)                   # (N, G, Cog, P) = y
-    return (y, cols) if keep_cols else y
+    if keep_cols:
+        return y, cols
+    release(cols)
+    return y
 
 
-def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups):
-    """``gx`` of ``conv_forward``: a GEMM ``w^T @ gy`` into columns, then col2im.
+def _direct_forward(x, w, stride, pads, dilation, groups, outs):
+    """Reference: for every kernel offset, ``y += w[..., k] . x_shifted`` (an einsum).
 
-    Also the forward of the transposed convolution (``gy`` is then its input, ``x_shape`` its
-    output shape).
+    Depthwise: a multiply-add per offset, per cache-sized block of the batch.
+    """
+    N, C = x.shape[:2]
+    Co, Cg = w.shape[:2]
+    kernel = tuple(w.shape[2:])
+    xp = pad_constant(x, pads)                                       # (N, C, Ip...)
+    y = np.zeros((N, Co) + outs, dtype=np.result_type(x, w))
+    if _depthwise(x.shape, w.shape, groups):
+        n = len(kernel)
+        taps = w.reshape((Co,) + kernel + (1,) * n)                  # (C, K..., 1...)
+        tmp = np.empty_like(y)
+        for blk in _blocks(N, y[0].nbytes):
+            for offs in np.ndindex(*kernel):
+                src = xp[blk][_offset_slices(offs, stride, dilation, outs)]   # (B, C, O...)
+                t = tmp[blk]
+                np.multiply(src, taps[(slice(None),) + offs], out=t)
+                y[blk] += t
+        return y
+    Cog = Co // groups
+    yg = y.reshape((N, groups, Cog) + outs)                          # (N, G, Cog, O...)
+    wg = w.reshape((groups, Cog, Cg) + kernel)                       # (G, Cog, Cg, K...)
+    for offs in np.ndindex(*kernel):
+        xs = xp[_offset_slices(offs, stride, dilation, outs)]        # (N, C, O...)
+        xs = xs.reshape((N, groups, Cg) + outs)                      # (N, G, Cg, O...)
+        yg += np.einsum("gab,ngb...->nga...", wg[(Ellipsis,) + offs], xs)
+    return y
+
+
+def _implicit_forward(x, w, stride, pads, dilation, groups, outs):
+    """One GEMM per kernel offset, accumulated: ``y += W_k @ x_k``; no column matrix.
+
+    With stride 1 ``x_k`` is a contiguous slice of the flattened padded input (see
+    ``_flat_grid``), so nothing is copied; with larger strides each offset's slab is copied
+    into one reused ``(N, G, Cg, P)`` buffer (a ninth of a 3x3 column matrix).
+    """
+    N, C = x.shape[:2]
+    Co, Cg = w.shape[:2]
+    kernel = tuple(w.shape[2:])
+    Cog = Co // groups
+    xp = pad_constant(x, pads)                                       # (N, C, Ip...)
+    padded = xp.shape[2:]
+    wk = np.moveaxis(w.reshape((groups, Cog, Cg) + kernel), (0, 1, 2), (-3, -2, -1))
+    wk = np.ascontiguousarray(wk).reshape((-1, groups, Cog, Cg))    # (K, G, Cog, Cg)
+    dtype = np.result_type(x, w)
+    unit = all(s == 1 for s in stride)
+    if unit:
+        L, shifts = _flat_grid(padded, outs, kernel, dilation)
+        flat = xp.reshape(N, groups, Cg, math.prod(padded))         # (N, G, Cg, Lp)
+        operands = (flat[..., s:s + L] for s in shifts)              # (N, G, Cg, L) views
+        P = L
+    else:
+        P = math.prod(outs)
+        buf = np.empty((N, C) + outs, dtype=x.dtype)
+        operands = (_copied(buf, xp, offs, stride, dilation, outs).reshape(N, groups, Cg, P)
+                    for offs in np.ndindex(*kernel))
+    acc = np.empty((N, groups, Cog, P), dtype=dtype)                 # (N, G, Cog, P)
+    tmp = np.empty_like(acc)
+    for i, xs in enumerate(operands):
+        if i == 0:
+            np.matmul(wk[0], xs, out=acc)
+        else:
+            np.matmul(wk[i], xs, out=tmp)
+            acc += tmp
+    if unit:
+        return _from_grid(acc.reshape(N, Co, P), padded, outs)
+    return acc.reshape((N, Co) + outs)
+
+
+def _copied(buf, xp, offs, stride, dilation, outs):
+    np.copyto(buf, xp[_offset_slices(offs, stride, dilation, outs)])
+    return buf
+
+
+# ------------------------------------------------------------------------ input gradient
+
+def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups, algorithm=None):
+    """``gx`` of ``conv_forward`` (the transposed convolution of ``gy``).
+
+    im2col: a GEMM ``w^T @ gy`` into columns, then col2im. Also the forward of the transposed
+    convolution (``gy`` is then its input, ``x_shape`` its output shape).
 
     Args:
         gy: ``(N, Co, O1, .., On)``. w: ``(Co, C // groups, K...)``.
         x_shape: ``(N, C, I1, .., In)``, the shape of the result.
+        algorithm: as for ``conv_forward``.
 
     >>> gy = np.ones((1, 1, 3))
     >>> conv_input_grad(gy, np.ones((1, 1, 3)), (1, 1, 5), (1,), ((0, 0),), (1,), 1)
@@ -173,51 +424,126 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups):
     outs = tuple(gy.shape[2:])
     P = math.prod(outs)
     Cog = Co // groups
+    algo = _algorithm(x_shape, w.shape, stride, dilation, groups, algorithm)
+    if N == 0 or P == 0:
+        return np.zeros(x_shape, dtype=np.result_type(gy, w))
+    if algo == "fft":
+        gx = _fft_input_grad(gy, w, x_shape, stride, pads, dilation, groups)
+        if gx is not None:
+            return gx
+        algo = "im2col"
+    if algo == "direct":
+        return _direct_input_grad(gy, w, x_shape, stride, pads, dilation, groups)
+    if algo == "implicit_gemm":
+        return _implicit_input_grad(gy, w, x_shape, stride, pads, dilation, groups)
     if Cog == 1 and x_shape[1] == groups:
-        return _depthwise_input_grad(gy, w, x_shape, stride, pads, dilation)
+        return _direct_input_grad(gy, w, x_shape, stride, pads, dilation, groups)
     wm = w.reshape(groups, Cog, math.prod(w.shape[1:]))             # (G, Cog, CK)
     gym = gy.reshape(N, groups, Cog, P)                              # (N, G, Cog, P)
+    pointwise = _is_pointwise(kernel, stride, pads, x_shape[2:], outs)
+    shape = (N, groups, wm.shape[2], P)
+    gcols = np.empty(shape, np.result_type(gy, w)) if pointwise else WORKSPACE.take(
+        shape, np.result_type(gy, w))
     if Cog == 1:
         # N*G GEMMs with an inner size of 1 are all call overhead: broadcast instead.
-        gcols = wm.transpose(0, 2, 1) * gym                          # (N, G, CK, P)
+        np.multiply(wm.transpose(0, 2, 1), gym, out=gcols)           # (N, G, CK, P)
     else:
-        gcols = np.matmul(wm.transpose(0, 2, 1), gym)                # (N, G, CK, P)
-    if _is_pointwise(kernel, stride, pads, x_shape[2:], outs):
+        np.matmul(wm.transpose(0, 2, 1), gym, out=gcols)             # (N, G, CK, P)
+    if pointwise:
         return gcols.reshape(x_shape)
-    gcols = gcols.reshape(tuple(x_shape[:2]) + kernel + outs)       # (N, C, K..., O...)
-    return col2im(gcols, x_shape, kernel, stride, pads, dilation)
+    gx = col2im(gcols.reshape(tuple(x_shape[:2]) + kernel + outs),  # (N, C, K..., O...)
+                x_shape, kernel, stride, pads, dilation)
+    WORKSPACE.give(gcols)
+    return gx
 
 
-def _depthwise_input_grad(gy, w, x_shape, stride, pads, dilation):
-    """``gx`` of a depthwise convolution (one input and one output channel per group).
+def _direct_input_grad(gy, w, x_shape, stride, pads, dilation, groups):
+    """Reference: for every kernel offset, ``gx_shifted += w[..., k]^T . gy`` (an einsum).
 
-    col2im with the columns made on the fly: per kernel offset, ``gy`` scaled by that tap of
-    every channel's filter is added into its strided slab. This never materialises the
-    ``prod(K)`` times larger column gradient, and replaces ``N * C`` GEMMs of inner size 1.
+    Depthwise: ``gy`` times that tap of every channel's filter, added into its strided slab,
+    per cache-sized block of the batch; never the ``prod(K)`` times larger column gradient.
     """
     kernel = tuple(w.shape[2:])
+    N, Co = gy.shape[:2]
     outs = tuple(gy.shape[2:])
-    padded = tuple(i + lo + hi for i, (lo, hi) in zip(x_shape[2:], pads))
-    gxp = np.zeros(tuple(x_shape[:2]) + padded, dtype=gy.dtype)
-    if gy.size:
-        taps = w.reshape((w.shape[0],) + kernel + (1,) * len(kernel))  # (C, K..., 1...)
-        tmp = np.empty_like(gy)
-        lead = (slice(None), slice(None))
-        for offs in np.ndindex(*kernel):
-            dst = lead + tuple(slice(k * d, k * d + s * (o - 1) + 1, s)
-                               for k, d, s, o in zip(offs, dilation, stride, outs))
-            np.multiply(gy, taps[(slice(None),) + offs], out=tmp)    # (N, C, O...)
-            gxp[dst] += tmp
-    crop = (slice(None), slice(None)) + tuple(slice(lo, lo + i)
-                                              for i, (lo, _) in zip(x_shape[2:], pads))
-    return gxp[crop]
+    Cg = w.shape[1]
+    gxp = np.zeros(_padded_shape(x_shape, pads), dtype=np.result_type(gy, w))
+    if _depthwise(x_shape, w.shape, groups):
+        n = len(kernel)
+        taps = w.reshape((Co,) + kernel + (1,) * n)                  # (C, K..., 1...)
+        tmp = np.empty_like(gy, dtype=gxp.dtype)
+        for blk in _blocks(N, gy[0].nbytes):
+            g, t, dst = gy[blk], tmp[blk], gxp[blk]
+            for offs in np.ndindex(*kernel):
+                np.multiply(g, taps[(slice(None),) + offs], out=t)   # (B, C, O...)
+                dst[_offset_slices(offs, stride, dilation, outs)] += t
+        return _crop(gxp, x_shape, pads)
+    Cog = Co // groups
+    gyg = gy.reshape((N, groups, Cog) + outs)                        # (N, G, Cog, O...)
+    wg = w.reshape((groups, Cog, Cg) + kernel)                       # (G, Cog, Cg, K...)
+    for offs in np.ndindex(*kernel):
+        dst = gxp[_offset_slices(offs, stride, dilation, outs)]      # (N, C, O...) view
+        dst.reshape((N, groups, Cg) + outs)[...] += np.einsum(
+            "gab,nga...->ngb...", wg[(Ellipsis,) + offs], gyg)
+    return _crop(gxp, x_shape, pads)
 
 
-def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols=None):
-    """``gw`` of ``conv_forward``: the correlation of ``x`` with ``gy``, a GEMM of the columns.
+def _implicit_input_grad(gy, w, x_shape, stride, pads, dilation, groups):
+    """One GEMM ``W_k^T @ gy`` per kernel offset, added into the offset's slab of ``gx``.
 
-    ``cols`` is the forward's column matrix ``(N, G, CK, P)`` when it was kept; else it is
-    rebuilt from ``x``.
+    With stride 1 the slabs are contiguous slices of the flattened padded ``gx`` (``gy``
+    placed on the padded grid first); otherwise strided slabs (col2im fused with the GEMMs).
+    """
+    kernel = tuple(w.shape[2:])
+    N, Co = gy.shape[:2]
+    outs = tuple(gy.shape[2:])
+    Cg = w.shape[1]
+    Cog = Co // groups
+    C = x_shape[1]
+    dtype = np.result_type(gy, w)
+    padded = _padded_shape(x_shape, pads)
+    gxp = np.zeros(padded, dtype=dtype)                              # (N, C, Ip...)
+    wk = np.moveaxis(w.reshape((groups, Cog, Cg) + kernel), (0, 1, 2), (-3, -1, -2))
+    wk = np.ascontiguousarray(wk).reshape((-1, groups, Cg, Cog))    # (K, G, Cg, Cog)
+    if all(s == 1 for s in stride):
+        L, shifts = _flat_grid(padded[2:], outs, kernel, dilation)
+        gyg = _to_grid(gy, padded[2:], L).reshape(N, groups, Cog, L)  # (N, G, Cog, L)
+        flat = gxp.reshape(N, groups, Cg, -1)                        # (N, G, Cg, Lp)
+        tmp = np.empty((N, groups, Cg, L), dtype=dtype)
+        for i, s in enumerate(shifts):
+            np.matmul(wk[i], gyg, out=tmp)
+            flat[..., s:s + L] += tmp
+        return _crop(gxp, x_shape, pads)
+    P = math.prod(outs)
+    gym = gy.reshape(N, groups, Cog, P)                              # (N, G, Cog, P)
+    tmp = np.empty((N, groups, Cg, P), dtype=dtype)
+    for i, offs in enumerate(np.ndindex(*kernel)):
+        np.matmul(wk[i], gym, out=tmp)                               # (N, G, Cg, P)
+        gxp[_offset_slices(offs, stride, dilation, outs)] += tmp.reshape((N, C) + outs)
+    return _crop(gxp, x_shape, pads)
+
+
+def _fft_input_grad(gy, w, x_shape, stride, pads, dilation, groups):
+    """``gx`` with stride 1: the correlation of ``gy`` padded by ``K - 1 - lo`` / ``K - 1 -
+    hi`` with the flipped, transposed weight, by FFT; ``None`` where that does not apply."""
+    n = w.ndim - 2
+    kernel = w.shape[2:]
+    if (any(s != 1 for s in stride) or any(d != 1 for d in dilation) or groups != 1
+            or any(lo > k - 1 or hi > k - 1 for (lo, hi), k in zip(pads, kernel))):
+        return None
+    wt = w[(slice(None), slice(None)) + (slice(None, None, -1),) * n].swapaxes(0, 1)
+    gpads = tuple((k - 1 - lo, k - 1 - hi) for (lo, hi), k in zip(pads, kernel))
+    return conv_fft(gy, wt, gpads)      # (N, C, I...): O + K - 1 - lo - hi = I at stride 1
+
+
+# ------------------------------------------------------------------------ weight gradient
+
+def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols=None,
+                     algorithm=None):
+    """``gw`` of ``conv_forward``: the correlation of ``x`` with ``gy``.
+
+    im2col: a GEMM of ``gy`` with the columns; ``cols`` is the forward's column matrix
+    ``(N, G, CK, P)`` when it was kept, else it is rebuilt from ``x``.
 
     >>> x = np.arange(5.0).reshape(1, 1, 5)
     >>> conv_weight_grad(x, np.ones((1, 1, 3)), (1, 1, 3), (1,), ((0, 0),), (1,), 1)
@@ -227,12 +553,18 @@ def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols=None):
     outs = tuple(gy.shape[2:])
     P = math.prod(outs)
     Cog = Co // groups
-    if cols is None:
+    if N == 0 or P == 0:
+        return np.zeros(w_shape, dtype=np.result_type(x, gy))
+    algo = _algorithm(x.shape, w_shape, stride, dilation, groups, algorithm)
+    if cols is None and algo == "direct":
+        return _direct_weight_grad(x, gy, w_shape, stride, pads, dilation, groups)
+    if cols is None and algo == "implicit_gemm":
+        return _implicit_weight_grad(x, gy, w_shape, stride, pads, dilation, groups)
+    built = cols is None
+    if built:
         cols = _columns(x, tuple(w_shape[2:]), stride, pads, dilation, groups, outs)
     gym = gy.reshape(N, groups, Cog, P)                              # (N, G, Cog, P)
     CK = cols.shape[2]
-    if N == 0:
-        return np.zeros(w_shape, dtype=gy.dtype)
     if Cog <= P:
         # N GEMMs over the positions, then a sum: the (N, G, Cog, CK) partials are smaller
         # than the columns, and no copy of the columns is needed.
@@ -243,7 +575,64 @@ def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols=None):
         gyt = np.ascontiguousarray(gym.transpose(1, 2, 0, 3)).reshape(groups, Cog, N * P)
         colt = np.ascontiguousarray(cols.transpose(1, 2, 0, 3)).reshape(groups, CK, N * P)
         gw = np.matmul(gyt, colt.transpose(0, 2, 1))                  # (G, Cog, CK)
+    if built:
+        release(cols)
     return gw.reshape(w_shape)
+
+
+def _direct_weight_grad(x, gy, w_shape, stride, pads, dilation, groups):
+    """Reference: for every kernel offset, ``gw[..., k] = sum_n,o gy . x_shifted``."""
+    kernel = tuple(w_shape[2:])
+    N, Co = gy.shape[:2]
+    outs = tuple(gy.shape[2:])
+    Cg = w_shape[1]
+    Cog = Co // groups
+    xp = pad_constant(x, pads)
+    gw = np.zeros((groups, Cog, Cg) + kernel, dtype=np.result_type(x, gy))
+    sp = "ijklmopqrs"[:len(outs)]                                   # spatial subscripts
+    if _depthwise(x.shape, w_shape, groups):
+        taps = gw.reshape((Co,) + kernel)                            # (C, K...)
+        for blk in _blocks(N, gy[0].nbytes):
+            g = gy[blk]
+            for offs in np.ndindex(*kernel):
+                xs = xp[blk][_offset_slices(offs, stride, dilation, outs)]   # (B, C, O...)
+                taps[(slice(None),) + offs] += np.einsum(f"nc{sp},nc{sp}->c", g, xs)
+        return gw.reshape(w_shape)
+    gyg = gy.reshape((N, groups, Cog) + outs)                        # (N, G, Cog, O...)
+    for offs in np.ndindex(*kernel):
+        xs = xp[_offset_slices(offs, stride, dilation, outs)]        # (N, C, O...)
+        xs = xs.reshape((N, groups, Cg) + outs)
+        gw[(Ellipsis,) + offs] = np.einsum(f"nga{sp},ngb{sp}->gab", gyg, xs)
+    return gw.reshape(w_shape)
+
+
+def _implicit_weight_grad(x, gy, w_shape, stride, pads, dilation, groups):
+    """One GEMM ``gy @ x_k^T`` per kernel offset (summed over the batch); no column matrix."""
+    kernel = tuple(w_shape[2:])
+    N, Co = gy.shape[:2]
+    C = x.shape[1]
+    outs = tuple(gy.shape[2:])
+    Cg = w_shape[1]
+    Cog = Co // groups
+    xp = pad_constant(x, pads)
+    padded = xp.shape[2:]
+    gw = np.empty((math.prod(kernel), groups, Cog, Cg), dtype=np.result_type(x, gy))
+    if all(s == 1 for s in stride):
+        L, shifts = _flat_grid(padded, outs, kernel, dilation)
+        gyg = _to_grid(gy, padded, L).reshape(N, groups, Cog, L)     # (N, G, Cog, L)
+        flat = xp.reshape(N, groups, Cg, math.prod(padded))         # (N, G, Cg, Lp)
+        for i, s in enumerate(shifts):
+            gw[i] = np.matmul(gyg, flat[..., s:s + L].transpose(0, 1, 3, 2)).sum(axis=0)
+    else:
+        P = math.prod(outs)
+        gym = gy.reshape(N, groups, Cog, P)
+        buf = np.empty((N, C) + outs, dtype=x.dtype)
+        for i, offs in enumerate(np.ndindex(*kernel)):
+            xs = _copied(buf, xp, offs, stride, dilation, outs).reshape(N, groups, Cg, P)
+            gw[i] = np.matmul(gym, xs.transpose(0, 1, 3, 2)).sum(axis=0)
+    gw = np.moveaxis(gw.reshape(kernel + (groups, Cog, Cg)), tuple(range(len(kernel))),
+                     tuple(range(3, 3 + len(kernel))))                # (G, Cog, Cg, K...)
+    return np.ascontiguousarray(gw).reshape(w_shape)
 
 
 def conv_fft(x, w, pads=None):

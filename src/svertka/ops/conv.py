@@ -42,9 +42,15 @@ class ConvNd(Function):
         ctx.has_bias = b is not None
         _, need_w, _ = ctx.needs_input_grad
         y, cols = K.conv_forward(x, w, stride, pads, dilation, groups, keep_cols=True)
-        # Keep the columns for gw when they are small enough (or free: the 1x1 case is a view).
-        keep = cols.nbytes <= K.KEEP_COLS_BYTES or np.may_share_memory(cols, x)
-        ctx.cols = cols if need_w and keep else None
+        # Keep the columns for gw when they are small enough (or free: the 1x1 case is a view);
+        # else hand them back to the workspace for reuse at once.
+        ctx.cols = None
+        if cols is not None:
+            if need_w and (cols.nbytes <= K.KEEP_COLS_BYTES
+                           or np.may_share_memory(cols, x)):
+                ctx.cols = cols
+            else:
+                K.release(cols)
         ctx.save_for_backward(x, w)
         return _add_bias(y, b)
 
@@ -56,6 +62,7 @@ class ConvNd(Function):
         gx = K.conv_input_grad(gy, w, x.shape, stride, pads, dilation, groups) if nx else None
         gw = (K.conv_weight_grad(x, gy, w.shape, stride, pads, dilation, groups, ctx.cols)
               if nw else None)
+        K.release(ctx.cols)
         ctx.cols = None
         gb = _bias_grad(gy) if nb and ctx.has_bias else None
         return gx, gw, gb

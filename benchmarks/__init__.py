@@ -1,0 +1,1 @@
+"""svertka's benchmarks against torch: ``python -m benchmarks`` (see ``benchmarks/run.py``)."""

@@ -1,0 +1,157 @@
+"""Backend switches: which convolution algorithm runs, like cuDNN's algorithm selection.
+
+Every convolution of svertka (forward, input gradient, weight gradient; 1-d, 2-d, 3-d,
+grouped, depthwise, transposed) goes through ``svertka.kernels.conv``, which has several
+algorithms that compute the same thing:
+
+* ``'im2col'``: build the column matrix (one copy of the input per kernel tap) and run one
+  batched GEMM; the gradient of the input is a GEMM into columns and col2im (slice-adds per
+  kernel offset). The fastest for ordinary dense convolutions.
+* ``'implicit_gemm'``: one GEMM per kernel offset, accumulated, and no column matrix: with
+  stride 1 each offset's operand is a shifted slice of the flattened padded input (no copy
+  at all). Needs ``prod(K)`` times less scratch memory than im2col.
+* ``'fft'``: the convolution theorem (``np.fft.rfftn``) for the forward pass and the input
+  gradient, where the stride and dilation are 1 and there is one group (else im2col); the
+  weight gradient uses im2col. Pays off for large kernels.
+* ``'direct'``: the readable reference, a loop over kernel offsets of multiply-adds (an
+  ``einsum`` per offset). For depthwise convolutions (one input and one output channel per
+  group) it is also the fastest: a multiply-add per offset over cache-sized blocks.
+* ``'auto'`` (the default): chosen per call by shape, see :func:`select_conv_algorithm`.
+
+Examples:
+    >>> import svertka
+    >>> svertka.backends.get_conv_algorithm()
+    'auto'
+    >>> with svertka.backends.conv_algorithm("direct"):
+    ...     svertka.backends.get_conv_algorithm()
+    'direct'
+    >>> svertka.backends.select_conv_algorithm((32, 64, 32, 32), (64, 1, 3, 3), groups=64)
+    'direct'
+    >>> svertka.backends.select_conv_algorithm((32, 64, 32, 32), (64, 64, 3, 3))
+    'im2col'
+"""
+
+from __future__ import annotations
+
+import math
+
+from svertka._validate import check_choice
+
+__all__ = ["CONV_ALGORITHMS", "conv_algorithm", "get_conv_algorithm", "set_conv_algorithm",
+           "select_conv_algorithm", "resolve_conv_algorithm", "workspace_bytes",
+           "clear_workspace"]
+
+CONV_ALGORITHMS = ("auto", "im2col", "implicit_gemm", "fft", "direct")
+
+# 'auto' switches to the memory-lean implicit GEMM when im2col's column matrix would be larger
+# than this (in bytes).
+AUTO_MAX_COLUMN_BYTES = 512 * 2**20
+
+_algorithm = "auto"
+
+
+def get_conv_algorithm():
+    """The convolution algorithm in force: one of :data:`CONV_ALGORITHMS`."""
+    return _algorithm
+
+
+def set_conv_algorithm(algorithm):
+    """Use ``algorithm`` for every convolution from now on; returns the previous one.
+
+    Args:
+        algorithm (str): ``'auto'``, ``'im2col'``, ``'implicit_gemm'``, ``'fft'`` or
+            ``'direct'``.
+
+    Examples:
+        >>> import svertka
+        >>> previous = svertka.backends.set_conv_algorithm("im2col")
+        >>> svertka.backends.set_conv_algorithm(previous)
+        'im2col'
+    """
+    global _algorithm
+    check_choice(algorithm, CONV_ALGORITHMS, "algorithm", "set_conv_algorithm")
+    previous, _algorithm = _algorithm, algorithm
+    return previous
+
+
+class conv_algorithm:
+    """Context manager: use ``algorithm`` for the convolutions inside the ``with`` block.
+
+    Args:
+        algorithm (str): one of :data:`CONV_ALGORITHMS`.
+
+    Examples:
+        >>> import svertka
+        >>> import svertka.nn.functional as F
+        >>> x, w = svertka.ones(1, 1, 5, 5), svertka.ones(1, 1, 3, 3)
+        >>> with svertka.backends.conv_algorithm("fft"):
+        ...     F.conv2d(x, w)[0, 0, 0].round()
+        tensor([9., 9., 9.])
+    """
+
+    def __init__(self, algorithm):
+        check_choice(algorithm, CONV_ALGORITHMS, "algorithm", "conv_algorithm")
+        self.algorithm = algorithm
+        self._previous = None
+
+    def __enter__(self):
+        self._previous = set_conv_algorithm(self.algorithm)
+        return self
+
+    def __exit__(self, *exc):
+        set_conv_algorithm(self._previous)
+        return False
+
+
+def _is_depthwise(c_in, w_shape, groups):
+    return groups == c_in and w_shape[1] == 1 and w_shape[0] == groups
+
+
+def select_conv_algorithm(x_shape, w_shape, stride=1, dilation=1, groups=1):
+    """The algorithm ``'auto'`` picks for a convolution of ``x_shape`` with ``w_shape``.
+
+    Rules (measured on a 2-core AVX2 machine, see ``benchmarks/RESULTS.md``): depthwise
+    convolutions run ``'direct'`` (multiply-adds per offset, no GEMMs of inner size 1); when
+    im2col's column matrix would exceed ``AUTO_MAX_COLUMN_BYTES`` the memory-lean
+    ``'implicit_gemm'``; otherwise ``'im2col'`` (a 1x1 kernel with stride 1 and no padding
+    needs no column matrix at all).
+
+    Args:
+        x_shape: ``(N, C, I1, .., In)``. w_shape: ``(Co, C // groups, K1, .., Kn)``.
+        stride, dilation: ints or tuples (only used to size the column matrix).
+        groups (int): number of groups.
+    """
+    n = len(w_shape) - 2
+    if _is_depthwise(x_shape[1], w_shape, groups):
+        return "direct"
+    stride = (stride,) * n if isinstance(stride, int) else tuple(stride)
+    outs = [max(1, -(-i // s)) for i, s in zip(x_shape[2:], stride)]
+    col_bytes = 4 * x_shape[0] * x_shape[1] * math.prod(w_shape[2:]) * math.prod(outs)
+    if col_bytes > AUTO_MAX_COLUMN_BYTES:
+        return "implicit_gemm"
+    return "im2col"
+
+
+def resolve_conv_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm=None):
+    """The algorithm that will actually run: ``algorithm`` (default: the one in force), with
+    ``'auto'`` resolved by :func:`select_conv_algorithm`. (``'fft'`` runs only where it
+    applies; see the module docstring.)"""
+    algorithm = _algorithm if algorithm is None else algorithm
+    if algorithm == "auto":
+        return select_conv_algorithm(x_shape, w_shape, stride, dilation, groups)
+    return algorithm
+
+
+def workspace_bytes():
+    """Bytes of scratch buffers (column matrices) cached for reuse by the convolutions.
+
+    Reusing them saves the page faults of fresh large allocations on every step.
+    """
+    from svertka.kernels import conv
+    return conv.WORKSPACE.nbytes
+
+
+def clear_workspace():
+    """Free the cached scratch buffers (they are re-created on demand)."""
+    from svertka.kernels import conv
+    conv.WORKSPACE.clear()

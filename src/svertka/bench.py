@@ -1,0 +1,558 @@
+"""``svertka bench``: time training steps, layers and inference, optionally against torch.
+
+Every workload is built from the same definition for svertka and (when installed) torch, run
+in one process with the thread counts pinned for both (``torch.set_num_threads`` and
+threadpoolctl for NumPy's BLAS), warmed up, then timed ``repeat`` times alternating between
+the two libraries (so that both see the same machine load); the medians are reported as
+images per second, the ratio svertka/torch, the achieved GFLOP/s (convolution and linear
+layers only: ``2 * MACs``, three times the forward for a training step) and the fraction of
+the machine's float32 GEMM peak (a timed ``np.matmul`` of two 2048x2048 matrices).
+
+A training step is forward + cross-entropy + backward + SGD with momentum 0.9, in float32.
+
+    svertka bench                          # every workload, svertka and torch if installed
+    svertka bench -w lenet5 conv3x3 -r 20  # a subset, more repetitions
+    svertka bench --no-torch --json out.json
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["WORKLOADS", "Workload", "gemm_peak", "run_workload", "run", "format_table",
+           "machine_info", "add_bench_parser", "cmd_bench", "main"]
+
+
+# ----------------------------------------------------------------------------- models
+# Each builder takes an ``nn`` namespace (svertka.nn or torch.nn), so both libraries run the
+# very same architecture.
+
+def lecture_cnn(nn):
+    """3x [3x3 conv (pad 1), ReLU, 2x2 max pool] with 32, 64, 128 channels, Linear(2048, 10)."""
+    layers, c = [], 3
+    for width in (32, 64, 128):
+        layers += [nn.Conv2d(c, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        c = width
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(2048, 10))
+
+
+def lenet5(nn):
+    """LeNet-5 for 1x28x28 (first conv padded by 2), ReLU and max pooling."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+def resnet18_cifar(nn):
+    """ResNet-18 (basic blocks 2-2-2-2) with the CIFAR stem: 3x3 conv stride 1, no max pool."""
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU()
+            self.down = None
+            if stride != 1 or cin != cout:
+                self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                          nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            y = self.relu(self.bn1(self.conv1(x)))
+            y = self.bn2(self.conv2(y))
+            return self.relu(y + (x if self.down is None else self.down(x)))
+
+    layers = [nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+    cin = 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
+        cin = cout
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 10))
+
+
+def conv3x3(nn):
+    return nn.Conv2d(64, 64, 3, padding=1)
+
+
+def depthwise3x3(nn):
+    return nn.Conv2d(64, 64, 3, padding=1, groups=64)
+
+
+class Workload:
+    """A model, its input shape and batch, and what is timed: ``'train'`` (a training step),
+    ``'layer'`` (forward + backward with a random upstream gradient, input gradient included)
+    or ``'infer'`` (eval mode, no gradients)."""
+
+    def __init__(self, name, build, shape, batch, mode, target=None, note=""):
+        self.name, self.build, self.shape, self.batch = name, build, tuple(shape), batch
+        self.mode, self.target, self.note = mode, target, note
+
+    def __repr__(self):
+        return f"Workload({self.name!r}, {self.mode}, batch {self.batch}, {self.shape})"
+
+
+WORKLOADS = {w.name: w for w in [
+    Workload("lecture_cnn", lecture_cnn, (3, 32, 32), 64, "train", 0.6),
+    Workload("conv3x3", conv3x3, (64, 32, 32), 32, "layer", 0.6,
+             "Conv2d(64, 64, 3, padding=1) fwd+bwd"),
+    Workload("resnet18", resnet18_cifar, (3, 32, 32), 32, "train", 0.5, "CIFAR stem"),
+    Workload("lenet5", lenet5, (1, 28, 28), 64, "train", 0.5),
+    Workload("depthwise3x3", depthwise3x3, (64, 32, 32), 32, "layer", 0.3,
+             "Conv2d(64, 64, 3, padding=1, groups=64) fwd+bwd"),
+    Workload("lecture_cnn_infer", lecture_cnn, (3, 32, 32), 64, "infer", 0.7),
+    Workload("resnet18_infer", resnet18_cifar, (3, 32, 32), 32, "infer", 0.7),
+]}
+
+
+# ----------------------------------------------------------------------------- library glue
+
+class _Lib:
+    """The few calls a benchmark needs, for svertka or torch."""
+
+    def __init__(self, name):
+        self.name = name
+        if name == "torch":
+            import torch
+            import torch.nn.functional as F
+            self.m, self.nn, self.F, self.optim = torch, torch.nn, F, torch.optim
+        else:
+            import svertka
+            import svertka.nn.functional as F
+            self.m, self.nn, self.F = svertka, svertka.nn, F
+            self.optim = getattr(svertka, "optim", None)
+
+    def tensor(self, a, requires_grad=False):
+        t = self.m.tensor(a)
+        if requires_grad:
+            t.requires_grad_(True)
+        return t
+
+    def step_fn(self, wl, x, y, gy, seed=0):
+        """A closure running one timed unit of ``wl`` on this library."""
+        m = self.m
+        m.manual_seed(seed)
+        model = wl.build(self.nn)
+        if wl.mode == "infer":
+            model.eval()
+
+            def infer():
+                with m.no_grad():
+                    model(x)
+            return infer
+        model.train()
+        params = list(model.parameters())
+        if wl.mode == "layer":
+            xg = x.detach().requires_grad_(True) if hasattr(x, "detach") else x
+
+            def layer():
+                xg.grad = None
+                for p in params:
+                    p.grad = None
+                model(xg).backward(gy)
+            return layer
+        opt = self._sgd(params)
+        F = self.F
+
+        def train():
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+        return train
+
+    def _sgd(self, params):
+        if self.optim is not None and hasattr(self.optim, "SGD"):
+            return self.optim.SGD(params, lr=0.01, momentum=0.9)
+        return _ManualSGD(self.m, params)
+
+
+class _ManualSGD:
+    """SGD with momentum 0.9 under no_grad, for a svertka without ``svertka.optim``."""
+
+    def __init__(self, m, params, lr=0.01, momentum=0.9):
+        self.m, self.params, self.lr, self.momentum = m, params, lr, momentum
+        self.bufs = [None] * len(params)
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            g = p.grad._data
+            if self.bufs[i] is None:
+                self.bufs[i] = g.copy()
+            else:
+                self.bufs[i] *= self.momentum
+                self.bufs[i] += g
+            p._data -= self.lr * self.bufs[i]
+
+
+def _data(wl, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((wl.batch,) + wl.shape, dtype=np.float32)
+    y = rng.integers(0, 10, size=wl.batch)
+    return x, y
+
+
+def flops(wl):
+    """FLOPs of one timed step of ``wl``: ``2 * MACs`` of the conv and linear layers for
+    one batch, times 3 when gradients are computed (forward, input and weight gradients).
+
+    >>> flops(WORKLOADS["conv3x3"]) / 1e9                     # 3 * 2 * 32*64*32*32 * 64*9
+    7.247757312
+    """
+    import svertka
+    from svertka import nn
+
+    svertka.manual_seed(0)
+    model = wl.build(nn)
+    total = [0]
+
+    def hook(mod, inputs, out):
+        if isinstance(mod, nn.Conv2d):
+            k = math.prod(mod.weight.shape[1:])
+            total[0] += 2 * out.numel() * k
+        elif isinstance(mod, nn.Linear):
+            total[0] += 2 * out.numel() * mod.in_features
+
+    handles = [mod.register_forward_hook(hook) for mod in model.modules()
+               if isinstance(mod, (nn.Conv2d, nn.Linear))]
+    model.eval()
+    with svertka.no_grad():
+        model(svertka.zeros((wl.batch,) + wl.shape))
+    for h in handles:
+        h.remove()
+    return total[0] if wl.mode == "infer" else 3 * total[0]
+
+
+def gemm_peak(n=2048, repeat=7):
+    """Peak GFLOP/s of a float32 ``np.matmul`` of two ``n x n`` matrices (best of
+    ``repeat``: a peak, so the run least disturbed by other processes counts)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    c = np.empty_like(a)
+    np.matmul(a, b, out=c)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=c)
+        times.append(time.perf_counter() - t0)
+    return 2 * n ** 3 / min(times) / 1e9
+
+
+def _time(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def run_workload(wl, repeat=7, warmup=2, with_torch=True, pause=0.02):
+    """Seconds per step of ``wl``, one list per library (svertka, then torch), timed
+    alternately: entry ``i`` of each list ran back to back."""
+    libs = [_Lib("svertka")] + ([_Lib("torch")] if with_torch else [])
+    x, y = _data(wl)
+    fns = []
+    for lib in libs:
+        xt, yt = lib.tensor(x), lib.tensor(y)
+        gy = None
+        if wl.mode == "layer":
+            out_shape = (wl.batch, 64) + wl.shape[1:]
+            gy = lib.tensor(np.random.default_rng(1).standard_normal(out_shape,
+                                                                     dtype=np.float32))
+        fns.append(lib.step_fn(wl, xt, yt, gy))
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, ts in zip(fns, times):
+            # OpenMP / OpenBLAS workers spin a while after each call: let them stop before
+            # the other library starts, so that they do not steal its cores.
+            time.sleep(pause)
+            ts.append(_time(fn))
+    return times
+
+
+def machine_info():
+    """CPU model, core count, Python / NumPy / BLAS / torch versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__}
+    try:
+        from threadpoolctl import threadpool_info
+        info["blas"] = [f"{d.get('internal_api')} {d.get('version')} "
+                        f"({d.get('architecture')}, {d.get('num_threads')} threads)"
+                        for d in threadpool_info() if d.get("user_api") == "blas"]
+    except ImportError:
+        info["blas"] = []
+    try:
+        import torch
+        info["torch"] = torch.__version__
+    except ImportError:
+        info["torch"] = None
+    return info
+
+
+def _pin_threads(threads):
+    """Pin BLAS (threadpoolctl) and torch to ``threads``; returns the BLAS limiter or None."""
+    limiter = None
+    try:
+        from threadpoolctl import threadpool_limits
+        limiter = threadpool_limits(limits=threads, user_api="blas")
+    except ImportError:
+        print("svertka bench: threadpoolctl is not installed; NumPy's BLAS threads are not "
+              "pinned", file=sys.stderr)
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+    return limiter
+
+
+def _blas_threads():
+    try:
+        from threadpoolctl import threadpool_info
+        return [d["num_threads"] for d in threadpool_info() if d.get("user_api") == "blas"]
+    except ImportError:
+        return []
+
+
+def run(names=None, threads=2, repeat=7, warmup=2, with_torch=None, log=None):
+    """Run the workloads ``names`` (default all); returns a JSON-ready dict of results."""
+    if with_torch is None:
+        try:
+            import torch  # noqa: F401
+            with_torch = True
+        except ImportError:
+            with_torch = False
+    names = list(WORKLOADS) if not names else list(names)
+    for n in names:
+        if n not in WORKLOADS:
+            raise ValueError(f"svertka bench: unknown workload {n!r}; choose from "
+                             f"{', '.join(WORKLOADS)}")
+    _pin_threads(threads)
+    peak = gemm_peak()
+    result = {"machine": machine_info(), "threads": threads, "blas_threads": _blas_threads(),
+              "repeat": repeat, "warmup": warmup, "gemm_peak_gflops": peak, "workloads": []}
+    for n in names:
+        wl = WORKLOADS[n]
+        runs = run_workload(wl, repeat, warmup, with_torch)
+        times = [statistics.median(ts) for ts in runs]
+        fl = flops(wl)
+        row = {"name": n, "mode": wl.mode, "batch": wl.batch, "shape": list(wl.shape),
+               "note": wl.note, "target": wl.target, "flops": fl,
+               "svertka_s": times[0], "svertka_img_s": wl.batch / times[0],
+               "svertka_gflops": fl / times[0] / 1e9,
+               "svertka_peak_fraction": fl / times[0] / 1e9 / peak}
+        if with_torch:
+            row.update({"torch_s": times[1], "torch_img_s": wl.batch / times[1],
+                        "torch_gflops": fl / times[1] / 1e9,
+                        "torch_peak_fraction": fl / times[1] / 1e9 / peak,
+                        # the median of the back-to-back ratios: robust to the load of
+                        # other processes changing between repetitions
+                        "ratio": statistics.median(t / s for s, t in zip(*runs)),
+                        "ratio_of_medians": times[1] / times[0]})
+        result["workloads"].append(row)
+        if log is not None:
+            print(_format_row(row), file=log, flush=True)
+    return result
+
+
+def _format_row(r):
+    s = (f"{r['name']:18s} {r['mode']:5s} {r['batch']:4d} {r['svertka_img_s']:9.1f} "
+         f"{r['svertka_gflops']:7.1f} {r['svertka_peak_fraction']:5.0%}")
+    if "torch_img_s" in r:
+        ok = "" if r["target"] is None else ("ok" if r["ratio"] >= r["target"] else "MISS")
+        s += (f" {r['torch_img_s']:9.1f} {r['torch_gflops']:7.1f} "
+              f"{r['torch_peak_fraction']:5.0%} {r['ratio']:6.2f}x "
+              f"{'' if r['target'] is None else format(r['target'], '.1f') + 'x':>6s} {ok}")
+    if "svertka_mem_mb" in r:
+        s += f"  mem {r['svertka_mem_mb']:.0f}/{r.get('torch_mem_mb', float('nan')):.0f} MB"
+    return s
+
+
+def _header(with_torch):
+    h = f"{'workload':18s} {'mode':5s} {'N':>4s} {'svk img/s':>9s} {'GFLOP/s':>7s} {'peak':>5s}"
+    if with_torch:
+        h += f" {'trc img/s':>9s} {'GFLOP/s':>7s} {'peak':>5s} {'ratio':>7s} {'target':>6s}"
+    return h
+
+
+def format_table(result):
+    """The text table of a ``run`` result."""
+    with_torch = any("torch_img_s" in r for r in result["workloads"])
+    lines = [_header(with_torch), "-" * len(_header(with_torch))]
+    lines += [_format_row(r) for r in result["workloads"]]
+    return "\n".join(lines)
+
+
+def format_markdown(result):
+    """A Markdown table of a ``run`` result."""
+    with_torch = any("torch_img_s" in r for r in result["workloads"])
+    cols = ["workload", "mode", "batch", "svertka img/s", "svertka GFLOP/s (peak %)"]
+    if with_torch:
+        cols += ["torch img/s", "torch GFLOP/s (peak %)", "ratio", "target"]
+    if any("svertka_mem_mb" in r for r in result["workloads"]):
+        cols += ["peak memory svertka / torch (MB)"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in result["workloads"]:
+        name = r["name"] + (f" ({r['note']})" if r["note"] else "")
+        cells = [name, r["mode"], str(r["batch"]), f"{r['svertka_img_s']:.1f}",
+                 f"{r['svertka_gflops']:.1f} ({r['svertka_peak_fraction']:.0%})"]
+        if with_torch:
+            cells += [f"{r['torch_img_s']:.1f}",
+                      f"{r['torch_gflops']:.1f} ({r['torch_peak_fraction']:.0%})",
+                      f"**{r['ratio']:.2f}x**", f">= {r['target']}x"]
+        if "svertka_mem_mb" in r:
+            cells.append(f"{r['svertka_mem_mb']:.0f} / {r.get('torch_mem_mb', float('nan')):.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- memory
+
+def measure_memory(name, lib, threads=2, steps=2):
+    """Peak resident-memory growth (MB) of ``steps`` steps of workload ``name`` in THIS
+    process (run it in a fresh process: the peak is a high-water mark). For svertka the
+    tracemalloc peak of NumPy's allocations is returned too."""
+    import resource
+    import tracemalloc
+
+    wl = WORKLOADS[name]
+    _pin_threads(threads)
+    L = _Lib(lib)
+    x, y = _data(wl)
+    gy = None
+    if wl.mode == "layer":
+        gy = L.tensor(np.random.default_rng(1).standard_normal((wl.batch, 64) + wl.shape[1:],
+                                                               dtype=np.float32))
+    fn = L.step_fn(wl, L.tensor(x), L.tensor(y), gy)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = {}
+    if lib == "svertka":
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+    for _ in range(steps):
+        fn()
+    if lib == "svertka":
+        out["tracemalloc_mb"] = (tracemalloc.get_traced_memory()[1] - base) / 2**20
+        tracemalloc.stop()
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out["maxrss_mb"] = max(0, after - before) / 1024          # ru_maxrss is in KiB on Linux
+    return out
+
+
+def memory_in_subprocess(name, lib, threads=2):
+    """``measure_memory`` in a fresh Python process (a clean high-water mark)."""
+    import subprocess
+    code = (f"import json; from svertka.bench import measure_memory; "
+            f"print(json.dumps(measure_memory({name!r}, {lib!r}, {threads})))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def add_memory(result, with_torch=True, log=None):
+    """Add ``svertka_mem_mb`` / ``torch_mem_mb`` (peak RSS growth of two steps) to a result."""
+    for r in result["workloads"]:
+        s = memory_in_subprocess(r["name"], "svertka", result["threads"])
+        r["svertka_mem_mb"] = s["maxrss_mb"]
+        r["svertka_tracemalloc_mb"] = s.get("tracemalloc_mb")
+        if with_torch:
+            r["torch_mem_mb"] = memory_in_subprocess(r["name"], "torch",
+                                                     result["threads"])["maxrss_mb"]
+            r["memory_ratio"] = r["svertka_mem_mb"] / max(r["torch_mem_mb"], 1e-9)
+        if log is not None:
+            print(f"{r['name']:18s} peak memory svertka {r['svertka_mem_mb']:.0f} MB "
+                  f"(tracemalloc {r['svertka_tracemalloc_mb']:.0f} MB), torch "
+                  f"{r.get('torch_mem_mb', float('nan')):.0f} MB", file=log, flush=True)
+    return result
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def add_bench_parser(subparsers):
+    """Add the ``bench`` sub-command to an ``argparse`` sub-parsers object."""
+    p = subparsers.add_parser(
+        "bench", help="time training steps and layers (against torch when installed)",
+        description=__doc__.splitlines()[0])
+    add_arguments(p)
+    p.set_defaults(func=cmd_bench)
+    return p
+
+
+def add_arguments(p):
+    p.add_argument("-w", "--workloads", nargs="+", metavar="NAME", choices=list(WORKLOADS),
+                   help=f"subset of: {', '.join(WORKLOADS)} (default: all)")
+    p.add_argument("-t", "--threads", type=int, default=min(2, os.cpu_count() or 1),
+                   help="threads for NumPy's BLAS and torch (default: 2)")
+    p.add_argument("-r", "--repeat", type=int, default=7, help="timed steps (median)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    p.add_argument("--no-torch", action="store_true", help="svertka only, absolute numbers")
+    p.add_argument("--memory", action="store_true",
+                   help="also measure the peak memory of two steps (fresh processes)")
+    p.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    p.add_argument("--markdown", metavar="PATH", help="write the results as a Markdown table")
+    return p
+
+
+def cmd_bench(args):
+    """Run ``svertka bench`` with parsed ``args``; returns the exit status."""
+    with_torch = not args.no_torch
+    if with_torch:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print("svertka bench: torch is not installed: absolute numbers only",
+                  file=sys.stderr)
+            with_torch = False
+    info = machine_info()
+    print(f"{info['cpu']}, {info['cores']} cores, numpy {info['numpy']}, torch "
+          f"{info['torch'] if with_torch else '-'}, threads={args.threads}, median of "
+          f"{args.repeat}", file=sys.stderr)
+    print(_header(with_torch))
+    print("-" * len(_header(with_torch)), flush=True)
+    result = run(args.workloads, args.threads, args.repeat, args.warmup, with_torch,
+                 log=sys.stdout)
+    print(f"BLAS threads {result['blas_threads']}, float32 GEMM peak "
+          f"{result['gemm_peak_gflops']:.0f} GFLOP/s")
+    if args.memory:
+        add_memory(result, with_torch, log=sys.stdout)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(format_markdown(result) + "\n")
+    return 0
+
+
+def main(argv=None):
+    import argparse
+    p = add_arguments(argparse.ArgumentParser(prog="svertka bench",
+                                              description=__doc__.splitlines()[0]))
+    return cmd_bench(p.parse_args(argv))

@@ -1,0 +1,149 @@
+"""Every convolution algorithm agrees with every other (forward, input and weight gradients)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from tests._oracle import assert_close
+
+from svertka.kernels import conv as K
+
+ALGORITHMS = ("im2col", "implicit_gemm", "fft", "direct")
+PAIRS = list(itertools.combinations(ALGORITHMS, 2))
+
+# (id, x shape, w shape, stride, pads, dilation, groups)
+CASES = [
+    ("1d_same", (2, 3, 11), (4, 3, 3), (1,), ((1, 1),), (1,), 1),
+    ("1d_asymmetric_pads", (2, 3, 9), (4, 3, 3), (1,), ((0, 2),), (1,), 1),
+    ("1d_strided_dilated", (2, 2, 13), (3, 2, 3), (2,), ((1, 2),), (2,), 1),
+    ("2d_3x3_pad1", (2, 4, 6, 7), (5, 4, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1),
+    ("2d_valid", (3, 2, 7, 6), (4, 2, 3, 2), (1, 1), ((0, 0), (0, 0)), (1, 1), 1),
+    ("2d_stride2", (2, 3, 8, 8), (4, 3, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), 1),
+    ("2d_stride_larger_than_kernel", (2, 2, 9, 9), (3, 2, 2, 2), (3, 3),
+     ((0, 0), (0, 0)), (1, 1), 1),
+    ("2d_asymmetric_strided_grouped", (2, 4, 7, 8), (6, 2, 3, 2), (2, 1), ((1, 0), (2, 3)),
+     (1, 2), 2),
+    ("2d_dilated", (2, 3, 9, 9), (2, 3, 3, 3), (1, 1), ((2, 2), (2, 2)), (2, 2), 1),
+    ("2d_grouped", (2, 6, 5, 5), (6, 2, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 3),
+    ("2d_depthwise", (2, 4, 6, 6), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4),
+    ("2d_depthwise_strided", (3, 5, 7, 8), (5, 1, 3, 3), (2, 2), ((1, 1), (1, 0)),
+     (1, 1), 5),
+    ("2d_depthwise_multiplier2", (2, 3, 6, 6), (6, 1, 3, 3), (1, 1), ((1, 1), (1, 1)),
+     (1, 1), 3),
+    ("2d_pointwise", (2, 5, 4, 3), (3, 5, 1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1), 1),
+    ("2d_pointwise_strided", (2, 5, 5, 5), (3, 5, 1, 1), (2, 2), ((0, 0), (0, 0)), (1, 1), 1),
+    ("2d_large_kernel", (2, 2, 12, 12), (3, 2, 7, 7), (1, 1), ((3, 3), (3, 3)), (1, 1), 1),
+    ("2d_kernel_as_large_as_padded_input", (2, 2, 4, 4), (3, 2, 5, 5), (1, 1),
+     ((1, 0), (0, 1)), (1, 1), 1),
+    ("2d_pad_larger_than_kernel", (1, 2, 4, 4), (2, 2, 2, 2), (1, 1), ((3, 2), (2, 3)),
+     (1, 1), 1),
+    ("2d_many_channels_few_positions", (3, 4, 3, 3), (32, 4, 2, 2), (1, 1),
+     ((0, 0), (0, 0)), (1, 1), 1),
+    ("2d_single_image", (1, 3, 5, 5), (2, 3, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1),
+    ("2d_empty_batch", (0, 3, 5, 5), (2, 3, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1),
+    ("3d_dilated", (1, 2, 5, 6, 5), (3, 2, 2, 2, 2), (1, 2, 1), ((0, 0), (1, 1), (0, 1)),
+     (2, 1, 2), 1),
+    ("3d_same", (2, 2, 4, 4, 4), (3, 2, 3, 3, 3), (1, 1, 1), ((1, 1),) * 3, (1, 1, 1), 1),
+    ("3d_depthwise", (2, 3, 4, 4, 4), (3, 1, 3, 3, 3), (1, 1, 1), ((1, 1),) * 3,
+     (1, 1, 1), 3),
+]
+IDS = [c[0] for c in CASES]
+
+
+def _rand(shape, seed, dtype):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def _all_three(algorithm, x, w, gy, s, pads, d, g):
+    y = K.conv_forward(x, w, s, pads, d, g, algorithm=algorithm)
+    gx = K.conv_input_grad(gy, w, x.shape, s, pads, d, g, algorithm=algorithm)
+    gw = K.conv_weight_grad(x, gy, w.shape, s, pads, d, g, algorithm=algorithm)
+    return y, gx, gw
+
+
+def _inputs(xs, ws, s, pads, d, g, dtype):
+    x, w = _rand(xs, 1, dtype), _rand(ws, 2, dtype)
+    out = K.conv_out_shape(xs[2:], ws[2:], s, pads, d)
+    gy = _rand((xs[0], ws[0]) + out, 3, dtype)
+    return x, w, gy
+
+
+@pytest.mark.parametrize("a, b", PAIRS, ids=[f"{a}-vs-{b}" for a, b in PAIRS])
+@pytest.mark.parametrize("name, xs, ws, s, pads, d, g", CASES, ids=IDS)
+def test_conv_algorithms_agree_float64(name, xs, ws, s, pads, d, g, a, b):
+    x, w, gy = _inputs(xs, ws, s, pads, d, g, np.float64)
+    ra = _all_three(a, x, w, gy, s, pads, d, g)
+    rb = _all_three(b, x, w, gy, s, pads, d, g)
+    for what, u, v in zip(("y", "gx", "gw"), ra, rb):
+        assert u.dtype == np.float64, what
+        assert_close(u, v, rtol=1e-10, what=f"{what} {a} vs {b}", atol=1e-12)
+
+
+F32_CASES = [c for c in CASES if c[0] in ("2d_3x3_pad1", "2d_asymmetric_strided_grouped",
+                                          "2d_depthwise", "2d_large_kernel", "1d_same",
+                                          "3d_dilated", "2d_pointwise")]
+
+
+@pytest.mark.parametrize("a, b", PAIRS, ids=[f"{a}-vs-{b}" for a, b in PAIRS])
+@pytest.mark.parametrize("name, xs, ws, s, pads, d, g", F32_CASES, ids=[c[0] for c in F32_CASES])
+def test_conv_algorithms_agree_float32(name, xs, ws, s, pads, d, g, a, b):
+    x, w, gy = _inputs(xs, ws, s, pads, d, g, np.float32)
+    ra = _all_three(a, x, w, gy, s, pads, d, g)
+    rb = _all_three(b, x, w, gy, s, pads, d, g)
+    for what, u, v in zip(("y", "gx", "gw"), ra, rb):
+        assert u.dtype == np.float32, f"{what} of {a}: {u.dtype}"
+        assert v.dtype == np.float32, f"{what} of {b}: {v.dtype}"
+        assert_close(u, v, rtol=1e-4, what=f"{what} {a} vs {b}")
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_conv_algorithms_kept_columns_give_same_weight_grad(algorithm):
+    x, w, gy = _inputs((2, 3, 6, 6), (4, 3, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1,
+                       np.float64)
+    y, cols = K.conv_forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, keep_cols=True,
+                             algorithm=algorithm)
+    gw = K.conv_weight_grad(x, gy, w.shape, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, cols,
+                            algorithm=algorithm)
+    K.release(cols)
+    ref = K.conv_weight_grad(x, gy, w.shape, (1, 1), ((1, 1), (1, 1)), (1, 1), 1,
+                             algorithm="direct")
+    assert_close(gw, ref, rtol=1e-10)
+
+
+def test_conv_workspace_reuses_released_columns():
+    ws = K._Workspace()
+    a = ws.take((300, 1000), np.float32)
+    ws.give(a)
+    assert ws.nbytes == a.nbytes
+    assert ws.take((300, 1000), np.float32) is a
+    assert ws.nbytes == 0
+
+
+def test_conv_workspace_ignores_arrays_it_did_not_make():
+    ws = K._Workspace()
+    foreign = np.empty((300, 1000), np.float32)
+    ws.give(foreign)
+    ws.give(foreign.reshape(-1))
+    assert ws.nbytes == 0
+    assert ws.take((300, 1000), np.float32) is not foreign
+
+
+def test_conv_workspace_release_ignores_pointwise_view_of_input():
+    x = np.ones((2, 8, 256, 256), np.float32)          # pointwise: the columns are x itself
+    w = np.ones((4, 8, 1, 1), np.float32)
+    _, cols = K.conv_forward(x, w, (1, 1), ((0, 0), (0, 0)), (1, 1), 1, keep_cols=True,
+                             algorithm="im2col")
+    assert np.may_share_memory(cols, x)
+    before = K.WORKSPACE.nbytes
+    K.release(cols)
+    assert K.WORKSPACE.nbytes == before
+
+
+def test_conv_workspace_drops_everything_past_its_limit():
+    ws = K._Workspace(limit=3 * 2**20)
+    a, b = ws.take((2**18, 2), np.float32), ws.take((2**18, 2), np.float32)   # 2 MiB each
+    ws.give(a)
+    ws.give(b)
+    assert ws.nbytes == b.nbytes
