@@ -177,6 +177,16 @@ def test_mnist_download_true_fetches_into_raw_folder(server, tmp_path, monkeypat
     assert len(requests) == 2
 
 
+def test_mnist_download_fetches_only_the_missing_files(server, tmp_path, monkeypatch):
+    base, folder, requests = server
+    monkeypatch.setattr(MNIST, "resources", _serve_mnist(folder))
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((2, 3, 3), np.uint8)))
+    ds = MNIST(tmp_path, train=False, download=True, base_url=base)
+    assert requests == ["/t10k-labels-idx1-ubyte.gz"] and len(ds) == 2
+
+
 def test_mnist_download_with_wrong_checksum_fails_cleanly(server, tmp_path, monkeypatch):
     base, folder, _ = server
     resources = _serve_mnist(folder)

@@ -110,7 +110,8 @@ class MNIST(ImageArrayDataset):
         wanted = [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
         paths = self._find(wanted)
         if None in paths and download:
-            resources = [r for r in self.resources if r[0][:-3] in wanted]
+            missing = [w for w, p in zip(wanted, paths) if p is None]
+            resources = [r for r in self.resources if r[0][:-3] in missing]
             download_resources(name, resources, self.mirrors, self.raw_folder, base_url)
             paths = self._find(wanted)
         if None in paths:
