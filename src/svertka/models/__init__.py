@@ -23,6 +23,7 @@ from svertka.models.alexnet_vgg import (  # noqa: F401
 )
 from svertka.models.darknet import Darknet19, YOLOv2, darknet19, yolo_v2  # noqa: F401
 from svertka.models.googlenet import GoogLeNet, GoogLeNetOutputs, googlenet  # noqa: F401
+from svertka.models.hog_softmax import HOGSoftmax, hog_softmax  # noqa: F401
 from svertka.models.lenet import LeNet5, lecture_cnn, lenet5  # noqa: F401
 from svertka.models.mobilenet import (  # noqa: F401
     MobileNetV1,
@@ -49,4 +50,3 @@ from svertka.models.resnet import (  # noqa: F401
 )
 from svertka.models.sequence import GatedCNN, WaveNetStack, gated_cnn, wavenet_stack  # noqa: F401
 from svertka.models.unet import UNet, unet  # noqa: F401
-from svertka.models.hog_softmax import HOGSoftmax, hog_softmax  # noqa: F401
