@@ -130,3 +130,12 @@ def save_first_layer_filters(model, path):
     ax.set_axis_off()
     ax.set_title(f"first-layer filters {tuple(w.shape)}")
     return _save(fig, path)
+
+
+from svertka.viz.activations import (  # noqa: E402,F401
+    activation_maps,
+    saliency_map,
+    save_activation_maps,
+    save_saliency,
+)
+from svertka.viz.animation import animate_convolution  # noqa: E402,F401
