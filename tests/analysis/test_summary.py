@@ -23,8 +23,8 @@ def _zoo():
 @pytest.mark.parametrize("name", _zoo())
 def test_summary_total_params_equal_the_models_count(name):
     info = models.model_info(name)
-    model = models.get_model(name)
     size = SMALL.get(tuple(info["input_size"]), tuple(info["input_size"]))
+    model = models.get_model(name, input_size=size)   # as the CLI: builders that take it
     s = summary(model, size)
     assert s.total_params == sum(p.numel() for p in model.parameters())
     assert s.trainable_params == s.total_params
