@@ -63,6 +63,11 @@ HAND = [
                  ((5, 5, 5), (4, 4, 4), (2, 2, 2)), id="3d"),
     pytest.param(Residual, (1, 10, 10), ((5, 5), (1, 1), (0, 0)), id="residual-takes-max"),
     pytest.param(Branches, (1, 10, 10), ((7, 7), (1, 1), (0, 0)), id="cat-takes-max"),
+    pytest.param(_seq(nn.Conv2d(1, 1, 3), nn.Upsample(scale_factor=2), nn.Conv2d(1, 1, 3)),
+                 (1, 16, 16), ((4, 4), (0.5, 0.5), (1.5, 1.5)), id="upsample-nearest"),
+    pytest.param(_seq(nn.Conv2d(1, 1, 3), nn.Upsample(scale_factor=2, mode="bilinear"),
+                      nn.Conv2d(1, 1, 3)),
+                 (1, 16, 16), ((5, 5), (0.5, 0.5), (1.25, 1.25)), id="upsample-bilinear"),
     pytest.param(_seq(nn.Conv2d(1, 1, 3), nn.ConvTranspose2d(1, 1, 4, stride=2, padding=1)),
                  (1, 8, 8), ((4, 4), (0.5, 0.5), (0.75, 0.75)), id="transposed"),
 ]
@@ -113,6 +118,7 @@ ZOO = [
                  id="wavenet"),
     pytest.param("mobilenet_v2", {"num_classes": 10}, (3, 64, 64), "features.4",
                  id="mobilenet_v2"),
+    pytest.param("unet", {"base": 4, "depth": 2}, (1, 64, 64), None, id="unet-transposed"),
 ]
 
 

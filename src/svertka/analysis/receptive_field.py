@@ -15,10 +15,14 @@ A window layer with kernel ``k``, stride ``s``, dilation ``d`` and left padding 
     jump_out  = jump_in * s
     start_out = start_in + ((k' - 1) / 2 - p) * jump_in
 
-Unit ``o`` of the map sees the input pixels ``start + o * jump -+ (rf - 1) / 2``. The model's
+Unit ``o`` of the map sees the input pixels ``start + o * jump -+ (rf - 1) / 2``. Layers
+that upsample (transposed convolutions, interpolation) make the jump fractional; there the
+recurrence is a linear fit: exact for non-overlapping transposed convolutions (U-Net's 2x2,
+stride 2), otherwise the true field varies with the unit's phase and may exceed it by an input
+unit or two (a bilinear U-Net of depth 2: 50 by the formula, 52 measured). The model's
 input has ``rf = 1``, ``jump = 1``, ``start = 0``. Through branches (residual blocks, Inception)
 the geometry is tracked per tensor of the forward pass, and a merge (``+``, ``cat``) takes, per
-axis, the input with the largest receptive field.
+axis, the union of its inputs' fields (the largest one when their centres agree).
 """
 
 from __future__ import annotations
@@ -102,11 +106,33 @@ def _resample(g, in_sp, out_sp):
     return _make(g.size, jump, g.start)
 
 
+def _upsample(g, in_sp, out_sp, mode, align_corners):
+    """Interpolation: output ``y`` reads the source coordinate ``(y + 0.5) / r - 0.5``
+    (``y (in - 1) / (out - 1)`` with ``align_corners``), ``r = out / in``; linear modes read the
+    two neighbours of it (bicubic four), nearest modes one. For scales whose inverse is not an
+    integer the field and jump are averages (fractional)."""
+    extra = {"linear": 1, "bilinear": 1, "trilinear": 1, "bicubic": 3}.get(mode, 0)
+    rf, jump, start = [], [], []
+    for r0, j, s0, i, o in zip(g.size, g.jump, g.start, in_sp, out_sp):
+        if align_corners and extra:
+            step = (i - 1) / (o - 1) if o > 1 else 0.0
+            first = 0.0
+        else:
+            step = i / o
+            first = 0.5 * step - 0.5 if extra else (0.5 * step - 0.5 if mode == "nearest-exact"
+                                                     else 0.0)
+        rf.append(r0 + extra * j)
+        jump.append(j * step)
+        start.append(s0 + first * j)
+    return _make(rf, jump, start)
+
+
 def layer_geometry(module, geometry, in_spatial, out_spatial):
     """The output's :class:`ReceptiveField` of one (leaf) module, from its input's.
 
     Convolutions (also transposed), max/average/LP pooling and adaptive pooling follow their
-    windows; padding layers shift ``start``; layers that keep the spatial size (activations,
+    windows; upsampling layers scale the jump (linear modes widen the field by one input
+    unit); padding layers shift ``start``; layers that keep the spatial size (activations,
     normalisation, dropout, 1x1 work) pass the geometry through; any other layer that changes
     the spatial size is taken as a resampling (jump scaled by ``in / out``).
 
@@ -143,6 +169,9 @@ def layer_geometry(module, geometry, in_spatial, out_spatial):
         return _window(geometry, k, s, p, d)
     if name.startswith("Adaptive") and "Pool" in name:
         return _adaptive(geometry, in_spatial, out_spatial)
+    if name in ("Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"):
+        return _upsample(geometry, in_spatial, out_spatial, module.mode,
+                         bool(getattr(module, "align_corners", False)))
     if "Pad" in name and isinstance(getattr(module, "padding", None), tuple):
         flat = module.padding
         lo = tuple(flat[2 * (n - 1 - i)] for i in range(n))
@@ -154,7 +183,10 @@ def layer_geometry(module, geometry, in_spatial, out_spatial):
 
 
 def merge(geometries):
-    """Per axis, the geometry with the largest receptive field (``None`` entries skipped)."""
+    """The geometry of a merge (``+``, ``cat``) of feature maps, per axis: the union of the
+    inputs' fields of unit 0 (the largest field when the centres agree; wider when branches
+    are offset, as after an upsampling); the jump of the largest field. ``None`` entries
+    (non-spatial or unknown inputs) are skipped."""
     gs = [g for g in geometries if g is not None]
     if not gs:
         return None
@@ -162,10 +194,11 @@ def merge(geometries):
         return gs[0]
     rf, jump, start = [], [], []
     for axis in range(len(gs[0].size)):
-        best = max(gs, key=lambda g: (g.size[axis], g.jump[axis]))
-        rf.append(best.size[axis])
-        jump.append(best.jump[axis])
-        start.append(best.start[axis])
+        lo = min(g.start[axis] - (g.size[axis] - 1) / 2 for g in gs)
+        hi = max(g.start[axis] + (g.size[axis] - 1) / 2 for g in gs)
+        rf.append(hi - lo + 1)
+        jump.append(max(gs, key=lambda g: (g.size[axis], g.jump[axis])).jump[axis])
+        start.append((lo + hi) / 2)
     return _make(rf, jump, start)
 
 
