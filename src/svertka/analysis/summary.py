@@ -28,6 +28,9 @@ class LayerRow:
         receptive_field, jump, start: per spatial axis, for outputs of shape
             ``(N, C, *spatial)`` (``None`` otherwise).
         leaf: whether the module has no submodules.
+
+    A module called several times (a shared ReLU) shows its last call's output and geometry
+    and the sum of its calls' MACs.
     """
 
     name: str
