@@ -1,6 +1,6 @@
 """svertka.data: datasets, samplers and the DataLoader (torch.utils.data's API)."""
 
-from svertka.data import datasets  # noqa: F401
+from svertka.data import datasets, transforms  # noqa: F401
 from svertka.data.dataloader import DataLoader, default_collate  # noqa: F401
 from svertka.data.dataset import (  # noqa: F401
     ConcatDataset,

@@ -23,15 +23,18 @@ def out_size(size, k, stride=1, lo=0, hi=0, dilation=1, ceil_mode=False):
     4
     >>> out_size(6, 2, stride=2, ceil_mode=True), out_size(5, 2, stride=2, ceil_mode=True)
     (3, 3)
+    >>> out_size(2, 3, stride=2, ceil_mode=True)   # a window larger than the input, as torch
+    1
     """
     span = dilation * (k - 1) + 1
     room = size + lo + hi - span
-    if room < 0:
-        return 0
-    o = (room + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (o - 1) * stride >= size + lo:
-        o -= 1
-    return o
+    if ceil_mode:
+        o = -(-room // stride) + 1
+        if (o - 1) * stride >= size + lo:
+            o -= 1
+    else:
+        o = room // stride + 1
+    return max(o, 0)
 
 
 def out_shape(spatial, kernel, stride, pads, dilation, ceil_mode=False):

@@ -11,7 +11,12 @@ def register(name, input_size, description):
     """Decorator: register a builder under ``name`` with its default input size ``(C, H, W)``
     (or ``(C, L)``) and a one-line description."""
     def wrap(fn):
-        if name in _REGISTRY:
+        old = _REGISTRY.get(name)
+        # the same function imported twice (pytest may load a file under a second name) is
+        # fine; two different builders under one name are not
+        if old is not None and (old["builder"].__module__.rsplit(".", 1)[-1],
+                                old["builder"].__qualname__) != (
+                fn.__module__.rsplit(".", 1)[-1], fn.__qualname__):
             raise ValueError(f"register: a model named {name!r} is already registered")
         _REGISTRY[name] = {"builder": fn, "input_size": tuple(input_size),
                            "description": description}

@@ -23,9 +23,46 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones
 def _fill(tensor, values, fn):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{fn}: tensor must be a svertka Tensor, got {type(tensor).__name__}")
-    tensor._data[...] = values
+    if values is not tensor._data:
+        tensor._data[...] = values
     tensor._version[0] += 1
     return tensor
+
+
+def _draw_dtype(tensor):
+    # draw directly in single precision for float32/float16 tensors: 2-3x faster to build a
+    # big model (VGG's 100M weights) than drawing float64 and casting
+    return np.float64 if tensor._data.dtype == np.float64 else np.float32
+
+
+def _uniform(tensor, low, high):
+    """U(low, high) in the tensor's precision, written straight into its memory if possible."""
+    dt = _draw_dtype(tensor)
+    a = tensor._data
+    if a.dtype == dt and a.flags.c_contiguous and a.flags.writeable:
+        get_rng().random(out=a, dtype=dt)  # no temporary: VGG's 400 MB layer filled in place
+        values = a
+    else:
+        values = get_rng().random(tuple(tensor.shape), dtype=dt)
+    values *= dt(high - low)
+    values += dt(low)
+    return values
+
+
+def _normal(tensor, mean, std):
+    """N(mean, std^2) in the tensor's precision, written straight into its memory if possible."""
+    dt = _draw_dtype(tensor)
+    a = tensor._data
+    if a.dtype == dt and a.flags.c_contiguous and a.flags.writeable:
+        get_rng().standard_normal(out=a, dtype=dt)
+        values = a
+    else:
+        values = get_rng().standard_normal(tuple(tensor.shape), dtype=dt)
+    if std != 1:
+        values *= dt(std)
+    if mean != 0:
+        values += dt(mean)
+    return values
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -81,12 +118,12 @@ def _fan(tensor, mode, fn):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with values drawn from U(a, b)."""
-    return _fill(tensor, get_rng().uniform(a, b, tensor.shape), "uniform_")
+    return _fill(tensor, _uniform(tensor, a, b), "uniform_")
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with values drawn from N(mean, std^2)."""
-    return _fill(tensor, get_rng().normal(mean, std, tensor.shape), "normal_")
+    return _fill(tensor, _normal(tensor, mean, std), "normal_")
 
 
 def constant_(tensor, val):
@@ -127,14 +164,14 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
     """Glorot uniform: U(-a, a) with ``a = gain * sqrt(6 / (fan_in + fan_out))``."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor, "xavier_uniform_")
     a = math.sqrt(3.0) * gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return _fill(tensor, get_rng().uniform(-a, a, tensor.shape), "xavier_uniform_")
+    return _fill(tensor, _uniform(tensor, -a, a), "xavier_uniform_")
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
     """Glorot normal: N(0, std^2) with ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor, "xavier_normal_")
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return _fill(tensor, get_rng().normal(0.0, std, tensor.shape), "xavier_normal_")
+    return _fill(tensor, _normal(tensor, 0.0, std), "xavier_normal_")
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
@@ -146,7 +183,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
         return tensor
     fan = _fan(tensor, mode, "kaiming_uniform_")
     bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(fan)
-    return _fill(tensor, get_rng().uniform(-bound, bound, tensor.shape), "kaiming_uniform_")
+    return _fill(tensor, _uniform(tensor, -bound, bound), "kaiming_uniform_")
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
@@ -155,7 +192,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         return tensor
     fan = _fan(tensor, mode, "kaiming_normal_")
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
-    return _fill(tensor, get_rng().normal(0.0, std, tensor.shape), "kaiming_normal_")
+    return _fill(tensor, _normal(tensor, 0.0, std), "kaiming_normal_")
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):

@@ -529,3 +529,11 @@ ERROR_CASES = [
 def test_pooling_rejects_bad_arguments(case_id, call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+@pytest.mark.parametrize("fn", ["max_pool2d", "avg_pool2d"])
+def test_pool2d_ceil_mode_window_larger_than_input_matches_torch(fn):
+    # torch's ceil-mode rule keeps one window that starts inside the input (GoogLeNet on 8x8)
+    x = np.random.default_rng(0).standard_normal((1, 2, 2, 2))
+    compare_with_torch(lambda t: getattr(svertka.nn.functional, fn)(t, 3, 2, ceil_mode=True),
+                       lambda t: getattr(torch.nn.functional, fn)(t, 3, 2, ceil_mode=True), x)

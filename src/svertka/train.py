@@ -1,0 +1,298 @@
+"""A small, readable training loop: `fit`, `evaluate`, checkpoints and metrics.
+
+    history = fit(model, train_loader, val_loader, optimizer=optim.Adam(model.parameters()),
+                  epochs=10, out_dir="runs/digits")
+
+``fit`` alternates a training phase (``model.train()``, one optimizer step per batch) and a
+validation phase (``model.eval()``, no graph), steps the LR scheduler, clips gradients, stops
+early when the validation loss stops improving, writes a per-epoch log (``log.csv`` and
+``log.json``), keeps the last and the best checkpoint (model, optimizer, scheduler, epoch,
+RNG state: resuming continues exactly), stops with an actionable message when the loss becomes
+NaN or infinite, and saves a checkpoint when interrupted with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import svertka
+from svertka import random as sv_random
+from svertka.autograd import grad_mode
+from svertka.nn import functional as F
+from svertka.nn.utils import clip_grad_norm_
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def _progress(iterable, total, desc, enabled):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True,
+                file=sys.stderr)
+
+
+def progress_enabled(quiet=False):
+    """Progress bars only when stderr is a terminal and not ``quiet``."""
+    return not quiet and sys.stderr.isatty()
+
+
+# ---------------------------------------------------------------------- metrics
+def confusion_matrix(targets, predictions, num_classes):
+    """``cm[i, j]``: the number of samples of class ``i`` predicted as class ``j``."""
+    targets = np.asarray(targets, dtype=np.int64)
+    predictions = np.asarray(predictions, dtype=np.int64)
+    return np.bincount(targets * num_classes + predictions,
+                       minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def precision_recall(cm):
+    """Per-class precision and recall from a confusion matrix (0 where undefined)."""
+    tp = np.diag(cm).astype(np.float64)
+    predicted = cm.sum(axis=0)
+    actual = cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    return precision, recall
+
+
+def evaluate(model, loader, num_classes=None, loss_fn=None, progress=False, desc="eval"):
+    """Loss, top-1 and top-5 accuracy, confusion matrix and per-class precision/recall.
+
+    Runs ``model.eval()`` under ``no_grad`` and restores the previous mode. ``loss_fn``
+    defaults to cross-entropy (summed over samples, then averaged over the dataset).
+
+    Returns:
+        a dict with ``loss``, ``accuracy``, ``top5_accuracy``, ``samples``,
+        ``confusion_matrix`` (a list of lists), ``precision`` and ``recall`` (per class).
+    """
+    was_training = model.training
+    model.eval()
+    total_loss, count, correct1, correct5 = 0.0, 0, 0, 0
+    targets_all, preds_all = [], []
+    try:
+        with grad_mode.no_grad():
+            for x, y in _progress(loader, len(loader), desc, progress):
+                logits = model(x)
+                if loss_fn is None:
+                    loss = F.cross_entropy(logits, y, reduction="sum").item()
+                else:
+                    loss = loss_fn(logits, y).item() * y.shape[0]
+                total_loss += loss
+                scores = logits.detach().numpy()
+                labels = y.numpy()
+                k = min(5, scores.shape[1])
+                top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+                pred = scores.argmax(axis=1)
+                correct1 += int((pred == labels).sum())
+                correct5 += int((top == labels[:, None]).any(axis=1).sum())
+                count += labels.shape[0]
+                targets_all.append(labels)
+                preds_all.append(pred)
+    finally:
+        model.train(was_training)
+    if count == 0:
+        raise ValueError("evaluate: the loader produced no samples")
+    targets = np.concatenate(targets_all)
+    preds = np.concatenate(preds_all)
+    if num_classes is None:
+        num_classes = int(max(targets.max(), preds.max())) + 1
+    cm = confusion_matrix(targets, preds, num_classes)
+    precision, recall = precision_recall(cm)
+    return {"loss": total_loss / count, "accuracy": correct1 / count,
+            "top5_accuracy": correct5 / count, "samples": count,
+            "confusion_matrix": cm.tolist(), "precision": precision.tolist(),
+            "recall": recall.tolist()}
+
+
+# ---------------------------------------------------------------------- checkpoints
+def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch=0, extra=None):
+    """Model, optimizer and scheduler state, epoch and the RNG state, in one file (atomic)."""
+    state = {"model": model.state_dict(), "epoch": int(epoch),
+             "rng_state": sv_random.get_rng_state()}
+    if optimizer is not None:
+        state["optimizer"] = optimizer.state_dict()
+    if scheduler is not None:
+        state["scheduler"] = scheduler.state_dict()
+    if extra:
+        state.update(extra)
+    svertka.save(state, path)
+
+
+def load_checkpoint(path, model, optimizer=None, scheduler=None):
+    """Restore what :func:`save_checkpoint` saved; returns the checkpoint dict."""
+    state = svertka.load(path)
+    if not isinstance(state, dict) or "model" not in state:
+        raise ValueError(f"load_checkpoint: {os.fspath(path)!r} holds no 'model' state; is it a "
+                         f"svertka training checkpoint?")
+    model.load_state_dict(state["model"])
+    if optimizer is not None and "optimizer" in state:
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and "scheduler" in state:
+        scheduler.load_state_dict(state["scheduler"])
+    if "rng_state" in state:
+        sv_random.set_rng_state(state["rng_state"])
+    return state
+
+
+# ---------------------------------------------------------------------- fit
+@dataclass
+class History:
+    """Per-epoch records (``epochs``), the best validation loss, and how training ended."""
+
+    epochs: list = field(default_factory=list)
+    best_epoch: int | None = None
+    best_val_loss: float = math.inf
+    stopped: str = "completed"   # 'completed', 'early_stopping', 'interrupted'
+
+    def to_dict(self):
+        return {"epochs": self.epochs, "best_epoch": self.best_epoch,
+                "best_val_loss": self.best_val_loss, "stopped": self.stopped}
+
+
+def _write_logs(out_dir, history):
+    rows = history.epochs
+    if not rows:
+        return
+    keys = list(rows[0])
+    tmp = os.path.join(out_dir, ".log.csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, os.path.join(out_dir, "log.csv"))
+    write_json(os.path.join(out_dir, "log.json"), history.to_dict())
+
+
+def write_json(path, obj):
+    """Write JSON atomically (temporary file, then rename)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def fit(model, train_loader, val_loader=None, *, optimizer, epochs, loss_fn=None,
+        scheduler=None, scheduler_step="epoch", clip_grad_norm=None, patience=None,
+        out_dir=None, start_epoch=0, history=None, progress=False, log=print,
+        num_classes=None, checkpoint_extra=None):
+    """Train ``model`` for ``epochs`` epochs (counting from ``start_epoch``).
+
+    Args:
+        model: an ``nn.Module`` returning logits ``(N, C)``.
+        train_loader, val_loader: iterables of ``(inputs, targets)`` batches.
+        optimizer: a ``svertka.optim`` optimizer over the model's parameters.
+        epochs: the epoch number to stop at (so a resumed run continues to the same total).
+        loss_fn: ``loss_fn(logits, targets)``; default cross-entropy.
+        scheduler: an LR scheduler, stepped per epoch (``scheduler_step='epoch'``) or per batch
+            (``'batch'``, for OneCycleLR); ``ReduceLROnPlateau`` is stepped with the
+            validation loss.
+        clip_grad_norm: clip the global gradient norm to this value before each step.
+        patience: stop when the validation loss has not improved for this many epochs.
+        out_dir: where to write ``log.csv``, ``log.json``, ``last.svk`` and ``best.svk``.
+        progress: show tqdm progress bars.
+        log: called with one line of text per epoch (``None`` for silence).
+        checkpoint_extra: more entries for every checkpoint (the CLI stores its config).
+
+    Returns:
+        a :class:`History`.
+    """
+    loss_fn = loss_fn or F.cross_entropy
+    history = history or History()
+    if out_dir is not None:
+        os.makedirs(out_dir, exist_ok=True)
+    params = [p for p in model.parameters() if p.requires_grad]
+    plateau = type(scheduler).__name__ == "ReduceLROnPlateau"
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch, epochs):
+            t0 = time.perf_counter()
+            model.train()
+            total, count, correct = 0.0, 0, 0
+            batches = _progress(train_loader, len(train_loader), f"epoch {epoch + 1}/{epochs}",
+                                progress)
+            for step, (x, y) in enumerate(batches):
+                logits = model(x)
+                loss = loss_fn(logits, y)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise TrainingDiverged(
+                        f"fit: the loss became {value} at epoch {epoch + 1}, batch {step + 1}. "
+                        f"Try a smaller learning rate (now "
+                        f"{optimizer.param_groups[0]['lr']:g}), gradient clipping "
+                        f"(--clip-grad 1.0), or check that the inputs are normalised and the "
+                        f"targets are valid class indices.")
+                optimizer.zero_grad()
+                loss.backward()
+                if clip_grad_norm is not None:
+                    clip_grad_norm_(params, clip_grad_norm)
+                optimizer.step()
+                if scheduler is not None and scheduler_step == "batch":
+                    scheduler.step()
+                n = y.shape[0]
+                total += value * n
+                count += n
+                correct += int((logits.detach().numpy().argmax(axis=1) == y.numpy()).sum())
+                if progress and hasattr(batches, "set_postfix"):
+                    batches.set_postfix(loss=f"{total / count:.4f}", acc=f"{correct / count:.3f}")
+            record = {"epoch": epoch + 1, "train_loss": total / max(count, 1),
+                      "train_accuracy": correct / max(count, 1),
+                      "lr": optimizer.param_groups[0]["lr"]}
+            if val_loader is not None:
+                metrics = evaluate(model, val_loader, num_classes, None)
+                record.update(val_loss=metrics["loss"], val_accuracy=metrics["accuracy"],
+                              val_top5_accuracy=metrics["top5_accuracy"])
+            record["seconds"] = time.perf_counter() - t0
+            if scheduler is not None and scheduler_step == "epoch":
+                if plateau:
+                    scheduler.step(record.get("val_loss", record["train_loss"]))
+                else:
+                    scheduler.step()
+            history.epochs.append(record)
+            monitored = record.get("val_loss", record["train_loss"])
+            improved = monitored < history.best_val_loss
+            if improved:
+                history.best_val_loss, history.best_epoch = monitored, epoch + 1
+            if out_dir is not None:
+                extra = {"history": history.to_dict(), **(checkpoint_extra or {})}
+                save_checkpoint(os.path.join(out_dir, "last.svk"), model, optimizer, scheduler,
+                                epoch + 1, extra)
+                if improved:
+                    save_checkpoint(os.path.join(out_dir, "best.svk"), model, optimizer,
+                                    scheduler, epoch + 1, extra)
+                _write_logs(out_dir, history)
+            if log is not None:
+                text = (f"epoch {epoch + 1:3d}/{epochs}  train loss {record['train_loss']:.4f} "
+                        f"acc {record['train_accuracy']:.4f}")
+                if "val_loss" in record:
+                    text += (f"  val loss {record['val_loss']:.4f} "
+                             f"acc {record['val_accuracy']:.4f}")
+                log(text + f"  ({record['seconds']:.1f}s)")
+            if patience is not None and history.best_epoch is not None and \
+                    epoch + 1 - history.best_epoch >= patience:
+                history.stopped = "early_stopping"
+                if log is not None:
+                    log(f"early stopping: no improvement for {patience} epochs (best epoch "
+                        f"{history.best_epoch})")
+                break
+    except KeyboardInterrupt:
+        history.stopped = "interrupted"
+        if out_dir is not None:
+            path = os.path.join(out_dir, "interrupted.svk")
+            save_checkpoint(path, model, optimizer, scheduler, epoch,
+                            {"history": history.to_dict(), **(checkpoint_extra or {})})
+            if log is not None:
+                log(f"interrupted: saved {path} (resume with --resume {path})")
+    return history

@@ -1,0 +1,80 @@
+"""The svertka command line, end to end on the embedded digits."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from svertka import cli
+
+
+def test_help_reads_well(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("train", "evaluate", "predict", "models", "datasets"):
+        assert command in out
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    out = capsys.readouterr().out
+    for flag in ("--model", "--dataset", "--data-dir", "--epochs", "--batch-size", "--lr",
+                 "--optimizer", "--seed", "--out", "--resume", "--config"):
+        assert flag in out
+
+
+def test_models_and_datasets_lists(capsys):
+    assert cli.main(["models"]) == 0
+    assert "lenet5" in capsys.readouterr().out
+    assert cli.main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "digits" in out and "MNIST/raw" in out and "cifar-10-batches-py" in out
+
+
+def test_train_evaluate_predict_resume_on_digits(tmp_path, capsys):
+    run = tmp_path / "run"
+    code = cli.main(["train", "--epochs", "2", "--out", str(run), "--quiet"])
+    assert code == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    for key in ("test_accuracy", "test_loss", "epochs", "seconds", "model", "dataset"):
+        assert key in metrics
+    assert metrics["test_accuracy"] > 0.5 and metrics["epochs"] == 2  # chance is 0.1
+    for name in ("log.csv", "log.json", "best.svk", "last.svk"):
+        assert (run / name).exists(), name
+    # resume continues the epoch count
+    assert cli.main(["train", "--resume", str(run), "--epochs", "3", "--quiet"]) == 0
+    log = json.loads((run / "log.json").read_text())
+    assert [r["epoch"] for r in log["epochs"]] == [1, 2, 3]
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(run / "best.svk")]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    from svertka.data.datasets import Digits
+
+    x, y = Digits(train=False)[0]
+    np.save(tmp_path / "digit.npy", x.numpy())
+    assert cli.main(["predict", str(run / "best.svk"), str(tmp_path / "digit.npy"),
+                     "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" 0.") + out.count(" 1.") >= 2
+
+
+def test_config_file_sets_options_and_flags_override(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('epochs = 1\nbatch_size = 64\noptimizer = "sgd"\nlr = 0.05\n')
+    run = tmp_path / "run"
+    assert cli.main(["train", "--config", str(config), "--batch-size", "128", "--out",
+                     str(run), "--quiet"]) == 0
+    cfg = json.loads((run / "metrics.json").read_text())["config"]
+    assert cfg["epochs"] == 1 and cfg["optimizer"] == "sgd" and cfg["batch_size"] == 128
+    bad = tmp_path / "bad.toml"
+    bad.write_text("epochz = 3\n")
+    with pytest.raises(SystemExit, match="unknown keys: epochz"):
+        cli.main(["train", "--config", str(bad)])
+
+
+def test_python_dash_m_svertka_runs():
+    out = subprocess.run([sys.executable, "-m", "svertka", "models"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "lenet5" in out
