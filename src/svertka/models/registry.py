@@ -12,11 +12,17 @@ def register(name, input_size, description):
     (or ``(C, L)``) and a one-line description."""
     def wrap(fn):
         old = _REGISTRY.get(name)
-        # the same function imported twice (pytest may load a file under a second name) is
-        # fine; two different builders under one name are not
-        if old is not None and (old["builder"].__module__.rsplit(".", 1)[-1],
-                                old["builder"].__qualname__) != (
-                fn.__module__.rsplit(".", 1)[-1], fn.__qualname__):
+        if old is not None:
+            # the same definition imported a second time (pytest may load a file under a
+            # second module name) keeps the first; anything else under a taken name is an error
+            same = (old["builder"] is not fn
+                    and old["builder"].__module__.rsplit(".", 1)[-1]
+                    == fn.__module__.rsplit(".", 1)[-1]
+                    and old["builder"].__qualname__ == fn.__qualname__
+                    and old["input_size"] == tuple(input_size)
+                    and old["description"] == description)
+            if same:
+                return fn
             raise ValueError(f"register: a model named {name!r} is already registered")
         _REGISTRY[name] = {"builder": fn, "input_size": tuple(input_size),
                            "description": description}
