@@ -155,7 +155,7 @@ def _serve_mnist(folder, n=5):
             name = f"{prefix}-{kind}-ubyte.gz"
             data = gzip.compress(idx_bytes(array))
             (folder / name).write_bytes(data)
-            resources.append((name, hashlib.md5(data).hexdigest()))
+            resources.append((name, hashlib.sha256(data).hexdigest()))
     return resources
 
 
@@ -190,10 +190,10 @@ def test_mnist_download_fetches_only_the_missing_files(server, tmp_path, monkeyp
 def test_mnist_download_with_wrong_checksum_fails_cleanly(server, tmp_path, monkeypatch):
     base, folder, _ = server
     resources = _serve_mnist(folder)
-    resources[0] = (resources[0][0], "f" * 32)
+    resources[0] = (resources[0][0], "f" * 64)
     monkeypatch.setattr(MNIST, "resources", resources)
-    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: md5 checksum mismatch, "
-                                         r"expected f{32}, got [0-9a-f]{32}"):
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: sha256 checksum mismatch, "
+                                         r"expected f{64}, got [0-9a-f]{64}"):
         MNIST(tmp_path, download=True, base_url=base)
     assert os.listdir(tmp_path / "MNIST" / "raw") == []
 
@@ -219,7 +219,7 @@ def test_cifar_download_true_fetches_the_archive(server, tmp_path, monkeypatch, 
 
 
 def test_official_resources_are_the_published_files():
-    hexdigits = re.compile(r"^[0-9a-f]{32}$")
+    hexdigits = re.compile(r"^[0-9a-f]{64}$")  # SHA-256
     for cls in (MNIST, FashionMNIST):
         assert [f for f, _ in cls.resources] == [
             "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -227,7 +227,8 @@ def test_official_resources_are_the_published_files():
         assert all(hexdigits.match(m) for _, m in cls.resources)
     assert MNIST.mirrors[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
     assert "fashion-mnist" in FashionMNIST.mirrors[0]
-    assert CIFAR10.resources == [("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a")]
-    assert CIFAR100.resources == [("cifar-100-python.tar.gz",
-                                   "eb9058c3a382ffc7106e4002c42a8d85")]
+    assert CIFAR10.resources == [("cifar-10-python.tar.gz", "6d958be074577803d12ecdefd02955f3"
+                                                            "9262c83c16fe9348329d7fe0b5c001ce")]
+    assert CIFAR100.resources == [("cifar-100-python.tar.gz", "85cd44d02ba6437773c5bbd22e18305"
+                                                              "1d648de2e7d6b014e1ef29b855ba677a7")]
     assert CIFAR10.mirrors == ["https://www.cs.toronto.edu/~kriz/"]

@@ -95,7 +95,8 @@ class CIFAR10(ImageArrayDataset):
     base_folder = "cifar-10-batches-py"
     filename = "cifar-10-python.tar.gz"
     mirrors = ["https://www.cs.toronto.edu/~kriz/"]
-    resources = [("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a")]
+    resources = [("cifar-10-python.tar.gz",  # MD5 c58f30108f718f92721af3b95e74349a
+                  "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce")]
     train_list = [f"data_batch_{i}" for i in range(1, 6)]
     test_list = ["test_batch"]
     meta_file, labels_key, names_key = "batches.meta", "labels", "label_names"
@@ -204,7 +205,8 @@ class CIFAR100(CIFAR10):
 
     base_folder = "cifar-100-python"
     filename = "cifar-100-python.tar.gz"
-    resources = [("cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85")]
+    resources = [("cifar-100-python.tar.gz",  # MD5 eb9058c3a382ffc7106e4002c42a8d85
+                  "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7")]
     train_list = ["train"]
     test_list = ["test"]
     meta_file = "meta"

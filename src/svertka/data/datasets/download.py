@@ -1,12 +1,14 @@
 """Downloading dataset files: streamed to a temporary file, checksummed, renamed into place.
 
-Every dataset lists its standard files as ``resources`` (``(filename, md5)``) and the servers
-that hold them as ``mirrors``. The mirrors are tried in order; ``base_url=`` (an argument of
+Every dataset lists its standard files as ``resources`` (``(filename, digest)``, a SHA-256 of
+64 hex digits or an MD5 of 32) and the servers that hold them as ``mirrors``. The mirrors are tried in order; ``base_url=`` (an argument of
 the dataset) or the environment variable ``SVERTKA_DATASETS_URL`` replaces them with your own
 mirror (a URL prefix to which the file name is appended, ``file://`` URLs included).
 
-The publishers of MNIST, Fashion-MNIST and CIFAR give MD5 digests only, so those files are
-verified with MD5 (what torchvision does); :func:`download_url` also takes a SHA-256.
+The standard files are verified with SHA-256. The publishers of MNIST, Fashion-MNIST and CIFAR
+give MD5 digests only; the SHA-256 values used here are the ones TensorFlow Datasets (MNIST,
+Fashion-MNIST) and Hugging Face Datasets (CIFAR python archives) record for the same files,
+whose sizes and MD5s match the publishers'.
 """
 
 from __future__ import annotations
@@ -126,16 +128,21 @@ def mirror_urls(mirrors, base_url=None):
 
 
 def download_resources(name, resources, mirrors, folder, base_url=None):
-    """Download every ``(filename, md5)`` of ``resources`` into ``folder``, trying each
+    """Download every ``(filename, digest)`` of ``resources`` into ``folder``, trying each
     mirror in turn; returns the paths. When no mirror answers, raises
     :class:`DownloadError` listing which files to place where."""
     paths = []
     prefixes = mirror_urls(mirrors, base_url)
-    for filename, md5 in resources:
+    for filename, digest in resources:
         failures = []
+        kind = {64: "sha256", 32: "md5"}.get(len(digest))
+        if kind is None:
+            raise ValueError(f"{name}: the digest of {filename} must be a SHA-256 (64 hex "
+                             f"digits) or an MD5 (32), got {digest!r}")
         for prefix in prefixes:
             try:
-                paths.append(download_url(prefix + filename, folder, filename, md5=md5))
+                paths.append(download_url(prefix + filename, folder, filename,
+                                          **{kind: digest}))
                 break
             except DownloadError as exc:
                 failures.append(f"{prefix + filename}: {exc.__cause__ or exc}")
