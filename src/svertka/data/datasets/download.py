@@ -1,9 +1,10 @@
 """Downloading dataset files: streamed to a temporary file, checksummed, renamed into place.
 
 Every dataset lists its standard files as ``resources`` (``(filename, digest)``, a SHA-256 of
-64 hex digits or an MD5 of 32) and the servers that hold them as ``mirrors``. The mirrors are tried in order; ``base_url=`` (an argument of
-the dataset) or the environment variable ``SVERTKA_DATASETS_URL`` replaces them with your own
-mirror (a URL prefix to which the file name is appended, ``file://`` URLs included).
+64 hex digits or an MD5 of 32) and the servers that hold them as ``mirrors``. The mirrors are
+tried in order; ``base_url=`` (an argument of the dataset) or the environment variable
+``SVERTKA_DATASETS_URL`` replaces them with your own mirror (a URL prefix to which the file
+name is appended, ``file://`` URLs included).
 
 The standard files are verified with SHA-256. The publishers of MNIST, Fashion-MNIST and CIFAR
 give MD5 digests only; the SHA-256 values used here are the ones TensorFlow Datasets (MNIST,
