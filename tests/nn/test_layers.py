@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from tests._oracle import assert_close
 
 import svertka
 from svertka import nn
-from tests._oracle import assert_close
 
 # (constructor expression, input shape, train mode)
 LAYERS = [

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from tests._oracle import assert_close
 
 import svertka
-from tests._oracle import assert_close
 
 
 def lecture_cnn(nn):
