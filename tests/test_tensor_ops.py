@@ -494,3 +494,9 @@ def test_grads_match_torch_on_fortran_order_leaves(kid, fn):
     b = _rand((4, 4), 42).T
     assert not svertka.tensor(a).is_contiguous() and not svertka.tensor(b).is_contiguous()
     compare_with_torch(fn, fn, a, b)
+
+
+def test_softmax_and_log_softmax_methods_match_torch():
+    a = np.random.default_rng(3).standard_normal((3, 5))
+    compare_with_torch(lambda t: t.softmax(1), lambda t: t.softmax(1), a)
+    compare_with_torch(lambda t: svertka.log_softmax(t, 0), lambda t: torch.log_softmax(t, 0), a)

@@ -11,7 +11,8 @@ _METHODS = [
     "div", "sum", "mean", "var", "std", "prod", "logsumexp", "amax", "amin", "argmax",
     "argmin", "all", "any", "norm", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze",
     "permute", "transpose", "t", "flip", "narrow", "unbind", "masked_fill", "clone", "detach",
-    "numel", "isnan", "isinf", "isfinite", "equal", "allclose", "logical_not",
+    "numel", "isnan", "isinf", "isfinite", "equal", "allclose", "logical_not", "softmax",
+    "log_softmax",
 ]
 
 __all__ = list(_METHODS) + ["max", "min", "clip", "absolute", "negative", "multiply",

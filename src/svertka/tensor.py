@@ -749,6 +749,18 @@ class Tensor:
     def relu(self):
         return E.Relu.apply(self)
 
+    def softmax(self, dim):
+        """``exp(x) / sum(exp(x))`` along ``dim`` (see ``nn.functional.softmax``)."""
+        from svertka.nn.functional import softmax
+
+        return softmax(self, dim)
+
+    def log_softmax(self, dim):
+        """``x - logsumexp(x)`` along ``dim`` (see ``nn.functional.log_softmax``)."""
+        from svertka.nn.functional import log_softmax
+
+        return log_softmax(self, dim)
+
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise error("clamp", "at least one of min or max must not be None")
