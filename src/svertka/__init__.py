@@ -88,3 +88,15 @@ __all__ = [
     "where", "maximum", "minimum", "matmul", "autograd", "nn", "optim", "save", "load",
     "CheckpointError", *_function_names,
 ]
+
+_LAZY = ("data", "models", "analysis", "vision", "viz", "train", "backends")
+
+
+def __getattr__(name):
+    # the larger subpackages load on first use: ``svertka.models.resnet18()`` works after a plain
+    # ``import svertka`` without making every import pay for them
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"svertka.{name}")
+    raise AttributeError(f"module 'svertka' has no attribute {name!r}")

@@ -237,3 +237,24 @@ def test_repr_nested_style_matches_torch():
 def test_module_without_forward_raises():
     with pytest.raises(NotImplementedError, match='missing the required "forward"'):
         nn.Module()(1)
+
+
+def test_deepcopy_and_pickle_give_independent_equal_models():
+    import copy
+    import pickle
+
+    m = Net()
+    for clone in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert clone.first.scale is not m.first.scale
+        assert isinstance(clone.first.scale, nn.Parameter) and clone.first.scale.requires_grad
+        x = svertka.randn(2, 3)
+        assert np.array_equal(clone(x).detach().numpy(), m(x).detach().numpy())
+        with svertka.no_grad():
+            clone.first.scale.mul_(2)
+        assert m.first.scale.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_subpackages_are_reachable_from_the_top_level():
+    assert svertka.models.lenet5 and svertka.data.DataLoader and svertka.analysis.summary
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        _ = svertka.nonexistent
