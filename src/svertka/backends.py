@@ -34,12 +34,13 @@ Examples:
 from __future__ import annotations
 
 import math
+import os
 
-from svertka._validate import check_choice
+from svertka._validate import check_choice, error, is_int
 
 __all__ = ["CONV_ALGORITHMS", "conv_algorithm", "get_conv_algorithm", "set_conv_algorithm",
            "select_conv_algorithm", "resolve_conv_algorithm", "workspace_bytes",
-           "clear_workspace"]
+           "clear_workspace", "get_num_threads", "set_num_threads"]
 
 CONV_ALGORITHMS = ("auto", "im2col", "implicit_gemm", "fft", "direct")
 
@@ -48,6 +49,41 @@ CONV_ALGORITHMS = ("auto", "im2col", "implicit_gemm", "fft", "direct")
 AUTO_MAX_COLUMN_BYTES = 512 * 2**20
 
 _algorithm = "auto"
+
+
+def _default_threads():
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:                                # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+_num_threads = _default_threads()
+
+
+def get_num_threads():
+    """Threads svertka's own memory-bound kernels use (column copies, col2im, depthwise
+    multiply-adds); the BLAS has its own setting (``threadpoolctl``, ``OPENBLAS_NUM_THREADS``).
+    Default: the cores this process may run on, at most 8."""
+    return _num_threads
+
+
+def set_num_threads(n):
+    """Set the thread count of svertka's own kernels (see :func:`get_num_threads`); returns
+    the previous one.
+
+    Examples:
+        >>> import svertka
+        >>> previous = svertka.backends.set_num_threads(1)
+        >>> svertka.backends.set_num_threads(previous)
+        1
+    """
+    global _num_threads
+    if not is_int(n) or n < 1:
+        raise error("set_num_threads", f"the thread count must be a positive int, got n={n!r}")
+    previous, _num_threads = _num_threads, int(n)
+    return previous
 
 
 def get_conv_algorithm():

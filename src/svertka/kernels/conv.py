@@ -101,17 +101,54 @@ def col2im(cols, x_shape, kernel, stride, pads, dilation):
     outs = cols.shape[2 + n:]
     padded = tuple(i + lo + hi for i, (lo, hi) in zip(x_shape[2:], pads))
     gxp = np.zeros(tuple(x_shape[:2]) + padded, dtype=cols.dtype)
-    if cols.size:
-        lead = (slice(None), slice(None))
+
+    def part(b):                                                     # batch items b
+        g, c = gxp[b], cols[b]
         for offs in np.ndindex(*kernel):
-            dst = lead + tuple(slice(k * d, k * d + s * (o - 1) + 1, s)
-                               for k, d, s, o in zip(offs, dilation, stride, outs))
-            gxp[dst] += cols[lead + offs]                            # (N, C, O...)
+            g[_offset_slices(offs, stride, dilation, outs)] += c[(slice(None),) * 2 + offs]
+
+    if cols.size:
+        parallel(part, x_shape[0], cols.nbytes)
     if not any(lo or hi for lo, hi in pads):
         return gxp
     crop = (slice(None), slice(None)) + tuple(slice(lo, lo + i)
                                               for i, (lo, _) in zip(x_shape[2:], pads))
     return gxp[crop]
+
+
+_EXECUTOR = None
+_EXECUTOR_LOCK = threading.Lock()
+
+# Below this many bytes of work a call runs on the calling thread alone.
+PARALLEL_MIN_BYTES = 4 * 2**20
+
+
+def parallel(fn, n, nbytes):
+    """Run ``fn(slice)`` over ``range(n)`` split into ``svertka.backends.get_num_threads()``
+    contiguous parts, on that many threads (NumPy releases the GIL inside its loops).
+
+    For the memory-bound passes (column copies, col2im slice-adds, depthwise multiply-adds)
+    that NumPy runs on one core while the BLAS uses all of them. Small work (``nbytes`` under
+    ``PARALLEL_MIN_BYTES``) or ``n < 2`` runs ``fn(slice(0, n))`` directly.
+    """
+    from svertka.backends import get_num_threads
+    global _EXECUTOR
+    t = min(get_num_threads(), n)
+    if t <= 1 or nbytes < PARALLEL_MIN_BYTES:
+        fn(slice(0, n))
+        return
+    if _EXECUTOR is None or _EXECUTOR._max_workers < t - 1:
+        with _EXECUTOR_LOCK:
+            if _EXECUTOR is None or _EXECUTOR._max_workers < t - 1:
+                from concurrent.futures import ThreadPoolExecutor
+                _EXECUTOR = ThreadPoolExecutor(max(1, t - 1), thread_name_prefix="svertka")
+    bounds = [n * i // t for i in range(t + 1)]
+    futures = [_EXECUTOR.submit(fn, slice(bounds[i], bounds[i + 1])) for i in range(1, t)]
+    try:
+        fn(slice(bounds[0], bounds[1]))
+    finally:
+        for f in futures:
+            f.result()
 
 
 class _Workspace:
@@ -183,11 +220,32 @@ def _algorithm(x_shape, w_shape, stride, dilation, groups, algorithm):
     return resolve_conv_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm)
 
 
-def _columns(x, kernel, stride, pads, dilation, groups, out):
-    """The column matrix as ``(N, G, CK, P)`` (no copy at all for pointwise kernels).
+# Below this many output positions the GEMMs fold the batch into their columns: one
+# (Cog, CK) @ (CK, N*P) GEMM per group instead of N skinny ones of P columns each.
+FOLD_MAX_P = 160
+
+
+def _fold(N, P):
+    return N > 1 and P < FOLD_MAX_P
+
+
+def _columns(x, kernel, stride, pads, dilation, groups, out, fold=False):
+    """The column matrix as ``(N, G, CK, P)`` (no copy at all for pointwise kernels), or
+    with ``fold`` as ``(G, CK, N*P)`` (the batch next to the positions).
 
     The matrix is a view of a workspace array (see ``release``)."""
     N, C = x.shape[:2]
+    if fold:
+        n = len(kernel)
+        xp = pad_constant(x, pads)
+        view = window_view(xp, kernel, stride, dilation, out)        # (N, C, O..., K...)
+        perm = ((1,) + tuple(range(2 + n, 2 + 2 * n)) + (0,)
+                + tuple(range(2, 2 + n)))
+        view = view.transpose(perm)                                  # (C, K..., N, O...)
+        buf = WORKSPACE.take(view.shape, x.dtype)
+        np.copyto(buf, view)
+        CK = C // groups * math.prod(kernel)
+        return buf.reshape(groups, CK, N * math.prod(out))           # (G, CK, N*P)
     if _is_pointwise(kernel, stride, pads, x.shape[2:], out):
         P = math.prod(x.shape[2:])
         return x.reshape(N, groups, C // groups, P)                 # (N, G, Cg, P)
@@ -197,7 +255,7 @@ def _columns(x, kernel, stride, pads, dilation, groups, out):
     perm = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))
     view = view.transpose(perm)                                      # (N, C, K..., O...)
     buf = WORKSPACE.take(view.shape, x.dtype)
-    np.copyto(buf, view)
+    parallel(lambda b: np.copyto(buf[b], view[b]), N, buf.nbytes)
     P = math.prod(out)
     CK = C // groups * math.prod(kernel)
     return buf.reshape(N, groups, CK, P)                             # (N, G, CK, P)
@@ -267,9 +325,10 @@ def _depthwise(x_shape, w_shape, groups):
 BLOCK_BYTES = 256 * 2**10
 
 
-def _blocks(N, item_bytes):
+def _blocks(span, item_bytes):
+    """Cache-sized blocks of the batch items ``span`` (a slice with a start and a stop)."""
     step = max(1, BLOCK_BYTES // max(1, item_bytes))
-    return [slice(i, min(N, i + step)) for i in range(0, N, step)]
+    return [slice(i, min(span.stop, i + step)) for i in range(span.start, span.stop, step)]
 
 
 # ------------------------------------------------------------------------ forward
@@ -317,9 +376,15 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep_cols=False
         y = _implicit_forward(x, w, stride, pads, dilation, groups, out)
         return (y, None) if keep_cols else y
     N, Co = x.shape[0], w.shape[0]
-    cols = _columns(x, kernel, stride, pads, dilation, groups, out)  # (N, G, CK, P)
+    P = math.prod(out)
     wm = w.reshape(groups, Co // groups, math.prod(w.shape[1:]))   # (G, Cog, CK)
-    y = np.matmul(wm, cols).reshape((N, Co) + out)                   # (N, G, Cog, P) = y
+    if _fold(N, P) and not _is_pointwise(kernel, stride, pads, x.shape[2:], out):
+        cols = _columns(x, kernel, stride, pads, dilation, groups, out, fold=True)
+        y = np.matmul(wm, cols).reshape(Co, N, P)                    # (G, Cog, N*P)
+        y = np.ascontiguousarray(y.transpose(1, 0, 2)).reshape((N, Co) + out)
+    else:
+        cols = _columns(x, kernel, stride, pads, dilation, groups, out)  # (N, G, CK, P)
+        y = np.matmul(wm, cols).reshape((N, Co) + out)               # (N, G, Cog, P) = y
     if keep_cols:
         return y, cols
     release(cols)
@@ -335,18 +400,28 @@ def _direct_forward(x, w, stride, pads, dilation, groups, outs):
     Co, Cg = w.shape[:2]
     kernel = tuple(w.shape[2:])
     xp = pad_constant(x, pads)                                       # (N, C, Ip...)
-    y = np.zeros((N, Co) + outs, dtype=np.result_type(x, w))
+    dtype = np.result_type(x, w)
     if _depthwise(x.shape, w.shape, groups):
         n = len(kernel)
         taps = w.reshape((Co,) + kernel + (1,) * n)                  # (C, K..., 1...)
+        y = np.empty((N, Co) + outs, dtype=dtype)
         tmp = np.empty_like(y)
-        for blk in _blocks(N, y[0].nbytes):
-            for offs in np.ndindex(*kernel):
-                src = xp[blk][_offset_slices(offs, stride, dilation, outs)]   # (B, C, O...)
-                t = tmp[blk]
-                np.multiply(src, taps[(slice(None),) + offs], out=t)
-                y[blk] += t
+
+        def part(b):                                                 # batch items b
+            for blk in _blocks(b, y[0].nbytes):
+                xb, yb, tb = xp[blk], y[blk], tmp[blk]
+                for i, offs in enumerate(np.ndindex(*kernel)):
+                    src = xb[_offset_slices(offs, stride, dilation, outs)]   # (B, C, O...)
+                    tap = taps[(slice(None),) + offs]
+                    if i == 0:
+                        np.multiply(src, tap, out=yb)
+                    else:
+                        np.multiply(src, tap, out=tb)
+                        yb += tb
+
+        parallel(part, N, y.nbytes)
         return y
+    y = np.zeros((N, Co) + outs, dtype=dtype)
     Cog = Co // groups
     yg = y.reshape((N, groups, Cog) + outs)                          # (N, G, Cog, O...)
     wg = w.reshape((groups, Cog, Cg) + kernel)                       # (G, Cog, Cg, K...)
@@ -438,6 +513,8 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups, algorithm=No
         return _implicit_input_grad(gy, w, x_shape, stride, pads, dilation, groups)
     if Cog == 1 and x_shape[1] == groups:
         return _direct_input_grad(gy, w, x_shape, stride, pads, dilation, groups)
+    if GX_AS_CONV and _gx_as_conv_applies(kernel, stride, pads, dilation):
+        return _input_grad_as_conv(gy, w, x_shape, pads, dilation, groups)
     wm = w.reshape(groups, Cog, math.prod(w.shape[1:]))             # (G, Cog, CK)
     gym = gy.reshape(N, groups, Cog, P)                              # (N, G, Cog, P)
     pointwise = _is_pointwise(kernel, stride, pads, x_shape[2:], outs)
@@ -457,6 +534,34 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups, algorithm=No
     return gx
 
 
+# With stride 1, the im2col algorithm computes gx as a convolution of the padded gy (its
+# columns, then one GEMM straight into gx) instead of a GEMM into columns and col2im.
+GX_AS_CONV = True
+
+
+def _gx_as_conv_applies(kernel, stride, pads, dilation):
+    return (all(s == 1 for s in stride) and math.prod(kernel) > 1
+            and all(lo <= d * (k - 1) and hi <= d * (k - 1)
+                    for (lo, hi), k, d in zip(pads, kernel, dilation)))
+
+
+def _input_grad_as_conv(gy, w, x_shape, pads, dilation, groups):
+    """``gx`` at stride 1: ``gy`` padded by ``d(K-1) - lo`` / ``d(K-1) - hi`` and correlated
+    with the flipped weight, input and output channels swapped within each group."""
+    n = w.ndim - 2
+    kernel = tuple(w.shape[2:])
+    Co, Cg = w.shape[:2]
+    Cog = Co // groups
+    wf = w[(slice(None), slice(None)) + (slice(None, None, -1),) * n]
+    wt = wf.reshape((groups, Cog, Cg) + kernel).swapaxes(1, 2)      # (G, Cg, Cog, K...)
+    wt = np.ascontiguousarray(wt).reshape((groups * Cg, Cog) + kernel)
+    gpads = tuple((d * (k - 1) - lo, d * (k - 1) - hi)
+                  for (lo, hi), k, d in zip(pads, kernel, dilation))
+    gx = conv_forward(gy, wt, (1,) * n, gpads, dilation, groups, out=tuple(x_shape[2:]),
+                      algorithm="im2col")
+    return gx
+
+
 def _direct_input_grad(gy, w, x_shape, stride, pads, dilation, groups):
     """Reference: for every kernel offset, ``gx_shifted += w[..., k]^T . gy`` (an einsum).
 
@@ -472,11 +577,15 @@ def _direct_input_grad(gy, w, x_shape, stride, pads, dilation, groups):
         n = len(kernel)
         taps = w.reshape((Co,) + kernel + (1,) * n)                  # (C, K..., 1...)
         tmp = np.empty_like(gy, dtype=gxp.dtype)
-        for blk in _blocks(N, gy[0].nbytes):
-            g, t, dst = gy[blk], tmp[blk], gxp[blk]
-            for offs in np.ndindex(*kernel):
-                np.multiply(g, taps[(slice(None),) + offs], out=t)   # (B, C, O...)
-                dst[_offset_slices(offs, stride, dilation, outs)] += t
+
+        def part(b):                                                 # batch items b
+            for blk in _blocks(b, gy[0].nbytes):
+                g, t, dst = gy[blk], tmp[blk], gxp[blk]
+                for offs in np.ndindex(*kernel):
+                    np.multiply(g, taps[(slice(None),) + offs], out=t)   # (B, C, O...)
+                    dst[_offset_slices(offs, stride, dilation, outs)] += t
+
+        parallel(part, N, gy.nbytes)
         return _crop(gxp, x_shape, pads)
     Cog = Co // groups
     gyg = gy.reshape((N, groups, Cog) + outs)                        # (N, G, Cog, O...)
@@ -561,9 +670,17 @@ def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols=None,
     if cols is None and algo == "implicit_gemm":
         return _implicit_weight_grad(x, gy, w_shape, stride, pads, dilation, groups)
     built = cols is None
+    kernel = tuple(w_shape[2:])
     if built:
-        cols = _columns(x, tuple(w_shape[2:]), stride, pads, dilation, groups, outs)
+        fold = _fold(N, P) and not _is_pointwise(kernel, stride, pads, x.shape[2:], outs)
+        cols = _columns(x, kernel, stride, pads, dilation, groups, outs, fold=fold)
     gym = gy.reshape(N, groups, Cog, P)                              # (N, G, Cog, P)
+    if cols.ndim == 3:                                               # folded: (G, CK, N*P)
+        gyt = np.ascontiguousarray(gym.transpose(1, 2, 0, 3)).reshape(groups, Cog, N * P)
+        gw = np.matmul(gyt, cols.transpose(0, 2, 1))                 # (G, Cog, CK)
+        if built:
+            release(cols)
+        return gw.reshape(w_shape)
     CK = cols.shape[2]
     if Cog <= P:
         # N GEMMs over the positions, then a sum: the (N, G, Cog, CK) partials are smaller
@@ -591,13 +708,19 @@ def _direct_weight_grad(x, gy, w_shape, stride, pads, dilation, groups):
     gw = np.zeros((groups, Cog, Cg) + kernel, dtype=np.result_type(x, gy))
     sp = "ijklmopqrs"[:len(outs)]                                   # spatial subscripts
     if _depthwise(x.shape, w_shape, groups):
-        taps = gw.reshape((Co,) + kernel)                            # (C, K...)
-        for blk in _blocks(N, gy[0].nbytes):
-            g = gy[blk]
-            for offs in np.ndindex(*kernel):
-                xs = xp[blk][_offset_slices(offs, stride, dilation, outs)]   # (B, C, O...)
-                taps[(slice(None),) + offs] += np.einsum(f"nc{sp},nc{sp}->c", g, xs)
-        return gw.reshape(w_shape)
+        partials = {}
+
+        def part(b):                                                 # batch items b
+            taps = np.zeros((Co,) + kernel, dtype=gw.dtype)          # (C, K...)
+            for blk in _blocks(b, gy[0].nbytes):
+                g, xb = gy[blk], xp[blk]
+                for offs in np.ndindex(*kernel):
+                    xs = xb[_offset_slices(offs, stride, dilation, outs)]    # (B, C, O...)
+                    taps[(slice(None),) + offs] += np.einsum(f"nc{sp},nc{sp}->c", g, xs)
+            partials[b.start] = taps
+
+        parallel(part, N, gy.nbytes)
+        return sum(partials[k] for k in sorted(partials)).reshape(w_shape)
     gyg = gy.reshape((N, groups, Cog) + outs)                        # (N, G, Cog, O...)
     for offs in np.ndindex(*kernel):
         xs = xp[_offset_slices(offs, stride, dilation, outs)]        # (N, C, O...)
