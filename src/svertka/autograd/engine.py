@@ -70,45 +70,55 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
             root_nodes.append(t._ctx)
 
     order = _topological_order(root_nodes)
+    pop = node_grads.pop
+    ndarray = np.ndarray
     with grad_mode.no_grad():
         for node in reversed(order):
-            gy = node_grads.pop(id(node), None)
+            key = id(node)
+            gy = pop(key, None)
             if gy is None:
                 if not retain_graph:
                     node._saved, node._freed = (), True
                 continue
-            if id(node) in capture_node:
-                for i in capture_node[id(node)]:
+            if capture_node and key in capture_node:
+                for i in capture_node[key]:
                     captured[i] = gy
             if node._retained is not None and capture is None:
                 t = node._retained()
                 if t is not None and t._ctx is node:
                     t.grad = Tensor._make(np.array(gy) if t.grad is None else t.grad._data + gy)
-            check_saved_versions(node)
+            if node._saved_versions is not None:
+                check_saved_versions(node)
             grads = node.fn.backward(node, gy)
-            if not isinstance(grads, tuple):
+            if type(grads) is not tuple:
                 grads = (grads,)
             if not retain_graph:
                 node._saved, node._freed = (), True
-            if len(grads) < len(node.parents):
+            parents = node.parents
+            if len(grads) < len(parents):
                 raise RuntimeError(
                     f"function {node.name()} returned {len(grads)} gradients, expected "
-                    f"{len(node.parents)}")
-            for i, (needed, parent, g) in enumerate(zip(node.needs_input_grad, node.parents,
+                    f"{len(parents)}")
+            for i, (needed, parent, g) in enumerate(zip(node.needs_input_grad, parents,
                                                         grads)):
                 if not needed or g is None:
                     continue
-                inp = node.inputs[i]
-                g = np.asarray(g)
-                if g.shape != inp._data.shape:
+                data = node.inputs[i]._data
+                if type(g) is not ndarray:
+                    g = np.asarray(g)
+                if g.shape != data.shape:
                     raise RuntimeError(
                         f"function {node.name()} returned an invalid gradient at index {i}: "
-                        f"got shape {g.shape}, expected {inp._data.shape}")
-                if g.dtype != inp._data.dtype:
-                    g = g.astype(inp._data.dtype)
+                        f"got shape {g.shape}, expected {data.shape}")
+                if g.dtype != data.dtype:
+                    g = g.astype(data.dtype)
                 if parent is not None:
-                    _accumulate(node_grads, id(parent), g)
+                    pkey = id(parent)
+                    prev = node_grads.get(pkey)
+                    # out of place: ``g`` may be an array another node also received
+                    node_grads[pkey] = g if prev is None else prev + g
                 else:
+                    inp = node.inputs[i]
                     entry = leaf_grads.setdefault(id(inp), [inp, None])
                     entry[1] = g if entry[1] is None else entry[1] + g
 

@@ -89,6 +89,10 @@ class Context:
 class Function:
     """Base class of differentiable operations; see the module docstring."""
 
+    # True for Functions whose output is a view of their first input (shares its version
+    # counter).
+    is_view = False
+
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError
@@ -99,25 +103,32 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from svertka.tensor import Tensor
-
-        arrays = []
-        needs = []
-        any_grad = False
+        Tensor = _TENSOR[0] if _TENSOR else _load_tensor()
         track = grad_mode.is_grad_enabled()
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a._data)
-                r = track and a._requires_grad
-                needs.append(r)
-                any_grad = any_grad or r
-            else:
-                arrays.append(a)
-                needs.append(False)
         ctx = Context(cls)
-        ctx.needs_input_grad = tuple(needs)
-        out = cls.forward(ctx, *arrays, **kwargs)
-        if not isinstance(out, np.ndarray):
+        if not track:
+            # No graph: only unwrap the Tensors (the common case of inference).
+            arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+            ctx.needs_input_grad = (False,) * len(args)
+            out = cls.forward(ctx, *arrays, **kwargs)
+            any_grad = False
+        else:
+            arrays = []
+            needs = []
+            any_grad = False
+            for a in args:
+                if isinstance(a, Tensor):
+                    arrays.append(a._data)
+                    r = a._requires_grad
+                    needs.append(r)
+                    if r:
+                        any_grad = True
+                else:
+                    arrays.append(a)
+                    needs.append(False)
+            ctx.needs_input_grad = needs = tuple(needs)
+            out = cls.forward(ctx, *arrays, **kwargs)
+        if type(out) is not np.ndarray and not isinstance(out, np.ndarray):
             out = np.asarray(out)
         result = Tensor._make(out)
         if any_grad and out.dtype.kind in "fc":
@@ -127,11 +138,21 @@ class Function:
             ctx.parents = tuple(a._ctx if n else None for a, n in zip(args, needs))
             if ctx._saved:
                 _record_versions(ctx, args, arrays, out, result)
-        if getattr(cls, "is_view", False) and isinstance(args[0], Tensor):
+        if cls.is_view and isinstance(args[0], Tensor):
             # A view shares its base's version counter, as in torch: modifying either in
             # place invalidates what the graph saved from the other.
             result._version = args[0]._version
         return result
+
+
+_TENSOR = []
+
+
+def _load_tensor():
+    """The Tensor class, imported on first use (tensor.py imports this module)."""
+    from svertka.tensor import Tensor
+    _TENSOR.append(Tensor)
+    return Tensor
 
 
 def _record_versions(ctx, tensors, arrays, out, result):
