@@ -1,0 +1,209 @@
+"""svertka.backends: the convolution algorithm switch, the thread count, the workspace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from tests._oracle import assert_close, compare_with_torch
+
+import svertka
+import svertka.nn.functional as F
+from svertka import backends
+from svertka.kernels import conv as K
+
+ALGORITHMS = ("auto", "im2col", "implicit_gemm", "fft", "direct")
+
+
+@pytest.fixture(autouse=True)
+def _restore():
+    algorithm, threads = backends.get_conv_algorithm(), backends.get_num_threads()
+    yield
+    backends.set_conv_algorithm(algorithm)
+    backends.set_num_threads(threads)
+
+
+def test_conv_algorithm_default_is_auto():
+    assert backends.get_conv_algorithm() == "auto"
+    assert backends.CONV_ALGORITHMS == ALGORITHMS
+
+
+def test_conv_algorithm_context_manager_sets_and_restores():
+    with backends.conv_algorithm("direct") as ctx:
+        assert backends.get_conv_algorithm() == "direct"
+        with backends.conv_algorithm("fft"):
+            assert backends.get_conv_algorithm() == "fft"
+        assert backends.get_conv_algorithm() == "direct"
+    assert ctx.algorithm == "direct"
+    assert backends.get_conv_algorithm() == "auto"
+
+
+def test_conv_algorithm_restores_after_exception():
+    with pytest.raises(KeyError):
+        with backends.conv_algorithm("im2col"):
+            raise KeyError("boom")
+    assert backends.get_conv_algorithm() == "auto"
+
+
+def test_set_conv_algorithm_returns_previous():
+    assert backends.set_conv_algorithm("implicit_gemm") == "auto"
+    assert backends.set_conv_algorithm("auto") == "implicit_gemm"
+
+
+@pytest.mark.parametrize("bad", ["winograd", "IM2COL", None, 3])
+def test_conv_algorithm_rejects_unknown_names(bad):
+    with pytest.raises(ValueError, match=r"conv_algorithm: algorithm must be one of 'auto'"):
+        backends.conv_algorithm(bad)
+    with pytest.raises(ValueError, match=r"set_conv_algorithm: algorithm must be one of"):
+        backends.set_conv_algorithm(bad)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
+def test_set_num_threads_rejects_non_positive_ints(bad):
+    with pytest.raises(ValueError, match=r"set_num_threads: the thread count must be a "
+                                         r"positive int, got n="):
+        backends.set_num_threads(bad)
+
+
+def test_set_num_threads_returns_previous():
+    previous = backends.set_num_threads(3)
+    assert backends.get_num_threads() == 3
+    assert backends.set_num_threads(previous) == 3
+
+
+# (id, x shape, w shape, kwargs, expected 'auto' choice)
+SELECT_CASES = [
+    ("dense_3x3", (32, 64, 32, 32), (64, 64, 3, 3), {}, "im2col"),
+    ("pointwise", (32, 64, 32, 32), (128, 64, 1, 1), {}, "im2col"),
+    ("depthwise", (32, 64, 32, 32), (64, 1, 3, 3), dict(groups=64), "direct"),
+    ("depthwise_strided", (8, 32, 16, 16), (32, 1, 3, 3), dict(groups=32, stride=2), "direct"),
+    ("depthwise_multiplier_2_is_grouped", (8, 32, 16, 16), (64, 1, 3, 3), dict(groups=32),
+     "im2col"),
+    ("huge_columns", (256, 64, 128, 128), (64, 64, 3, 3), {}, "implicit_gemm"),
+]
+
+
+@pytest.mark.parametrize("name, xs, ws, kw, expected", SELECT_CASES,
+                         ids=[c[0] for c in SELECT_CASES])
+def test_select_conv_algorithm_rules(name, xs, ws, kw, expected):
+    assert backends.select_conv_algorithm(xs, ws, **kw) == expected
+    args = (kw.get("stride", 1), 1, kw.get("groups", 1))
+    assert backends.resolve_conv_algorithm(xs, ws, *args) == expected
+    assert backends.resolve_conv_algorithm(xs, ws, *args, algorithm="fft") == "fft"
+
+
+# (id, x shape, w shape, kwargs): through nn.functional, every algorithm vs torch
+F_CASES = [
+    ("conv2d_pad1_bias", (2, 3, 7, 6), (4, 3, 3, 3), dict(padding=1)),
+    ("conv2d_strided_grouped", (2, 4, 8, 7), (6, 2, 3, 2), dict(stride=2, padding=1,
+                                                                  groups=2)),
+    ("conv2d_depthwise", (2, 4, 6, 6), (4, 1, 3, 3), dict(padding=1, groups=4)),
+    ("conv2d_dilated_same", (1, 2, 9, 8), (3, 2, 3, 3), dict(padding="same", dilation=2)),
+    ("conv1d_valid", (3, 2, 10), (4, 2, 4), {}),
+    ("conv3d_pad1", (1, 2, 4, 5, 4), (2, 2, 3, 3, 3), dict(padding=1)),
+]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("name, xs, ws, kw", F_CASES, ids=[c[0] for c in F_CASES])
+def test_conv_algorithm_grads_match_torch(name, xs, ws, kw, algorithm):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(xs)
+    w = rng.standard_normal(ws)
+    b = rng.standard_normal(ws[0])
+    n = len(xs) - 2
+    sv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[n]
+    th = {1: TF.conv1d, 2: TF.conv2d, 3: TF.conv3d}[n]
+    with backends.conv_algorithm(algorithm):
+        compare_with_torch(lambda x, w, b: sv(x, w, b, **kw), lambda x, w, b: th(x, w, b, **kw),
+                           x, w, b)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_conv_transpose2d_forward_matches_torch_under_every_algorithm(algorithm):
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((2, 4, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    with backends.conv_algorithm(algorithm):
+        compare_with_torch(lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1),
+                           lambda x, w: TF.conv_transpose2d(x, w, stride=2, padding=1), x, w)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_conv2d_float32_matches_torch_under_every_algorithm(algorithm):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    with backends.conv_algorithm(algorithm):
+        y = F.conv2d(svertka.tensor(x), svertka.tensor(w), padding=1)
+    assert y.dtype == svertka.float32
+    assert_close(y, TF.conv2d(torch.tensor(x), torch.tensor(w), padding=1), rtol=1e-4)
+
+
+def test_conv2d_backward_twice_with_retain_graph_gives_same_grads():
+    rng = np.random.default_rng(3)
+    x = svertka.tensor(rng.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w = svertka.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    y = F.conv2d(x, w, padding=1)
+    gy = svertka.tensor(rng.standard_normal(tuple(y.shape)))
+    y.backward(gy, retain_graph=True)
+    gx1, gw1 = x.grad.numpy().copy(), w.grad.numpy().copy()
+    x.grad = w.grad = None
+    y.backward(gy)
+    assert_close(x.grad, gx1, rtol=1e-12)
+    assert_close(w.grad, gw1, rtol=1e-12)
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "direct", "implicit_gemm"])
+def test_conv_threaded_kernels_match_single_thread(algorithm, monkeypatch):
+    # force the threaded paths (column copies, col2im, depthwise passes) on small inputs
+    monkeypatch.setattr(K, "PARALLEL_MIN_BYTES", 0)
+    rng = np.random.default_rng(4)
+    cases = [((5, 4, 9, 9), (6, 4, 3, 3), (1, 1), 1), ((5, 4, 9, 9), (6, 4, 3, 3), (2, 2), 1),
+             ((5, 6, 9, 9), (6, 1, 3, 3), (1, 1), 6), ((5, 6, 9, 9), (6, 1, 3, 3), (2, 2), 6)]
+    pads = ((1, 1), (1, 1))
+    for xs, ws, s, g in cases:
+        x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+        out = K.conv_out_shape(xs[2:], ws[2:], s, pads, (1, 1))
+        gy = rng.standard_normal((xs[0], ws[0]) + out)
+        results = []
+        for threads in (1, 2, 3):
+            backends.set_num_threads(threads)
+            results.append((K.conv_forward(x, w, s, pads, (1, 1), g, algorithm=algorithm),
+                            K.conv_input_grad(gy, w, xs, s, pads, (1, 1), g,
+                                              algorithm=algorithm),
+                            K.conv_weight_grad(x, gy, ws, s, pads, (1, 1), g,
+                                               algorithm=algorithm)))
+        for other in results[1:]:
+            for a, b in zip(results[0], other):
+                assert_close(a, b, rtol=1e-12)
+
+
+def test_conv_im2col_unfolded_and_col2im_paths_match_folded(monkeypatch):
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((3, 4, 8, 8)), rng.standard_normal((5, 4, 3, 3))
+    gy = rng.standard_normal((3, 5, 8, 8))
+    pads = ((1, 1), (1, 1))
+
+    def three():
+        return (K.conv_forward(x, w, (1, 1), pads, (1, 1), 1, algorithm="im2col"),
+                K.conv_input_grad(gy, w, x.shape, (1, 1), pads, (1, 1), 1, algorithm="im2col"),
+                K.conv_weight_grad(x, gy, w.shape, (1, 1), pads, (1, 1), 1, algorithm="im2col"))
+
+    folded = three()
+    monkeypatch.setattr(K, "FOLD_MAX_P", 0)
+    monkeypatch.setattr(K, "GX_AS_CONV", False)
+    for a, b in zip(folded, three()):
+        assert_close(a, b, rtol=1e-12)
+
+
+def test_workspace_caches_columns_and_clears():
+    x = svertka.tensor(np.ones((8, 16, 32, 32), np.float32))
+    w = svertka.tensor(np.ones((16, 16, 3, 3), np.float32))
+    backends.clear_workspace()
+    assert backends.workspace_bytes() == 0
+    with svertka.no_grad(), backends.conv_algorithm("im2col"):
+        F.conv2d(x, w, padding=1)
+    assert backends.workspace_bytes() >= 8 * 16 * 9 * 32 * 32 * 4
+    backends.clear_workspace()
+    assert backends.workspace_bytes() == 0
