@@ -124,6 +124,109 @@ def max_pool_indices(x, kernel, stride, pads, dilation, ceil_mode):
     return _flat(pos, spatial), empty
 
 
+def _taps(kernel):
+    return itertools.product(*(range(k) for k in kernel))
+
+
+def _max_pool_geometry(x, kernel, stride, pads, dilation, ceil_mode):
+    n = len(kernel)
+    spatial = x.shape[-n:]
+    out = pool_out_shape(spatial, kernel, stride, pads, dilation, ceil_mode)
+    full = _full_pads(spatial, kernel, stride, pads, dilation, out)
+    return spatial, out, full
+
+
+def max_pool_values(x, kernel, stride, pads, dilation, ceil_mode):
+    """The window maxima ``(N, C, O...)`` only (no argmax): a running ``np.maximum`` over
+    the kernel offsets, each a strided view of the (``-inf``-padded) input.
+
+    NaN propagates (a window holding a NaN is NaN), as in torch. When the windows tile the
+    input (stride == kernel, no padding or dilation) the taps are views of ``x`` itself.
+    """
+    spatial, out, full = _max_pool_geometry(x, kernel, stride, pads, dilation, ceil_mode)
+    xp = pad_constant(x, full, -np.inf)                       # x itself when no padding
+    if math.prod(out) == 0 or math.prod(kernel) == 0:
+        return np.full(x.shape[:-len(kernel)] + out, -np.inf, dtype=x.dtype)
+    y = None
+    for offset in _taps(kernel):
+        v = xp[(Ellipsis,) + _tap_slices(offset, stride, dilation, out)]
+        if y is None:
+            y = v.copy()
+        else:
+            np.maximum(y, v, out=y)
+    return y
+
+
+def max_pool_backward(gy, x, y, kernel, stride, pads, dilation, ceil_mode):
+    """Gradient of max pooling: each window's ``gy`` goes to its first maximum.
+
+    One compare per kernel offset (``tap == y``) against the forward's maxima ``y``; where
+    windows do not overlap (stride >= kernel, no padding) each tap writes its own strided
+    slice of ``gx``, otherwise the taps add into a padded buffer. Ties (two taps equal to the
+    maximum) keep torch's rule, the first tap in row-major window order: a ``taken`` mask
+    (skipped for non-overlapping windows when the hit count shows no tie).
+
+    Returns ``None`` when ``y`` holds NaN or ``-inf`` (torch's index rules for those need
+    ``max_pool_indices``); the caller falls back to the index path.
+    """
+    if y.size and not np.isfinite(y.min()):
+        return None
+    spatial, out, full = _max_pool_geometry(x, kernel, stride, pads, dilation, ceil_mode)
+    padded = any(lo or hi for lo, hi in full)
+    disjoint = not padded and all((k - 1) * d < s for k, s, d in zip(kernel, stride, dilation))
+    if disjoint:
+        return _max_pool_backward_disjoint(gy, x, y, kernel, stride, dilation, out, spatial)
+    xp = pad_constant(x, full, -np.inf)                       # x itself when no padding
+    gxp = np.zeros(xp.shape, dtype=gy.dtype)
+    hit = np.empty(y.shape, dtype=bool)
+    g = np.empty(y.shape, dtype=gy.dtype)
+    hits = 0
+    for offset in _taps(kernel):
+        sl = (Ellipsis,) + _tap_slices(offset, stride, dilation, out)
+        np.equal(xp[sl], y, out=hit)
+        hits += np.count_nonzero(hit)
+        np.multiply(gy, hit, out=g)
+        gxp[sl] += g
+    if hits != y.size:                     # ties: only the first tap of each window keeps gy
+        gxp[...] = 0
+        taken = np.zeros(y.shape, dtype=bool)
+        for offset in _taps(kernel):
+            sl = (Ellipsis,) + _tap_slices(offset, stride, dilation, out)
+            np.equal(xp[sl], y, out=hit)
+            np.greater(hit, taken, out=hit)                   # hit and not taken
+            taken |= hit
+            np.multiply(gy, hit, out=g)
+            gxp[sl] += g
+    if xp is x:
+        return gxp
+    inner = tuple(slice(lo, lo + i) for i, (lo, _) in zip(spatial, full))
+    return gxp[(Ellipsis,) + inner]
+
+
+def _max_pool_backward_disjoint(gy, x, y, kernel, stride, dilation, out, spatial):
+    """Windows that do not overlap: every input element is in at most one window."""
+    cover = all((o - 1) * s + (k - 1) * d + 1 == i and d == 1 and s == k
+                for o, s, k, d, i in zip(out, stride, kernel, dilation, spatial))
+    gx = (np.empty if cover else np.zeros)(x.shape, dtype=gy.dtype)
+    hit = np.empty(y.shape, dtype=bool)
+    hits = 0
+    for offset in _taps(kernel):
+        sl = (Ellipsis,) + _tap_slices(offset, stride, dilation, out)
+        np.equal(x[sl], y, out=hit)
+        hits += np.count_nonzero(hit)
+        np.multiply(hit, gy, out=gx[sl])
+    if hits == y.size:                     # one hit per window: no ties
+        return gx
+    taken = np.zeros(y.shape, dtype=bool)
+    for offset in _taps(kernel):           # ties: only the first tap of each window keeps gy
+        sl = (Ellipsis,) + _tap_slices(offset, stride, dilation, out)
+        np.equal(x[sl], y, out=hit)
+        np.greater(hit, taken, out=hit)                       # hit and not taken
+        taken |= hit
+        np.multiply(hit, gy, out=gx[sl])
+    return gx
+
+
 def gather_plane(x, idx, n, empty=None, fill=0):
     """``y[b, c, o] = x[b, c].flat[idx[b, c, o]]`` over the trailing ``n`` axes.
 

@@ -18,7 +18,35 @@ import numpy as np
 from svertka.autograd.function import Function
 from svertka.kernels import pool as K
 
-__all__ = ["GatherPlane", "MaxUnpool", "AvgPoolNd", "AdaptiveAvgPoolNd"]
+__all__ = ["MaxPoolNd", "GatherPlane", "MaxUnpool", "AvgPoolNd", "AdaptiveAvgPoolNd"]
+
+
+class MaxPoolNd(Function):
+    """Window maxima without indices (``return_indices=False``, the common case).
+
+    The forward is a running ``np.maximum`` over the kernel offsets; only ``x`` is saved.
+    The backward recomputes the maxima (cheaper than keeping an argmax from the forward) and
+    sends each window's gradient to its first maximum (``kernels.pool.max_pool_backward``);
+    windows whose maximum is NaN or ``-inf`` go through torch's index rules instead.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, kernel, stride, pads, dilation, ceil_mode):
+        ctx.params = (kernel, stride, pads, dilation, ceil_mode)
+        if any(ctx.needs_input_grad):
+            ctx.save_for_backward(x)
+        return K.max_pool_values(x, *ctx.params)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved_tensors
+        y = K.max_pool_values(x, *ctx.params)
+        gx = K.max_pool_backward(gy, x, y, *ctx.params)
+        if gx is None:
+            kernel = ctx.params[0]
+            idx, empty = K.max_pool_indices(x, *ctx.params)
+            gx = K.scatter_add_plane(gy, idx, x.shape[-len(kernel):], empty)
+        return gx
 
 
 class GatherPlane(Function):

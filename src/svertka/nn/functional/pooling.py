@@ -25,7 +25,7 @@ from svertka._validate import (
     type_error,
 )
 from svertka.kernels import pool as K
-from svertka.ops.pool import AdaptiveAvgPoolNd, AvgPoolNd, GatherPlane, MaxUnpool
+from svertka.ops.pool import AdaptiveAvgPoolNd, AvgPoolNd, GatherPlane, MaxPoolNd, MaxUnpool
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d",
            "max_unpool1d", "max_unpool2d", "max_unpool3d",
@@ -97,6 +97,9 @@ def _max_pool(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, r
     kernel, stride, pads, dilation, _ = _window(fn, n, input, kernel_size, stride, padding,
                                                 dilation, ceil_mode)
     x = _batch(input, batched)
+    if not return_indices:
+        return _unbatch(MaxPoolNd.apply(x, kernel=kernel, stride=stride, pads=pads,
+                                        dilation=dilation, ceil_mode=bool(ceil_mode)), batched)
     idx, empty = K.max_pool_indices(x._data, kernel, stride, pads, dilation, bool(ceil_mode))
     y = _unbatch(GatherPlane.apply(x, indices=idx, n=n, empty=empty), batched)
     if return_indices:
