@@ -76,8 +76,8 @@ def test_set_num_threads_returns_previous():
 SELECT_CASES = [
     ("dense_3x3", (32, 64, 32, 32), (64, 64, 3, 3), {}, "im2col"),
     ("pointwise", (32, 64, 32, 32), (128, 64, 1, 1), {}, "im2col"),
-    ("depthwise", (32, 64, 32, 32), (64, 1, 3, 3), dict(groups=64), "direct"),
-    ("depthwise_strided", (8, 32, 16, 16), (32, 1, 3, 3), dict(groups=32, stride=2), "direct"),
+    ("depthwise", (32, 64, 32, 32), (64, 1, 3, 3), dict(groups=64), "im2col"),
+    ("depthwise_strided", (8, 32, 16, 16), (32, 1, 3, 3), dict(groups=32, stride=2), "im2col"),
     ("depthwise_multiplier_2_is_grouped", (8, 32, 16, 16), (64, 1, 3, 3), dict(groups=32),
      "im2col"),
     ("huge_columns", (256, 64, 128, 128), (64, 64, 3, 3), {}, "implicit_gemm"),

@@ -14,8 +14,8 @@ algorithms that compute the same thing:
   gradient, where the stride and dilation are 1 and there is one group (else im2col); the
   weight gradient uses im2col. Pays off for large kernels.
 * ``'direct'``: the readable reference, a loop over kernel offsets of multiply-adds (an
-  ``einsum`` per offset). For depthwise convolutions (one input and one output channel per
-  group) it is also the fastest: a multiply-add per offset over cache-sized blocks.
+  ``einsum`` per offset; for depthwise convolutions a multiply-add per offset over
+  cache-sized blocks of the batch).
 * ``'auto'`` (the default): chosen per call by shape, see :func:`select_conv_algorithm`.
 
 Examples:
@@ -25,8 +25,8 @@ Examples:
     >>> with svertka.backends.conv_algorithm("direct"):
     ...     svertka.backends.get_conv_algorithm()
     'direct'
-    >>> svertka.backends.select_conv_algorithm((32, 64, 32, 32), (64, 1, 3, 3), groups=64)
-    'direct'
+    >>> svertka.backends.select_conv_algorithm((256, 64, 128, 128), (64, 64, 3, 3))
+    'implicit_gemm'
     >>> svertka.backends.select_conv_algorithm((32, 64, 32, 32), (64, 64, 3, 3))
     'im2col'
 """
@@ -139,18 +139,15 @@ class conv_algorithm:
         return False
 
 
-def _is_depthwise(c_in, w_shape, groups):
-    return groups == c_in and w_shape[1] == 1 and w_shape[0] == groups
-
-
 def select_conv_algorithm(x_shape, w_shape, stride=1, dilation=1, groups=1):
     """The algorithm ``'auto'`` picks for a convolution of ``x_shape`` with ``w_shape``.
 
-    Rules (measured on a 2-core AVX2 machine, see ``benchmarks/RESULTS.md``): depthwise
-    convolutions run ``'direct'`` (multiply-adds per offset, no GEMMs of inner size 1); when
-    im2col's column matrix would exceed ``AUTO_MAX_COLUMN_BYTES`` the memory-lean
-    ``'implicit_gemm'``; otherwise ``'im2col'`` (a 1x1 kernel with stride 1 and no padding
-    needs no column matrix at all).
+    Rules (measured on a 2-core AVX-512 machine, see ``benchmarks/RESULTS.md``): when
+    im2col's column matrix would exceed ``AUTO_MAX_COLUMN_BYTES``, the memory-lean
+    ``'implicit_gemm'``; otherwise ``'im2col'``, which was the fastest everywhere else,
+    depthwise included (its columns, then ``N * C`` tiny GEMMs, beat ``'direct'``'s nine
+    multiply-add passes by about 1.5x on (32, 64, 32, 32)); a 1x1 kernel with stride 1 and
+    no padding needs no column matrix at all.
 
     Args:
         x_shape: ``(N, C, I1, .., In)``. w_shape: ``(Co, C // groups, K1, .., Kn)``.
@@ -158,8 +155,6 @@ def select_conv_algorithm(x_shape, w_shape, stride=1, dilation=1, groups=1):
         groups (int): number of groups.
     """
     n = len(w_shape) - 2
-    if _is_depthwise(x_shape[1], w_shape, groups):
-        return "direct"
     stride = (stride,) * n if isinstance(stride, int) else tuple(stride)
     outs = [max(1, -(-i // s)) for i, s in zip(x_shape[2:], stride)]
     col_bytes = 4 * x_shape[0] * x_shape[1] * math.prod(w_shape[2:]) * math.prod(outs)

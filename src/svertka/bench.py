@@ -1,12 +1,14 @@
 """``svertka bench``: time training steps, layers and inference, optionally against torch.
 
 Every workload is built from the same definition for svertka and (when installed) torch, run
-in one process with the thread counts pinned for both (``torch.set_num_threads`` and
-threadpoolctl for NumPy's BLAS), warmed up, then timed ``repeat`` times alternating between
-the two libraries (so that both see the same machine load); the medians are reported as
-images per second, the ratio svertka/torch, the achieved GFLOP/s (convolution and linear
-layers only: ``2 * MACs``, three times the forward for a training step) and the fraction of
-the machine's float32 GEMM peak (a timed ``np.matmul`` of two 2048x2048 matrices).
+in one process with the thread counts pinned for both (``torch.set_num_threads``,
+threadpoolctl for NumPy's BLAS, ``svertka.backends.set_num_threads``), warmed up, then timed
+``repeat`` times alternating between the two libraries, back to back, each pair after waiting
+for other processes to go quiet (``wait_quiet``). Reported: the median images per second of
+each, the ratio svertka/torch (the median of the back-to-back ratios), the achieved GFLOP/s
+(convolution and linear layers only: ``2 * MACs``, three times the forward when gradients are
+computed) and the fraction of the machine's float32 GEMM peak (the best of several
+``np.matmul`` of two 2048x2048 matrices).
 
 A training step is forward + cross-entropy + backward + SGD with momentum 0.9, in float32.
 
@@ -255,13 +257,42 @@ def gemm_peak(n=2048, repeat=7):
     return 2 * n ** 3 / min(times) / 1e9
 
 
+def _cpu_ticks():
+    """(busy, total) CPU ticks of the whole machine from /proc/stat, or None."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(t) for t in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(v) - v[3] - v[4], sum(v)
+
+
+def wait_quiet(max_wait=2.0, probe=0.05, threshold=0.15):
+    """Wait (at most ``max_wait`` seconds) until other processes use under ``threshold`` of
+    the machine's CPUs, so that a timing is not taken while they run; True if it got quiet.
+
+    On a shared machine other jobs come and go; timing both libraries in the same quiet
+    window keeps the ratio meaningful. Does nothing where /proc/stat is missing.
+    """
+    if _cpu_ticks() is None:
+        return False
+    end = time.perf_counter() + max_wait
+    while time.perf_counter() < end:
+        b0, a0 = _cpu_ticks()
+        time.sleep(probe)
+        b1, a1 = _cpu_ticks()
+        if a1 > a0 and (b1 - b0) / (a1 - a0) < threshold:
+            return True
+    return False
+
+
 def _time(fn):
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
 
 
-def run_workload(wl, repeat=7, warmup=2, with_torch=True, pause=0.02):
+def run_workload(wl, repeat=7, warmup=2, with_torch=True, pause=0.02, quiet=True):
     """Seconds per step of ``wl``, one list per library (svertka, then torch), timed
     alternately: entry ``i`` of each list ran back to back."""
     libs = [_Lib("svertka")] + ([_Lib("torch")] if with_torch else [])
@@ -281,9 +312,12 @@ def run_workload(wl, repeat=7, warmup=2, with_torch=True, pause=0.02):
     times = [[] for _ in fns]
     for _ in range(repeat):
         for fn, ts in zip(fns, times):
-            # OpenMP / OpenBLAS workers spin a while after each call: let them stop before
-            # the other library starts, so that they do not steal its cores.
+            # OpenMP / OpenBLAS workers spin a while after each call: let them stop (and
+            # other processes go quiet) before the next library starts, so that they do not
+            # steal its cores.
             time.sleep(pause)
+            if quiet:
+                wait_quiet()
             ts.append(_time(fn))
     return times
 
@@ -330,6 +364,8 @@ def _pin_threads(threads):
         torch.set_num_threads(threads)
     except ImportError:
         pass
+    from svertka import backends
+    backends.set_num_threads(threads)
     return limiter
 
 
@@ -341,7 +377,7 @@ def _blas_threads():
         return []
 
 
-def run(names=None, threads=2, repeat=7, warmup=2, with_torch=None, log=None):
+def run(names=None, threads=2, repeat=7, warmup=2, with_torch=None, log=None, quiet=True):
     """Run the workloads ``names`` (default all); returns a JSON-ready dict of results."""
     if with_torch is None:
         try:
@@ -355,12 +391,14 @@ def run(names=None, threads=2, repeat=7, warmup=2, with_torch=None, log=None):
             raise ValueError(f"svertka bench: unknown workload {n!r}; choose from "
                              f"{', '.join(WORKLOADS)}")
     _pin_threads(threads)
+    if quiet:
+        wait_quiet(5.0)
     peak = gemm_peak()
     result = {"machine": machine_info(), "threads": threads, "blas_threads": _blas_threads(),
               "repeat": repeat, "warmup": warmup, "gemm_peak_gflops": peak, "workloads": []}
     for n in names:
         wl = WORKLOADS[n]
-        runs = run_workload(wl, repeat, warmup, with_torch)
+        runs = run_workload(wl, repeat, warmup, with_torch, quiet=quiet)
         times = [statistics.median(ts) for ts in runs]
         fl = flops(wl)
         row = {"name": n, "mode": wl.mode, "batch": wl.batch, "shape": list(wl.shape),
@@ -435,11 +473,17 @@ def format_markdown(result):
 
 # ----------------------------------------------------------------------------- memory
 
+def _rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def measure_memory(name, lib, threads=2, steps=2):
-    """Peak resident-memory growth (MB) of ``steps`` steps of workload ``name`` in THIS
-    process (run it in a fresh process: the peak is a high-water mark). For svertka the
-    tracemalloc peak of NumPy's allocations is returned too."""
-    import resource
+    """Peak resident-memory growth (MB) over ``steps`` steps of workload ``name`` in THIS
+    process, sampled every millisecond from /proc/self/statm by a helper thread (the same
+    measure for svertka and torch). For svertka the tracemalloc peak of NumPy's allocations
+    is returned too."""
+    import threading
     import tracemalloc
 
     wl = WORKLOADS[name]
@@ -451,18 +495,29 @@ def measure_memory(name, lib, threads=2, steps=2):
         gy = L.tensor(np.random.default_rng(1).standard_normal((wl.batch, 64) + wl.shape[1:],
                                                                dtype=np.float32))
     fn = L.step_fn(wl, L.tensor(x), L.tensor(y), gy)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out = {}
+    base = _rss_bytes()
+    peak = [base]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_bytes())
+            time.sleep(0.001)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     if lib == "svertka":
         tracemalloc.start()
-        base = tracemalloc.get_traced_memory()[0]
+        t0 = tracemalloc.get_traced_memory()[0]
     for _ in range(steps):
         fn()
     if lib == "svertka":
-        out["tracemalloc_mb"] = (tracemalloc.get_traced_memory()[1] - base) / 2**20
+        out["tracemalloc_mb"] = (tracemalloc.get_traced_memory()[1] - t0) / 2**20
         tracemalloc.stop()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out["maxrss_mb"] = max(0, after - before) / 1024          # ru_maxrss is in KiB on Linux
+    done.set()
+    sampler.join()
+    out["rss_mb"] = (peak[0] - base) / 2**20
     return out
 
 
@@ -477,14 +532,15 @@ def memory_in_subprocess(name, lib, threads=2):
 
 
 def add_memory(result, with_torch=True, log=None):
-    """Add ``svertka_mem_mb`` / ``torch_mem_mb`` (peak RSS growth of two steps) to a result."""
+    """Add ``svertka_mem_mb`` / ``torch_mem_mb`` (peak RSS growth over two steps, from a
+    fresh process each) to a result."""
     for r in result["workloads"]:
         s = memory_in_subprocess(r["name"], "svertka", result["threads"])
-        r["svertka_mem_mb"] = s["maxrss_mb"]
+        r["svertka_mem_mb"] = s["rss_mb"]
         r["svertka_tracemalloc_mb"] = s.get("tracemalloc_mb")
         if with_torch:
             r["torch_mem_mb"] = memory_in_subprocess(r["name"], "torch",
-                                                     result["threads"])["maxrss_mb"]
+                                                     result["threads"])["rss_mb"]
             r["memory_ratio"] = r["svertka_mem_mb"] / max(r["torch_mem_mb"], 1e-9)
         if log is not None:
             print(f"{r['name']:18s} peak memory svertka {r['svertka_mem_mb']:.0f} MB "
@@ -515,6 +571,8 @@ def add_arguments(p):
     p.add_argument("--no-torch", action="store_true", help="svertka only, absolute numbers")
     p.add_argument("--memory", action="store_true",
                    help="also measure the peak memory of two steps (fresh processes)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="do not wait for other processes to go quiet before each repetition")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
     p.add_argument("--markdown", metavar="PATH", help="write the results as a Markdown table")
     return p
@@ -537,7 +595,7 @@ def cmd_bench(args):
     print(_header(with_torch))
     print("-" * len(_header(with_torch)), flush=True)
     result = run(args.workloads, args.threads, args.repeat, args.warmup, with_torch,
-                 log=sys.stdout)
+                 log=sys.stdout, quiet=not args.no_wait)
     print(f"BLAS threads {result['blas_threads']}, float32 GEMM peak "
           f"{result['gemm_peak_gflops']:.0f} GFLOP/s")
     if args.memory:

@@ -1,4 +1,4 @@
-"""The one N-d convolution core: im2col / col2im and three GEMM kernels, on ndarrays only.
+"""The one N-d convolution core: im2col / col2im, GEMM kernels and the other algorithms.
 
 Every convolution of svertka (conv1d/2d/3d, grouped and depthwise, transposed, unfold/fold)
 reduces to the functions here. Legend: ``N`` batch, ``C`` input channels, ``Co`` output
@@ -19,6 +19,25 @@ Layout, chosen so that the GEMMs dominate the time:
   matrix;
 * col2im (the adjoint of im2col) loops over the ``prod(K)`` kernel offsets with one strided
   ``+=`` each into a zero padded buffer, never over pixels or channels.
+
+Measured refinements of the im2col algorithm (``benchmarks/``, 2-core AVX2/AVX-512 machine):
+
+* column matrices live in a reused workspace (``WORKSPACE``): a fresh 75 MB array page-faults
+  on first touch, which cost as much as building it;
+* with stride 1, ``gx`` is a convolution of the padded ``gy`` with the flipped, transposed
+  weight (its columns, then one GEMM straight into ``gx``): about 1.5x faster than a GEMM into
+  a column gradient plus col2im;
+* below ``FOLD_MAX_P`` output positions the batch is folded into the GEMM columns,
+  ``(G, CK, N*P)``: one large GEMM instead of ``N`` skinny ones (ResNet's 8x8 and 4x4 stages);
+* the memory-bound passes (column copies, col2im, depthwise multiply-adds) run on
+  ``svertka.backends.get_num_threads()`` threads over parts of the batch (``parallel``).
+
+Other algorithms, chosen with ``svertka.backends.conv_algorithm`` (``'auto'`` picks per call,
+see ``svertka.backends.select_conv_algorithm``): ``'implicit_gemm'`` (one GEMM per kernel
+offset, accumulated, no column matrix; at stride 1 each offset reads a shifted contiguous slice
+of the flattened padded input), ``'fft'`` (``conv_fft`` for the forward and the stride-1 input
+gradient) and ``'direct'`` (the readable reference loop over kernel offsets; for depthwise
+convolutions a multiply-add per offset over cache-sized blocks of the batch).
 """
 
 from __future__ import annotations
@@ -511,10 +530,10 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups, algorithm=No
         return _direct_input_grad(gy, w, x_shape, stride, pads, dilation, groups)
     if algo == "implicit_gemm":
         return _implicit_input_grad(gy, w, x_shape, stride, pads, dilation, groups)
-    if Cog == 1 and x_shape[1] == groups:
-        return _direct_input_grad(gy, w, x_shape, stride, pads, dilation, groups)
     if GX_AS_CONV and _gx_as_conv_applies(kernel, stride, pads, dilation):
         return _input_grad_as_conv(gy, w, x_shape, pads, dilation, groups)
+    if Cog == 1 and x_shape[1] == groups:
+        return _direct_input_grad(gy, w, x_shape, stride, pads, dilation, groups)
     wm = w.reshape(groups, Cog, math.prod(w.shape[1:]))             # (G, Cog, CK)
     gym = gy.reshape(N, groups, Cog, P)                              # (N, G, Cog, P)
     pointwise = _is_pointwise(kernel, stride, pads, x_shape[2:], outs)
