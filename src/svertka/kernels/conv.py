@@ -262,7 +262,7 @@ def _columns(x, kernel, stride, pads, dilation, groups, out, fold=False):
                 + tuple(range(2, 2 + n)))
         view = view.transpose(perm)                                  # (C, K..., N, O...)
         buf = WORKSPACE.take(view.shape, x.dtype)
-        np.copyto(buf, view)
+        parallel(lambda c: np.copyto(buf[c], view[c]), C, buf.nbytes)   # channels c
         CK = C // groups * math.prod(kernel)
         return buf.reshape(groups, CK, N * math.prod(out))           # (G, CK, N*P)
     if _is_pointwise(kernel, stride, pads, x.shape[2:], out):
