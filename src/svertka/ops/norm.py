@@ -24,6 +24,57 @@ from svertka.autograd.function import Function
 __all__ = ["moments", "Normalize", "LocalResponseNorm", "RMSNorm", "LpNormalize"]
 
 
+class _Centered:
+    """One slot: the centred input ``d = x - m`` that ``moments`` computed for batch norm,
+    handed to the ``Normalize`` call that follows with the same ``mean`` (object identity),
+    so the data is centred once. ``Normalize`` takes it (the slot is then empty)."""
+
+    slot = None
+
+    @classmethod
+    def put(cls, xr, mean, d, c):
+        cls.slot = (xr.__array_interface__["data"][0], xr.shape, xr.strides, mean, d, c)
+
+    @classmethod
+    def take(cls, xr, mean):
+        s, cls.slot = cls.slot, None
+        if (s is not None and s[3] is mean and s[1] == xr.shape and s[2] == xr.strides
+                and s[0] == xr.__array_interface__["data"][0]):
+            return s[4], s[5]
+        return None
+
+
+def _per_channel(op, a, v, out=None):
+    """``op(a, v)`` for ``a (N, C, S)`` and a per-channel ``v (1, C, 1)``, as ``(N, C*S)``
+    against ``v`` repeated to one ``(C*S,)`` row: NumPy then runs N long inner loops instead
+    of N*C short ones (2-3x faster than broadcasting ``(1, C, 1)``)."""
+    N, C, S = a.shape
+    row = np.repeat(v.reshape(C), S) if S > 1 else v.reshape(C)
+    a2 = a.reshape(N, C * S)
+    if out is None:
+        return op(a2, row).reshape(a.shape)
+    op(a2, row, out=out.reshape(N, C * S))
+    return out
+
+
+def _moments_per_channel(xr):
+    """Batch norm statistics of ``xr (N, C, S)`` over ``(0, 2)`` in three reads and one
+    write: ``m = mean(x)``, ``d = x - m``, then the corrected two-pass variance
+    ``mean(d^2) - mean(d)^2`` (``mean(d)`` is the rounding error of ``m``, added back to the
+    mean). The sums are ``einsum`` reductions in the input's dtype (vectorised; float32
+    accumulation is accurate here because ``d`` is centred)."""
+    N, C, S = xr.shape
+    n = N * S
+    m = np.einsum("ncs->c", xr) / n                                 # (C,)
+    d = _per_channel(np.subtract, xr, m.reshape(1, C, 1))           # (N, C, S), new
+    c = np.einsum("ncs->c", d) / n                                  # (C,) ~ rounding of m
+    var = np.einsum("ncs,ncs->c", d, d) / n - c * c
+    np.maximum(var, 0, out=var)
+    mean = (m + c).reshape(1, C, 1)
+    _Centered.put(xr, mean, d, c.reshape(1, C, 1))
+    return mean, var.reshape(1, C, 1)
+
+
 def moments(xr, axes):
     """Mean and biased variance of ``xr`` over ``axes`` (kept as size-1 axes), in its dtype.
 
@@ -33,6 +84,8 @@ def moments(xr, axes):
     if any(xr.shape[a] == 0 for a in axes):  # nothing to average: no NaN warnings
         shape = tuple(1 if i in axes else n for i, n in enumerate(xr.shape))
         return np.zeros(shape, xr.dtype), np.ones(shape, xr.dtype)
+    if tuple(axes) == (0, 2) and xr.ndim == 3 and xr.dtype in (np.float32, np.float64):
+        return _moments_per_channel(xr)
     # Accumulate in float64 (as torch's CPU kernels do), return in the input's dtype.
     mean = np.mean(xr, axis=axes, keepdims=True, dtype=np.float64).astype(xr.dtype)
     d = xr - mean
@@ -67,6 +120,9 @@ class Normalize(Function):
     def forward(ctx, x, weight, bias, *, mean, var, stat_shape, axes, wshape, eps,
                 batch_stats=True, per_channel=False):
         dt = x.dtype
+        if per_channel and x.size and dt in (np.float32, np.float64):
+            return Normalize._forward_per_channel(ctx, x, weight, bias, mean, var, stat_shape,
+                                                  eps, batch_stats)
         rstd = (1.0 / np.sqrt(var + eps)).astype(dt, copy=False)  # (stat_shape reduced)
         xhat = ((x.reshape(stat_shape) - mean.astype(dt, copy=False)) * rstd).reshape(x.shape)
         y = xhat
@@ -86,7 +142,88 @@ class Normalize(Function):
         return y
 
     @staticmethod
+    def _forward_per_channel(ctx, x, weight, bias, mean, var, stat_shape, eps, batch_stats):
+        """Batch norm (``(N, C, S)`` view, statistics per channel): ``y = x * scale + shift``
+        with one new array, the output. In training it is the centred input ``moments`` left
+        (transformed in place), otherwise ``x - mean`` or ``x * scale``. Saves ``x`` (the
+        input, alive anyway) and the statistics: no ``xhat``."""
+        dt = x.dtype
+        C = stat_shape[1]
+        xr = x.reshape(stat_shape)
+        mean = mean.astype(dt, copy=False).reshape(1, C, 1)
+        rstd = (1.0 / np.sqrt(var.reshape(1, C, 1) + eps)).astype(dt, copy=False)
+        scale = rstd if weight is None else rstd * weight.astype(dt, copy=False).reshape(
+            1, C, 1)                                                       # (1, C, 1)
+        if batch_stats:
+            got = _Centered.take(xr, mean)
+            if got is None:
+                y, c = _per_channel(np.subtract, xr, mean), np.zeros((1, C, 1), dt)
+            else:
+                y, c = got                                 # y = x - (mean - c), ours now
+            shift = -c * scale                                             # (1, C, 1)
+            _per_channel(np.multiply, y, scale, out=y)
+        else:
+            shift = -mean * scale
+            y = _per_channel(np.multiply, xr, scale)
+        if bias is not None:
+            shift = shift + bias.astype(dt, copy=False).reshape(1, C, 1)
+        _per_channel(np.add, y, shift, out=y)
+        if any(ctx.needs_input_grad):
+            ctx.save_for_backward(weight, x)
+            if bias is not None:
+                ctx.bshape, ctx.bdtype = bias.shape, bias.dtype
+            ctx.rstd, ctx.mean = rstd, mean
+            ctx.stat_shape = stat_shape
+            ctx.batch_stats = batch_stats
+            ctx.fast = True
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def _backward_fast(ctx, gy):
+        """Backward of ``_forward_per_channel``, with one new array (``gx``). With
+        ``d = x - mean``, ``xhat = d * rstd`` and the sums ``sg = sum(gy)``,
+        ``sgx = sum(gy * xhat)`` over ``(N, S)`` (the bias and weight gradients), training
+        gives ``gx = scale * (gy - sg/n - xhat * sgx/n)``, computed in the buffer that held
+        ``d`` as ``((d * B + gy) + K) * scale``; fixed statistics give ``gx = gy * scale``."""
+        weight, x = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        N, C, S = ctx.stat_shape
+        rstd = ctx.rstd
+        gyr = gy.reshape(ctx.stat_shape)
+        xr = x.reshape(ctx.stat_shape)
+        scale = rstd if weight is None else rstd * weight.astype(gy.dtype, copy=False).reshape(
+            1, C, 1)
+        gx = gw = gb = sgx = None
+        sg = np.einsum("ncs->c", gyr).reshape(1, C, 1)
+        if ctx.batch_stats or need_w:
+            gx = _per_channel(np.subtract, xr, ctx.mean)                  # d, then gx
+            sgx = np.einsum("ncs,ncs->c", gyr, gx).reshape(1, C, 1) * rstd
+        if need_x:
+            if ctx.batch_stats:
+                n = N * S
+                _per_channel(np.multiply, gx, -rstd * sgx / n, out=gx)
+                gx += gyr
+                _per_channel(np.add, gx, -sg / n, out=gx)
+                _per_channel(np.multiply, gx, scale, out=gx)
+            elif gx is None:
+                gx = _per_channel(np.multiply, gyr, scale)
+            else:
+                _per_channel(np.multiply, gyr, scale, out=gx)
+            gx = gx.reshape(gy.shape)
+        else:
+            gx = None
+        if need_w:
+            gw = sgx.reshape(weight.shape).astype(weight.dtype, copy=False)
+        if need_b:
+            gb = sg.reshape(ctx.bshape).astype(ctx.bdtype, copy=False)
+        return gx, gw, gb
+
+    @staticmethod
     def backward(ctx, gy):
+        if getattr(ctx, "fast", False):
+            if gy.dtype != ctx.rstd.dtype:
+                gy = gy.astype(ctx.rstd.dtype)
+            return Normalize._backward_fast(ctx, gy)
         (weight,) = ctx.saved_tensors
         xhat, rstd, wshape = ctx.xhat, ctx.rstd, ctx.wshape
         need_x, need_w, need_b = ctx.needs_input_grad
