@@ -230,16 +230,23 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
+    """``max(x, 0)``; only the output is saved (the backward's mask is ``y > 0``)."""
+
     @staticmethod
     def forward(ctx, a):
         y = np.maximum(a, 0)
-        ctx.save_for_backward(y)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
-        return gy * (y > 0)
+        if y.dtype != gy.dtype or y.shape != gy.shape or y.dtype.kind != "f":
+            return gy * (y > 0)
+        gx = np.greater(y, 0, out=np.empty_like(gy))    # the mask as 0/1 in gx, no bool array
+        gx *= gy
+        return gx
 
 
 class _Rounding(Function):

@@ -24,6 +24,17 @@ def _check_betas(fn, betas):
             raise error(fn, f"invalid beta parameter at index {i}: {beta}")
 
 
+def _lerp_into(a, b, weight, diff):
+    """``_lerp_`` (torch's ``lerp_``, same arithmetic) with ``diff`` as its scratch buffer."""
+    np.subtract(b, a, out=diff)
+    if abs(weight) < 0.5:
+        diff *= weight
+        a += diff
+    else:
+        diff *= 1 - weight
+        np.subtract(b, diff, out=a)
+
+
 class Adam(Optimizer):
     r"""Adam, as ``torch.optim.Adam`` (single-tensor arithmetic, same order).
 
@@ -73,6 +84,15 @@ class Adam(Optimizer):
                     "decoupled_weight_decay": decoupled_weight_decay}
         super().__init__(params, defaults)
 
+    def _scratch(self, like):
+        """A reusable buffer shaped like ``like`` (one flat array per dtype, grown to the
+        largest parameter), so the update makes no temporary arrays."""
+        bufs = self.__dict__.setdefault("_scratch_bufs", {})
+        buf = bufs.get(like.dtype)
+        if buf is None or buf.size < like.size:
+            buf = bufs[like.dtype] = np.empty(like.size, dtype=like.dtype)
+        return buf[:like.size].reshape(like.shape)
+
     def _update(self, p, grad, group):
         x = p._data
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
@@ -94,9 +114,13 @@ class Adam(Optimizer):
                 x *= 1 - lr * weight_decay
             else:
                 grad = grad + weight_decay * x
-        _lerp_(exp_avg, grad, 1 - beta1)
+        tmp = self._scratch(x)
+        if exp_avg.shape == grad.shape and exp_avg.dtype == grad.dtype:
+            _lerp_into(exp_avg, grad, 1 - beta1, tmp)
+        else:
+            _lerp_(exp_avg, grad, 1 - beta1)
         exp_avg_sq *= beta2
-        tmp = (1 - beta2) * grad
+        np.multiply(grad, 1 - beta2, out=tmp)
         tmp *= grad
         exp_avg_sq += tmp
         bias_correction1 = 1 - beta1**step

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from svertka._validate import error
 from svertka.optim.optimizer import Optimizer, _check_nonneg
 from svertka.tensor import Tensor
@@ -54,14 +56,27 @@ class SGD(Optimizer):
                     "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize}
         super().__init__(params, defaults)
 
+    def _scratch(self, like, slot=0):
+        """A reusable buffer shaped like ``like`` (a view of one flat array per dtype and slot,
+        grown to the largest parameter): the update makes no temporary arrays."""
+        bufs = self.__dict__.setdefault("_scratch_bufs", {})
+        key = (like.dtype, slot)
+        buf = bufs.get(key)
+        if buf is None or buf.size < like.size:
+            buf = bufs[key] = np.empty(like.size, dtype=like.dtype)
+        return buf[:like.size].reshape(like.shape)
+
     def _update(self, p, grad, group):
         x = p._data
         momentum = group["momentum"]
         weight_decay = group["weight_decay"]
+        lr = group["lr"]
         if group["maximize"]:
             grad = -grad
         if weight_decay != 0:
-            grad = grad + weight_decay * x
+            g = np.multiply(x, weight_decay, out=self._scratch(x, 1))
+            g += grad                                       # grad + weight_decay * p
+            grad = g
         if momentum != 0:
             state = self.state[p]
             buf = state.get("momentum_buffer")
@@ -71,6 +86,19 @@ class SGD(Optimizer):
             else:
                 b = buf._data
                 b *= momentum
-                b += (1 - group["dampening"]) * grad
-            grad = grad + momentum * b if group["nesterov"] else b
-        x += -group["lr"] * grad
+                dampening = group["dampening"]
+                if dampening == 0:
+                    b += grad
+                else:
+                    b += np.multiply(grad, 1 - dampening, out=self._scratch(x))
+            if group["nesterov"]:
+                g = np.multiply(b, momentum, out=self._scratch(x))
+                g += grad
+                grad = g
+            else:
+                grad = b
+        if grad.dtype != x.dtype or grad.shape != x.shape:
+            x += -lr * grad
+            return
+        step = np.multiply(grad, -lr, out=self._scratch(x))      # may be grad's own buffer
+        x += step
