@@ -312,11 +312,21 @@ def avg_pool_forward(x, kernel, stride, pads, dilation, ceil_mode, count_include
     out = pool_out_shape(spatial, kernel, stride, pads, dilation, ceil_mode)
     full = _full_pads(spatial, kernel, stride, pads, dilation, out)
     xp = pad_constant(x, full, 0)                             # (N, C, I+lo+hi...)
-    acc = np.zeros(x.shape[:-n] + out, dtype=x.dtype)         # (N, C, O...)
-    for offset in itertools.product(*(range(k) for k in kernel)):
-        acc += xp[(Ellipsis,) + _tap_slices(offset, stride, dilation, out)]
-    acc /= avg_divisor(spatial, kernel, stride, pads, dilation, out, count_include_pad,
-                       divisor_override, x.dtype)
+    if math.prod(out) == 0 or math.prod(kernel) == 0 or x.size == 0:
+        acc = np.zeros(x.shape[:-n] + out, dtype=x.dtype)
+    else:
+        acc = None
+        for offset in _taps(kernel):
+            v = xp[(Ellipsis,) + _tap_slices(offset, stride, dilation, out)]
+            if acc is None:
+                acc = v.copy()                                # (N, C, O...)
+            else:
+                acc += v
+    div = avg_divisor(spatial, kernel, stride, pads, dilation, out, count_include_pad,
+                      divisor_override, x.dtype)
+    if div.ndim and div.size and (div == div.flat[0]).all():
+        div = div.flat[0]                                     # a scalar: a faster divide
+    acc /= div
     return acc
 
 
@@ -327,8 +337,20 @@ def avg_pool_backward(gy, x_shape, kernel, stride, pads, dilation, count_include
     spatial = tuple(x_shape[-n:])
     out = tuple(gy.shape[-n:])
     full = _full_pads(spatial, kernel, stride, pads, dilation, out)
-    g = gy / avg_divisor(spatial, kernel, stride, pads, dilation, out, count_include_pad,
-                         divisor_override, gy.dtype)
+    div = avg_divisor(spatial, kernel, stride, pads, dilation, out, count_include_pad,
+                      divisor_override, gy.dtype)
+    if div.ndim and div.size and (div == div.flat[0]).all():
+        div = div.flat[0]
+    g = gy / div
+    if (not any(lo or hi for lo, hi in full)
+            and all((k - 1) * d < s for k, s, d in zip(kernel, stride, dilation))):
+        # Windows do not overlap and need no padding: each tap writes its own slice.
+        cover = all((o - 1) * s + (k - 1) * d + 1 == i and d == 1 and s == k
+                    for o, s, k, d, i in zip(out, stride, kernel, dilation, spatial))
+        gx = (np.empty if cover else np.zeros)(tuple(x_shape), dtype=gy.dtype)
+        for offset in _taps(kernel):
+            gx[(Ellipsis,) + _tap_slices(offset, stride, dilation, out)] = g
+        return gx
     gxp = np.zeros(tuple(x_shape[:-n]) + tuple(i + lo + hi for i, (lo, hi)
                                                in zip(spatial, full)), dtype=gy.dtype)
     for offset in itertools.product(*(range(k) for k in kernel)):
@@ -347,6 +369,40 @@ def adaptive_bins(size, o):
     """
     i = np.arange(o)
     return (i * size) // o, -((-(i + 1) * size) // o)
+
+
+def adaptive_uniform(spatial, out):
+    """Whether every axis splits into equal, disjoint bins (``size % o == 0``): adaptive
+    average pooling is then average pooling with kernel = stride = ``size // o``."""
+    return all(o > 0 and size % o == 0 for size, o in zip(spatial, out))
+
+
+def adaptive_avg_uniform(x, out):
+    """Adaptive average pooling with equal bins: a mean over the plane when ``out`` is all 1
+    (global pooling, one ``einsum``), else one strided add per bin offset."""
+    n = len(out)
+    spatial = x.shape[-n:]
+    if all(o == 1 for o in out):
+        P = math.prod(spatial)
+        lead = x.shape[:-n]
+        s = np.einsum("bp->b", x.reshape((math.prod(lead), P)))
+        return (s / P).astype(x.dtype, copy=False).reshape(lead + (1,) * n)
+    kernel = tuple(size // o for size, o in zip(spatial, out))
+    zero = ((0, 0),) * n
+    return avg_pool_forward(x, kernel, kernel, zero, (1,) * n, False, True, None)
+
+
+def adaptive_avg_uniform_backward(gy, x_shape, out):
+    """Adjoint of ``adaptive_avg_uniform``: each bin's gradient spread evenly."""
+    n = len(out)
+    spatial = tuple(x_shape[-n:])
+    if all(o == 1 for o in out):
+        gx = np.empty(tuple(x_shape), dtype=gy.dtype)
+        gx[...] = gy / math.prod(spatial)
+        return gx
+    kernel = tuple(size // o for size, o in zip(spatial, out))
+    zero = ((0, 0),) * n
+    return avg_pool_backward(gy, x_shape, kernel, kernel, zero, (1,) * n, True, None)
 
 
 def adaptive_avg_matrix(size, o, dtype):

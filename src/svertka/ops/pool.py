@@ -105,10 +105,16 @@ class AdaptiveAvgPoolNd(Function):
     @staticmethod
     def forward(ctx, x, *, out):
         n = len(out)
+        ctx.uniform = K.adaptive_uniform(x.shape[-n:], out) and x.size > 0
+        if ctx.uniform:                    # equal bins (global pooling included)
+            ctx.x_shape, ctx.out = x.shape, tuple(out)
+            return K.adaptive_avg_uniform(x, tuple(out))
         ctx.mats = [K.adaptive_avg_matrix(size, o, x.dtype)
                     for size, o in zip(x.shape[-n:], out)]           # (O_i, L_i) each
         return K.apply_per_axis(x, ctx.mats)
 
     @staticmethod
     def backward(ctx, gy):
+        if ctx.uniform:
+            return K.adaptive_avg_uniform_backward(gy, ctx.x_shape, ctx.out)
         return K.apply_per_axis(gy, ctx.mats, transpose=True)
