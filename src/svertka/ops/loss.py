@@ -231,6 +231,12 @@ class CrossEntropy(Function):
                 label_smoothing=0.0):
         ctx.unbatched = z.ndim == 1
         ctx.z_shape, ctx.t_shape = z.shape, np.shape(t)
+        ctx.fast = False
+        if (not probs and w is None and label_smoothing == 0 and z.ndim == 2 and z.shape[0]
+                and reduction in ("mean", "sum") and z.dtype.kind == "f"):
+            out = CrossEntropy._forward_fast(ctx, z, t, ignore_index, reduction)
+            if out is not None:
+                return out
         if ctx.unbatched:
             z, t = z[None], np.asarray(t)[None]      # (1, C), (1,) or (1, C)
         C = z.shape[1]
@@ -256,7 +262,35 @@ class CrossEntropy(Function):
         return out.reshape(()) if ctx.unbatched else out
 
     @staticmethod
+    def _forward_fast(ctx, z, t, ignore_index, reduction):
+        """The common case, logits ``(N, C)``, class indices with none ignored, no weights or
+        smoothing, mean or sum: ``loss_i = log(sum exp(s_i)) - s_i[t_i]`` with
+        ``s = z - max(z)``; keeps ``softmax(z)`` for the backward. ``None``: not applicable
+        (a row with an infinite or NaN maximum, an ignored target)."""
+        t = np.asarray(t)
+        if t.shape != z.shape[:1] or t.dtype.kind not in "iu" or (t == ignore_index).any():
+            return None
+        m = z.max(axis=1, keepdims=True)                              # (N, 1)
+        if not np.isfinite(m).all():
+            return None
+        s = z - m                                                     # (N, C)
+        e = np.exp(s)
+        se = e.sum(axis=1, keepdims=True)                             # (N, 1)
+        rows = np.arange(z.shape[0])
+        l = np.log(se[:, 0]) - s[rows, t]                             # (N,)
+        n = z.shape[0] if reduction == "mean" else 1
+        if ctx.needs_input_grad[0]:
+            e /= se                                                   # softmax
+            ctx.fast, ctx.p, ctx.rows, ctx.t, ctx.n = True, e, rows, t, n
+        return np.asarray(l.sum() / n)
+
+    @staticmethod
     def backward(ctx, gy):
+        if ctx.fast:
+            g = (gy / ctx.n).astype(ctx.p.dtype, copy=False)
+            gz = ctx.p * g
+            gz[ctx.rows, ctx.t] -= g
+            return gz, None, None
         nz, nt, nw = ctx.needs_input_grad
         eps = ctx.eps
         if ctx.unbatched and ctx.reduction == "none":
