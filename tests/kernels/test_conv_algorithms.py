@@ -115,10 +115,25 @@ def test_conv_algorithms_kept_columns_give_same_weight_grad(algorithm):
 def test_conv_workspace_reuses_released_columns():
     ws = K._Workspace()
     a = ws.take((300, 1000), np.float32)
-    ws.give(a)
+    ws.give(a.reshape(-1))                               # any view of it hands it back
     assert ws.nbytes == a.nbytes
-    assert ws.take((300, 1000), np.float32) is a
+    b = ws.take((300, 1000), np.float32)
+    assert np.shares_memory(a, b)
     assert ws.nbytes == 0
+
+
+def test_conv_workspace_reuses_a_block_for_another_shape_and_dtype():
+    ws = K._Workspace()
+    a = ws.take((400, 1000), np.float32)                 # 1.6 MB
+    ws.give(a)
+    b = ws.take((150, 1000), np.float64)                 # 1.2 MB: fits, more than half
+    assert np.shares_memory(a, b) and b.shape == (150, 1000) and b.dtype == np.float64
+    b[...] = 1.0
+    ws.give(b)
+    c = ws.take((100, 1000), np.float32)                 # 0.4 MB: under the minimum
+    assert not np.shares_memory(a, c)
+    d = ws.take((600, 1000), np.float32)                 # too big for the block
+    assert not np.shares_memory(a, d)
 
 
 def test_conv_workspace_ignores_arrays_it_did_not_make():
@@ -127,7 +142,7 @@ def test_conv_workspace_ignores_arrays_it_did_not_make():
     ws.give(foreign)
     ws.give(foreign.reshape(-1))
     assert ws.nbytes == 0
-    assert ws.take((300, 1000), np.float32) is not foreign
+    assert not np.shares_memory(ws.take((300, 1000), np.float32), foreign)
 
 
 def test_conv_workspace_release_ignores_pointwise_view_of_input():
@@ -146,4 +161,4 @@ def test_conv_workspace_drops_everything_past_its_limit():
     a, b = ws.take((2**18, 2), np.float32), ws.take((2**18, 2), np.float32)   # 2 MiB each
     ws.give(a)
     ws.give(b)
-    assert ws.nbytes == b.nbytes
+    assert ws.nbytes == 2 * 2**20
