@@ -157,10 +157,12 @@ def max_pool_values(x, kernel, stride, pads, dilation, ceil_mode):
     return y
 
 
-def max_pool_backward(gy, x, y, kernel, stride, pads, dilation, ceil_mode):
+def max_pool_backward(gy, x, kernel, stride, pads, dilation, ceil_mode, y=None):
     """Gradient of max pooling: each window's ``gy`` goes to its first maximum.
 
-    One compare per kernel offset (``tap == y``) against the forward's maxima ``y``; where
+    ``y``, the forward's maxima, is recomputed when not given. 2x2 windows that tile a 2-D
+    input exactly go through ``_max_pool2x2_backward``. Otherwise: one compare per kernel
+    offset (``tap == y``) against ``y``; where
     windows do not overlap (stride >= kernel, no padding) each tap writes its own strided
     slice of ``gx``, otherwise the taps add into a padded buffer. Ties (two taps equal to the
     maximum) keep torch's rule, the first tap in row-major window order: a ``taken`` mask
@@ -169,6 +171,12 @@ def max_pool_backward(gy, x, y, kernel, stride, pads, dilation, ceil_mode):
     Returns ``None`` when ``y`` holds NaN or ``-inf`` (torch's index rules for those need
     ``max_pool_indices``); the caller falls back to the index path.
     """
+    if (y is None and len(kernel) == 2 and tuple(kernel) == (2, 2) == tuple(stride)
+            and tuple(dilation) == (1, 1) and not any(lo or hi for lo, hi in pads)
+            and x.shape[-1] % 2 == 0 and x.shape[-2] % 2 == 0 and x.size):
+        return _max_pool2x2_backward(gy, x)
+    if y is None:
+        y = max_pool_values(x, kernel, stride, pads, dilation, ceil_mode)
     if y.size and not np.isfinite(y.min()):
         return None
     spatial, out, full = _max_pool_geometry(x, kernel, stride, pads, dilation, ceil_mode)
@@ -201,6 +209,32 @@ def max_pool_backward(gy, x, y, kernel, stride, pads, dilation, ceil_mode):
         return gxp
     inner = tuple(slice(lo, lo + i) for i, (lo, _) in zip(spatial, full))
     return gxp[(Ellipsis,) + inner]
+
+
+def _max_pool2x2_backward(gy, x):
+    """2x2 windows, stride 2, tiling ``x (N, C, 2 Ho, 2 Wo)``, done separably: the maxima of
+    column pairs ``yw = max(x[..., 0::2], x[..., 1::2])``, then of row pairs of ``yw``. The
+    gradient goes back the same way: to the first row of a pair where it holds the maximum,
+    else the second (``gy - gy * hit``, exact), then to the first column likewise. Picking
+    the first row, then the first column in it, is torch's row-major first maximum, ties
+    included, with no tie bookkeeping. ``None`` when a maximum is NaN or ``-inf``."""
+    x0, x1 = x[..., 0::2], x[..., 1::2]                        # (N, C, 2 Ho, Wo)
+    yw = np.maximum(x0, x1)
+    r0, r1 = yw[..., 0::2, :], yw[..., 1::2, :]                # (N, C, Ho, Wo)
+    y = np.maximum(r0, r1)
+    if not np.isfinite(y.min()):
+        return None
+    hit = np.equal(r0, y)
+    gyw = np.empty(yw.shape, dtype=gy.dtype)
+    g0 = gyw[..., 0::2, :]
+    np.multiply(gy, hit, out=g0)
+    np.subtract(gy, g0, out=gyw[..., 1::2, :])
+    hit = np.equal(x0, yw)                                     # (N, C, 2 Ho, Wo)
+    gx = np.empty(x.shape, dtype=gy.dtype)
+    g0 = gx[..., 0::2]
+    np.multiply(gyw, hit, out=g0)
+    np.subtract(gyw, g0, out=gx[..., 1::2])
+    return gx
 
 
 def _max_pool_backward_disjoint(gy, x, y, kernel, stride, dilation, out, spatial):

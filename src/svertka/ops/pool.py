@@ -25,7 +25,7 @@ class MaxPoolNd(Function):
     """Window maxima without indices (``return_indices=False``, the common case).
 
     The forward is a running ``np.maximum`` over the kernel offsets; only ``x`` is saved.
-    The backward recomputes the maxima (cheaper than keeping an argmax from the forward) and
+    The backward recomputes the maxima (cheaper than keeping an argmax from the forward), and
     sends each window's gradient to its first maximum (``kernels.pool.max_pool_backward``);
     windows whose maximum is NaN or ``-inf`` go through torch's index rules instead.
     """
@@ -40,8 +40,7 @@ class MaxPoolNd(Function):
     @staticmethod
     def backward(ctx, gy):
         (x,) = ctx.saved_tensors
-        y = K.max_pool_values(x, *ctx.params)
-        gx = K.max_pool_backward(gy, x, y, *ctx.params)
+        gx = K.max_pool_backward(gy, x, *ctx.params)
         if gx is None:
             kernel = ctx.params[0]
             idx, empty = K.max_pool_indices(x, *ctx.params)
