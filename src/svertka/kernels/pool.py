@@ -170,6 +170,22 @@ def max_pool_backward(gy, x, kernel, stride, pads, dilation, ceil_mode, y=None):
 
     Returns ``None`` when ``y`` holds NaN or ``-inf`` (torch's index rules for those need
     ``max_pool_indices``); the caller falls back to the index path.
+
+    Examples (ties go to the first maximum in row-major window order):
+
+        >>> x = np.array([[[[1., 2., 0., 0.], [2., 2., 0., 0.]]]])    # (1, 1, 2, 4)
+        >>> max_pool_backward(np.ones((1, 1, 1, 2)), x, (2, 2), (2, 2), ((0, 0), (0, 0)),
+        ...                   (1, 1), False)
+        array([[[[0., 1., 1., 0.],
+                 [0., 0., 0., 0.]]]])
+        >>> max_pool_backward(np.ones((1, 1, 1, 3)), x, (2, 2), (1, 1), ((0, 0), (0, 0)),
+        ...                   (1, 1), False)
+        array([[[[0., 2., 1., 0.],
+                 [0., 0., 0., 0.]]]])
+        >>> x[0, 0, 0, 0] = np.nan
+        >>> max_pool_backward(np.ones((1, 1, 1, 2)), x, (2, 2), (2, 2), ((0, 0), (0, 0)),
+        ...                   (1, 1), False) is None
+        True
     """
     if (y is None and len(kernel) == 2 and tuple(kernel) == (2, 2) == tuple(stride)
             and tuple(dilation) == (1, 1) and not any(lo or hi for lo, hi in pads)
