@@ -241,11 +241,12 @@ def _max_pool2x2_backward(gy, x):
     if not np.isfinite(y.min()):
         return None
     hit = np.equal(r0, y)
-    gyw = np.empty(yw.shape, dtype=gy.dtype)
+    hitw = np.equal(x0, yw)                                    # (N, C, 2 Ho, Wo)
+    gyw = yw if yw.dtype == gy.dtype else np.empty(yw.shape, dtype=gy.dtype)  # yw is done
     g0 = gyw[..., 0::2, :]
     np.multiply(gy, hit, out=g0)
     np.subtract(gy, g0, out=gyw[..., 1::2, :])
-    hit = np.equal(x0, yw)                                     # (N, C, 2 Ho, Wo)
+    hit = hitw
     gx = np.empty(x.shape, dtype=gy.dtype)
     g0 = gx[..., 0::2]
     np.multiply(gyw, hit, out=g0)
