@@ -48,6 +48,7 @@ import weakref
 
 import numpy as np
 
+from svertka import backends
 from svertka.kernels.window import out_shape, pad_constant, window_view
 
 __all__ = ["same_pads", "conv_out_shape", "im2col", "col2im", "conv_forward",
@@ -153,9 +154,8 @@ def parallel(fn, n, nbytes):
     that NumPy runs on one core while the BLAS uses all of them. Small work (``nbytes`` under
     ``PARALLEL_MIN_BYTES``) or ``n < 2`` runs ``fn(slice(0, n))`` directly.
     """
-    from svertka.backends import get_num_threads
     global _EXECUTOR
-    t = min(get_num_threads(), n)
+    t = min(backends.get_num_threads(), n)
     if t <= 1 or nbytes < PARALLEL_MIN_BYTES:
         fn(slice(0, n))
         return
@@ -247,8 +247,8 @@ def release(cols):
 
 
 def _algorithm(x_shape, w_shape, stride, dilation, groups, algorithm):
-    from svertka.backends import resolve_conv_algorithm
-    return resolve_conv_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm)
+    return backends.resolve_conv_algorithm(x_shape, w_shape, stride, dilation, groups,
+                                           algorithm)
 
 
 # Below this many output positions the GEMMs fold the batch into their columns: one
