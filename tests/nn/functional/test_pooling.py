@@ -537,3 +537,16 @@ def test_pool2d_ceil_mode_window_larger_than_input_matches_torch(fn):
     x = np.random.default_rng(0).standard_normal((1, 2, 2, 2))
     compare_with_torch(lambda t: getattr(svertka.nn.functional, fn)(t, 3, 2, ceil_mode=True),
                        lambda t: getattr(torch.nn.functional, fn)(t, 3, 2, ceil_mode=True), x)
+
+
+@pytest.mark.parametrize("special", [np.nan, -np.inf, np.inf], ids=["nan", "-inf", "inf"])
+@pytest.mark.parametrize("kernel,stride,padding", [(2, 2, 0), (3, 2, 1), (3, 1, 0)])
+def test_max_pool2d_backward_without_indices_handles_special_values_like_torch(
+        special, kernel, stride, padding):
+    # the fast path (no return_indices) must fall back to torch's index rules
+    x = np.random.default_rng(4).standard_normal((2, 2, 6, 6))
+    x[0, 0, 1, 1] = special
+    x[1, 1, 2:4, 2:4] = special
+    x[1, 0, 0, :] = 1.0  # ties
+    compare_with_torch(lambda t: F.max_pool2d(t, kernel, stride, padding),
+                       lambda t: TF.max_pool2d(t, kernel, stride, padding), x)
