@@ -15,7 +15,7 @@ def test_help_reads_well(capsys):
         cli.main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for command in ("train", "evaluate", "predict", "models", "datasets"):
+    for command in ("train", "evaluate", "predict", "models", "datasets", "summary", "bench"):
         assert command in out
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
@@ -78,3 +78,10 @@ def test_python_dash_m_svertka_runs():
     out = subprocess.run([sys.executable, "-m", "svertka", "models"], capture_output=True,
                          text=True, check=True).stdout
     assert "lenet5" in out
+
+
+def test_bench_runs_one_small_workload_without_torch(capsys):
+    assert cli.main(["bench", "-w", "lenet5", "-r", "1", "--warmup", "0", "--no-torch",
+                     "--no-wait", "-t", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "lenet5" in out and "GFLOP/s" in out

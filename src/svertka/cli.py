@@ -519,8 +519,10 @@ def build_parser():
     p.set_defaults(func=cmd_predict)
 
     from svertka.analysis.cli import add_summary_parser
+    from svertka.bench import add_bench_parser
 
     add_summary_parser(sub)
+    add_bench_parser(sub)
     p = sub.add_parser("models", help="list the model zoo")
     p.set_defaults(func=cmd_models)
     p = sub.add_parser("datasets", help="list datasets and where their files go")
