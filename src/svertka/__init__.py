@@ -29,6 +29,7 @@ from svertka._creation import (  # noqa: E402
     zeros,
     zeros_like,
 )
+from svertka._device import cuda, device  # noqa: E402
 from svertka._dtype import (  # noqa: E402
     bool_,
     dtype,
@@ -85,11 +86,12 @@ __all__ = [
     "double", "short", "int", "long", "get_default_dtype", "set_default_dtype", "no_grad",
     "enable_grad", "is_grad_enabled", "set_grad_enabled", "manual_seed", "initial_seed",
     "get_rng_state", "set_rng_state", "cat", "concat", "concatenate", "stack", "split", "chunk",
-    "where", "maximum", "minimum", "matmul", "autograd", "nn", "optim", "save", "load",
+    "where", "maximum", "minimum", "matmul", "autograd", "nn", "optim", "save", "load", "device",
+    "cuda",
     "CheckpointError", *_function_names,
 ]
 
-_LAZY = ("data", "models", "analysis", "vision", "viz", "train", "backends")
+_LAZY = ("data", "models", "analysis", "vision", "viz", "train", "backends", "utils")
 
 
 def __getattr__(name):

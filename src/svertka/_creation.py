@@ -129,8 +129,9 @@ def from_numpy(array):
 
 
 def _check_device(device, fn):
-    if device not in (None, "cpu"):
-        raise error(fn, f"only the 'cpu' device is available, got device={device!r}")
+    from svertka._device import check_device
+
+    check_device(device, fn)
 
 
 def _factory(fn, shape, dtype, requires_grad, device, make):

@@ -236,7 +236,15 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu"
+        from svertka._device import device
+
+        return device("cpu")
+
+    is_cuda = False
+
+    def cuda(self, *args, **kwargs):
+        raise error("cuda", "svertka runs on the CPU only (svertka.cuda.is_available() is "
+                            "False); use .to('cpu') or leave tensors where they are")
 
     def is_floating_point(self):
         return self._data.dtype.kind == "f"
@@ -332,17 +340,18 @@ class Tensor:
 
     def to(self, *args, dtype=None, **kwargs):
         """``to(dtype)``, ``to('cpu')``, ``to(other_tensor)``; a differentiable cast."""
+        from svertka._device import check_device, device
+
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a.dtype
-            elif isinstance(a, str) or a is None:
-                if a not in ("cpu", None):
-                    raise error("to", f"only the 'cpu' device is available, got device={a!r}")
+            elif isinstance(a, (str, device)) or a is None:
+                check_device(a, "to")
             else:
                 dtype = a
-        dev = kwargs.pop("device", None)
-        if dev not in (None, "cpu"):
-            raise error("to", f"only the 'cpu' device is available, got device={dev!r}")
+        check_device(kwargs.pop("device", None), "to")
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("copy", None)
         if dtype is None:
             return self
         np_dt = _dtype.to_np(dtype)

@@ -336,15 +336,17 @@ class Module:
 
     def to(self, *args, dtype=None, device=None):
         """``to(dtype)`` casts floating-point parameters and buffers; ``to('cpu')`` is a no-op."""
+        from svertka._device import check_device
+        from svertka._device import device as device_type
+
         for a in args:
-            if isinstance(a, str) or a is None:
+            if isinstance(a, (str, device_type)) or a is None:
                 device = a
             elif isinstance(a, Tensor):
                 dtype = a.dtype
             else:
                 dtype = a
-        if device not in (None, "cpu"):
-            raise ValueError(f"to: only the 'cpu' device is available, got device={device!r}")
+        check_device(device, "to")
         if dtype is not None:
             dt = _dtype.to_dtype(dtype)
             if not dt.is_floating_point:
@@ -364,6 +366,10 @@ class Module:
 
     def cpu(self):
         return self
+
+    def cuda(self, device=None):
+        raise ValueError("cuda: svertka runs on the CPU only (svertka.cuda.is_available() is "
+                         "False)")
 
     # ------------------------------------------------------------------ state
     def state_dict(self, destination=None, prefix="", keep_vars=False):
