@@ -81,6 +81,11 @@ SELECT_CASES = [
     ("depthwise_multiplier_2_is_grouped", (8, 32, 16, 16), (64, 1, 3, 3), dict(groups=32),
      "im2col"),
     ("huge_columns", (256, 64, 128, 128), (64, 64, 3, 3), {}, "implicit_gemm"),
+    ("depthwise_huge_columns_blocked", (256, 64, 128, 128), (64, 1, 3, 3), dict(groups=64),
+     "im2col"),
+    ("depthwise_huge_columns_strided", (256, 64, 256, 256), (64, 1, 3, 3),
+     dict(groups=64, stride=2), "implicit_gemm"),
+    ("depthwise_few_positions", (8, 32, 8, 8), (32, 1, 3, 3), dict(groups=32), "im2col"),
 ]
 
 
@@ -99,6 +104,8 @@ F_CASES = [
     ("conv2d_strided_grouped", (2, 4, 8, 7), (6, 2, 3, 2), dict(stride=2, padding=1,
                                                                   groups=2)),
     ("conv2d_depthwise", (2, 4, 6, 6), (4, 1, 3, 3), dict(padding=1, groups=4)),
+    ("conv2d_depthwise_blocked", (2, 4, 13, 13), (4, 1, 3, 3), dict(padding=1, groups=4)),
+    ("conv1d_depthwise_blocked_same", (2, 3, 170), (3, 1, 5), dict(padding="same", groups=3)),
     ("conv2d_dilated_same", (1, 2, 9, 8), (3, 2, 3, 3), dict(padding="same", dilation=2)),
     ("conv1d_valid", (3, 2, 10), (4, 2, 4), {}),
     ("conv3d_pad1", (1, 2, 4, 5, 4), (2, 2, 3, 3, 3), dict(padding=1)),
@@ -160,7 +167,8 @@ def test_conv_threaded_kernels_match_single_thread(algorithm, monkeypatch):
     monkeypatch.setattr(K, "PARALLEL_MIN_BYTES", 0)
     rng = np.random.default_rng(4)
     cases = [((5, 4, 9, 9), (6, 4, 3, 3), (1, 1), 1), ((5, 4, 9, 9), (6, 4, 3, 3), (2, 2), 1),
-             ((5, 6, 9, 9), (6, 1, 3, 3), (1, 1), 6), ((5, 6, 9, 9), (6, 1, 3, 3), (2, 2), 6)]
+             ((5, 6, 9, 9), (6, 1, 3, 3), (1, 1), 6), ((5, 6, 9, 9), (6, 1, 3, 3), (2, 2), 6),
+             ((5, 6, 13, 13), (6, 1, 3, 3), (1, 1), 6)]
     pads = ((1, 1), (1, 1))
     for xs, ws, s, g in cases:
         x, w = rng.standard_normal(xs), rng.standard_normal(ws)
@@ -177,6 +185,31 @@ def test_conv_threaded_kernels_match_single_thread(algorithm, monkeypatch):
         for other in results[1:]:
             for a, b in zip(results[0], other):
                 assert_close(a, b, rtol=1e-12)
+
+
+def test_select_conv_algorithm_huge_depthwise_without_blocking_is_implicit(monkeypatch):
+    monkeypatch.setattr(K, "DEPTHWISE_BLOCKED", False)
+    assert backends.select_conv_algorithm((256, 64, 128, 128), (64, 1, 3, 3),
+                                          groups=64) == "implicit_gemm"
+
+
+def test_conv2d_depthwise_blocked_float32_matches_torch():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 5, 16, 15)).astype(np.float32)
+    w = rng.standard_normal((5, 1, 3, 3)).astype(np.float32)
+    sx = svertka.tensor(x, requires_grad=True)
+    sw = svertka.tensor(w, requires_grad=True)
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(w, requires_grad=True)
+    y = F.conv2d(sx, sw, padding=1, groups=5)
+    ty = TF.conv2d(tx, tw, padding=1, groups=5)
+    gy = rng.standard_normal(tuple(y.shape)).astype(np.float32)
+    y.backward(svertka.tensor(gy))
+    ty.backward(torch.tensor(gy))
+    assert y.dtype == sx.grad.dtype == sw.grad.dtype == svertka.float32
+    assert_close(y, ty, rtol=1e-4)
+    assert_close(sx.grad, tx.grad, rtol=1e-4)
+    assert_close(sw.grad, tw.grad, rtol=1e-4)
 
 
 def test_conv_im2col_unfolded_and_col2im_paths_match_folded(monkeypatch):

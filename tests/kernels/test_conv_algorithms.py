@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from tests._oracle import assert_close
 
+from svertka import backends
 from svertka.kernels import conv as K
 
 ALGORITHMS = ("im2col", "implicit_gemm", "fft", "direct")
@@ -48,6 +49,20 @@ CASES = [
     ("3d_same", (2, 2, 4, 4, 4), (3, 2, 3, 3, 3), (1, 1, 1), ((1, 1),) * 3, (1, 1, 1), 1),
     ("3d_depthwise", (2, 3, 4, 4, 4), (3, 1, 3, 3, 3), (1, 1, 1), ((1, 1),) * 3,
      (1, 1, 1), 3),
+    # at least FOLD_MAX_P output positions: im2col's blocked depthwise path
+    ("2d_depthwise_blocked", (2, 4, 13, 14), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)),
+     (1, 1), 4),
+    ("2d_depthwise_blocked_valid", (2, 3, 15, 16), (3, 1, 3, 3), (1, 1), ((0, 0), (0, 0)),
+     (1, 1), 3),
+    ("2d_depthwise_blocked_asymmetric_dilated", (2, 3, 14, 15), (3, 1, 3, 2), (1, 1),
+     ((0, 2), (1, 0)), (2, 3), 3),
+    ("2d_depthwise_blocked_5x5", (1, 2, 14, 14), (2, 1, 5, 5), (1, 1), ((2, 2), (2, 2)),
+     (1, 1), 2),
+    ("2d_depthwise_blocked_single_channel", (3, 1, 13, 13), (1, 1, 3, 3), (1, 1),
+     ((1, 1), (1, 1)), (1, 1), 1),
+    ("1d_depthwise_blocked", (2, 3, 200), (3, 1, 5), (1,), ((2, 1),), (1,), 3),
+    ("3d_depthwise_blocked", (1, 2, 6, 6, 6), (2, 1, 3, 3, 3), (1, 1, 1), ((1, 1),) * 3,
+     (1, 1, 1), 2),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -83,7 +98,9 @@ def test_conv_algorithms_agree_float64(name, xs, ws, s, pads, d, g, a, b):
 
 F32_CASES = [c for c in CASES if c[0] in ("2d_3x3_pad1", "2d_asymmetric_strided_grouped",
                                           "2d_depthwise", "2d_large_kernel", "1d_same",
-                                          "3d_dilated", "2d_pointwise")]
+                                          "3d_dilated", "2d_pointwise",
+                                          "2d_depthwise_blocked",
+                                          "2d_depthwise_blocked_asymmetric_dilated")]
 
 
 @pytest.mark.parametrize("a, b", PAIRS, ids=[f"{a}-vs-{b}" for a, b in PAIRS])
@@ -162,3 +179,75 @@ def test_conv_workspace_drops_everything_past_its_limit():
     ws.give(a)
     ws.give(b)
     assert ws.nbytes == 2 * 2**20
+
+
+# (id, x shape, w shape, pads, dilation): depthwise at stride 1 with P >= FOLD_MAX_P
+BLOCKED_CASES = [
+    ("3x3_pad1", (3, 4, 13, 14), (4, 1, 3, 3), ((1, 1), (1, 1)), (1, 1)),
+    ("same_even_kernel", (2, 3, 13, 13), (3, 1, 4, 2), ((1, 2), (0, 1)), (1, 1)),
+    ("dilated_valid", (2, 2, 17, 16), (2, 1, 3, 3), ((0, 0), (0, 0)), (2, 1)),
+    ("1d", (2, 3, 170), (3, 1, 3), ((1, 1),), (1,)),
+]
+
+
+def _blocked_three(x, w, gy, pads, d):
+    n = w.ndim - 2
+    s, g = (1,) * n, x.shape[1]
+    return (K.conv_forward(x, w, s, pads, d, g, algorithm="im2col"),
+            K.conv_input_grad(gy, w, x.shape, s, pads, d, g, algorithm="im2col"),
+            K.conv_weight_grad(x, gy, w.shape, s, pads, d, g, algorithm="im2col"))
+
+
+@pytest.mark.parametrize("block_bytes, threads", [(2**20, 1), (1, 1), (3000, 3)],
+                         ids=["one_block", "one_row_per_block", "uneven_blocks_3_threads"])
+@pytest.mark.parametrize("name, xs, ws, pads, d", BLOCKED_CASES,
+                         ids=[c[0] for c in BLOCKED_CASES])
+def test_conv_depthwise_blocked_matches_whole_columns(name, xs, ws, pads, d, block_bytes,
+                                                      threads, monkeypatch):
+    n = len(ws) - 2
+    x, w, gy = _inputs(xs, ws, (1,) * n, pads, d, xs[1], np.float64)
+    monkeypatch.setattr(K, "DEPTHWISE_BLOCKED", False)
+    whole = _blocked_three(x, w, gy, pads, d)
+    monkeypatch.setattr(K, "DEPTHWISE_BLOCKED", True)
+    monkeypatch.setattr(K, "DEPTHWISE_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(K, "PARALLEL_MIN_BYTES", 0)
+    previous = backends.set_num_threads(threads)
+    try:
+        blocked = _blocked_three(x, w, gy, pads, d)
+    finally:
+        backends.set_num_threads(previous)
+    for what, u, v in zip(("y", "gx", "gw"), blocked, whole):
+        assert u.shape == v.shape, what
+        assert_close(u, v, rtol=1e-10, what=what, atol=1e-12)
+
+
+def test_conv_depthwise_blocked_accepts_non_contiguous_inputs():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 2, 14, 13)).transpose(1, 0, 2, 3)    # (2, 4, 14, 13) view
+    gy = rng.standard_normal((14, 13, 2, 4)).transpose(2, 3, 0, 1)   # (2, 4, 14, 13) view
+    w = rng.standard_normal((4, 1, 3, 3))
+    pads = ((1, 1), (1, 1))
+    got = _blocked_three(x, w, gy, pads, (1, 1))
+    ref = _blocked_three(np.ascontiguousarray(x), w, np.ascontiguousarray(gy), pads, (1, 1))
+    for what, u, v in zip(("y", "gx", "gw"), got, ref):
+        assert_close(u, v, rtol=1e-12, what=what)
+
+
+def test_conv_depthwise_blocked_results_survive_later_calls():
+    # the padded input and the gy grid come from the workspace: results must not alias it
+    x, w, gy = _inputs((2, 4, 13, 13), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4,
+                       np.float64)
+    first = [a.copy() for a in _blocked_three(x, w, gy, ((1, 1), (1, 1)), (1, 1))]
+    kept = _blocked_three(x, w, gy, ((1, 1), (1, 1)), (1, 1))
+    _blocked_three(x + 1.0, w - 1.0, gy * 2.0, ((1, 1), (1, 1)), (1, 1))
+    for u, v in zip(kept, first):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_conv_depthwise_blocked_forward_keeps_no_columns():
+    x, w, _ = _inputs((2, 4, 13, 13), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4,
+                      np.float32)
+    y, cols = K.conv_forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 4, keep_cols=True,
+                             algorithm="im2col")
+    assert cols is None
+    assert y.dtype == np.float32 and y.shape == (2, 4, 13, 13) and y.flags.c_contiguous
