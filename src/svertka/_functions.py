@@ -3,6 +3,8 @@ Tensor methods, each the method called on its first argument."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from svertka.tensor import Tensor, maximum, minimum
 
 _METHODS = [
@@ -13,10 +15,15 @@ _METHODS = [
     "permute", "transpose", "t", "flip", "narrow", "unbind", "masked_fill", "clone", "detach",
     "numel", "isnan", "isinf", "isfinite", "equal", "allclose", "logical_not", "softmax",
     "log_softmax",
+    # more ops
+    "topk", "sort", "argsort", "gather", "scatter", "scatter_add", "index_select", "nonzero",
+    "cumsum", "cumprod", "tril", "triu", "mm", "bmm", "dot", "inner", "outer", "ger", "log1p",
+    "expm1", "erf", "atan2", "arctan2", "isclose", "unique", "bincount", "bernoulli",
+    "multinomial", "abs_", "exp_", "log_", "sqrt_", "neg_", "sigmoid_", "tanh_", "relu_",
 ]
 
 __all__ = list(_METHODS) + ["max", "min", "clip", "absolute", "negative", "multiply",
-                            "divide", "subtract", "is_tensor"]
+                            "divide", "subtract", "is_tensor", "einsum", "meshgrid", "normal"]
 
 
 def _make(name):
@@ -60,3 +67,115 @@ negative = globals()["neg"]
 multiply = globals()["mul"]
 divide = globals()["div"]
 subtract = globals()["sub"]
+
+
+def einsum(equation, *operands):
+    """Einstein summation, as ``torch.einsum``: ``einsum("ij,jk->ik", a, b)`` is ``a @ b``.
+
+    Operands may also be passed as one list. Every operand gets a gradient (an einsum of the
+    upstream gradient with the other operands). ``...`` is not supported (ValueError).
+
+    Examples::
+
+        >>> import svertka
+        >>> a = svertka.tensor([[1., 2.], [3., 4.]])
+        >>> svertka.einsum("ii->", a)
+        tensor(5.)
+        >>> svertka.einsum("ij,j->i", a, svertka.tensor([1., 1.]))
+        tensor([3., 7.])
+    """
+    from svertka.ops.linalg import Einsum, parse_equation
+    from svertka.tensor import _operand, result_dtype
+
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: equation must be a str, got {type(equation).__name__}")
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    for k, t in enumerate(operands):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"einsum: operand {k} must be a Tensor, got {type(t).__name__}")
+    try:
+        ins, out = parse_equation(equation, [t.ndim for t in operands])
+    except ValueError as e:
+        raise ValueError(f"einsum: {e}") from None
+    sizes = {}
+    for k, (s, t) in enumerate(zip(ins, operands)):
+        for c, n in zip(s, t.shape):
+            if sizes.setdefault(c, n) != n:
+                raise ValueError(f"einsum: subscript {c!r} has size {n} for operand {k} which "
+                                 f"does not match the previous size {sizes[c]}")
+    dt = operands[0]._data.dtype
+    for t in operands[1:]:
+        dt = result_dtype(Tensor._make(np.empty((1,), dt)), t)
+    return Einsum.apply(*(_operand(t, dt) for t in operands), ins=ins, out=out)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors, as ``torch.meshgrid`` (differentiable).
+
+    Examples::
+
+        >>> import svertka
+        >>> gx, gy = svertka.meshgrid(svertka.arange(3), svertka.arange(2), indexing="ij")
+        >>> gx.shape
+        svertka.Size([3, 2])
+    """
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be one of 'ij', 'xy', got "
+                         f"indexing={indexing!r}")
+    for k, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"meshgrid: expected Tensor as element {k}, got "
+                            f"{type(t).__name__}")
+        if t.ndim > 1:
+            raise ValueError(f"meshgrid: expected 0-D or 1-D tensors, got element {k} of shape "
+                             f"{tuple(t.shape)}")
+    ts = [t.reshape(-1) for t in tensors]
+    swap = indexing == "xy" and len(ts) >= 2
+    if swap:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(t.shape[0] for t in ts)
+    out = []
+    for k, t in enumerate(ts):
+        view = [1] * len(ts)
+        view[k] = shape[k]
+        out.append(t.reshape(view).expand(*shape))
+    if swap:
+        out[0], out[1] = out[1], out[0]
+    return tuple(out)
+
+
+def normal(mean, std=1.0, size=None, *, dtype=None, requires_grad=False):
+    """Normal draws: ``normal(mean, std, size)`` with numbers, or elementwise with tensors of
+    means and/or standard deviations (broadcast), from ``svertka.random``.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.normal(0.0, 1.0, size=(2, 3)).shape
+        svertka.Size([2, 3])
+    """
+    from svertka import _dtype
+    from svertka.random import get_rng
+
+    tensors = [a for a in (mean, std) if isinstance(a, Tensor)]
+    m = mean._data if isinstance(mean, Tensor) else mean
+    s = std._data if isinstance(std, Tensor) else std
+    if np.any(np.asarray(s) < 0):
+        raise ValueError("normal: std must be non-negative")
+    if tensors:
+        if size is not None:
+            raise ValueError("normal: size is only allowed with number mean and std")
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        dt = tensors[0]._data.dtype
+    else:
+        if size is None:
+            raise ValueError("normal: size is required when mean and std are numbers")
+        shape = tuple(size) if isinstance(size, (tuple, list)) else (size,)
+        dt = _dtype.to_np(dtype) if dtype is not None else _dtype.get_default_dtype().np
+    out = Tensor._make(np.asarray(get_rng().normal(m, s, shape)).astype(dt))
+    if requires_grad:
+        out.requires_grad_(True)
+    return out

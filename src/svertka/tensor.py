@@ -1055,6 +1055,311 @@ class Tensor:
     def minimum(self, other):
         return minimum(self, other)
 
+    # ------------------------------------------------------------------ more ops
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The ``k`` largest (or smallest) elements along ``dim``: ``(values, indices)``."""
+        axis = check_dim(dim, self.ndim, "topk")
+        n = self._data.shape[axis] if self.ndim else 1
+        if not is_int(k) or not 0 <= k <= n:
+            raise error("topk", f"k must be an int in [0, {n}] (the size of dim {axis}), "
+                                f"got k={k!r}")
+        idx = _sort_indices(self._data, axis, largest, "topk")
+        idx = np.take(idx, np.arange(k), axis=axis) if self.ndim else idx
+        return _MinMaxResult(_take_sorted(self, idx, axis))
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """Sorted values along ``dim`` and their positions: ``(values, indices)``; equal
+        values keep their order (a stable sort) whatever ``stable`` says."""
+        axis = check_dim(dim, self.ndim, "sort")
+        idx = _sort_indices(self._data, axis, descending, "sort")
+        return _MinMaxResult(_take_sorted(self, idx, axis))
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        axis = check_dim(dim, self.ndim, "argsort")
+        return Tensor._make(_sort_indices(self._data, axis, descending, "argsort"))
+
+    def gather(self, dim, index):
+        """``out[i][j] = self[i][index[i][j]]`` (``dim=1``), as ``torch.gather``."""
+        axis, idx = _check_index_along(self, dim, index, "gather")
+        from svertka.ops.indexing import Gather
+
+        return Gather.apply(self, index=idx, axis=axis)
+
+    def _scatter(self, dim, index, src, add, fn):
+        from svertka.ops.indexing import Scatter
+
+        axis, idx = _check_index_along(self, dim, index, fn, target=True)
+        if isinstance(src, Tensor):
+            if src.ndim != idx.ndim:
+                raise error(fn, f"index has {idx.ndim} dimensions, src has {src.ndim}")
+            bad = [d for d in range(idx.ndim) if idx.shape[d] > src.shape[d]]
+            if bad:
+                raise error(fn, f"index {tuple(idx.shape)} is larger than src "
+                                f"{tuple(src.shape)} in dimension {bad[0]}")
+            src = src.to(self.dtype)
+        elif add:
+            raise type_error(fn, f"src must be a Tensor, got {type(src).__name__}")
+        else:
+            src = self._data.dtype.type(src)
+        return Scatter.apply(self, src, index=idx, axis=axis, add=add)
+
+    def scatter(self, dim, index, src=None, *, value=None):
+        """Out of place ``self[i][index[i][j]] = src[i][j]`` (``dim=1``); ``src`` may be a
+        number. Duplicate indices: one of the values wins, as in torch (unspecified)."""
+        if src is None:
+            src = value
+        return self._scatter(dim, index, src, False, "scatter")
+
+    def scatter_add(self, dim, index, src):
+        """Out of place ``self[i][index[i][j]] += src[i][j]`` (``dim=1``)."""
+        return self._scatter(dim, index, src, True, "scatter_add")
+
+    def index_select(self, dim, index):
+        from svertka.ops.indexing import IndexSelect
+
+        axis = check_dim(dim, self.ndim, "index_select")
+        idx = _int_index(index, "index_select")
+        if idx.ndim > 1:
+            raise error("index_select", f"index must be 0-D or 1-D, got index of shape "
+                                        f"{tuple(idx.shape)}")
+        n = self._data.shape[axis] if self.ndim else 1
+        _check_range(idx, n, axis, "index_select")
+        if self.ndim == 0:
+            return self.reshape(()) if idx.size == 1 else self.reshape(1)[idx.reshape(-1)]
+        return IndexSelect.apply(self, index=idx.reshape(-1), axis=axis)
+
+    def masked_fill_(self, mask, value):
+        return self._set_from(self.masked_fill(mask, value), "masked_fill_")
+
+    def nonzero(self, *, as_tuple=False):
+        if as_tuple:
+            a = self._data if self.ndim else self._data.reshape(1)
+            return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(a))
+        return Tensor._make(np.argwhere(self._data).astype(np.int64))
+
+    def cumsum(self, dim, *, dtype=None):
+        from svertka.ops.scan import Cumsum
+
+        axis = check_dim(dim, self.ndim, "cumsum")
+        np_dt = _dtype.to_np(dtype)
+        if np_dt is None and self._data.dtype.kind in "bui":
+            np_dt = np.dtype(np.int64)
+        x = self if np_dt is None or np_dt.kind not in "fc" else self.to(np_dt)
+        if self.ndim == 0:
+            return x.clone()
+        return Cumsum.apply(x, axis=axis, dtype=np_dt)
+
+    def cumprod(self, dim, *, dtype=None):
+        from svertka.ops.scan import Cumprod
+
+        axis = check_dim(dim, self.ndim, "cumprod")
+        x = self.to(dtype) if dtype is not None else self
+        if x._data.dtype.kind in "bui":
+            x = x.to(_dtype.int64)
+        if self.ndim == 0:
+            return x.clone()
+        return Cumprod.apply(x, axis=axis)
+
+    def _tri(self, diagonal, upper, fn):
+        from svertka.ops.linalg import Tri
+
+        if self.ndim < 2:
+            raise error(fn, f"input must have at least 2 dimensions, got shape "
+                            f"{tuple(self.shape)}")
+        if not is_int(diagonal):
+            raise type_error(fn, f"diagonal must be an int, got diagonal={diagonal!r}")
+        return Tri.apply(self, diagonal=int(diagonal), upper=upper)
+
+    def tril(self, diagonal=0):
+        return self._tri(diagonal, False, "tril")
+
+    def triu(self, diagonal=0):
+        return self._tri(diagonal, True, "triu")
+
+    def mm(self, mat2):
+        _check_matrices("mm", self, mat2, 2)
+        return matmul(self, mat2)
+
+    def bmm(self, mat2):
+        _check_matrices("bmm", self, mat2, 3)
+        return matmul(self, mat2)
+
+    def dot(self, other):
+        from svertka._functions import einsum
+
+        _check_vectors("dot", self, other, same=True)
+        return einsum("i,i->", self, other)
+
+    inner = dot
+
+    def outer(self, vec2):
+        from svertka._functions import einsum
+
+        _check_vectors("outer", self, vec2)
+        return einsum("i,j->ij", self, vec2)
+
+    ger = outer
+
+    def log1p(self):
+        return self._float_unary(E.Log1p)
+
+    def expm1(self):
+        return self._float_unary(E.Expm1)
+
+    def erf(self):
+        return self._float_unary(E.Erf)
+
+    def atan2(self, other):
+        return _float_binary(E.Atan2, self, other, "atan2")
+
+    arctan2 = atan2
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        b = other._data if isinstance(other, Tensor) else other
+        _check_broadcast("isclose", self, b)
+        return Tensor._make(np.asarray(np.isclose(self._data, b, rtol, atol, equal_nan)))
+
+    def _new(self, make, size, dtype, requires_grad=False):
+        dt = dtype if dtype is not None else self.dtype
+        out = make(*_shape_args(size, "new"), dtype=dt)
+        if requires_grad:
+            out.requires_grad_(True)
+        return out
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        from svertka._creation import zeros
+
+        return self._new(zeros, size, dtype, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        from svertka._creation import ones
+
+        return self._new(ones, size, dtype, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        from svertka._creation import empty
+
+        return self._new(empty, size, dtype, requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        from svertka._creation import full
+
+        return self._new(lambda *s, dtype: full(s, fill_value, dtype=dtype), (size,), dtype,
+                         requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        from svertka._creation import tensor
+
+        if isinstance(data, Tensor):
+            data = data._data
+        return tensor(data, dtype=dtype if dtype is not None else self.dtype,
+                      requires_grad=requires_grad)
+
+    def _unary_(self, method, fn):
+        return self._set_from(getattr(self, method)(), fn)
+
+    def abs_(self):
+        return self._unary_("abs", "abs_")
+
+    def exp_(self):
+        return self._unary_("exp", "exp_")
+
+    def log_(self):
+        return self._unary_("log", "log_")
+
+    def sqrt_(self):
+        return self._unary_("sqrt", "sqrt_")
+
+    def neg_(self):
+        return self._unary_("neg", "neg_")
+
+    def sigmoid_(self):
+        return self._unary_("sigmoid", "sigmoid_")
+
+    def tanh_(self):
+        return self._unary_("tanh", "tanh_")
+
+    def relu_(self):
+        return self._unary_("relu", "relu_")
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """The distinct values (always sorted), optionally the inverse indices and counts;
+        with ``dim``, the distinct slices along it. Not differentiable."""
+        axis = None if dim is None else check_dim(dim, self.ndim, "unique")
+        vals, inv, counts = np.unique(self._data, return_inverse=True, return_counts=True,
+                                      axis=axis)
+        inv = inv.reshape(self._data.shape if axis is None else -1).astype(np.int64)
+        out = [Tensor._make(vals)]
+        if return_inverse:
+            out.append(Tensor._make(inv))
+        if return_counts:
+            out.append(Tensor._make(counts.astype(np.int64)))
+        return out[0] if len(out) == 1 else tuple(out)
+
+    def bincount(self, weights=None, minlength=0):
+        """Counts of each value of a 1-D non-negative int tensor (sums of ``weights``)."""
+        a = self._data
+        if a.dtype.kind not in "iub" or a.ndim != 1:
+            raise error("bincount", f"input must be a 1-D tensor of non-negative ints, got "
+                                    f"shape {tuple(a.shape)} dtype {self.dtype}")
+        if a.size and a.min() < 0:
+            raise error("bincount", f"input must be non-negative, got a value {a.min()}")
+        if not is_int(minlength) or minlength < 0:
+            raise error("bincount", f"minlength must be a non-negative int, got "
+                                    f"minlength={minlength!r}")
+        if weights is None:
+            return Tensor._make(np.bincount(a, minlength=minlength).astype(np.int64))
+        w = weights._data if isinstance(weights, Tensor) else np.asarray(weights)
+        if w.shape != a.shape:
+            raise error("bincount", f"weights must have the shape of input {tuple(a.shape)}, "
+                                    f"got weights of shape {tuple(w.shape)}")
+        dt = w.dtype if w.dtype.kind == "f" else np.dtype(np.float64)
+        return Tensor._make(np.bincount(a, w, minlength=minlength).astype(dt))
+
+    def bernoulli(self):
+        """0/1 draws with probabilities ``self`` (in [0, 1]), from ``svertka.random``."""
+        from svertka.random import get_rng
+
+        p = self._data
+        if p.size and (np.nanmin(p) < 0 or np.nanmax(p) > 1 or np.isnan(p).any()):
+            raise error("bernoulli", "all probabilities must be in [0, 1]")
+        dt = p.dtype if p.dtype.kind == "f" else _dtype.get_default_dtype().np
+        return Tensor._make((get_rng().random(p.shape) < p).astype(dt))
+
+    def multinomial(self, num_samples, replacement=False):
+        """Indices drawn from the rows of ``self`` (non-negative weights)."""
+        from svertka.random import get_rng
+
+        w = self._data
+        if w.ndim not in (1, 2) or w.dtype.kind != "f":
+            raise error("multinomial", f"input must be a 1-D or 2-D float tensor of weights, "
+                                       f"got shape {tuple(w.shape)} dtype {self.dtype}")
+        if not is_int(num_samples) or num_samples <= 0:
+            raise error("multinomial", f"num_samples must be a positive int, got "
+                                       f"num_samples={num_samples!r}")
+        rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
+        if not np.isfinite(rows).all() or (rows < 0).any():
+            raise error("multinomial", "weights must be finite and non-negative")
+        total = rows.sum(axis=1, keepdims=True)
+        if (total <= 0).any():
+            raise error("multinomial", "the weights of every row must have a positive sum")
+        if not replacement and num_samples > int((rows > 0).sum(axis=1).min()):
+            raise error("multinomial", f"cannot sample num_samples={num_samples} without "
+                                       f"replacement from fewer non-zero weights")
+        rng = get_rng()
+        if replacement:
+            cdf = np.cumsum(rows / total, axis=1)
+            cdf[:, -1] = 1.0
+            u = rng.random((rows.shape[0], num_samples))
+            idx = (u[:, :, None] >= cdf[:, None, :]).sum(axis=2)
+            idx = np.minimum(idx, rows.shape[1] - 1)
+        else:  # Gumbel top-k: the order of k draws without replacement
+            with np.errstate(divide="ignore"):
+                keys = np.log(rows) - np.log(-np.log(rng.random(rows.shape)))
+            idx = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+        idx = idx.astype(np.int64)
+        return Tensor._make(idx.reshape(-1) if w.ndim == 1 else idx)
+
     # ------------------------------------------------------------------ printing
     def __repr__(self):
         return _format(self)
@@ -1173,6 +1478,95 @@ def _arg(x, dim, keepdim, fn, name):
     if keepdim:
         r = np.expand_dims(r, axis)
     return Tensor._make(np.asarray(r, dtype=np.int64))
+
+
+# ---------------------------------------------------------------------- helpers of the more ops
+def _int_index(index, fn, name="index"):
+    """The int64 array of an index Tensor (TypeError for other dtypes)."""
+    a = index._data if isinstance(index, Tensor) else None
+    if a is None:
+        raise type_error(fn, f"{name} must be a Tensor of int64, got {type(index).__name__}")
+    if a.dtype.kind not in "iu":
+        raise type_error(fn, f"{name} must be an integer tensor, got dtype {index.dtype}")
+    return a.astype(np.int64, copy=False)
+
+
+def _check_range(idx, n, axis, fn):
+    if idx.size:
+        lo, hi = idx.min(), idx.max()
+        if lo < 0 or hi >= n:
+            bad = lo if lo < 0 else hi
+            raise error(fn, f"index {bad} is out of bounds for dimension {axis} with size {n}")
+
+
+def _check_index_along(x, dim, index, fn, target=False):
+    """Checks of gather/scatter: same number of dims, index no larger than the input in the
+    other dims (in every dim for scatter's target), values in range along ``dim``."""
+    idx = _int_index(index, fn)
+    xnd = max(x.ndim, 1)
+    axis = check_dim(dim, xnd, fn)
+    if max(idx.ndim, 1) != xnd:
+        raise error(fn, f"index has {idx.ndim} dimensions, input has {x.ndim}")
+    shape = x._data.shape or (1,)
+    idx = idx.reshape(idx.shape or (1,))
+    for d in range(xnd):
+        if d != axis and idx.shape[d] > shape[d]:
+            raise error(fn, f"index {tuple(idx.shape)} is larger than input "
+                            f"{tuple(shape)} in dimension {d}")
+    _check_range(idx, shape[axis], axis, fn)
+    if x.ndim == 0:
+        idx = idx.reshape(())
+    return axis, idx
+
+
+def _sort_indices(a, axis, descending, fn):
+    """Stable argsort along ``axis`` (ascending or descending), int64."""
+    if a.ndim == 0:
+        return np.zeros((), dtype=np.int64)
+    if descending:
+        if a.dtype.kind == "f":
+            key = -a
+        elif a.dtype.kind == "b":
+            key = ~a
+        else:
+            key = -a.astype(np.int64)
+        idx = np.argsort(key, axis=axis, kind="stable")
+    else:
+        idx = np.argsort(a, axis=axis, kind="stable")
+    return idx.astype(np.int64, copy=False)
+
+
+def _take_sorted(x, idx, axis):
+    """(values, indices) with values gathered from ``x`` at ``idx`` along ``axis``."""
+    from svertka.ops.indexing import Gather
+
+    if x.ndim == 0:
+        return x.clone(), Tensor._make(idx)
+    return Gather.apply(x, index=idx, axis=axis), Tensor._make(idx)
+
+
+def _check_matrices(fn, a, b, nd):
+    for name, t in (("input", a), ("mat2", b)):
+        if not isinstance(t, Tensor):
+            raise type_error(fn, f"{name} must be a Tensor, got {type(t).__name__}")
+        if t.ndim != nd:
+            raise error(fn, f"{name} must be a {nd}-D tensor, got shape {tuple(t.shape)}")
+    sa, sb = tuple(a.shape), tuple(b.shape)
+    if nd == 3 and sa[0] != sb[0]:
+        raise error(fn, f"batch sizes of shapes {sa} and {sb} differ ({sa[0]} != {sb[0]})")
+    if sa[-1] != sb[-2]:
+        raise error(fn, f"shapes {sa} and {sb} cannot be multiplied ({sa[-1]} != {sb[-2]})")
+
+
+def _check_vectors(fn, a, b, same=False):
+    for name, t in (("input", a), ("other", b)):
+        if not isinstance(t, Tensor):
+            raise type_error(fn, f"{name} must be a Tensor, got {type(t).__name__}")
+        if t.ndim != 1:
+            raise error(fn, f"{name} must be a 1-D tensor, got shape {tuple(t.shape)}")
+    if same and a.shape[0] != b.shape[0]:
+        raise error(fn, f"inconsistent tensor size, expected input {tuple(a.shape)} and "
+                        f"other {tuple(b.shape)} to have the same number of elements")
 
 
 # ---------------------------------------------------------------------- free functions

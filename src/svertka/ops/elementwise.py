@@ -392,3 +392,61 @@ class Clone(Function):
     @staticmethod
     def backward(ctx, gy):
         return gy
+
+
+class Log1p(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved_tensors
+        return gy / (1 + x)
+
+
+class Expm1(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.expm1(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        (y,) = ctx.saved_tensors
+        return gy * (y + 1)
+
+
+class Erf(Function):
+    """``erf(x)``; ``d/dx = 2/sqrt(pi) exp(-x^2)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        from svertka.ops.activation import erf
+
+        ctx.save_for_backward(x)
+        return erf(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (x,) = ctx.saved_tensors
+        return gy * (1.1283791670955126 * np.exp(-(x * x)))
+
+
+class Atan2(Function):
+    """``atan2(a, b)`` with broadcasting; ``da = b/(a^2+b^2)``, ``db = -a/(a^2+b^2)``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        r = gy / (a * a + b * b)
+        return (unbroadcast(r * b, np.shape(a)) if na else None,
+                unbroadcast(-r * a, np.shape(b)) if nb else None)
