@@ -424,11 +424,17 @@ def _padded_workspace(x, pads, lead=2):
     shape = x.shape[:lead] + tuple(i + lo + hi for i, (lo, hi) in zip(x.shape[lead:], pads))
     xp = WORKSPACE.take(shape, x.dtype)
     everything = (slice(None),) * xp.ndim
-    for a, ((lo, hi), i) in enumerate(zip(pads, x.shape[lead:])):
-        for border in (slice(0, lo), slice(lo + i, lo + i + hi)):
-            xp[everything[:lead + a] + (border,)] = 0
-    xp[(slice(None),) * lead + tuple(slice(lo, lo + i)
-                                     for (lo, _), i in zip(pads, x.shape[lead:]))] = x
+    inner = tuple(slice(lo, lo + i) for (lo, _), i in zip(pads, x.shape[lead:]))
+
+    def part(b):                                                     # batch items b
+        dst = xp[b]
+        for a, ((lo, hi), i) in enumerate(zip(pads, x.shape[lead:])):
+            for border in (slice(0, lo), slice(lo + i, lo + i + hi)):
+                dst[everything[:lead + a] + (border,)] = 0
+        dst[(slice(None),) * lead + inner] = x[b]
+
+    if xp.size:
+        parallel(part, xp.shape[0], xp.nbytes)
     return xp
 
 
