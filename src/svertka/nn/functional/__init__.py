@@ -12,8 +12,10 @@ from svertka.nn.functional._dropout import *  # noqa: F401,F403
 from svertka.nn.functional._linear import *  # noqa: F401,F403
 from svertka.nn.functional.activation import *  # noqa: F401,F403
 from svertka.nn.functional.conv import *  # noqa: F401,F403
+from svertka.nn.functional.distance import *  # noqa: F401,F403
 from svertka.nn.functional.loss import *  # noqa: F401,F403
 from svertka.nn.functional.normalization import *  # noqa: F401,F403
 from svertka.nn.functional.padding import *  # noqa: F401,F403
 from svertka.nn.functional.pooling import *  # noqa: F401,F403
+from svertka.nn.functional.sparse import *  # noqa: F401,F403
 from svertka.nn.functional.vision import *  # noqa: F401,F403

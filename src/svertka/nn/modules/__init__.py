@@ -110,6 +110,7 @@ from svertka.nn.modules.pooling import (  # noqa: F401
     MaxUnpool2d,
     MaxUnpool3d,
 )
+from svertka.nn.modules.sparse import Embedding  # noqa: F401
 from svertka.nn.modules.vision import (  # noqa: F401
     PixelShuffle,
     PixelUnshuffle,
