@@ -212,6 +212,29 @@ def test_conv2d_depthwise_blocked_float32_matches_torch():
     assert_close(sw.grad, tw.grad, rtol=1e-4)
 
 
+@pytest.mark.parametrize("needs", [(True, True, True), (True, False, False),
+                                   (False, True, True)],
+                         ids=["x_w_b", "x_only", "w_b_only"])
+def test_conv2d_depthwise_blocked_grads_match_torch_whichever_inputs_need_them(needs):
+    # x and w both: the fused backward; one of them: the separate gradients
+    rng = np.random.default_rng(8)
+    arrays = (rng.standard_normal((2, 3, 13, 14)), rng.standard_normal((3, 1, 3, 3)),
+              rng.standard_normal(3))
+    sv = [svertka.tensor(a, requires_grad=r) for a, r in zip(arrays, needs)]
+    th = [torch.tensor(a, requires_grad=r) for a, r in zip(arrays, needs)]
+    y = F.conv2d(*sv, padding=1, groups=3)
+    ty = TF.conv2d(*th, padding=1, groups=3)
+    gy = rng.standard_normal(tuple(y.shape))
+    y.backward(svertka.tensor(gy))
+    ty.backward(torch.tensor(gy))
+    assert_close(y, ty, rtol=1e-7)
+    for a, b, r in zip(sv, th, needs):
+        if r:
+            assert_close(a.grad, b.grad, rtol=1e-7)
+        else:
+            assert a.grad is None
+
+
 def test_conv_im2col_unfolded_and_col2im_paths_match_folded(monkeypatch):
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((3, 4, 8, 8)), rng.standard_normal((5, 4, 3, 3))

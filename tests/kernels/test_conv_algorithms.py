@@ -251,3 +251,61 @@ def test_conv_depthwise_blocked_forward_keeps_no_columns():
                              algorithm="im2col")
     assert cols is None
     assert y.dtype == np.float32 and y.shape == (2, 4, 13, 13) and y.flags.c_contiguous
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 1e-4)],
+                         ids=["float64", "float32"])
+@pytest.mark.parametrize("name, xs, ws, pads, d", BLOCKED_CASES,
+                         ids=[c[0] for c in BLOCKED_CASES])
+def test_conv_depthwise_backward_matches_separate_gradients(name, xs, ws, pads, d, dtype, rtol):
+    n = len(ws) - 2
+    s, g = (1,) * n, xs[1]
+    x, w, gy = _inputs(xs, ws, s, pads, d, g, dtype)
+    assert K.depthwise_backward_applies(x.shape, w.shape, gy.shape, s, pads, d, g)
+    gx, gw = K.conv_depthwise_backward(gy, x, w, pads, d)
+    ref_gx = K.conv_input_grad(gy, w, x.shape, s, pads, d, g, algorithm="direct")
+    ref_gw = K.conv_weight_grad(x, gy, w.shape, s, pads, d, g, algorithm="direct")
+    assert gx.dtype == gw.dtype == dtype
+    assert gx.shape == x.shape and gw.shape == w.shape
+    assert_close(gx, ref_gx, rtol=rtol, what="gx", atol=1e-12)
+    assert_close(gw, ref_gw, rtol=rtol, what="gw", atol=1e-12)
+
+
+# (id, x shape, w shape, gy shape, stride, pads, groups, algorithm, expected)
+APPLIES_CASES = [
+    ("depthwise_3x3", (2, 4, 13, 13), (4, 1, 3, 3), (2, 4, 13, 13), (1, 1), ((1, 1), (1, 1)),
+     4, None, True),
+    ("explicit_im2col", (2, 4, 13, 13), (4, 1, 3, 3), (2, 4, 13, 13), (1, 1),
+     ((1, 1), (1, 1)), 4, "im2col", True),
+    ("direct_algorithm", (2, 4, 13, 13), (4, 1, 3, 3), (2, 4, 13, 13), (1, 1),
+     ((1, 1), (1, 1)), 4, "direct", False),
+    ("strided", (2, 4, 26, 26), (4, 1, 3, 3), (2, 4, 13, 13), (2, 2), ((1, 1), (1, 1)), 4,
+     None, False),
+    ("multiplier_2", (2, 4, 13, 13), (8, 1, 3, 3), (2, 8, 13, 13), (1, 1), ((1, 1), (1, 1)),
+     4, None, False),
+    ("dense", (2, 4, 13, 13), (4, 4, 3, 3), (2, 4, 13, 13), (1, 1), ((1, 1), (1, 1)), 1,
+     None, False),
+    ("few_positions", (2, 4, 6, 6), (4, 1, 3, 3), (2, 4, 6, 6), (1, 1), ((1, 1), (1, 1)), 4,
+     None, False),
+    ("pad_larger_than_kernel", (2, 4, 13, 13), (4, 1, 3, 3), (2, 4, 17, 17), (1, 1),
+     ((3, 3), (3, 3)), 4, None, False),
+    ("empty_batch", (0, 4, 13, 13), (4, 1, 3, 3), (0, 4, 13, 13), (1, 1), ((1, 1), (1, 1)),
+     4, None, False),
+]
+
+
+@pytest.mark.parametrize("name, xs, ws, gys, s, pads, g, algorithm, expected", APPLIES_CASES,
+                         ids=[c[0] for c in APPLIES_CASES])
+def test_conv_depthwise_backward_applies_rules(name, xs, ws, gys, s, pads, g, algorithm,
+                                               expected):
+    assert K.depthwise_backward_applies(xs, ws, gys, s, pads, (1, 1), g,
+                                        algorithm) is expected
+
+
+def test_conv_depthwise_backward_applies_not_when_switched_off(monkeypatch):
+    args = ((2, 4, 13, 13), (4, 1, 3, 3), (2, 4, 13, 13), (1, 1), ((1, 1), (1, 1)), (1, 1), 4)
+    monkeypatch.setattr(K, "DEPTHWISE_FUSED_BACKWARD", False)
+    assert not K.depthwise_backward_applies(*args)
+    monkeypatch.setattr(K, "DEPTHWISE_FUSED_BACKWARD", True)
+    monkeypatch.setattr(K, "DEPTHWISE_BLOCKED", False)
+    assert not K.depthwise_backward_applies(*args)

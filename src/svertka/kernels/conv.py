@@ -438,9 +438,13 @@ def _padded_workspace(x, pads, lead=2):
     return xp
 
 
-def _blocked_depthwise_forward(x, w, pads, dilation, outs):
+def _blocked_depthwise_forward(x, w, pads, dilation, outs, dot=None):
     """Depthwise forward at stride 1 over cache-sized blocks of columns (see
-    ``DEPTHWISE_BLOCKED``): ``y[row] = w[c] @ cols[row]`` per (image, channel) row."""
+    ``DEPTHWISE_BLOCKED``): ``y[row] = w[c] @ cols[row]`` per (image, channel) row.
+
+    With ``dot`` (an array ``(N, C, padded...)`` on the padded grid of ``x``) also returns
+    ``cols[row] @ dot[row]`` ``(N*C, K, 1)`` from the same columns (``conv_depthwise_backward``
+    uses it for the weight gradient)."""
     N, C = x.shape[:2]
     kernel = tuple(w.shape[2:])
     KK = math.prod(kernel)
@@ -451,17 +455,70 @@ def _blocked_depthwise_forward(x, w, pads, dilation, outs):
     y = np.empty((N * C,) + tuple(outs), dtype)
     crop = (slice(None),) + tuple(slice(0, o) for o in outs)
     grids = {}                                     # one (B, 1, prod(padded)) buffer per thread
+    if dot is not None:
+        g = dot.reshape(N * C, math.prod(padded), 1)                 # (R, Lp, 1)
+        partial = np.empty((N * C, KK, 1), np.result_type(dtype, dot))
 
     def consume(r0, r1, cols):
-        b = r1 - r0
+        b, L = r1 - r0, cols.shape[2]
         acc = grids.get(threading.get_ident())
         if acc is None or acc.shape[0] < b:
             acc = grids[threading.get_ident()] = np.empty((b, 1, math.prod(padded)), dtype)
-        np.matmul(taps[r0:r1], cols, out=acc[:b, :, :cols.shape[2]])  # (B, 1, L)
+        np.matmul(taps[r0:r1], cols, out=acc[:b, :, :L])             # (B, 1, L)
         y[r0:r1] = acc[:b, 0].reshape((b,) + padded)[crop]           # outputs off the grid
+        if dot is not None:
+            np.matmul(cols, g[r0:r1, :L], out=partial[r0:r1])        # (B, K, 1)
 
     _row_blocks(x, kernel, pads, dilation, tuple(outs), dtype, consume)
-    return y.reshape((N, C) + tuple(outs))
+    y = y.reshape((N, C) + tuple(outs))
+    return y if dot is None else (y, partial)
+
+
+def depthwise_backward_applies(x_shape, w_shape, gy_shape, stride, pads, dilation, groups,
+                               algorithm=None):
+    """Whether ``conv_depthwise_backward`` serves this convolution's ``gx`` and ``gw``: a
+    depthwise convolution at stride 1 under the im2col algorithm, whose input gradient is
+    computed as a blocked convolution of the padded ``gy``."""
+    kernel = tuple(w_shape[2:])
+    return (DEPTHWISE_FUSED_BACKWARD and math.prod(gy_shape) > 0 and math.prod(x_shape) > 0
+            and _algorithm(x_shape, w_shape, stride, dilation, groups, algorithm) == "im2col"
+            and GX_AS_CONV and _gx_as_conv_applies(kernel, stride, pads, dilation)
+            and _blocked_depthwise(x_shape, w_shape, stride, groups, tuple(x_shape[2:])))
+
+
+# The backward of a blocked depthwise convolution computes gw from gy's columns (built for
+# gx anyway) and x placed on their grid, instead of building x's columns a second time:
+# measured 1.5-2 ms less per backward on (32, 64, 32, 32), 3x3.
+DEPTHWISE_FUSED_BACKWARD = True
+
+
+def conv_depthwise_backward(gy, x, w, pads, dilation):
+    """``(gx, gw)`` of a stride-1 depthwise ``conv_forward`` in one blocked pass.
+
+    ``gx`` is the correlation of ``gy`` padded by ``d(K-1) - lo`` / ``d(K-1) - hi`` with the
+    flipped kernel (``_input_grad_as_conv``); its columns ``G[k', i] = gy_pad[i + d k']``
+    also give ``gw[k] = sum_i x[i] G[K-1-k, i]`` (``i = o + d k - lo`` over the input's
+    positions), so ``gw`` is one more GEMM per row with ``x`` placed on that grid. See
+    :func:`depthwise_backward_applies` for where it applies.
+
+    >>> x, w, gy = np.ones((1, 1, 4)), np.array([[[1.0, 2.0, 3.0]]]), np.ones((1, 1, 4))
+    >>> gx, gw = conv_depthwise_backward(gy, x, w, ((1, 1),), (1,))
+    >>> gx, gw
+    (array([[[3., 6., 6., 5.]]]), array([[[3., 4., 3.]]]))
+    """
+    n = w.ndim - 2
+    N, C = x.shape[:2]
+    kernel = tuple(w.shape[2:])
+    wf = w[(slice(None), slice(None)) + (slice(None, None, -1),) * n]
+    gpads = tuple((d * (k - 1) - lo, d * (k - 1) - hi)
+                  for (lo, hi), k, d in zip(pads, kernel, dilation))
+    grid = tuple(o + lo + hi for o, (lo, hi) in zip(gy.shape[2:], gpads))
+    xg = _padded_workspace(x, tuple((0, p - i) for p, i in zip(grid, x.shape[2:])))
+    gx, partial = _blocked_depthwise_forward(gy, wf, gpads, dilation, tuple(x.shape[2:]),
+                                             dot=xg)
+    WORKSPACE.give(xg)
+    gw = partial.reshape(N, C, math.prod(kernel)).sum(axis=0)[:, ::-1]
+    return gx, np.ascontiguousarray(gw).reshape(w.shape)
 
 
 def _blocked_depthwise_weight_grad(x, gy, w_shape, pads, dilation):

@@ -4,7 +4,9 @@ The backward of a convolution is made of the other convolutions (as in Chainer a
 ``gx`` of a convolution is a transposed convolution (``conv_input_grad``) and ``gw`` a
 correlation of the input with ``gy`` (``conv_weight_grad``); a transposed convolution's
 forward is ``conv_input_grad`` and its backward ``conv_forward`` plus ``conv_weight_grad``
-with the roles of input and output swapped. Bias is added outside the core; its gradient is
+with the roles of input and output swapped. A stride-1 depthwise convolution needing both
+gradients takes them from one blocked pass (``conv_depthwise_backward``: ``gw`` from the
+columns of ``gy`` that ``gx`` builds). Bias is added outside the core; its gradient is
 ``gy`` summed over the batch and the spatial axes.
 
 Arguments arrive validated and normalised by ``nn.functional`` (tuples per spatial axis,
@@ -59,9 +61,15 @@ class ConvNd(Function):
         x, w = ctx.saved_tensors
         stride, pads, dilation, groups = ctx.params
         nx, nw, nb = ctx.needs_input_grad
-        gx = K.conv_input_grad(gy, w, x.shape, stride, pads, dilation, groups) if nx else None
-        gw = (K.conv_weight_grad(x, gy, w.shape, stride, pads, dilation, groups, ctx.cols)
-              if nw else None)
+        if nx and nw and ctx.cols is None and K.depthwise_backward_applies(
+                x.shape, w.shape, gy.shape, stride, pads, dilation, groups):
+            # stride-1 depthwise: gw from the columns of gy that gx builds anyway
+            gx, gw = K.conv_depthwise_backward(gy, x, w, pads, dilation)
+        else:
+            gx = (K.conv_input_grad(gy, w, x.shape, stride, pads, dilation, groups)
+                  if nx else None)
+            gw = (K.conv_weight_grad(x, gy, w.shape, stride, pads, dilation, groups, ctx.cols)
+                  if nw else None)
         K.release(ctx.cols)
         ctx.cols = None
         gb = _bias_grad(gy) if nb and ctx.has_bias else None
