@@ -157,3 +157,203 @@ def test_more_ops_float32_forward(name):
     out, ref = F32[name](svertka, svertka.tensor), F32[name](torch, torch.tensor)
     assert out.dtype == svertka.float32
     assert_close(out, ref, rtol=1e-4)
+
+
+INDEX_RESULTS = [
+    ("topk_indices", lambda m, x: m.topk(x, 2, dim=1)[1], distinct(3, 5)),
+    ("topk_smallest_indices", lambda m, x: m.topk(x, 3, 0, largest=False).indices,
+     distinct(4, 3)),
+    ("sort_indices_desc", lambda m, x: m.sort(x, -1, descending=True)[1], distinct(2, 3, 4)),
+    ("argsort", lambda m, x: m.argsort(x, 0), distinct(4, 3)),
+    ("argsort_desc_noncontig", lambda m, x: m.argsort(x, -1, descending=True),
+     noncontig(3, 4)),
+    ("sort_ties_stable", lambda m, x: m.sort(x, stable=True)[1],
+     np.array([2.0, 1.0, 2.0, 1.0, 0.0])),
+    ("sort_ties_stable_desc", lambda m, x: m.sort(x, descending=True, stable=True)[1],
+     np.array([2.0, 1.0, 2.0, 1.0, 0.0])),
+    ("sort_int", lambda m, x: m.sort(x.long() if hasattr(x, "long") else x, 0)[0],
+     np.array([3.0, -1.0, 2.0])),
+    ("nonzero", lambda m, x: m.nonzero(x > 0), rnd(3, 4)),
+    ("nonzero_as_tuple", lambda m, x: m.nonzero(x > 0, as_tuple=True)[1], rnd(3, 4)),
+    ("unique", lambda m, x: m.unique(m.round(x)), rnd(20)),
+    ("unique_inverse", lambda m, x: m.unique(m.round(x), return_inverse=True)[1], rnd(4, 5)),
+    ("unique_counts", lambda m, x: m.unique(m.round(x), return_counts=True)[1], rnd(4, 5)),
+    ("unique_dim0", lambda m, x: m.unique(m.round(x), dim=0, return_inverse=True,
+                                          return_counts=True)[0], np.array(
+        [[1.0, 2.0], [0.0, 1.0], [1.0, 2.0]])),
+    ("unique_dim0_inverse", lambda m, x: m.unique(m.round(x), dim=0, return_inverse=True)[1],
+     np.array([[1.0, 2.0], [0.0, 1.0], [1.0, 2.0]])),
+    ("bincount", lambda m, x: m.bincount((x * 4).long()), np.array([0.0, 0.75, 0.75, 0.25])),
+    ("bincount_weights_minlength", lambda m, x: m.bincount(
+        (m.tensor([1, 1, 2])), weights=x, minlength=5), rnd(3)),
+    ("isclose", lambda m, x: m.isclose(x, x + 1e-9), rnd(3, 4)),
+    ("isclose_nan", lambda m, x: m.isclose(x, x, equal_nan=True), np.array([1.0, np.nan])),
+    ("isclose_nan_unequal", lambda m, x: m.isclose(x, x), np.array([1.0, np.nan])),
+]
+
+
+@pytest.mark.parametrize("fn, a", [c[1:] for c in INDEX_RESULTS],
+                         ids=[c[0] for c in INDEX_RESULTS])
+def test_more_ops_integer_results_match_torch(fn, a):
+    out = fn(svertka, svertka.tensor(a))
+    ref = fn(torch, torch.tensor(a))
+    assert out.dtype == svertka.int64 or out.dtype == svertka.bool or ref.is_floating_point()
+    assert_close(out, ref)
+
+
+def test_new_factories_keep_dtype():
+    x = svertka.zeros(2, dtype=svertka.float32)
+    assert x.new_zeros(2, 3).shape == (2, 3) and x.new_zeros(2, 3).dtype == svertka.float32
+    assert x.new_ones((3,)).tolist() == [1.0, 1.0, 1.0]
+    assert x.new_full((2,), 7).tolist() == [7.0, 7.0]
+    assert x.new_full((2,), 7).dtype == svertka.float32
+    assert x.new_empty(4).shape == (4,)
+    t = x.new_tensor([1, 2])
+    assert t.dtype == svertka.float32 and t.tolist() == [1.0, 2.0]
+    assert x.new_zeros(2, dtype=svertka.int64).dtype == svertka.int64
+    assert x.new_ones(2, requires_grad=True).requires_grad
+
+
+def test_inplace_unary_on_leaf_requiring_grad_raises():
+    x = svertka.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="exp_: a leaf tensor"):
+        x.exp_()
+    with svertka.no_grad():
+        x.exp_()
+    assert_close(x.detach(), np.full(2, np.e))
+
+
+def test_inplace_unary_keeps_memory_and_bumps_version():
+    x = svertka.tensor([-1.0, 2.0])
+    data, v = x.numpy(), x._version_number
+    assert x.relu_() is x
+    assert x.numpy() is data and x.tolist() == [0.0, 2.0] and x._version_number > v
+
+
+def test_masked_fill_inplace_gradient_matches_torch():
+    a, m = rnd(2, 3), rnd(2, 3) > 0
+    compare_with_torch(lambda x: (x * 2).masked_fill_(svertka.tensor(m), -1.0),
+                       lambda x: (x * 2).masked_fill_(torch.tensor(m), -1.0), a)
+
+
+def test_cumprod_backward_many_zeros_is_finite():
+    a = np.array([[0.0, 0.0, 2.0], [1.0, 0.0, 0.0], [0.0, 3.0, 4.0]])
+    with np.errstate(all="raise"):
+        compare_with_torch(lambda x: x.cumprod(1), lambda x: x.cumprod(1), a)
+
+
+def test_cumsum_int_becomes_int64():
+    out = svertka.tensor([1, 2, 3], dtype=svertka.int32).cumsum(0)
+    assert out.dtype == svertka.int64 and out.tolist() == [1, 3, 6]
+
+
+def test_normal_bernoulli_multinomial_distributions():
+    svertka.manual_seed(1)
+    z = svertka.normal(2.0, 3.0, size=(20000,))
+    assert z.dtype == svertka.get_default_dtype()
+    assert abs(z.mean().item() - 2.0) < 0.1 and abs(z.std().item() - 3.0) < 0.1
+    m = svertka.normal(svertka.tensor([0.0, 100.0]), svertka.tensor([1.0, 1.0]))
+    assert m.shape == (2,) and m[1].item() > 90
+    p = svertka.full((20000,), 0.3)
+    b = svertka.bernoulli(p)
+    assert set(np.unique(b.numpy())) <= {0.0, 1.0} and abs(b.mean().item() - 0.3) < 0.02
+    w = svertka.tensor([[0.1, 0.0, 0.9], [1.0, 1.0, 2.0]])
+    s = svertka.multinomial(w, 4000, replacement=True)
+    assert s.shape == (2, 4000) and s.dtype == svertka.int64
+    assert not (s[0] == 1).any()
+    freq = np.bincount(s.numpy()[1], minlength=3) / 4000
+    assert np.allclose(freq, [0.25, 0.25, 0.5], atol=0.03)
+    n = w[1].multinomial(3)
+    assert sorted(n.tolist()) == [0, 1, 2]
+    firsts = svertka.multinomial(svertka.tensor([1.0, 3.0]).expand(3000, 2), 1)
+    assert abs(firsts.float().mean().item() - 0.75) < 0.03
+
+
+def _t(*shape):
+    return svertka.zeros(*shape)
+
+
+I2 = svertka.tensor([[0, 1]])
+ERRORS = [
+    ("gather_ndim", lambda: _t(2, 3).gather(1, svertka.zeros(1, 1, 1).long()), ValueError,
+     "gather: index has 3 dimensions, input has 2"),
+    ("gather_out_of_range", lambda: _t(2, 3).gather(1, svertka.tensor([[3]])), ValueError,
+     "gather: index 3 is out of bounds for dimension 1 with size 3"),
+    ("gather_negative_index", lambda: _t(2, 3).gather(0, svertka.tensor([[-1]])), ValueError,
+     "index -1 is out of bounds"),
+    ("gather_index_too_big", lambda: _t(2, 3).gather(1, svertka.zeros(3, 1).long()),
+     ValueError, r"index \(3, 1\) is larger than input \(2, 3\) in dimension 0"),
+    ("gather_float_index", lambda: _t(2, 3).gather(1, _t(2, 3)), TypeError,
+     "index must be an integer tensor"),
+    ("gather_bad_dim", lambda: _t(2, 3).gather(2, I2), ValueError, "dim out of range"),
+    ("scatter_src_ndim", lambda: _t(2, 3).scatter(1, I2, _t(2)), ValueError,
+     "scatter: index has 2 dimensions, src has 1"),
+    ("scatter_src_small", lambda: _t(2, 3).scatter(1, I2, _t(1, 1)), ValueError,
+     r"larger than src"),
+    ("scatter_add_number", lambda: _t(2, 3).scatter_add(1, I2, 1.0), TypeError,
+     "src must be a Tensor"),
+    ("scatter_add_range", lambda: _t(2, 3).scatter_add(0, svertka.tensor([[2]]), _t(1, 1)),
+     ValueError, "scatter_add: index 2 is out of bounds for dimension 0 with size 2"),
+    ("index_select_2d", lambda: _t(3).index_select(0, I2), ValueError, "0-D or 1-D"),
+    ("index_select_range", lambda: _t(3, 2).index_select(0, svertka.tensor([3])), ValueError,
+     "index 3 is out of bounds for dimension 0 with size 3"),
+    ("index_select_not_tensor", lambda: _t(3).index_select(0, [0]), TypeError,
+     "index must be a Tensor"),
+    ("topk_k_too_big", lambda: _t(2, 3).topk(4), ValueError, r"k must be an int in \[0, 3\]"),
+    ("topk_bad_dim", lambda: _t(2, 3).topk(1, dim=-3), ValueError, "dim out of range"),
+    ("sort_bad_dim", lambda: _t(2, 3).sort(2), ValueError, "sort: dim out of range"),
+    ("cumsum_bad_dim", lambda: _t(2).cumsum(1), ValueError, "cumsum: dim out of range"),
+    ("cumprod_dim_type", lambda: _t(2).cumprod(0.5), TypeError, "dim must be an int"),
+    ("tril_1d", lambda: _t(3).tril(), ValueError, "tril: input must have at least 2"),
+    ("triu_diag_type", lambda: _t(3, 3).triu(0.5), TypeError, "diagonal must be an int"),
+    ("mm_shapes", lambda: _t(2, 3).mm(_t(4, 5)), ValueError,
+     r"mm: shapes \(2, 3\) and \(4, 5\) cannot be multiplied \(3 != 4\)"),
+    ("mm_3d", lambda: _t(2, 3).mm(_t(1, 3, 5)), ValueError, "mat2 must be a 2-D tensor"),
+    ("bmm_batch", lambda: _t(2, 3, 4).bmm(_t(3, 4, 5)), ValueError,
+     r"bmm: batch sizes of shapes \(2, 3, 4\) and \(3, 4, 5\) differ"),
+    ("bmm_inner", lambda: _t(2, 3, 4).bmm(_t(2, 3, 5)), ValueError, r"\(4 != 3\)"),
+    ("dot_sizes", lambda: _t(3).dot(_t(4)), ValueError, "dot: inconsistent tensor size"),
+    ("dot_2d", lambda: _t(3, 1).dot(_t(3)), ValueError, "input must be a 1-D tensor"),
+    ("outer_2d", lambda: _t(3).outer(_t(3, 1)), ValueError, "outer: other must be a 1-D"),
+    ("einsum_ellipsis", lambda: svertka.einsum("...ij->...ji", _t(2, 3)), ValueError,
+     r"einsum: ellipsis \('...'\) in the equation is not supported"),
+    ("einsum_operand_count", lambda: svertka.einsum("ij,jk->ik", _t(2, 3)), ValueError,
+     "the equation has 2 operand"),
+    ("einsum_ndim", lambda: svertka.einsum("ijk->i", _t(2, 3)), ValueError,
+     "operand 0 has 2 dimensions but the equation gives it 3"),
+    ("einsum_sizes", lambda: svertka.einsum("ij,jk->ik", _t(2, 3), _t(4, 5)), ValueError,
+     "subscript 'j' has size 4 for operand 1"),
+    ("einsum_output_letter", lambda: svertka.einsum("ij->k", _t(2, 3)), ValueError,
+     "output subscript 'k' does not appear"),
+    ("einsum_not_tensor", lambda: svertka.einsum("i->i", [1.0]), TypeError,
+     "operand 0 must be a Tensor"),
+    ("meshgrid_indexing", lambda: svertka.meshgrid(_t(2), indexing="ab"), ValueError,
+     "indexing must be one of"),
+    ("meshgrid_2d", lambda: svertka.meshgrid(_t(2, 2)), ValueError, "0-D or 1-D"),
+    ("unique_bad_dim", lambda: _t(2).unique(dim=1), ValueError, "unique: dim out of range"),
+    ("bincount_negative", lambda: svertka.tensor([-1, 2]).bincount(), ValueError,
+     "non-negative"),
+    ("bincount_float", lambda: _t(2).bincount(), ValueError, "1-D tensor of non-negative ints"),
+    ("bincount_weights_shape", lambda: svertka.tensor([0, 1]).bincount(_t(3)), ValueError,
+     "weights must have the shape"),
+    ("bernoulli_range", lambda: svertka.tensor([1.5]).bernoulli(), ValueError,
+     r"probabilities must be in \[0, 1\]"),
+    ("multinomial_too_many", lambda: svertka.tensor([1.0, 0.0]).multinomial(2), ValueError,
+     "without replacement"),
+    ("multinomial_negative", lambda: svertka.tensor([1.0, -1.0]).multinomial(1), ValueError,
+     "non-negative"),
+    ("multinomial_samples", lambda: svertka.tensor([1.0]).multinomial(0), ValueError,
+     "num_samples=0"),
+    ("normal_no_size", lambda: svertka.normal(0.0, 1.0), ValueError, "size is required"),
+    ("normal_negative_std", lambda: svertka.normal(0.0, -1.0, (2,)), ValueError,
+     "std must be non-negative"),
+    ("atan2_shapes", lambda: _t(2).atan2(_t(3)), ValueError,
+     r"atan2: shapes \(2,\) and \(3,\) do not broadcast"),
+]
+
+
+@pytest.mark.parametrize("call, exc, match", [c[1:] for c in ERRORS],
+                         ids=[c[0] for c in ERRORS])
+def test_more_ops_errors_are_clear(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
