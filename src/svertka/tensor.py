@@ -1520,20 +1520,18 @@ def _check_index_along(x, dim, index, fn, target=False):
 
 
 def _sort_indices(a, axis, descending, fn):
-    """Stable argsort along ``axis`` (ascending or descending), int64."""
+    """Stable argsort along ``axis``, int64; NaN counts as the largest value (as in torch).
+
+    Descending order is the ascending stable sort of the reversed array, reversed: equal values
+    keep their original order, and no negation is needed (bools, unsigned ints, NaN).
+    """
     if a.ndim == 0:
         return np.zeros((), dtype=np.int64)
-    if descending:
-        if a.dtype.kind == "f":
-            key = -a
-        elif a.dtype.kind == "b":
-            key = ~a
-        else:
-            key = -a.astype(np.int64)
-        idx = np.argsort(key, axis=axis, kind="stable")
-    else:
-        idx = np.argsort(a, axis=axis, kind="stable")
-    return idx.astype(np.int64, copy=False)
+    if not descending:
+        return np.argsort(a, axis=axis, kind="stable").astype(np.int64, copy=False)
+    n = a.shape[axis]
+    asc = np.argsort(np.flip(a, axis), axis=axis, kind="stable")
+    return (n - 1 - np.flip(asc, axis)).astype(np.int64, copy=False)
 
 
 def _take_sorted(x, idx, axis):
