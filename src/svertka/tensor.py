@@ -1057,7 +1057,24 @@ class Tensor:
 
     # ------------------------------------------------------------------ more ops
     def topk(self, k, dim=-1, largest=True, sorted=True):
-        """The ``k`` largest (or smallest) elements along ``dim``: ``(values, indices)``."""
+        """The ``k`` largest (or smallest) elements along ``dim``: ``(values, indices)``.
+
+        Args:
+            k: how many elements, ``0 <= k <= size of dim``.
+            dim: the dimension (default the last).
+            largest: the largest (default) or the smallest elements.
+            sorted: ignored: the elements always come in sorted order.
+
+        Shape:
+            input ``(*, n, *)``, values and indices ``(*, k, *)``; the gradient of the values
+            flows back to the picked positions.
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.tensor([1., 5., 3., 4.]).topk(2)
+            (tensor([5., 4.]), tensor([1, 3]))
+        """
         axis = check_dim(dim, self.ndim, "topk")
         n = self._data.shape[axis] if self.ndim else 1
         if not is_int(k) or not 0 <= k <= n:
@@ -1068,18 +1085,56 @@ class Tensor:
         return _MinMaxResult(_take_sorted(self, idx, axis))
 
     def sort(self, dim=-1, descending=False, stable=False):
-        """Sorted values along ``dim`` and their positions: ``(values, indices)``; equal
-        values keep their order (a stable sort) whatever ``stable`` says."""
+        """Sorted values along ``dim`` and their positions: ``(values, indices)``.
+
+        Args:
+            dim: the dimension (default the last).
+            descending: largest first.
+            stable: ignored: the sort is always stable (equal values keep their order).
+
+        NaN sorts as the largest value, as in torch.
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.tensor([3., 1., 2.]).sort(descending=True)
+            (tensor([3., 2., 1.]), tensor([0, 2, 1]))
+        """
         axis = check_dim(dim, self.ndim, "sort")
         idx = _sort_indices(self._data, axis, descending, "sort")
         return _MinMaxResult(_take_sorted(self, idx, axis))
 
     def argsort(self, dim=-1, descending=False, stable=False):
+        """The indices that sort ``self`` along ``dim`` (``sort(...)[1]``).
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.tensor([3., 1., 2.]).argsort()
+            tensor([1, 2, 0])
+        """
         axis = check_dim(dim, self.ndim, "argsort")
         return Tensor._make(_sort_indices(self._data, axis, descending, "argsort"))
 
     def gather(self, dim, index):
-        """``out[i][j] = self[i][index[i][j]]`` (``dim=1``), as ``torch.gather``."""
+        """``out[i][j] = self[i][index[i][j]]`` (``dim=1``), as ``torch.gather``.
+
+        Args:
+            dim: the dimension indexed by ``index``.
+            index: an int tensor with as many dims as ``self``, no larger than ``self`` in the
+                other dims, values in ``[0, self.size(dim))``.
+
+        Shape:
+            output: ``index``'s shape.
+
+        Examples::
+
+            >>> import svertka
+            >>> x = svertka.tensor([[1., 2.], [3., 4.]])
+            >>> x.gather(1, svertka.tensor([[1, 1], [0, 1]]))
+            tensor([[2., 2.],
+                    [3., 4.]])
+        """
         axis, idx = _check_index_along(self, dim, index, "gather")
         from svertka.ops.indexing import Gather
 
@@ -1104,17 +1159,47 @@ class Tensor:
         return Scatter.apply(self, src, index=idx, axis=axis, add=add)
 
     def scatter(self, dim, index, src=None, *, value=None):
-        """Out of place ``self[i][index[i][j]] = src[i][j]`` (``dim=1``); ``src`` may be a
-        number. Duplicate indices: one of the values wins, as in torch (unspecified)."""
+        """Out of place ``self[i][index[i][j]] = src[i][j]`` (``dim=1``).
+
+        Args:
+            dim, index: as in :meth:`gather`; ``index`` no larger than ``self`` and ``src``.
+            src: a tensor or a number (``value=`` also accepted).
+
+        Duplicate indices: one of the values wins, unspecified (as in torch). Gradients flow to
+        ``self`` (except the overwritten places) and to ``src``.
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.zeros(2, 3).scatter(1, svertka.tensor([[2], [0]]), 1.0)
+            tensor([[0., 0., 1.],
+                    [1., 0., 0.]])
+        """
         if src is None:
             src = value
         return self._scatter(dim, index, src, False, "scatter")
 
     def scatter_add(self, dim, index, src):
-        """Out of place ``self[i][index[i][j]] += src[i][j]`` (``dim=1``)."""
+        """Out of place ``self[i][index[i][j]] += src[i][j]`` (``dim=1``); duplicates add up.
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.zeros(3).scatter_add(0, svertka.tensor([0, 2, 0]), svertka.ones(3))
+            tensor([2., 0., 1.])
+        """
         return self._scatter(dim, index, src, True, "scatter_add")
 
     def index_select(self, dim, index):
+        """The slices ``index`` (a 0-D or 1-D int tensor) of ``self`` along ``dim``.
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.arange(6.).reshape(2, 3).index_select(1, svertka.tensor([2, 0]))
+            tensor([[2., 0.],
+                    [5., 3.]])
+        """
         from svertka.ops.indexing import IndexSelect
 
         axis = check_dim(dim, self.ndim, "index_select")
@@ -1132,12 +1217,30 @@ class Tensor:
         return self._set_from(self.masked_fill(mask, value), "masked_fill_")
 
     def nonzero(self, *, as_tuple=False):
+        """The indices of the non-zero elements: ``(n, ndim)`` int64, or one 1-D tensor per
+        dim with ``as_tuple=True``. Not differentiable.
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.tensor([[0, 1], [2, 0]]).nonzero()
+            tensor([[0, 1],
+                    [1, 0]])
+        """
         if as_tuple:
             a = self._data if self.ndim else self._data.reshape(1)
             return tuple(Tensor._make(i.astype(np.int64)) for i in np.nonzero(a))
         return Tensor._make(np.argwhere(self._data).astype(np.int64))
 
     def cumsum(self, dim, *, dtype=None):
+        """Running sum along ``dim`` (integers and bools sum as int64, as in torch).
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.tensor([1., 2., 3.]).cumsum(0)
+            tensor([1., 3., 6.])
+        """
         from svertka.ops.scan import Cumsum
 
         axis = check_dim(dim, self.ndim, "cumsum")
@@ -1150,6 +1253,14 @@ class Tensor:
         return Cumsum.apply(x, axis=axis, dtype=np_dt)
 
     def cumprod(self, dim, *, dtype=None):
+        """Running product along ``dim``; the gradient is exact with zeros in the input.
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.tensor([1., 2., 0., 3.]).cumprod(0)
+            tensor([1., 2., 0., 0.])
+        """
         from svertka.ops.scan import Cumprod
 
         axis = check_dim(dim, self.ndim, "cumprod")
@@ -1171,20 +1282,47 @@ class Tensor:
         return Tri.apply(self, diagonal=int(diagonal), upper=upper)
 
     def tril(self, diagonal=0):
+        """The lower triangle of the last two dims (elements with ``col - row <= diagonal``).
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.ones(2, 3).tril()
+            tensor([[1., 0., 0.],
+                    [1., 1., 0.]])
+        """
         return self._tri(diagonal, False, "tril")
 
     def triu(self, diagonal=0):
+        """The upper triangle of the last two dims (``col - row >= diagonal``)."""
         return self._tri(diagonal, True, "triu")
 
     def mm(self, mat2):
+        """Matrix product of 2-D tensors ``(n, m) @ (m, p)`` (no broadcasting).
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.ones(2, 3).mm(svertka.ones(3, 4)).shape
+            svertka.Size([2, 4])
+        """
         _check_matrices("mm", self, mat2, 2)
         return matmul(self, mat2)
 
     def bmm(self, mat2):
+        """Batched matrix product ``(b, n, m) @ (b, m, p)`` (no broadcasting)."""
         _check_matrices("bmm", self, mat2, 3)
         return matmul(self, mat2)
 
     def dot(self, other):
+        """Inner product of two 1-D tensors of the same size.
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.tensor([1., 2.]).dot(svertka.tensor([3., 4.]))
+            tensor(11.)
+        """
         from svertka._functions import einsum
 
         _check_vectors("dot", self, other, same=True)
@@ -1193,6 +1331,7 @@ class Tensor:
     inner = dot
 
     def outer(self, vec2):
+        """Outer product of two 1-D tensors: ``out[i, j] = self[i] * vec2[j]``."""
         from svertka._functions import einsum
 
         _check_vectors("outer", self, vec2)
@@ -1284,7 +1423,14 @@ class Tensor:
 
     def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
         """The distinct values (always sorted), optionally the inverse indices and counts;
-        with ``dim``, the distinct slices along it. Not differentiable."""
+        with ``dim``, the distinct slices along it. Not differentiable.
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.tensor([2, 1, 2]).unique(return_counts=True)
+            (tensor([1, 2]), tensor([1, 2]))
+        """
         axis = None if dim is None else check_dim(dim, self.ndim, "unique")
         vals, inv, counts = np.unique(self._data, return_inverse=True, return_counts=True,
                                       axis=axis)
@@ -1297,7 +1443,14 @@ class Tensor:
         return out[0] if len(out) == 1 else tuple(out)
 
     def bincount(self, weights=None, minlength=0):
-        """Counts of each value of a 1-D non-negative int tensor (sums of ``weights``)."""
+        """Counts of each value of a 1-D non-negative int tensor (sums of ``weights``).
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.tensor([0, 2, 2]).bincount()
+            tensor([1, 0, 2])
+        """
         a = self._data
         if a.dtype.kind not in "iub" or a.ndim != 1:
             raise error("bincount", f"input must be a 1-D tensor of non-negative ints, got "
@@ -1327,7 +1480,15 @@ class Tensor:
         return Tensor._make((get_rng().random(p.shape) < p).astype(dt))
 
     def multinomial(self, num_samples, replacement=False):
-        """Indices drawn from the rows of ``self`` (non-negative weights)."""
+        """Indices drawn from the rows of ``self`` (non-negative weights, not necessarily
+        summing to 1), ``num_samples`` per row; without replacement each index at most once.
+
+        Examples::
+
+            >>> import svertka
+            >>> svertka.tensor([0., 1., 0.]).multinomial(2, replacement=True)
+            tensor([1, 1])
+        """
         from svertka.random import get_rng
 
         w = self._data
