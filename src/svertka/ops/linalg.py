@@ -93,7 +93,7 @@ class Einsum(Function):
                     ar[c] = np.arange(sizes[c]).reshape(shape)
                 full[tuple(ar[c] for c in s)] = g
                 g = full
-            grads.append(np.ascontiguousarray(g, dtype=gy.dtype))
+            grads.append(np.array(g, dtype=gy.dtype, order="C"))  # writable, keeps 0-d
         return tuple(grads) if len(grads) > 1 else grads[0]
 
 
