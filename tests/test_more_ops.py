@@ -379,3 +379,27 @@ ERRORS = [
 def test_more_ops_errors_are_clear(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+_I32 = svertka.tensor([[0, 2], [1, 1], [2, 0]])
+FLOAT32_GRADS = {
+    "cumprod_zero": lambda x: x.cumprod(1), "cumsum": lambda x: x.cumsum(0),
+    "erf": lambda x: x.erf(), "log1p": lambda x: x.log1p(), "expm1": lambda x: x.expm1(),
+    "atan2": lambda x: x.atan2(x + 1), "einsum": lambda x: svertka.einsum("ij,kj->ik", x, x),
+    "einsum_diag": lambda x: svertka.einsum("ii->i", x), "tril": lambda x: x.tril(),
+    "gather": lambda x: x.gather(1, _I32), "scatter": lambda x: x.scatter(1, _I32, x[:, :2]),
+    "scatter_add": lambda x: x.scatter_add(1, _I32, x[:, :2]),
+    "index_select": lambda x: x.index_select(1, _I32[0]), "topk": lambda x: x.topk(2)[0],
+    "sort": lambda x: x.sort(0)[0], "mm": lambda x: x.mm(x.t()),
+    "dot": lambda x: x[0].dot(x[1]), "outer": lambda x: x[0].outer(x[1]),
+    "meshgrid": lambda x: svertka.meshgrid(x[0], x[1])[0],
+}
+
+
+@pytest.mark.parametrize("name", list(FLOAT32_GRADS))
+def test_more_ops_float32_gradient_stays_float32(name):
+    x = svertka.tensor([[1.0, 0.0, 2.0], [3.0, 4.0, 0.5], [1.0, 2.0, 3.0]],
+                       dtype=svertka.float32, requires_grad=True)
+    y = FLOAT32_GRADS[name](x)
+    y.backward(svertka.ones(*y.shape, dtype=svertka.float32))
+    assert y.dtype == svertka.float32 and x.grad.dtype == svertka.float32
