@@ -1158,12 +1158,13 @@ class Tensor:
             src = self._data.dtype.type(src)
         return Scatter.apply(self, src, index=idx, axis=axis, add=add)
 
-    def scatter(self, dim, index, src=None, *, value=None):
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
         """Out of place ``self[i][index[i][j]] = src[i][j]`` (``dim=1``).
 
         Args:
             dim, index: as in :meth:`gather`; ``index`` no larger than ``self`` and ``src``.
             src: a tensor or a number (``value=`` also accepted).
+            reduce: ``None`` (replace) or ``'add'`` (as :meth:`scatter_add`).
 
         Duplicate indices: one of the values wins, unspecified (as in torch). Gradients flow to
         ``self`` (except the overwritten places) and to ``src``.
@@ -1177,7 +1178,12 @@ class Tensor:
         """
         if src is None:
             src = value
-        return self._scatter(dim, index, src, False, "scatter")
+        if reduce not in (None, "add"):
+            raise error("scatter", f"reduce must be None or 'add' ('multiply' is not "
+                                   f"supported), got reduce={reduce!r}")
+        if reduce == "add" and not isinstance(src, Tensor):
+            src = self.new_full(tuple(_int_index(index, "scatter").shape), src)
+        return self._scatter(dim, index, src, reduce == "add", "scatter")
 
     def scatter_add(self, dim, index, src):
         """Out of place ``self[i][index[i][j]] += src[i][j]`` (``dim=1``); duplicates add up.
