@@ -98,6 +98,13 @@ def test_cosine_similarity_matches_torch_float64(s1, s2, dim):
                        lambda a, b: TF.cosine_similarity(a, b, dim), rnd(*s1), rnd(*s2))
 
 
+def test_cosine_similarity_tiny_and_zero_norms_match_torch_float64():
+    a = np.array([[1e-10, 2e-10, 0.0], [1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    b = np.array([[1.0, 0.5, 2.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    compare_with_torch(lambda x, y: F.cosine_similarity(x, y),
+                       lambda x, y: TF.cosine_similarity(x, y), a, b)
+
+
 def test_cosine_similarity_noncontiguous_float64():
     a, b = rnd(5, 4).T, rnd(5, 4).T
     compare_with_torch(lambda x, y: F.cosine_similarity(x, y),

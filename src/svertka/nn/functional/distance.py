@@ -28,6 +28,12 @@ def _pair(x1, x2, fn):
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """``x1 . x2 / (max(||x1||, eps) * max(||x2||, eps))`` along ``dim`` (broadcasting).
 
+    Args:
+        x1, x2: float tensors that broadcast to one shape.
+        dim: the dimension of the vectors (default 1).
+        eps: the smallest norm divided by (default 1e-8); as in torch, the gradient flows
+            through the norm as if it were not clamped.
+
     Shape:
         x1, x2 broadcastable; output: the broadcast shape without ``dim``.
 
@@ -44,9 +50,17 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     d = check_dim(dim, len(shape), fn)
     if not isinstance(eps, (int, float)) or eps < 0:
         raise error(fn, f"eps must be a non-negative number, got eps={eps!r}")
-    n1 = x1.norm(2, d if x1.ndim == len(shape) else d - len(shape), keepdim=True)
-    n2 = x2.norm(2, d if x2.ndim == len(shape) else d - len(shape), keepdim=True)
-    return ((x1 / n1.clamp(min=eps)) * (x2 / n2.clamp(min=eps))).sum(d)
+    n1 = _clamped_norm(x1, d if x1.ndim == len(shape) else d - len(shape), eps)
+    n2 = _clamped_norm(x2, d if x2.ndim == len(shape) else d - len(shape), eps)
+    return ((x1 / n1) * (x2 / n2)).sum(d)
+
+
+def _clamped_norm(x, dim, eps):
+    """``max(||x||, eps)`` in value, with the gradient of ``||x||`` (torch clamps the norm in
+    place under ``no_grad``, so its gradient passes as if unclamped)."""
+    n = x.norm(2, dim, keepdim=True)
+    nd = n.detach()
+    return n + (nd.clamp(min=eps) - nd)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
