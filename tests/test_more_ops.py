@@ -40,6 +40,8 @@ CASES = [
      [distinct(2, 3, 4)]),
     ("topk_k0", lambda x: svertka.topk(x, 0)[0], lambda x: torch.topk(x, 0)[0],
      [distinct(2, 3)]),
+    ("topk_small_k_grad", lambda x: x.topk(2, 1)[0], lambda x: x.topk(2, 1)[0],
+     [noncontig(3, 11)]),
     ("topk_noncontig", lambda x: x.topk(3, 1)[0], lambda x: x.topk(3, 1)[0],
      [noncontig(3, 4)]),
     ("sort_0d", lambda x: x.sort()[0], lambda x: x.sort()[0], [np.array(1.5)]),
@@ -188,6 +190,13 @@ def test_more_ops_float32_forward(name):
 
 INDEX_RESULTS = [
     ("topk_indices", lambda m, x: m.topk(x, 2, dim=1)[1], distinct(3, 5)),
+    ("topk_small_k_largest", lambda m, x: m.topk(x, 3, dim=0)[1], distinct(20, 3)),
+    ("topk_small_k_smallest", lambda m, x: m.topk(x, 2, dim=-1, largest=False)[1],
+     distinct(3, 4, 17)),
+    ("topk_small_k_nan", lambda m, x: m.topk(x, 2)[1],
+     np.array([1.0, 5.0, np.nan, 2.0, np.inf, 0.0, 3.0, 4.0, 6.0])),
+    ("topk_small_k_ties_values", lambda m, x: m.topk(x, 2)[0],
+     np.array([1.0, 3.0, 3.0, 3.0, 0.0, 2.0, 3.0, 1.0, 0.0])),
     ("topk_smallest_indices", lambda m, x: m.topk(x, 3, 0, largest=False).indices,
      distinct(4, 3)),
     ("sort_indices_desc", lambda m, x: m.sort(x, -1, descending=True)[1], distinct(2, 3, 4)),

@@ -1080,9 +1080,8 @@ class Tensor:
         if not is_int(k) or not 0 <= k <= n:
             raise error("topk", f"k must be an int in [0, {n}] (the size of dim {axis}), "
                                 f"got k={k!r}")
-        idx = _sort_indices(self._data, axis, largest, "topk")
-        idx = np.take(idx, np.arange(k), axis=axis) if self.ndim else idx
-        return _MinMaxResult(_take_sorted(self, idx, axis))
+        return _MinMaxResult(_take_sorted(self, _topk_indices(self._data, k, axis, largest),
+                                          axis))
 
     def sort(self, dim=-1, descending=False, stable=False):
         """Sorted values along ``dim`` and their positions: ``(values, indices)``.
@@ -1699,6 +1698,25 @@ def _sort_indices(a, axis, descending, fn):
     n = a.shape[axis]
     asc = np.argsort(np.flip(a, axis), axis=axis, kind="stable")
     return (n - 1 - np.flip(asc, axis)).astype(np.int64, copy=False)
+
+
+def _topk_indices(a, k, axis, largest):
+    """The positions of the ``k`` largest (smallest) values along ``axis``, in sorted order,
+    equal values by position. For small ``k`` an ``argpartition`` picks the candidates first
+    (which of several values tied at the k-th place is kept is unspecified, as in torch)."""
+    if a.ndim == 0:
+        return np.zeros((), dtype=np.int64)
+    n = a.shape[axis]
+    if 0 < k and 4 * k <= n:
+        kth = n - k if largest else k - 1
+        part = np.argpartition(a, kth, axis=axis)
+        part = np.moveaxis(part, axis, -1)
+        part = part[..., n - k:] if largest else part[..., :k]
+        part = np.sort(np.moveaxis(part, -1, axis), axis=axis)  # ties: by position
+        order = _sort_indices(np.take_along_axis(a, part, axis=axis), axis, largest, "topk")
+        return np.take_along_axis(part, order, axis=axis).astype(np.int64, copy=False)
+    idx = _sort_indices(a, axis, largest, "topk")
+    return np.take(idx, np.arange(k), axis=axis)
 
 
 def _take_sorted(x, idx, axis):
