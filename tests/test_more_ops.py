@@ -74,6 +74,11 @@ CASES = [
     ("scatter_reduce_add", lambda x, i, s: x.scatter(1, i, s, reduce="add"),
      lambda x, i, s: x.scatter_add(1, i, s),  # torch has no gradient for reduce='add'
      [rnd(2, 4), idx([[0, 0], [3, 3]]), rnd(2, 2)]),
+    ("scatter_inplace", lambda x, i, s: (x * 1).scatter_(1, i, s),
+     lambda x, i, s: (x * 1).scatter_(1, i, s), [rnd(2, 4), idx([[0, 2], [3, 1]]), rnd(2, 2)]),
+    ("scatter_add_inplace", lambda x, i, s: (x * 1).scatter_add_(0, i, s),
+     lambda x, i, s: (x * 1).scatter_add_(0, i, s),
+     [rnd(2, 4), idx([[0, 1, 1, 0], [0, 0, 1, 1]]), rnd(2, 4)]),
     ("scatter_add_dup", lambda x, i, s: x.scatter_add(1, i, s),
      lambda x, i, s: x.scatter_add(1, i, s),
      [rnd(3, 4), idx([[0, 0, 2], [3, 3, 3], [1, 0, 1]]), rnd(3, 3)]),
@@ -263,6 +268,13 @@ def test_inplace_unary_on_leaf_requiring_grad_raises():
     with svertka.no_grad():
         x.exp_()
     assert_close(x.detach(), np.full(2, np.e))
+
+
+def test_scatter_inplace_one_hot_idiom():
+    labels = svertka.tensor([2, 0, 1])
+    out = svertka.zeros(3, 4).scatter_(1, labels[:, None], 1.0)
+    ref = torch.zeros(3, 4).scatter_(1, torch.tensor([2, 0, 1])[:, None], 1.0)
+    assert_close(out, ref)
 
 
 def test_inplace_unary_keeps_memory_and_bumps_version():

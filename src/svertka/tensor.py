@@ -1195,6 +1195,15 @@ class Tensor:
         """
         return self._scatter(dim, index, src, True, "scatter_add")
 
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        """In-place :meth:`scatter` (``zeros.scatter_(1, labels[:, None], 1.0)`` one-hot)."""
+        return self._set_from(self.scatter(dim, index, src, value=value, reduce=reduce),
+                              "scatter_")
+
+    def scatter_add_(self, dim, index, src):
+        """In-place :meth:`scatter_add`."""
+        return self._set_from(self.scatter_add(dim, index, src), "scatter_add_")
+
     def index_select(self, dim, index):
         """The slices ``index`` (a 0-D or 1-D int tensor) of ``self`` along ``dim``.
 
