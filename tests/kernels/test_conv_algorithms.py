@@ -309,3 +309,20 @@ def test_conv_depthwise_backward_applies_not_when_switched_off(monkeypatch):
     monkeypatch.setattr(K, "DEPTHWISE_FUSED_BACKWARD", True)
     monkeypatch.setattr(K, "DEPTHWISE_BLOCKED", False)
     assert not K.depthwise_backward_applies(*args)
+
+
+BIAS_CASES = [c for c in CASES if c[0] in ("2d_3x3_pad1", "2d_depthwise", "2d_depthwise_blocked",
+                                           "1d_depthwise_blocked", "2d_stride2",
+                                           "2d_empty_batch")]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("name, xs, ws, s, pads, d, g", BIAS_CASES,
+                         ids=[c[0] for c in BIAS_CASES])
+def test_conv_forward_bias_is_added_to_the_output(name, xs, ws, s, pads, d, g, algorithm):
+    x, w, _ = _inputs(xs, ws, s, pads, d, g, np.float32)
+    b = _rand(ws[0], 4, np.float32)
+    y = K.conv_forward(x, w, s, pads, d, g, algorithm=algorithm, bias=b)
+    ref = K.conv_forward(x, w, s, pads, d, g, algorithm=algorithm)
+    assert y.dtype == np.float32
+    assert_close(y, ref + b.reshape((-1,) + (1,) * (len(xs) - 2)), rtol=1e-6)

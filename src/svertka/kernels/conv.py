@@ -438,13 +438,14 @@ def _padded_workspace(x, pads, lead=2):
     return xp
 
 
-def _blocked_depthwise_forward(x, w, pads, dilation, outs, dot=None):
+def _blocked_depthwise_forward(x, w, pads, dilation, outs, dot=None, bias=None):
     """Depthwise forward at stride 1 over cache-sized blocks of columns (see
     ``DEPTHWISE_BLOCKED``): ``y[row] = w[c] @ cols[row]`` per (image, channel) row.
 
     With ``dot`` (an array ``(N, C, padded...)`` on the padded grid of ``x``) also returns
     ``cols[row] @ dot[row]`` ``(N*C, K, 1)`` from the same columns (``conv_depthwise_backward``
-    uses it for the weight gradient)."""
+    uses it for the weight gradient). ``bias`` ``(C,)`` is added as the outputs are copied
+    off the grid."""
     N, C = x.shape[:2]
     kernel = tuple(w.shape[2:])
     KK = math.prod(kernel)
@@ -455,6 +456,9 @@ def _blocked_depthwise_forward(x, w, pads, dilation, outs, dot=None):
     y = np.empty((N * C,) + tuple(outs), dtype)
     crop = (slice(None),) + tuple(slice(0, o) for o in outs)
     grids = {}                                     # one (B, 1, prod(padded)) buffer per thread
+    if bias is not None:
+        rows_bias = np.broadcast_to(bias.reshape(1, C), (N, C)).reshape(
+            (N * C,) + (1,) * len(outs))                             # (R, 1...): small copy
     if dot is not None:
         g = dot.reshape(N * C, math.prod(padded), 1)                 # (R, Lp, 1)
         partial = np.empty((N * C, KK, 1), np.result_type(dtype, dot))
@@ -465,7 +469,10 @@ def _blocked_depthwise_forward(x, w, pads, dilation, outs, dot=None):
         if acc is None or acc.shape[0] < b:
             acc = grids[threading.get_ident()] = np.empty((b, 1, math.prod(padded)), dtype)
         np.matmul(taps[r0:r1], cols, out=acc[:b, :, :L])             # (B, 1, L)
-        y[r0:r1] = acc[:b, 0].reshape((b,) + padded)[crop]           # outputs off the grid
+        if bias is None:
+            y[r0:r1] = acc[:b, 0].reshape((b,) + padded)[crop]       # outputs off the grid
+        else:
+            np.add(acc[:b, 0].reshape((b,) + padded)[crop], rows_bias[r0:r1], out=y[r0:r1])
         if dot is not None:
             np.matmul(cols, g[r0:r1, :L], out=partial[r0:r1])        # (B, K, 1)
 
@@ -548,8 +555,8 @@ def _blocked_depthwise_weight_grad(x, gy, w_shape, pads, dilation):
 # ------------------------------------------------------------------------ forward
 
 def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep_cols=False,
-                 algorithm=None):
-    """Cross-correlation ``y = x * w`` (torch's conv).
+                 algorithm=None, bias=None):
+    """Cross-correlation ``y = x * w`` (torch's conv), plus an optional bias.
 
     Args:
         x: input ``(N, C, I1, .., In)``.
@@ -561,6 +568,8 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep_cols=False
             (``None`` when the algorithm builds none); hand it back with ``release``.
         algorithm: ``'im2col'``, ``'implicit_gemm'``, ``'fft'``, ``'direct'`` or ``'auto'``;
             default: ``svertka.backends.get_conv_algorithm()``.
+        bias: optional ``(Co,)``, added to the output (in the blocked depthwise pass as its
+            outputs are copied off the grid; elsewhere one in-place add).
 
     Returns:
         ``y`` ``(N, Co, O1, .., On)``, or ``(y, cols)`` with ``keep_cols``.
@@ -568,6 +577,8 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep_cols=False
     >>> x = np.arange(5.0).reshape(1, 1, 5)
     >>> conv_forward(x, np.ones((1, 1, 3)), (1,), ((1, 1),), (1,), 1)
     array([[[1., 3., 6., 9., 7.]]])
+    >>> conv_forward(x, np.ones((1, 1, 3)), (1,), ((1, 1),), (1,), 1, bias=np.array([0.5]))
+    array([[[1.5, 3.5, 6.5, 9.5, 7.5]]])
     """
     kernel = tuple(w.shape[2:])
     if out is None:
@@ -580,18 +591,29 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep_cols=False
                           or groups != 1 or out != conv_out_shape(x.shape[2:], kernel,
                                                                   stride, pads, dilation)):
         algo = "im2col"
+    cols = None
     if algo == "fft":
         y = conv_fft(x, w, pads)
-        return (y, None) if keep_cols else y
-    if algo == "direct":
+    elif algo == "direct":
         y = _direct_forward(x, w, stride, pads, dilation, groups, out)
-        return (y, None) if keep_cols else y
-    if algo == "implicit_gemm":
+    elif algo == "implicit_gemm":
         y = _implicit_forward(x, w, stride, pads, dilation, groups, out)
-        return (y, None) if keep_cols else y
-    if _blocked_depthwise(x.shape, w.shape, stride, groups, out):
-        y = _blocked_depthwise_forward(x, w, pads, dilation, out)
-        return (y, None) if keep_cols else y
+    elif _blocked_depthwise(x.shape, w.shape, stride, groups, out):
+        y = _blocked_depthwise_forward(x, w, pads, dilation, out, bias=bias)
+        bias = None                                                  # added already
+    else:
+        y, cols = _im2col_forward(x, w, stride, pads, dilation, groups, out)
+    if bias is not None:
+        y += bias.reshape((-1,) + (1,) * (y.ndim - 2))               # y is a fresh array
+    if keep_cols:
+        return y, cols
+    release(cols)
+    return y
+
+
+def _im2col_forward(x, w, stride, pads, dilation, groups, out):
+    """``(y, cols)``: the column matrix (folded below ``FOLD_MAX_P`` positions) and one GEMM."""
+    kernel = tuple(w.shape[2:])
     N, Co = x.shape[0], w.shape[0]
     P = math.prod(out)
     wm = w.reshape(groups, Co // groups, math.prod(w.shape[1:]))   # (G, Cog, CK)
@@ -602,10 +624,7 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep_cols=False
     else:
         cols = _columns(x, kernel, stride, pads, dilation, groups, out)  # (N, G, CK, P)
         y = np.matmul(wm, cols).reshape((N, Co) + out)               # (N, G, Cog, P) = y
-    if keep_cols:
-        return y, cols
-    release(cols)
-    return y
+    return y, cols
 
 
 def _direct_forward(x, w, stride, pads, dilation, groups, outs):

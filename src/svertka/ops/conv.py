@@ -43,7 +43,7 @@ class ConvNd(Function):
         ctx.params = (stride, pads, dilation, groups)
         ctx.has_bias = b is not None
         _, need_w, _ = ctx.needs_input_grad
-        y, cols = K.conv_forward(x, w, stride, pads, dilation, groups, keep_cols=True)
+        y, cols = K.conv_forward(x, w, stride, pads, dilation, groups, keep_cols=True, bias=b)
         # Keep the columns for gw when they are small enough (or free: the 1x1 case is a view);
         # else hand them back to the workspace for reuse at once.
         ctx.cols = None
@@ -54,7 +54,7 @@ class ConvNd(Function):
             else:
                 K.release(cols)
         ctx.save_for_backward(x, w)
-        return _add_bias(y, b)
+        return y                                          # bias added by conv_forward
 
     @staticmethod
     def backward(ctx, gy):
