@@ -1142,7 +1142,7 @@ class Tensor:
     def _scatter(self, dim, index, src, add, fn):
         from svertka.ops.indexing import Scatter
 
-        axis, idx = _check_index_along(self, dim, index, fn, target=True)
+        axis, idx = _check_index_along(self, dim, index, fn)
         if isinstance(src, Tensor):
             if src.ndim != idx.ndim:
                 raise error(fn, f"index has {idx.ndim} dimensions, src has {src.ndim}")
@@ -1674,9 +1674,9 @@ def _check_range(idx, n, axis, fn):
             raise error(fn, f"index {bad} is out of bounds for dimension {axis} with size {n}")
 
 
-def _check_index_along(x, dim, index, fn, target=False):
+def _check_index_along(x, dim, index, fn):
     """Checks of gather/scatter: same number of dims, index no larger than the input in the
-    other dims (in every dim for scatter's target), values in range along ``dim``."""
+    other dims, values in range along ``dim``."""
     idx = _int_index(index, fn)
     xnd = max(x.ndim, 1)
     axis = check_dim(dim, xnd, fn)
