@@ -156,3 +156,12 @@ def test_layer_constructor_rejects_bad_arguments(expr, message):
 def test_batchnorm_rejects_wrong_rank():
     with pytest.raises(ValueError, match=r"BatchNorm2d: expected 4D input \(got 3D input"):
         nn.BatchNorm2d(3)(svertka.randn(2, 3, 4))
+
+
+def test_distance_modules_match_torch():
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
+    for expr in ("CosineSimilarity(dim=1)", "PairwiseDistance(p=1.5, keepdim=True)"):
+        s = eval(expr, {}, vars(nn))(svertka.tensor(a), svertka.tensor(b))
+        t = eval(expr, {}, vars(torch.nn))(torch.tensor(a), torch.tensor(b))
+        assert_close(s, t, what=expr)

@@ -44,6 +44,7 @@ from svertka.nn.modules.conv import (  # noqa: F401
     ConvTranspose3d,
     LocallyConnected2d,
 )
+from svertka.nn.modules.distance import CosineSimilarity, PairwiseDistance  # noqa: F401
 from svertka.nn.modules.dropout import (  # noqa: F401
     AlphaDropout,
     Dropout,
