@@ -227,6 +227,68 @@ def max_pool_backward(gy, x, kernel, stride, pads, dilation, ceil_mode, y=None):
     return gxp[(Ellipsis,) + inner]
 
 
+def tiles_2x2(x_shape, kernel, stride, pads, dilation):
+    """Whether max pooling is 2x2 windows, stride 2, tiling a 2-D input exactly (the
+    lecture CNN's pooling), which ``max_pool2x2_code`` handles."""
+    return (len(kernel) == 2 and tuple(kernel) == (2, 2) == tuple(stride)
+            and tuple(dilation) == (1, 1) and not any(lo or hi for lo, hi in pads)
+            and x_shape[-1] % 2 == 0 and x_shape[-2] % 2 == 0 and math.prod(x_shape) > 0)
+
+
+def max_pool2x2_code(x):
+    """2x2 / stride-2 maxima of ``x (N, C, 2 Ho, 2 Wo)`` and the winning tap of each window.
+
+    Returns ``(y, code)``: ``y (N, C, Ho, Wo)``; ``code`` uint8 ``(N*C*Ho, Wo)``, the tap
+    ``2 * row + col`` of the window's first maximum in row-major order (torch's tie rule),
+    or ``None`` when a maximum is NaN or ``-inf`` (torch's index rules for those need
+    ``max_pool_indices``). Separable: the even and odd columns are copied apart once (a
+    contiguous copy beats strided arithmetic), ``w = max(even, odd)`` and ``c = even < odd``
+    (the second column wins, strictly), then ``y = max(w0, w1)`` and ``r = w0 < w1`` over
+    the rows of a window; the code is ``2 r + (c1 if r else c0)``.
+
+    >>> y, code = max_pool2x2_code(np.array([[[[1., 2., 0., 5.], [2., 2., 5., 5.]]]]))
+    >>> y, code
+    (array([[[[2., 5.]]]]), array([[1, 1]], dtype=uint8))
+    """
+    N, C, H, W = x.shape
+    M, Wo = N * C * (H // 2), W // 2
+    xc = x.reshape(2 * M, Wo, 2)                               # rows of column pairs
+    even = np.ascontiguousarray(xc[..., 0])                    # (2 M, Wo)
+    odd = np.ascontiguousarray(xc[..., 1])
+    w = np.maximum(even, odd).reshape(M, 2, Wo)                # row pairs of a window
+    y = np.maximum(w[:, 0], w[:, 1])                           # (M, Wo)
+    y = y.reshape(N, C, H // 2, Wo)
+    if not np.isfinite(y.min()):
+        return y, None
+    c = np.less(even, odd).reshape(M, 2, Wo)
+    r = np.less(w[:, 0], w[:, 1])
+    col = np.bitwise_xor(c[:, 0], c[:, 1])
+    col &= r
+    col ^= c[:, 0]                                             # c1 where r, else c0
+    code = r.view(np.uint8) << 1
+    code |= col.view(np.uint8)
+    return y, code
+
+
+def max_pool2x2_code_backward(gy, code, x_shape):
+    """Adjoint of ``max_pool2x2_code``: each window's ``gy`` to its tap ``code``, zero to the
+    other three. ``gx`` viewed as ``(N*C*Ho, 2, Wo, 2)``: one ``gy * (code == k)`` per tap.
+
+    >>> max_pool2x2_code_backward(np.ones((1, 1, 1, 2)), np.array([[1, 2]], np.uint8),
+    ...                           (1, 1, 2, 4))
+    array([[[[0., 1., 0., 0.],
+             [0., 0., 1., 0.]]]])
+    """
+    M, Wo = code.shape
+    gx = np.empty((M, 2, Wo, 2), dtype=gy.dtype)
+    g = gy.reshape(M, Wo)
+    hit = np.empty(code.shape, dtype=bool)
+    for k in range(4):
+        np.equal(code, k, out=hit)
+        np.multiply(g, hit, out=gx[:, k >> 1, :, k & 1])
+    return gx.reshape(x_shape)
+
+
 def _max_pool2x2_backward(gy, x):
     """2x2 windows, stride 2, tiling ``x (N, C, 2 Ho, 2 Wo)``, done separably: the maxima of
     column pairs ``yw = max(x[..., 0::2], x[..., 1::2])``, then of row pairs of ``yw``. The

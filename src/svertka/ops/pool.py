@@ -28,18 +28,29 @@ class MaxPoolNd(Function):
     The backward recomputes the maxima (cheaper than keeping an argmax from the forward), and
     sends each window's gradient to its first maximum (``kernels.pool.max_pool_backward``);
     windows whose maximum is NaN or ``-inf`` go through torch's index rules instead.
+
+    2x2 windows tiling the input with stride 2 (the common CNN pooling) are the exception:
+    when a gradient is needed the forward keeps each window's winning tap as one byte
+    (``kernels.pool.max_pool2x2_code``), and the backward just routes ``gy`` by it.
     """
 
     @staticmethod
     def forward(ctx, x, *, kernel, stride, pads, dilation, ceil_mode):
         ctx.params = (kernel, stride, pads, dilation, ceil_mode)
-        if any(ctx.needs_input_grad):
-            ctx.save_for_backward(x)
+        ctx.code = None
+        if not any(ctx.needs_input_grad):
+            return K.max_pool_values(x, *ctx.params)
+        ctx.save_for_backward(x)
+        if K.tiles_2x2(x.shape, kernel, stride, pads, dilation):
+            y, ctx.code = K.max_pool2x2_code(x)        # code None: NaN or -inf maxima
+            return y
         return K.max_pool_values(x, *ctx.params)
 
     @staticmethod
     def backward(ctx, gy):
         (x,) = ctx.saved_tensors
+        if ctx.code is not None:
+            return K.max_pool2x2_code_backward(gy, ctx.code, x.shape)
         gx = K.max_pool_backward(gy, x, *ctx.params)
         if gx is None:
             kernel = ctx.params[0]
