@@ -241,10 +241,10 @@ def max_pool2x2_code(x):
     Returns ``(y, code)``: ``y (N, C, Ho, Wo)``; ``code`` uint8 ``(N*C*Ho, Wo)``, the tap
     ``2 * row + col`` of the window's first maximum in row-major order (torch's tie rule),
     or ``None`` when a maximum is NaN or ``-inf`` (torch's index rules for those need
-    ``max_pool_indices``). Separable: the even and odd columns are copied apart once (a
-    contiguous copy beats strided arithmetic), ``w = max(even, odd)`` and ``c = even < odd``
-    (the second column wins, strictly), then ``y = max(w0, w1)`` and ``r = w0 < w1`` over
-    the rows of a window; the code is ``2 r + (c1 if r else c0)``.
+    ``max_pool_indices``). The four taps are copied apart once into contiguous planes
+    (one transposing copy beats strided arithmetic), then, separably, ``w = max(x?0, x?1)``
+    and ``c = x?0 < x?1`` (the second column wins, strictly) per row of the window,
+    ``y = max(w0, w1)`` and ``r = w0 < w1``; the code is ``2 r + (c1 if r else c0)``.
 
     >>> y, code = max_pool2x2_code(np.array([[[[1., 2., 0., 5.], [2., 2., 5., 5.]]]]))
     >>> y, code
@@ -252,19 +252,20 @@ def max_pool2x2_code(x):
     """
     N, C, H, W = x.shape
     M, Wo = N * C * (H // 2), W // 2
-    xc = x.reshape(2 * M, Wo, 2)                               # rows of column pairs
-    even = np.ascontiguousarray(xc[..., 0])                    # (2 M, Wo)
-    odd = np.ascontiguousarray(xc[..., 1])
-    w = np.maximum(even, odd).reshape(M, 2, Wo)                # row pairs of a window
-    y = np.maximum(w[:, 0], w[:, 1])                           # (M, Wo)
-    y = y.reshape(N, C, H // 2, Wo)
+    taps = np.empty((2, 2, M, Wo), dtype=x.dtype)             # [row][col] of each window
+    taps[...] = x.reshape(M, 2, Wo, 2).transpose(1, 3, 0, 2)
+    (x00, x01), (x10, x11) = taps
+    w0 = np.maximum(x00, x01)
+    w1 = np.maximum(x10, x11)
+    y = np.maximum(w0, w1).reshape(N, C, H // 2, Wo)
     if not np.isfinite(y.min()):
         return y, None
-    c = np.less(even, odd).reshape(M, 2, Wo)
-    r = np.less(w[:, 0], w[:, 1])
-    col = np.bitwise_xor(c[:, 0], c[:, 1])
+    c0 = np.less(x00, x01)
+    col = np.less(x10, x11)
+    r = np.less(w0, w1)
+    col ^= c0
     col &= r
-    col ^= c[:, 0]                                             # c1 where r, else c0
+    col ^= c0                                                  # c1 where r, else c0
     code = r.view(np.uint8) << 1
     code |= col.view(np.uint8)
     return y, code
