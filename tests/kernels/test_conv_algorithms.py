@@ -326,3 +326,46 @@ def test_conv_forward_bias_is_added_to_the_output(name, xs, ws, s, pads, d, g, a
     ref = K.conv_forward(x, w, s, pads, d, g, algorithm=algorithm)
     assert y.dtype == np.float32
     assert_close(y, ref + b.reshape((-1,) + (1,) * (len(xs) - 2)), rtol=1e-6)
+
+
+# (id, matrix bytes, per-matrix cap, total cap, already kept, expected)
+KEEP_CASES = [
+    ("fits_both_caps", 1024, 4096, 8192, 0, True),
+    ("exactly_at_the_per_matrix_cap", 4096, 4096, 8192, 0, True),
+    ("over_the_per_matrix_cap", 4104, 4096, 8192, 0, False),
+    ("total_cap_reached", 4096, 4096, 8192, 2, False),
+    ("total_cap_exactly_filled", 4096, 4096, 8192, 1, True),
+]
+
+
+@pytest.mark.parametrize("name, nbytes, cap, total, already, expected", KEEP_CASES,
+                         ids=[c[0] for c in KEEP_CASES])
+def test_conv_keep_cols_respects_caps(monkeypatch, name, nbytes, cap, total, already,
+                                      expected):
+    monkeypatch.setattr(K, "KEEP_COLS_BYTES", cap)
+    monkeypatch.setattr(K, "KEEP_COLS_TOTAL_BYTES", total + K.kept_cols_bytes())
+    held = [np.zeros(cap // 8) for _ in range(already)]
+    assert all(K.keep_cols(a) for a in held)
+    assert K.keep_cols(np.zeros(nbytes // 8)) is expected
+
+
+def test_conv_keep_cols_total_goes_back_when_the_matrix_is_dropped():
+    before = K.kept_cols_bytes()
+    a = np.zeros(1000)
+    assert K.keep_cols(a)
+    assert K.kept_cols_bytes() == before + a.nbytes
+    del a
+    assert K.kept_cols_bytes() == before
+
+
+def test_conv_keep_cols_training_step_keeps_and_gives_back_columns():
+    import svertka
+    import svertka.nn.functional as F
+    before = K.kept_cols_bytes()
+    x = svertka.randn(2, 3, 8, 8)
+    w = svertka.randn(4, 3, 3, 3, requires_grad=True)
+    y = F.conv2d(x, w, padding=1)
+    assert K.kept_cols_bytes() == before + 2 * 27 * 64 * 4
+    y.sum().backward()
+    assert K.kept_cols_bytes() == before
+    assert w.grad.shape == (4, 3, 3, 3)

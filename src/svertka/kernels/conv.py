@@ -56,13 +56,57 @@ from svertka import backends
 from svertka.kernels.window import out_shape, pad_constant, window_view
 
 __all__ = ["same_pads", "conv_out_shape", "im2col", "col2im", "conv_forward",
-           "conv_input_grad", "conv_weight_grad", "conv_fft", "release", "WORKSPACE"]
+           "conv_input_grad", "conv_weight_grad", "conv_fft", "release", "keep_cols",
+           "kept_cols_bytes", "WORKSPACE"]
 
-# The forward's column matrix is kept for the weight gradient when it is at most this big;
-# larger ones go back to the workspace at once and are rebuilt by the backward (a copy, a few
-# ms). Keeping every layer's columns made ResNet-18's training step peak at 3x torch's memory
-# (1.1 GB vs 350 MB at batch 32), rebuilding them costs no measurable time.
-KEEP_COLS_BYTES = 16 * 2**20
+# The forward's column matrix is kept for the weight gradient when it is at most
+# ``KEEP_COLS_BYTES`` big and the kept matrices (of all the layers whose backward has not run
+# yet) stay within ``KEEP_COLS_TOTAL_BYTES``; the others go back to the workspace at once and
+# are rebuilt by the backward. Keeping every layer's columns made ResNet-18's training step
+# peak at 3x torch's memory (1.1 GB vs 350 MB at batch 32). Rebuilding costs more than the
+# copy itself (the weight gradient of the lecture CNN's second layer, 18 MB of columns, took
+# 6.3-7.4 ms rebuilt against 4.3-4.9 ms kept), so mid-sized matrices are kept up to the
+# total: 24 MB each covers the lecture CNN's layers and ResNet-18's 16x16 and 8x8 stages;
+# its 75 MB 32x32 matrices are always rebuilt.
+KEEP_COLS_BYTES = 24 * 2**20
+KEEP_COLS_TOTAL_BYTES = 128 * 2**20
+
+_kept_bytes = 0
+_kept_lock = threading.Lock()
+
+
+def _unkeep(nbytes):
+    global _kept_bytes
+    with _kept_lock:
+        _kept_bytes -= nbytes
+
+
+def keep_cols(cols):
+    """Whether to keep ``cols`` (a column matrix from ``conv_forward(..., keep_cols=True)``)
+    for the weight gradient: ``True`` when it fits ``KEEP_COLS_BYTES`` and the matrices kept
+    so far plus this one fit ``KEEP_COLS_TOTAL_BYTES``. A kept matrix counts until the array
+    object is garbage collected (after ``release``, or when the graph holding it is dropped
+    without a backward), so the total cannot leak.
+
+    >>> a = np.zeros((4, 4))
+    >>> keep_cols(a), kept_cols_bytes() >= a.nbytes
+    (True, True)
+    """
+    global _kept_bytes
+    n = cols.nbytes
+    if n > KEEP_COLS_BYTES:
+        return False
+    with _kept_lock:
+        if _kept_bytes + n > KEEP_COLS_TOTAL_BYTES:
+            return False
+        _kept_bytes += n
+    weakref.finalize(cols, _unkeep, n)
+    return True
+
+
+def kept_cols_bytes():
+    """Bytes of the column matrices currently kept by ``keep_cols``."""
+    return _kept_bytes
 
 
 def same_pads(kernel, dilation):

@@ -44,12 +44,11 @@ class ConvNd(Function):
         ctx.has_bias = b is not None
         _, need_w, _ = ctx.needs_input_grad
         y, cols = K.conv_forward(x, w, stride, pads, dilation, groups, keep_cols=True, bias=b)
-        # Keep the columns for gw when they are small enough (or free: the 1x1 case is a view);
-        # else hand them back to the workspace for reuse at once.
+        # Keep the columns for gw when they are free (the 1x1 case is a view) or within the
+        # size caps (``K.keep_cols``); else hand them back to the workspace for reuse at once.
         ctx.cols = None
         if cols is not None:
-            if need_w and (cols.nbytes <= K.KEEP_COLS_BYTES
-                           or np.may_share_memory(cols, x)):
+            if need_w and (np.may_share_memory(cols, x) or K.keep_cols(cols)):
                 ctx.cols = cols
             else:
                 K.release(cols)
