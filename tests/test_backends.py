@@ -263,3 +263,80 @@ def test_workspace_caches_columns_and_clears():
     assert backends.workspace_bytes() >= 8 * 16 * 9 * 32 * 32 * 4
     backends.clear_workspace()
     assert backends.workspace_bytes() == 0
+
+
+def test_gx_col2im_and_as_conv_paths_agree_where_the_size_rule_picks_col2im(monkeypatch):
+    # LeNet-5's second layer: gy's columns would be 5x the column gradient, so the rule
+    # picks col2im; forcing the other path must give the same gradient.
+    rng = np.random.default_rng(3)
+    gy = rng.standard_normal((4, 16, 10, 10))
+    w = rng.standard_normal((16, 6, 5, 5))
+    pads = ((0, 0), (0, 0))
+    assert not K._gx_as_conv_pays(w.shape, (4, 6, 14, 14), (10, 10), 1)
+    assert K._gx_as_conv_pays((64, 64, 3, 3), (4, 64, 8, 8), (8, 8), 1)
+    a = K.conv_input_grad(gy, w, (4, 6, 14, 14), (1, 1), pads, (1, 1), 1, algorithm="im2col")
+    monkeypatch.setattr(K, "GX_AS_CONV_MAX_RATIO", 100.0)
+    b = K.conv_input_grad(gy, w, (4, 6, 14, 14), (1, 1), pads, (1, 1), 1, algorithm="im2col")
+    assert_close(a, b, rtol=1e-12)
+    ref = torch.nn.grad.conv2d_input((4, 6, 14, 14), torch.tensor(w), torch.tensor(gy))
+    assert_close(a, ref.numpy(), rtol=1e-10)
+
+
+def _run_python(code, **env):
+    import os
+    import subprocess
+    import sys
+    full = {k: v for k, v in os.environ.items()
+            if k not in ("SVERTKA_TUNE_MALLOC", "MALLOC_MMAP_THRESHOLD_",
+                         "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")}
+    full.update(env)
+    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+_GLIBC = pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc",
+                            reason="malloc tuning applies to glibc only")
+
+# 16 MB freed: kept in the heap when tuned (RSS stays), handed back to the OS otherwise.
+_RSS_AFTER_FREE = """
+import numpy as np, svertka
+def rss():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * 4096
+a = np.ones(4 * 2**20, np.float32)
+before = rss()
+del a
+print(svertka.backends.malloc_tuned(), (before - rss()) // 2**20)
+"""
+
+
+@_GLIBC
+def test_malloc_tuning_keeps_freed_blocks_resident_by_default():
+    tuned, dropped_mb = _run_python(_RSS_AFTER_FREE).split()
+    assert tuned == "True"
+    assert int(dropped_mb) < 4
+
+
+@_GLIBC
+@pytest.mark.parametrize("env", [{"SVERTKA_TUNE_MALLOC": "0"},
+                                 {"MALLOC_TRIM_THRESHOLD_": "131072"},
+                                 {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=131072"}])
+def test_malloc_tuning_is_left_off_when_the_environment_says_so(env):
+    tuned, dropped_mb = _run_python(_RSS_AFTER_FREE, **env).split()
+    assert tuned == "False"
+    assert int(dropped_mb) >= 12
+
+
+@_GLIBC
+def test_tune_malloc_switches_at_run_time():
+    code = _RSS_AFTER_FREE.replace(
+        "a = np.ones", "svertka.backends.tune_malloc(False)\na = np.ones")
+    tuned, dropped_mb = _run_python(code).split()
+    assert tuned == "False" and int(dropped_mb) >= 12
+
+
+def test_tune_malloc_rejects_non_bools():
+    with pytest.raises(TypeError, match="tune_malloc: enable must be a bool, got 1"):
+        backends.tune_malloc(1)

@@ -6,6 +6,10 @@ autograd, ``svertka.nn`` layers and ``svertka.nn.functional``, optimizers, data 
 
 __version__ = "0.1.0"
 
+from svertka import _malloc  # noqa: E402
+
+_malloc.tune_at_import()     # keep freed activations in the heap (see svertka/_malloc.py)
+
 from svertka import autograd, nn, optim  # noqa: E402
 from svertka._creation import (  # noqa: E402
     arange,

@@ -40,11 +40,12 @@ from __future__ import annotations
 import math
 import os
 
-from svertka._validate import check_choice, error, is_int
+from svertka._validate import check_choice, error, is_int, type_error
 
 __all__ = ["CONV_ALGORITHMS", "conv_algorithm", "get_conv_algorithm", "set_conv_algorithm",
            "select_conv_algorithm", "resolve_conv_algorithm", "workspace_bytes",
-           "clear_workspace", "get_num_threads", "set_num_threads"]
+           "clear_workspace", "get_num_threads", "set_num_threads", "tune_malloc",
+           "malloc_tuned"]
 
 CONV_ALGORITHMS = ("auto", "im2col", "implicit_gemm", "fft", "direct")
 
@@ -200,3 +201,38 @@ def clear_workspace():
     """Free the cached scratch buffers (they are re-created on demand)."""
     from svertka.kernels import conv
     conv.WORKSPACE.clear()
+
+
+def tune_malloc(enable=True):
+    """Keep freed memory in the process (``enable=True``, the default at ``import svertka``)
+    or return to glibc's small thresholds; returns whether the setting was applied (``False``
+    where the C library is not glibc).
+
+    A training step frees and re-allocates the same multi-megabyte arrays; with glibc's
+    defaults each re-allocation page-faults on first touch, which costs more than the
+    arithmetic on a virtual machine. svertka raises glibc's mmap threshold to 32 MB and its
+    trim threshold to 1 GB (``M_MMAP_THRESHOLD``/``M_TRIM_THRESHOLD`` through ``mallopt``),
+    so freed blocks serve the next step. The price: up to that much freed memory may stay
+    resident in the process. ``SVERTKA_TUNE_MALLOC=0`` in the environment turns it off at
+    import, and glibc's own ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` settings
+    are left alone. See ``svertka/_malloc.py`` for the measurements.
+
+    Examples:
+        >>> import svertka
+        >>> on = svertka.backends.malloc_tuned()
+        >>> svertka.backends.tune_malloc(False) in (True, False)
+        True
+        >>> svertka.backends.malloc_tuned()
+        False
+        >>> _ = svertka.backends.tune_malloc(on)
+    """
+    from svertka import _malloc
+    if not isinstance(enable, bool):
+        raise type_error("tune_malloc", f"enable must be a bool, got {enable!r}")
+    return _malloc.tune(enable)
+
+
+def malloc_tuned():
+    """Whether :func:`tune_malloc` is in force."""
+    from svertka import _malloc
+    return _malloc.is_tuned()
