@@ -369,3 +369,38 @@ def test_conv_keep_cols_training_step_keeps_and_gives_back_columns():
     y.sum().backward()
     assert K.kept_cols_bytes() == before
     assert w.grad.shape == (4, 3, 3, 3)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[6] == 1 and c[1][0] > 1],
+                         ids=lambda c: c[0])
+def test_channels_last_columns_match_nchw_columns(case, monkeypatch):
+    _, xs, ws, s, pads, d, g = case
+    rng = np.random.default_rng(17)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    y0 = K.conv_forward(x, w, s, pads, d, g, algorithm="im2col")
+    gy = rng.standard_normal(y0.shape)
+
+    def three():
+        y, cols = K.conv_forward(x, w, s, pads, d, g, keep_cols=True, algorithm="im2col")
+        return (cols, y, K.conv_input_grad(gy, w, xs, s, pads, d, g, algorithm="im2col"),
+                K.conv_weight_grad(x, gy, ws, s, pads, d, g, algorithm="im2col"),
+                K.conv_weight_grad(x, gy, ws, s, pads, d, g, cols=cols, algorithm="im2col"))
+
+    monkeypatch.setattr(K, "CHANNELS_LAST", True)
+    cols, *last = three()
+    P = int(np.prod(y0.shape[2:]))
+    if cols is not None and not K._is_pointwise(ws[2:], s, pads, xs[2:], y0.shape[2:]):
+        assert cols.shape == (xs[0] * P, int(np.prod(ws[2:])) * xs[1])   # channels-last
+    monkeypatch.setattr(K, "CHANNELS_LAST", False)
+    _, *nchw = three()
+    for a, b in zip(last, nchw):
+        assert_close(a, b, rtol=1e-12)
+
+
+def test_channels_last_rule_picks_small_outputs_and_few_channels():
+    assert K._channels_last(64, 64, 8 * 8, 1, False)            # ResNet's 8x8 stage
+    assert K._channels_last(64, 32, 16 * 16, 1, False)          # lecture CNN's 2nd layer
+    assert not K._channels_last(32, 128, 16 * 16, 1, False)     # many channels at 16x16
+    assert not K._channels_last(32, 64, 32 * 32, 1, False)      # 32x32: NCHW copies faster
+    assert not K._channels_last(32, 64, 8 * 8, 2, False)        # grouped
+    assert not K._channels_last(1, 64, 8 * 8, 1, False)         # one image
