@@ -57,6 +57,7 @@ import weakref
 import numpy as np
 
 from svertka import backends
+from svertka.kernels.parallel import parallel as _parallel
 from svertka.kernels.window import out_shape, pad_constant, window_view
 
 __all__ = ["same_pads", "conv_out_shape", "im2col", "col2im", "conv_forward",
@@ -193,38 +194,13 @@ def col2im(cols, x_shape, kernel, stride, pads, dilation):
     return gxp[crop]
 
 
-_EXECUTOR = None
-_EXECUTOR_LOCK = threading.Lock()
-
 # Below this many bytes of work a call runs on the calling thread alone.
 PARALLEL_MIN_BYTES = 4 * 2**20
 
 
 def parallel(fn, n, nbytes):
-    """Run ``fn(slice)`` over ``range(n)`` split into ``svertka.backends.get_num_threads()``
-    contiguous parts, on that many threads (NumPy releases the GIL inside its loops).
-
-    For the memory-bound passes (column copies, col2im slice-adds, depthwise multiply-adds)
-    that NumPy runs on one core while the BLAS uses all of them. Small work (``nbytes`` under
-    ``PARALLEL_MIN_BYTES``) or ``n < 2`` runs ``fn(slice(0, n))`` directly.
-    """
-    global _EXECUTOR
-    t = min(backends.get_num_threads(), n)
-    if t <= 1 or nbytes < PARALLEL_MIN_BYTES:
-        fn(slice(0, n))
-        return
-    if _EXECUTOR is None or _EXECUTOR._max_workers < t - 1:
-        with _EXECUTOR_LOCK:
-            if _EXECUTOR is None or _EXECUTOR._max_workers < t - 1:
-                from concurrent.futures import ThreadPoolExecutor
-                _EXECUTOR = ThreadPoolExecutor(max(1, t - 1), thread_name_prefix="svertka")
-    bounds = [n * i // t for i in range(t + 1)]
-    futures = [_EXECUTOR.submit(fn, slice(bounds[i], bounds[i + 1])) for i in range(1, t)]
-    try:
-        fn(slice(bounds[0], bounds[1]))
-    finally:
-        for f in futures:
-            f.result()
+    """``svertka.kernels.parallel.parallel`` with this module's ``PARALLEL_MIN_BYTES``."""
+    _parallel(fn, n, nbytes, PARALLEL_MIN_BYTES)
 
 
 class _Workspace:

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from svertka.kernels.parallel import parallel
 from svertka.kernels.window import out_shape, pad_constant
 
 # ----------------------------------------------------------------------------- geometry
@@ -142,18 +143,25 @@ def max_pool_values(x, kernel, stride, pads, dilation, ceil_mode):
 
     NaN propagates (a window holding a NaN is NaN), as in torch. When the windows tile the
     input (stride == kernel, no padding or dilation) the taps are views of ``x`` itself.
+    Parts of the batch (the first axis) run on ``svertka.backends.get_num_threads()``
+    threads.
     """
     spatial, out, full = _max_pool_geometry(x, kernel, stride, pads, dilation, ceil_mode)
     xp = pad_constant(x, full, -np.inf)                       # x itself when no padding
     if math.prod(out) == 0 or math.prod(kernel) == 0:
         return np.full(x.shape[:-len(kernel)] + out, -np.inf, dtype=x.dtype)
-    y = None
-    for offset in _taps(kernel):
-        v = xp[(Ellipsis,) + _tap_slices(offset, stride, dilation, out)]
-        if y is None:
-            y = v.copy()
-        else:
-            np.maximum(y, v, out=y)
+    y = np.empty(x.shape[:-len(kernel)] + out, dtype=x.dtype)
+    taps = [_tap_slices(offset, stride, dilation, out) for offset in _taps(kernel)]
+
+    xs, ys = (xp, y) if x.ndim > len(kernel) else (xp[None], y[None])
+
+    def part(b):                                              # images b
+        xb, yb = xs[b], ys[b]
+        np.copyto(yb, xb[(Ellipsis,) + taps[0]])
+        for sl in taps[1:]:
+            np.maximum(yb, xb[(Ellipsis,) + sl], out=yb)
+
+    parallel(part, xs.shape[0], x.nbytes, POOL_PARALLEL_MIN_BYTES)
     return y
 
 
@@ -245,30 +253,50 @@ def max_pool2x2_code(x):
     (one transposing copy beats strided arithmetic), then, separably, ``w = max(x?0, x?1)``
     and ``c = x?0 < x?1`` (the second column wins, strictly) per row of the window,
     ``y = max(w0, w1)`` and ``r = w0 < w1``; the code is ``2 r + (c1 if r else c0)``.
+    Parts of the batch run on ``svertka.backends.get_num_threads()`` threads.
 
     >>> y, code = max_pool2x2_code(np.array([[[[1., 2., 0., 5.], [2., 2., 5., 5.]]]]))
     >>> y, code
     (array([[[[2., 5.]]]]), array([[1, 1]], dtype=uint8))
     """
     N, C, H, W = x.shape
-    M, Wo = N * C * (H // 2), W // 2
-    taps = np.empty((2, 2, M, Wo), dtype=x.dtype)             # [row][col] of each window
-    taps[...] = x.reshape(M, 2, Wo, 2).transpose(1, 3, 0, 2)
-    (x00, x01), (x10, x11) = taps
-    w0 = np.maximum(x00, x01)
-    w1 = np.maximum(x10, x11)
-    y = np.maximum(w0, w1).reshape(N, C, H // 2, Wo)
-    if not np.isfinite(y.min()):
-        return y, None
-    c0 = np.less(x00, x01)
-    col = np.less(x10, x11)
-    r = np.less(w0, w1)
-    col ^= c0
-    col &= r
-    col ^= c0                                                  # c1 where r, else c0
-    code = r.view(np.uint8) << 1
-    code |= col.view(np.uint8)
-    return y, code
+    R, Wo = C * (H // 2), W // 2                              # window rows per image
+    y = np.empty((N, C, H // 2, Wo), dtype=x.dtype)
+    code = np.empty((N * R, Wo), dtype=np.uint8)
+    finite = []
+
+    def part(b):                                              # images b
+        M = (b.stop - b.start) * R
+        if M == 0:
+            return
+        taps = np.empty((2, 2, M, Wo), dtype=x.dtype)         # [row][col] of each window
+        taps[...] = x[b].reshape(M, 2, Wo, 2).transpose(1, 3, 0, 2)
+        (x00, x01), (x10, x11) = taps
+        w0 = np.maximum(x00, x01)
+        w1 = np.maximum(x10, x11)
+        yb = y[b].reshape(M, Wo)
+        np.maximum(w0, w1, out=yb)
+        if not np.isfinite(yb.min()):
+            finite.append(False)
+            return
+        c0 = np.less(x00, x01)
+        col = np.less(x10, x11)
+        r = np.less(w0, w1)
+        col ^= c0
+        col &= r
+        col ^= c0                                             # c1 where r, else c0
+        cb = code[b.start * R:b.stop * R]
+        np.left_shift(r.view(np.uint8), 1, out=cb)
+        cb |= col.view(np.uint8)
+
+    parallel(part, N, x.nbytes, POOL_PARALLEL_MIN_BYTES)
+    return y, (None if finite else code)
+
+
+# Max pooling splits the batch over threads above this many input bytes (measured on the
+# lecture CNN's (64, 32, 32, 32) and (64, 64, 16, 16) pools: forward 2.8 -> 1.6 ms and
+# 1.3 -> 0.8 ms with 2 threads).
+POOL_PARALLEL_MIN_BYTES = 2**20
 
 
 def max_pool2x2_code_backward(gy, code, x_shape):
@@ -281,12 +309,20 @@ def max_pool2x2_code_backward(gy, code, x_shape):
              [0., 0., 1., 0.]]]])
     """
     M, Wo = code.shape
+    N = x_shape[0]
+    R = M // N if N else 0
     gx = np.empty((M, 2, Wo, 2), dtype=gy.dtype)
     g = gy.reshape(M, Wo)
-    hit = np.empty(code.shape, dtype=bool)
-    for k in range(4):
-        np.equal(code, k, out=hit)
-        np.multiply(g, hit, out=gx[:, k >> 1, :, k & 1])
+
+    def part(b):                                              # images b
+        rows = slice(b.start * R, b.stop * R)
+        c, gr, gxr = code[rows], g[rows], gx[rows]
+        hit = np.empty(c.shape, dtype=bool)
+        for k in range(4):
+            np.equal(c, k, out=hit)
+            np.multiply(gr, hit, out=gxr[:, k >> 1, :, k & 1])
+
+    parallel(part, N, gx.nbytes, POOL_PARALLEL_MIN_BYTES)
     return gx.reshape(x_shape)
 
 

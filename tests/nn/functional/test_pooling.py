@@ -550,3 +550,31 @@ def test_max_pool2d_backward_without_indices_handles_special_values_like_torch(
     x[1, 0, 0, :] = 1.0  # ties
     compare_with_torch(lambda t: F.max_pool2d(t, kernel, stride, padding),
                        lambda t: TF.max_pool2d(t, kernel, stride, padding), x)
+
+
+@pytest.mark.parametrize("special", [None, np.nan, -np.inf], ids=["finite", "nan", "-inf"])
+def test_max_pool2d_2x2_split_over_threads_matches_torch(special, monkeypatch):
+    # big enough for the batch to be split over threads; the special value sits in the
+    # worker thread's part, the ties in both
+    from svertka.kernels import pool as KP
+    monkeypatch.setattr(KP, "POOL_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(svertka.backends, "_num_threads", 2)
+    x = np.random.default_rng(5).standard_normal((6, 3, 8, 10))
+    x[:, :, :2, :2] = 0.5
+    if special is not None:
+        x[5, 2, 3, 4] = special
+    compare_with_torch(lambda t: F.max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2), x)
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [(2, 2, 0), (3, 2, 1)])
+def test_max_pool2d_values_split_over_threads_match_torch(kernel, stride, padding,
+                                                          monkeypatch):
+    from svertka.kernels import pool as KP
+    monkeypatch.setattr(KP, "POOL_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(svertka.backends, "_num_threads", 2)
+    x = np.random.default_rng(6).standard_normal((5, 3, 9, 8))
+    x[4, 1, 2, 3] = np.nan
+    with svertka.no_grad():
+        y = F.max_pool2d(svertka.tensor(x), kernel, stride, padding)
+    yt = TF.max_pool2d(torch.tensor(x), kernel, stride, padding)
+    np.testing.assert_array_equal(y.numpy(), yt.numpy())

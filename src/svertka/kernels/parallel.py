@@ -1,0 +1,54 @@
+"""Split memory-bound NumPy passes over threads.
+
+NumPy runs an elementwise pass or a strided copy on one core while the BLAS uses all of
+them; NumPy releases the GIL inside its loops, so running parts of the batch on
+``svertka.backends.get_num_threads()`` Python threads uses the other cores too. Used for
+column copies, col2im slice-adds, depthwise multiply-adds and max pooling.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from svertka import backends
+
+__all__ = ["parallel", "PARALLEL_MIN_BYTES"]
+
+_EXECUTOR = None
+_EXECUTOR_LOCK = threading.Lock()
+
+# Below this many bytes of work a call runs on the calling thread alone (the hand-off to a
+# worker costs tens of microseconds).
+PARALLEL_MIN_BYTES = 4 * 2**20
+
+
+def parallel(fn, n, nbytes, min_bytes=None):
+    """Run ``fn(slice)`` over ``range(n)`` split into ``svertka.backends.get_num_threads()``
+    contiguous parts, on that many threads; the calling thread does the first part.
+
+    Small work (``nbytes`` under ``min_bytes``, default ``PARALLEL_MIN_BYTES``) or ``n < 2``
+    runs ``fn(slice(0, n))`` directly. ``fn`` must write disjoint outputs per part.
+
+    >>> import numpy as np
+    >>> out = np.zeros(6)
+    >>> parallel(lambda s: out.__setitem__(s, np.arange(6)[s] * 2), 6, 0, min_bytes=0)
+    >>> out
+    array([ 0.,  2.,  4.,  6.,  8., 10.])
+    """
+    global _EXECUTOR
+    t = min(backends.get_num_threads(), n)
+    if t <= 1 or nbytes < (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes):
+        fn(slice(0, n))
+        return
+    if _EXECUTOR is None or _EXECUTOR._max_workers < t - 1:
+        with _EXECUTOR_LOCK:
+            if _EXECUTOR is None or _EXECUTOR._max_workers < t - 1:
+                from concurrent.futures import ThreadPoolExecutor
+                _EXECUTOR = ThreadPoolExecutor(max(1, t - 1), thread_name_prefix="svertka")
+    bounds = [n * i // t for i in range(t + 1)]
+    futures = [_EXECUTOR.submit(fn, slice(bounds[i], bounds[i + 1])) for i in range(1, t)]
+    try:
+        fn(slice(bounds[0], bounds[1]))
+    finally:
+        for f in futures:
+            f.result()
