@@ -398,9 +398,11 @@ def test_channels_last_columns_match_nchw_columns(case, monkeypatch):
 
 
 def test_channels_last_rule_picks_small_outputs_and_few_channels():
-    assert K._channels_last(64, 64, 8 * 8, 1, False)            # ResNet's 8x8 stage
-    assert K._channels_last(64, 32, 16 * 16, 1, False)          # lecture CNN's 2nd layer
-    assert not K._channels_last(32, 128, 16 * 16, 1, False)     # many channels at 16x16
-    assert not K._channels_last(32, 64, 32 * 32, 1, False)      # 32x32: NCHW copies faster
-    assert not K._channels_last(32, 64, 8 * 8, 2, False)        # grouped
-    assert not K._channels_last(1, 64, 8 * 8, 1, False)         # one image
+    assert K._channels_last(64, 64, 8 * 8, 8 * 8, 1, False)          # ResNet's 8x8 stage
+    assert K._channels_last(64, 32, 16 * 16, 16 * 16, 1, False)      # lecture CNN's 2nd layer
+    assert K._channels_last(32, 128, 16 * 16, 8 * 8, 1, False)       # stride 2 from 16x16
+    assert not K._channels_last(32, 128, 16 * 16, 16 * 16, 1, False)  # many channels, 16x16
+    assert not K._channels_last(32, 64, 32 * 32, 32 * 32, 1, False)   # 32x32: NCHW faster
+    assert not K._channels_last(32, 64, 32 * 32, 16 * 16, 1, False)   # stride 2 from 32x32
+    assert not K._channels_last(32, 64, 8 * 8, 8 * 8, 2, False)       # grouped
+    assert not K._channels_last(1, 64, 8 * 8, 8 * 8, 1, False)        # one image

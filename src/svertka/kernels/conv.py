@@ -332,16 +332,21 @@ def _columns(x, kernel, stride, pads, dilation, groups, out, fold=False):
 # 3.87 -> 0.86 ms, (32, 512, 4, 4) 3.40 -> 0.42 ms, the GEMMs unchanged; at 16x16 with at
 # most 64 channels (the lecture CNN's second layer): forward 13.3 -> 10.8 ms, input gradient
 # 20.8 -> 15.6 ms, training step 77 -> 68 ms; at 16x16 with 128 channels a tie, at 32x32
-# 1.4-1.6x slower (the input's transposition costs more than the copy saves). Rule: fewer
-# than ``FOLD_MAX_P`` positions, or at most ``CHANNELS_LAST_MAX_P`` with at most
-# ``CHANNELS_LAST_MAX_C`` channels.
+# 1.4-1.6x slower: the input's transposition to channels-last costs more than the copy
+# saves (NumPy transposes (32, 64, 32, 32) at 1.4 GB/s, 6 ms), which also made ResNet's
+# stride-2 64->128 convolution from 32x32 to 16x16 take 19.3 instead of 11.6 ms. Rule: at
+# most ``CHANNELS_LAST_MAX_I`` input positions, and fewer than ``FOLD_MAX_P`` output
+# positions or at most ``CHANNELS_LAST_MAX_P`` with at most ``CHANNELS_LAST_MAX_C``
+# channels.
 CHANNELS_LAST = True
+CHANNELS_LAST_MAX_I = 256
 CHANNELS_LAST_MAX_P = 256
 CHANNELS_LAST_MAX_C = 64
 
 
-def _channels_last(N, C, P, groups, pointwise):
+def _channels_last(N, C, I, P, groups, pointwise):
     return (CHANNELS_LAST and groups == 1 and N > 1 and not pointwise
+            and I <= CHANNELS_LAST_MAX_I
             and (P < FOLD_MAX_P or (P <= CHANNELS_LAST_MAX_P and C <= CHANNELS_LAST_MAX_C)))
 
 
@@ -694,7 +699,7 @@ def _im2col_forward(x, w, stride, pads, dilation, groups, out):
     P = math.prod(out)
     wm = w.reshape(groups, Co // groups, math.prod(w.shape[1:]))   # (G, Cog, CK)
     pointwise = _is_pointwise(kernel, stride, pads, x.shape[2:], out)
-    if _channels_last(N, x.shape[1], P, groups, pointwise):
+    if _channels_last(N, x.shape[1], math.prod(x.shape[2:]), P, groups, pointwise):
         cols = _columns_last(x, kernel, stride, pads, dilation, out)  # (N*P, K*C)
         y = np.matmul(cols, _weight_last(w).T)                       # (N*P, Co)
         y = np.ascontiguousarray(y.reshape(N, P, Co).transpose(0, 2, 1)).reshape((N, Co) + out)
@@ -1005,7 +1010,7 @@ def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols=None,
     kernel = tuple(w_shape[2:])
     if built:
         pointwise = _is_pointwise(kernel, stride, pads, x.shape[2:], outs)
-        if _channels_last(N, x.shape[1], P, groups, pointwise):
+        if _channels_last(N, x.shape[1], math.prod(x.shape[2:]), P, groups, pointwise):
             cols = _columns_last(x, kernel, stride, pads, dilation, outs)
         else:
             fold = _fold(N, P) and not pointwise
