@@ -406,3 +406,26 @@ def test_channels_last_rule_picks_small_outputs_and_few_channels():
     assert not K._channels_last(32, 64, 32 * 32, 16 * 16, 1, False)   # stride 2 from 32x32
     assert not K._channels_last(32, 64, 8 * 8, 8 * 8, 2, False)       # grouped
     assert not K._channels_last(1, 64, 8 * 8, 8 * 8, 1, False)        # one image
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[6] == 1 and c[1][0] > 1],
+                         ids=lambda c: c[0])
+def test_channels_last_columns_in_batch_chunks_match_whole(case, monkeypatch):
+    # columns that are not kept are built a few images at a time: one image per chunk
+    # must give what the whole batch at once gives
+    _, xs, ws, s, pads, d, g = case
+    rng = np.random.default_rng(19)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    y0 = K.conv_forward(x, w, s, pads, d, g, algorithm="im2col")
+    gy = rng.standard_normal(y0.shape)
+
+    def three():
+        return (K.conv_forward(x, w, s, pads, d, g, algorithm="im2col"),
+                K.conv_input_grad(gy, w, xs, s, pads, d, g, algorithm="im2col"),
+                K.conv_weight_grad(x, gy, ws, s, pads, d, g, algorithm="im2col"))
+
+    whole = three()
+    monkeypatch.setattr(K, "CL_CHUNK_BYTES", 1)
+    assert len(K._batch_chunks(xs[0], 8, keep=False)) == xs[0]
+    for a, b in zip(three(), whole):
+        assert_close(a, b, rtol=1e-12)

@@ -371,6 +371,19 @@ def _columns_last(x, kernel, stride, pads, dilation, out):
     return buf.reshape(N * math.prod(out), math.prod(kernel) * C)
 
 
+def _gw_last(gy, cols):
+    """``gy (n, Co, O...)`` against channels-last columns ``(n*P, K*C)``: ``(Co, K*C)``."""
+    n, Co = gy.shape[:2]
+    gyt = np.ascontiguousarray(gy.reshape(n, Co, -1).transpose(1, 0, 2)).reshape(Co, -1)
+    return np.matmul(gyt, cols)
+
+
+def _gw_from_last(gwl, kernel, w_shape):
+    """``(Co, K*C)`` in the channels-last order -> the weight's ``(Co, C, K...)``."""
+    gw = np.moveaxis(gwl.reshape((w_shape[0],) + tuple(kernel) + (w_shape[1],)), -1, 1)
+    return np.ascontiguousarray(gw)
+
+
 def _weight_last(w):
     """``(Co, C, K...)`` -> ``(Co, K1*..*Kn*C)``, the channels-last columns' order."""
     return np.ascontiguousarray(np.moveaxis(w, 1, -1)).reshape(w.shape[0], -1)
@@ -682,7 +695,7 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep_cols=False
         y = _blocked_depthwise_forward(x, w, pads, dilation, out, bias=bias)
         bias = None                                                  # added already
     else:
-        y, cols = _im2col_forward(x, w, stride, pads, dilation, groups, out)
+        y, cols = _im2col_forward(x, w, stride, pads, dilation, groups, out, keep=keep_cols)
     if bias is not None:
         y += bias.reshape((-1,) + (1,) * (y.ndim - 2))               # y is a fresh array
     if keep_cols:
@@ -691,18 +704,44 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep_cols=False
     return y
 
 
-def _im2col_forward(x, w, stride, pads, dilation, groups, out):
-    """``(y, cols)``: the column matrix (below ``FOLD_MAX_P`` positions channels-last, or
-    folded for grouped convolutions) and one GEMM."""
+def _batch_chunks(N, row_bytes, keep):
+    """Slices of the batch whose channels-last columns (``row_bytes`` per image) stay within
+    ``CL_CHUNK_BYTES``; one slice when the columns are kept for the weight gradient."""
+    n = 1 if keep else max(1, -(-N * row_bytes // CL_CHUNK_BYTES))
+    n = min(n, N)
+    bounds = [N * i // n for i in range(n + 1)]
+    return [slice(bounds[i], bounds[i + 1]) for i in range(n)]
+
+
+# Channels-last column matrices that are not kept (inference, the input gradient as a
+# convolution, a rebuilt weight gradient) are built and consumed a few images at a time, at
+# most this many bytes each: the lecture CNN's second layer's input gradient needed 38 MB of
+# columns at once, the largest array of its training step (peak memory 173 -> 145 MB, no
+# measurable time).
+CL_CHUNK_BYTES = 12 * 2**20
+
+
+def _im2col_forward(x, w, stride, pads, dilation, groups, out, keep=True):
+    """``(y, cols)``: the column matrix (channels-last for few output positions, folded for
+    grouped convolutions with few positions) and one GEMM. Without ``keep``, channels-last
+    columns are made and used in batch chunks and ``cols`` is ``None``."""
     kernel = tuple(w.shape[2:])
     N, Co = x.shape[0], w.shape[0]
     P = math.prod(out)
     wm = w.reshape(groups, Co // groups, math.prod(w.shape[1:]))   # (G, Cog, CK)
     pointwise = _is_pointwise(kernel, stride, pads, x.shape[2:], out)
     if _channels_last(N, x.shape[1], math.prod(x.shape[2:]), P, groups, pointwise):
-        cols = _columns_last(x, kernel, stride, pads, dilation, out)  # (N*P, K*C)
-        y = np.matmul(cols, _weight_last(w).T)                       # (N*P, Co)
-        y = np.ascontiguousarray(y.reshape(N, P, Co).transpose(0, 2, 1)).reshape((N, Co) + out)
+        wl = _weight_last(w)                                         # (Co, K*C)
+        chunks = _batch_chunks(N, P * wl.shape[1] * x.itemsize, keep)
+        y = np.empty((N, Co, P), dtype=np.result_type(x, w))
+        for b in chunks:
+            cols = _columns_last(x[b], kernel, stride, pads, dilation, out)  # (n*P, K*C)
+            yb = np.matmul(cols, wl.T)                               # (n*P, Co)
+            y[b] = yb.reshape(-1, P, Co).transpose(0, 2, 1)
+            if len(chunks) > 1:
+                release(cols)
+                cols = None
+        y = y.reshape((N, Co) + out)
     elif _fold(N, P) and not pointwise:
         cols = _columns(x, kernel, stride, pads, dilation, groups, out, fold=True)
         y = np.matmul(wm, cols).reshape(Co, N, P)                    # (G, Cog, N*P)
@@ -1011,17 +1050,18 @@ def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols=None,
     if built:
         pointwise = _is_pointwise(kernel, stride, pads, x.shape[2:], outs)
         if _channels_last(N, x.shape[1], math.prod(x.shape[2:]), P, groups, pointwise):
-            cols = _columns_last(x, kernel, stride, pads, dilation, outs)
-        else:
-            fold = _fold(N, P) and not pointwise
-            cols = _columns(x, kernel, stride, pads, dilation, groups, outs, fold=fold)
+            KC = math.prod(kernel) * x.shape[1]
+            gwl = None
+            for b in _batch_chunks(N, P * KC * x.itemsize, keep=False):
+                cols = _columns_last(x[b], kernel, stride, pads, dilation, outs)
+                part = _gw_last(gy[b], cols)
+                release(cols)
+                gwl = part if gwl is None else np.add(gwl, part, out=gwl)
+            return _gw_from_last(gwl, kernel, w_shape)
+        fold = _fold(N, P) and not pointwise
+        cols = _columns(x, kernel, stride, pads, dilation, groups, outs, fold=fold)
     if cols.ndim == 2:                                               # (N*P, K*C), one group
-        gyt = np.ascontiguousarray(gy.reshape(N, Co, P).transpose(1, 0, 2)).reshape(Co, N * P)
-        gwl = np.matmul(gyt, cols)                                   # (Co, K*C)
-        if built:
-            release(cols)
-        gw = np.moveaxis(gwl.reshape((Co,) + kernel + (w_shape[1],)), -1, 1)
-        return np.ascontiguousarray(gw)                              # (Co, C, K...)
+        return _gw_from_last(_gw_last(gy, cols), kernel, w_shape)
     gym = gy.reshape(N, groups, Cog, P)                              # (N, G, Cog, P)
     if cols.ndim == 3:                                               # folded: (G, CK, N*P)
         gyt = np.ascontiguousarray(gym.transpose(1, 2, 0, 3)).reshape(groups, Cog, N * P)

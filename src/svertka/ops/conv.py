@@ -43,7 +43,10 @@ class ConvNd(Function):
         ctx.params = (stride, pads, dilation, groups)
         ctx.has_bias = b is not None
         _, need_w, _ = ctx.needs_input_grad
-        y, cols = K.conv_forward(x, w, stride, pads, dilation, groups, keep_cols=True, bias=b)
+        # the columns are only asked for when gw will need them (without, channels-last
+        # columns are built a few images at a time)
+        out = K.conv_forward(x, w, stride, pads, dilation, groups, keep_cols=need_w, bias=b)
+        y, cols = out if need_w else (out, None)
         # Keep the columns for gw when they are free (the 1x1 case is a view) or within the
         # size caps (``K.keep_cols``); else hand them back to the workspace for reuse at once.
         ctx.cols = None
