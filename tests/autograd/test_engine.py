@@ -313,3 +313,27 @@ def test_custom_function_needs_input_grad_and_constants():
     assert seen["needs"] == (True, False)
     y.sum().backward()
     assert x.grad.tolist() == [2.0, 3.0] and y.tolist() == [3.0, 4.0]
+
+
+def test_graph_frees_intermediate_results_the_backward_does_not_need():
+    # ReLU's backward needs its output, not its input: the conv output under it must not be
+    # kept alive by the graph (torch frees it too); gradients still reach the leaves
+    import gc
+    import weakref
+
+    import svertka.nn.functional as F
+    rng = np.random.default_rng(0)
+    x = svertka.tensor(rng.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w = svertka.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    h = F.conv2d(x, w)
+    dead = weakref.ref(h._data)
+    y = F.relu(h)
+    del h
+    gc.collect()
+    assert dead() is None
+    y.sum().backward()
+    xt = torch.tensor(x.detach().numpy(), requires_grad=True)
+    wt = torch.tensor(w.detach().numpy(), requires_grad=True)
+    torch.relu(torch.nn.functional.conv2d(xt, wt)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy(), rtol=1e-10)

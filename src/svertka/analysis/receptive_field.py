@@ -225,6 +225,7 @@ class Tracker:
     def __init__(self, model, n_spatial):
         self.n = n_spatial
         self._geo = {}       # id(tensor) -> (tensor, geometry); the tensor keeps the id alive
+        self._geo_node = {}  # id(node) -> (node, geometry) for recorded non-leaf tensors
         self.calls = []
         self._handles = [m.register_forward_hook(self._hook(name, m))
                          for name, m in model.named_modules()]
@@ -236,6 +237,8 @@ class Tracker:
 
     def set(self, tensor, geometry):
         self._geo[id(tensor)] = (tensor, geometry)
+        if tensor._ctx is not None:      # graph nodes keep only their leaf inputs: find the
+            self._geo_node[id(tensor._ctx)] = (tensor._ctx, geometry)   # rest by their node
 
     def _spatial(self, t):
         return tuple(t.shape[2:]) if self.n and t.ndim == self.n + 2 else None
@@ -253,14 +256,20 @@ class Tracker:
             if id(ctx) in seen:
                 continue
             seen.add(id(ctx))
-            for t in getattr(ctx, "inputs", None) or ():
+            for t in getattr(ctx, "inputs", None) or ():        # leaves
                 if t is None:
                     continue
                 hit = self._geo.get(id(t))
                 if hit is not None and hit[0] is t:
                     found.append(hit[1])
-                elif t._ctx is not None:
-                    stack.append(t._ctx)
+            for p in getattr(ctx, "parents", None) or ():       # results of other nodes
+                if p is None:
+                    continue
+                hit = self._geo_node.get(id(p))
+                if hit is not None and hit[0] is p:
+                    found.append(hit[1])
+                else:
+                    stack.append(p)
         return merge(found)
 
     def _hook(self, name, module):

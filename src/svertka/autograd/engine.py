@@ -103,15 +103,15 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
                                                         grads)):
                 if not needed or g is None:
                     continue
-                data = node.inputs[i]._data
+                shape, dtype = node.input_meta[i]
                 if type(g) is not ndarray:
                     g = np.asarray(g)
-                if g.shape != data.shape:
+                if g.shape != shape:
                     raise RuntimeError(
                         f"function {node.name()} returned an invalid gradient at index {i}: "
-                        f"got shape {g.shape}, expected {data.shape}")
-                if g.dtype != data.dtype:
-                    g = g.astype(data.dtype)
+                        f"got shape {g.shape}, expected {shape}")
+                if g.dtype != dtype:
+                    g = g.astype(dtype)
                 if parent is not None:
                     pkey = id(parent)
                     prev = node_grads.get(pkey)

@@ -39,13 +39,16 @@ class Context:
 
     Attributes:
         fn: the Function subclass.
-        inputs: per positional input, the Tensor (only where it requires grad, else ``None``).
+        inputs: per positional input, the Tensor where it is a leaf that requires grad (its
+            ``.grad`` receives the gradient), else ``None``.
+        input_meta: per positional input that requires grad, its ``(shape, dtype)``.
         parents: per positional input, the producing ``Context`` of that input at the time of
             the call (``None`` for leaves and constants).
         needs_input_grad: per positional input, whether it requires a gradient.
     """
 
-    __slots__ = ("fn", "inputs", "parents", "needs_input_grad", "_saved", "_saved_versions",
+    __slots__ = ("fn", "inputs", "input_meta", "parents", "needs_input_grad", "_saved",
+                 "_saved_versions",
                  "_freed", "_retained", "__dict__", "__weakref__")
 
     def __init__(self, fn):
@@ -134,8 +137,14 @@ class Function:
         if any_grad and out.dtype.kind in "fc":
             result._requires_grad = True
             result._ctx = ctx
-            ctx.inputs = tuple(a if n else None for a, n in zip(args, needs))
-            ctx.parents = tuple(a._ctx if n else None for a, n in zip(args, needs))
+            # Only the leaves are kept (their .grad is written); of the other inputs the node
+            # needs just the shape and dtype, so an intermediate result that the backward
+            # does not use (a conv's output under a ReLU) is freed as in torch.
+            ctx.parents = parents = tuple(a._ctx if n else None for a, n in zip(args, needs))
+            ctx.inputs = tuple(a if n and p is None else None
+                               for a, n, p in zip(args, needs, parents))
+            ctx.input_meta = tuple((a._data.shape, a._data.dtype) if n else None
+                                   for a, n in zip(args, needs))
             if ctx._saved:
                 _record_versions(ctx, args, arrays, out, result)
         if cls.is_view and isinstance(args[0], Tensor):
