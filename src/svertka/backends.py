@@ -20,6 +20,10 @@ algorithms that compute the same thing:
   cache-sized blocks of the batch).
 * ``'auto'`` (the default): chosen per call by shape, see :func:`select_conv_algorithm`.
 
+Also here: the thread count of svertka's own memory-bound kernels (:func:`set_num_threads`),
+the column workspace (:func:`workspace_bytes`, :func:`clear_workspace`) and the allocator
+setting that keeps freed memory in the process (:func:`tune_malloc`, on by default).
+
 Examples:
     >>> import svertka
     >>> svertka.backends.get_conv_algorithm()

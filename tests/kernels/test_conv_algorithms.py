@@ -429,3 +429,52 @@ def test_channels_last_columns_in_batch_chunks_match_whole(case, monkeypatch):
     assert len(K._batch_chunks(xs[0], 8, keep=False)) == xs[0]
     for a, b in zip(three(), whole):
         assert_close(a, b, rtol=1e-12)
+
+
+# (id, x shape, w shape, pads, dilation, groups): stride 1 on feature maps large enough for
+# NCHW columns (more than CHANNELS_LAST_MAX_I input positions)
+FUSED_CASES = [
+    ("2d_same", (2, 3, 20, 18), (4, 3, 3, 3), ((1, 1), (1, 1)), (1, 1), 1),
+    ("2d_asymmetric_dilated", (2, 2, 20, 19), (3, 2, 3, 2), ((2, 1), (0, 1)), (2, 1), 1),
+    ("2d_valid_5x5", (3, 2, 24, 24), (3, 2, 5, 5), ((0, 0), (0, 0)), (1, 1), 1),
+    ("2d_grouped", (2, 4, 20, 20), (6, 2, 3, 3), ((1, 1), (1, 1)), (1, 1), 2),
+    ("1d_same_even_kernel", (2, 3, 300), (5, 3, 4), ((1, 2),), (1,), 1),
+    ("3d_same", (2, 2, 7, 7, 7), (3, 2, 3, 3, 3), ((1, 1),) * 3, (1, 1, 1), 1),
+]
+
+
+@pytest.mark.parametrize("case", FUSED_CASES, ids=lambda c: c[0])
+def test_fused_backward_matches_separate_gx_and_gw(case, monkeypatch):
+    import torch
+    _, xs, ws, pads, d, g = case
+    n = len(ws) - 2
+    s = (1,) * n
+    rng = np.random.default_rng(23)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    gy = rng.standard_normal(K.conv_forward(x, w, s, pads, d, g).shape)
+    assert K.fused_backward_applies(xs, ws, gy.shape, s, pads, d, g)
+    gx, gw = K.conv_backward_fused(gy, x, w, pads, d, g)
+    assert_close(gx, K.conv_input_grad(gy, w, xs, s, pads, d, g, algorithm="im2col"),
+                 rtol=1e-12)
+    assert_close(gw, K.conv_weight_grad(x, gy, ws, s, pads, d, g, algorithm="im2col"),
+                 rtol=1e-12)
+    # and through autograd (ConvNd picks the fused path) against torch
+    import svertka
+    flat = [p for lo_hi in reversed(pads) for p in lo_hi]
+    conv = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d,
+            3: torch.nn.functional.conv3d}[n]
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    conv(torch.nn.functional.pad(xt, flat), wt, dilation=d, groups=g).backward(
+        torch.tensor(gy))
+    xv, wv = svertka.tensor(x, requires_grad=True), svertka.tensor(w, requires_grad=True)
+    y = svertka.ops.conv.ConvNd.apply(xv, wv, None, stride=s, pads=pads, dilation=d, groups=g)
+    y.backward(svertka.tensor(gy))
+    assert_close(xv.grad, xt.grad, rtol=1e-10)
+    assert_close(wv.grad, wt.grad, rtol=1e-10)
+
+
+def test_fused_backward_is_not_used_where_columns_are_channels_last_or_strided():
+    assert not K.fused_backward_applies((2, 3, 8, 8), (4, 3, 3, 3), (2, 4, 8, 8), (1, 1),
+                                        ((1, 1), (1, 1)), (1, 1), 1)      # small map
+    assert not K.fused_backward_applies((2, 3, 16, 16), (4, 3, 3, 3), (2, 4, 8, 8), (2, 2),
+                                        ((1, 1), (1, 1)), (1, 1), 1)      # stride 2

@@ -936,6 +936,61 @@ def _input_grad_as_conv(gy, w, x_shape, pads, dilation, groups):
     return gx
 
 
+# With stride 1, the backward's weight gradient reuses the columns of the padded ``gy`` that
+# the input gradient (as a convolution) builds anyway, instead of building the input's
+# columns a second time (see ``conv_backward_fused``).
+FUSED_BACKWARD = True
+
+
+def fused_backward_applies(x_shape, w_shape, gy_shape, stride, pads, dilation, groups,
+                           algorithm=None):
+    """Whether ``conv_backward_fused`` serves this convolution's ``gx`` and ``gw``: stride
+    1, the im2col algorithm with the input gradient as a convolution, and ``gy``'s columns
+    in the NCHW layout (the large feature maps, whose input columns are not kept)."""
+    kernel = tuple(w_shape[2:])
+    N = x_shape[0]
+    Q = math.prod(x_shape[2:])
+    return (FUSED_BACKWARD and GX_AS_CONV and N > 0 and Q > 0 and math.prod(gy_shape) > 0
+            and _algorithm(x_shape, w_shape, stride, dilation, groups, algorithm) == "im2col"
+            and _gx_as_conv_applies(kernel, stride, pads, dilation)
+            and _gx_as_conv_pays(w_shape, x_shape, tuple(gy_shape[2:]), groups)
+            and not _fold(N, Q)
+            and not _channels_last(N, gy_shape[1], math.prod(gy_shape[2:]), Q, groups, False)
+            and not _blocked_depthwise(tuple(gy_shape), (x_shape[1], w_shape[0] // groups)
+                                       + kernel, (1,) * len(kernel), groups,
+                                       tuple(x_shape[2:])))
+
+
+def conv_backward_fused(gy, x, w, pads, dilation, groups):
+    """``(gx, gw)`` of a stride-1 convolution from one column matrix, that of ``gy`` padded
+    as for ``_input_grad_as_conv``: ``cols[n, (co, k'), q] = gy[n, co, q + lo - (K-1-k')d]``
+    for each input position ``q``. So ``gx = W_flipped^T @ cols`` and, since
+    ``gw[co, c, k] = sum_(n,q) x[n, c, q] * gy[n, co, q + lo - k d]``,
+    ``gw = x @ cols^T`` with the kernel axes flipped back: no columns of ``x`` are built.
+    Measured on (32, 64, 32, 32) with a 3x3 kernel: the backward 4-5 ms faster (the 75 MB
+    column build it saves)."""
+    n = w.ndim - 2
+    kernel = tuple(w.shape[2:])
+    N = x.shape[0]
+    Co, Cg = w.shape[:2]
+    Cog = Co // groups
+    Q = math.prod(x.shape[2:])
+    wf = w[(slice(None), slice(None)) + (slice(None, None, -1),) * n]
+    wt = np.ascontiguousarray(wf.reshape((groups, Cog, Cg) + kernel).swapaxes(1, 2))
+    gpads = tuple((d * (k - 1) - lo, d * (k - 1) - hi)
+                  for (lo, hi), k, d in zip(pads, kernel, dilation))
+    cols = _columns(gy, kernel, (1,) * n, gpads, dilation, groups, tuple(x.shape[2:]))
+    # cols: (N, G, Cog*K, Q)
+    gx = np.matmul(wt.reshape(groups, Cg, Cog * math.prod(kernel)), cols)   # (N, G, Cg, Q)
+    xg = x.reshape(N, groups, Cg, Q)
+    gwt = np.matmul(cols, xg.transpose(0, 1, 3, 2)).sum(axis=0)    # (G, Cog*K, Cg)
+    release(cols)
+    gwt = gwt.reshape((groups, Cog) + kernel + (Cg,))
+    gw = np.moveaxis(gwt, -1, 2)[(Ellipsis,) + (slice(None, None, -1),) * n]  # flip back
+    return (gx.reshape(x.shape).astype(np.result_type(gy, w), copy=False),
+            np.ascontiguousarray(gw).reshape(w.shape))
+
+
 def _direct_input_grad(gy, w, x_shape, stride, pads, dilation, groups):
     """Reference: for every kernel offset, ``gx_shifted += w[..., k]^T . gy`` (an einsum).
 

@@ -67,6 +67,10 @@ class ConvNd(Function):
                 x.shape, w.shape, gy.shape, stride, pads, dilation, groups):
             # stride-1 depthwise: gw from the columns of gy that gx builds anyway
             gx, gw = K.conv_depthwise_backward(gy, x, w, pads, dilation)
+        elif nx and nw and ctx.cols is None and K.fused_backward_applies(
+                x.shape, w.shape, gy.shape, stride, pads, dilation, groups):
+            # stride 1: gw from the columns of gy that gx builds anyway
+            gx, gw = K.conv_backward_fused(gy, x, w, pads, dilation, groups)
         else:
             gx = (K.conv_input_grad(gy, w, x.shape, stride, pads, dilation, groups)
                   if nx else None)
