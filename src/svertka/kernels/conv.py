@@ -26,7 +26,9 @@ Measured refinements of the im2col algorithm (``benchmarks/``, 2-core AVX2/AVX-5
   on first touch, which cost as much as building it;
 * with stride 1, ``gx`` is a convolution of the padded ``gy`` with the flipped, transposed
   weight (its columns, then one GEMM straight into ``gx``): about 1.5x faster than a GEMM into
-  a column gradient plus col2im;
+  a column gradient plus col2im, where ``gy``'s columns are at most 2.5x the column gradient
+  (``GX_AS_CONV_MAX_RATIO``); the weight gradient then reuses those columns
+  (``conv_backward_fused``) instead of building the input's a second time;
 * below ``FOLD_MAX_P`` output positions the batch is folded into the GEMM columns: one large
   GEMM instead of ``N`` skinny ones (ResNet's 8x8 and 4x4 stages). A dense convolution then
   builds its columns channels-last, ``(N*P, K...*C)``, from a channels-last copy of the input
