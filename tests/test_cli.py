@@ -85,3 +85,33 @@ def test_bench_runs_one_small_workload_without_torch(capsys):
                      "--no-wait", "-t", "1"]) == 0
     out = capsys.readouterr().out
     assert "lenet5" in out and "GFLOP/s" in out
+
+
+def test_bench_rounds_report_median_ratio_and_range(monkeypatch):
+    # fake step times: round k gives ratio (k + 1) / 2 for the one workload
+    from svertka import bench
+    calls = []
+
+    def fake_run_workload(wl, repeat, warmup, with_torch, quiet=True):
+        k = len(calls)
+        calls.append(wl.name)
+        return [[0.2] * repeat, [0.1 * (k + 1)] * repeat]
+
+    monkeypatch.setattr(bench, "run_workload", fake_run_workload)
+    monkeypatch.setattr(bench, "gemm_peak", lambda: 100.0)
+    res = bench.run(["lenet5"], threads=1, repeat=3, with_torch=True, quiet=False, rounds=3)
+    (row,) = res["workloads"]
+    assert calls == ["lenet5"] * 3
+    assert row["round_ratios"] == pytest.approx([0.5, 1.0, 1.5])
+    assert row["ratio"] == pytest.approx(1.0)
+    assert (row["ratio_min"], row["ratio_max"]) == pytest.approx((0.5, 1.5))
+    assert row["torch_s"] == pytest.approx(0.2) and row["svertka_s"] == pytest.approx(0.2)
+    assert "range 0.50-1.50x" in bench.format_table(res)
+    assert "0.50-1.50x" in bench.format_markdown(res)
+
+
+def test_bench_rejects_zero_rounds(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", "--rounds", "0"])
+    assert e.value.code == 2
+    assert "--rounds: expected a positive int, got '0'" in capsys.readouterr().err

@@ -15,6 +15,7 @@ A training step is forward + cross-entropy + backward + SGD with momentum 0.9, i
     svertka bench                          # every workload, svertka and torch if installed
     svertka bench -w lenet5 conv3x3 -r 20  # a subset, more repetitions
     svertka bench --no-torch --json out.json
+    svertka bench --rounds 3               # three passes: median ratios and their range
 """
 
 from __future__ import annotations
@@ -377,8 +378,13 @@ def _blas_threads():
         return []
 
 
-def run(names=None, threads=2, repeat=7, warmup=2, with_torch=None, log=None, quiet=True):
-    """Run the workloads ``names`` (default all); returns a JSON-ready dict of results."""
+def run(names=None, threads=2, repeat=7, warmup=2, with_torch=None, log=None, quiet=True,
+        rounds=1):
+    """Run the workloads ``names`` (default all); returns a JSON-ready dict of results.
+
+    With ``rounds > 1`` the whole list runs that many times (so a drift of the machine's speed
+    reaches every workload alike); each workload then reports the medians over the rounds and
+    the range of its ratio (``ratio_min``, ``ratio_max``, ``round_ratios``)."""
     if with_torch is None:
         try:
             import torch  # noqa: F401
@@ -390,34 +396,67 @@ def run(names=None, threads=2, repeat=7, warmup=2, with_torch=None, log=None, qu
         if n not in WORKLOADS:
             raise ValueError(f"svertka bench: unknown workload {n!r}; choose from "
                              f"{', '.join(WORKLOADS)}")
+    if not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"svertka bench: rounds must be a positive int, got {rounds!r}")
     _pin_threads(threads)
     if quiet:
         wait_quiet(5.0)
     peak = gemm_peak()
     result = {"machine": machine_info(), "threads": threads, "blas_threads": _blas_threads(),
-              "repeat": repeat, "warmup": warmup, "gemm_peak_gflops": peak, "workloads": []}
+              "repeat": repeat, "warmup": warmup, "rounds": rounds,
+              "gemm_peak_gflops": peak, "workloads": []}
+    per_round = {n: [] for n in names}
+    for k in range(rounds):
+        if log is not None and rounds > 1:
+            print(f"-- round {k + 1} of {rounds}", file=log, flush=True)
+        for n in names:
+            wl = WORKLOADS[n]
+            runs = run_workload(wl, repeat, warmup, with_torch, quiet=quiet)
+            row = _row(wl, [statistics.median(ts) for ts in runs], peak, runs)
+            per_round[n].append(row)
+            if log is not None:
+                print(_format_row(row), file=log, flush=True)
     for n in names:
+        rows = per_round[n]
+        if rounds == 1:
+            result["workloads"].append(rows[0])
+            continue
         wl = WORKLOADS[n]
-        runs = run_workload(wl, repeat, warmup, with_torch, quiet=quiet)
-        times = [statistics.median(ts) for ts in runs]
-        fl = flops(wl)
-        row = {"name": n, "mode": wl.mode, "batch": wl.batch, "shape": list(wl.shape),
-               "note": wl.note, "target": wl.target, "flops": fl,
-               "svertka_s": times[0], "svertka_img_s": wl.batch / times[0],
-               "svertka_gflops": fl / times[0] / 1e9,
-               "svertka_peak_fraction": fl / times[0] / 1e9 / peak}
+        times = [statistics.median(r["svertka_s"] for r in rows)]
         if with_torch:
-            row.update({"torch_s": times[1], "torch_img_s": wl.batch / times[1],
-                        "torch_gflops": fl / times[1] / 1e9,
-                        "torch_peak_fraction": fl / times[1] / 1e9 / peak,
-                        # the median of the back-to-back ratios: robust to the load of
-                        # other processes changing between repetitions
-                        "ratio": statistics.median(t / s for s, t in zip(*runs)),
-                        "ratio_of_medians": times[1] / times[0]})
+            times.append(statistics.median(r["torch_s"] for r in rows))
+        row = _row(wl, times, peak)
+        if with_torch:
+            ratios = [r["ratio"] for r in rows]
+            row.update({"ratio": statistics.median(ratios), "ratio_min": min(ratios),
+                        "ratio_max": max(ratios), "round_ratios": ratios})
         result["workloads"].append(row)
-        if log is not None:
+    if log is not None and rounds > 1:
+        print(f"-- medians over {rounds} rounds", file=log)
+        for row in result["workloads"]:
             print(_format_row(row), file=log, flush=True)
     return result
+
+
+def _row(wl, times, peak, runs=None):
+    """One workload's result from its median step times (svertka, then torch); ``runs``,
+    the back-to-back step times, give the ratio (else the ratio of the medians)."""
+    fl = flops(wl)
+    row = {"name": wl.name, "mode": wl.mode, "batch": wl.batch, "shape": list(wl.shape),
+           "note": wl.note, "target": wl.target, "flops": fl,
+           "svertka_s": times[0], "svertka_img_s": wl.batch / times[0],
+           "svertka_gflops": fl / times[0] / 1e9,
+           "svertka_peak_fraction": fl / times[0] / 1e9 / peak}
+    if len(times) > 1:
+        row.update({"torch_s": times[1], "torch_img_s": wl.batch / times[1],
+                    "torch_gflops": fl / times[1] / 1e9,
+                    "torch_peak_fraction": fl / times[1] / 1e9 / peak,
+                    "ratio_of_medians": times[1] / times[0]})
+        # the median of the back-to-back ratios: robust to the load of other processes
+        # changing between repetitions
+        row["ratio"] = (statistics.median(t / s for s, t in zip(*runs)) if runs is not None
+                        else times[1] / times[0])
+    return row
 
 
 def _format_row(r):
@@ -428,6 +467,8 @@ def _format_row(r):
         s += (f" {r['torch_img_s']:9.1f} {r['torch_gflops']:7.1f} "
               f"{r['torch_peak_fraction']:5.0%} {r['ratio']:6.2f}x "
               f"{'' if r['target'] is None else format(r['target'], '.1f') + 'x':>6s} {ok}")
+        if "ratio_min" in r:
+            s += f"  range {r['ratio_min']:.2f}-{r['ratio_max']:.2f}x"
     if "svertka_mem_mb" in r:
         s += f"  mem {r['svertka_mem_mb']:.0f}/{r.get('torch_mem_mb', float('nan')):.0f} MB"
     return s
@@ -452,8 +493,11 @@ def format_markdown(result):
     """A Markdown table of a ``run`` result."""
     with_torch = any("torch_img_s" in r for r in result["workloads"])
     cols = ["workload", "mode", "batch", "svertka img/s", "svertka GFLOP/s (peak %)"]
+    ranges = any("ratio_min" in r for r in result["workloads"])
     if with_torch:
         cols += ["torch img/s", "torch GFLOP/s (peak %)", "ratio", "target"]
+        if ranges:
+            cols.insert(-1, f"ratio range ({result.get('rounds')} rounds)")
     if any("svertka_mem_mb" in r for r in result["workloads"]):
         cols += ["peak memory svertka / torch (MB)"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -465,6 +509,8 @@ def format_markdown(result):
             cells += [f"{r['torch_img_s']:.1f}",
                       f"{r['torch_gflops']:.1f} ({r['torch_peak_fraction']:.0%})",
                       f"**{r['ratio']:.2f}x**", f">= {r['target']}x"]
+            if ranges:
+                cells.insert(-1, f"{r['ratio_min']:.2f}-{r['ratio_max']:.2f}x")
         if "svertka_mem_mb" in r:
             cells.append(f"{r['svertka_mem_mb']:.0f} / {r.get('torch_mem_mb', float('nan')):.0f}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -561,18 +607,34 @@ def add_bench_parser(subparsers):
     return p
 
 
+def _positive_int(text):
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
+    return value
+
+
 def add_arguments(p):
     p.add_argument("-w", "--workloads", nargs="+", metavar="NAME", choices=list(WORKLOADS),
                    help=f"subset of: {', '.join(WORKLOADS)} (default: all)")
     p.add_argument("-t", "--threads", type=int, default=min(2, os.cpu_count() or 1),
                    help="threads for NumPy's BLAS and torch (default: 2)")
     p.add_argument("-r", "--repeat", type=int, default=7, help="timed steps (median)")
+    p.add_argument("--rounds", type=_positive_int, default=1,
+                   help="run the whole list this many times; report medians and the range "
+                        "of each ratio (the machine's speed may drift between rounds)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     p.add_argument("--no-torch", action="store_true", help="svertka only, absolute numbers")
     p.add_argument("--memory", action="store_true",
                    help="also measure the peak memory of two steps (fresh processes)")
     p.add_argument("--no-wait", action="store_true",
-                   help="do not wait for other processes to go quiet before each repetition")
+                   help="do not wait for other processes to go quiet before each repetition "
+                        "(faster, but the spinning worker threads one library leaves behind "
+                        "then slow the other: torch's LeNet-5 step measured up to 8x slower)")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
     p.add_argument("--markdown", metavar="PATH", help="write the results as a Markdown table")
     return p
@@ -595,7 +657,7 @@ def cmd_bench(args):
     print(_header(with_torch))
     print("-" * len(_header(with_torch)), flush=True)
     result = run(args.workloads, args.threads, args.repeat, args.warmup, with_torch,
-                 log=sys.stdout, quiet=not args.no_wait)
+                 log=sys.stdout, quiet=not args.no_wait, rounds=args.rounds)
     print(f"BLAS threads {result['blas_threads']}, float32 GEMM peak "
           f"{result['gemm_peak_gflops']:.0f} GFLOP/s")
     if args.memory:
