@@ -12,6 +12,7 @@ import svertka
 import svertka.nn.functional as F
 from svertka import backends
 from svertka.kernels import conv as K
+from svertka.kernels import parallel as KPar
 
 ALGORITHMS = ("auto", "im2col", "implicit_gemm", "fft", "direct")
 
@@ -164,7 +165,7 @@ def test_conv2d_backward_twice_with_retain_graph_gives_same_grads():
 @pytest.mark.parametrize("algorithm", ["im2col", "direct", "implicit_gemm"])
 def test_conv_threaded_kernels_match_single_thread(algorithm, monkeypatch):
     # force the threaded paths (column copies, col2im, depthwise passes) on small inputs
-    monkeypatch.setattr(K, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(KPar, "PARALLEL_MIN_BYTES", 0)
     rng = np.random.default_rng(4)
     cases = [((5, 4, 9, 9), (6, 4, 3, 3), (1, 1), 1), ((5, 4, 9, 9), (6, 4, 3, 3), (2, 2), 1),
              ((5, 6, 9, 9), (6, 1, 3, 3), (1, 1), 6), ((5, 6, 9, 9), (6, 1, 3, 3), (2, 2), 6),

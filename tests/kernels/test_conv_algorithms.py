@@ -10,6 +10,7 @@ from tests._oracle import assert_close
 
 from svertka import backends
 from svertka.kernels import conv as K
+from svertka.kernels import parallel as KPar
 
 ALGORITHMS = ("im2col", "implicit_gemm", "fft", "direct")
 PAIRS = list(itertools.combinations(ALGORITHMS, 2))
@@ -210,7 +211,7 @@ def test_conv_depthwise_blocked_matches_whole_columns(name, xs, ws, pads, d, blo
     whole = _blocked_three(x, w, gy, pads, d)
     monkeypatch.setattr(K, "DEPTHWISE_BLOCKED", True)
     monkeypatch.setattr(K, "DEPTHWISE_BLOCK_BYTES", block_bytes)
-    monkeypatch.setattr(K, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(KPar, "PARALLEL_MIN_BYTES", 0)
     previous = backends.set_num_threads(threads)
     try:
         blocked = _blocked_three(x, w, gy, pads, d)
@@ -371,19 +372,33 @@ def test_conv_keep_cols_training_step_keeps_and_gives_back_columns():
     assert w.grad.shape == (4, 3, 3, 3)
 
 
+def _case_arrays(case, seed):
+    """Random ``x``, ``w`` and an upstream gradient ``gy`` for a CASES entry."""
+    _, xs, ws, s, pads, d, g = case
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    gy = rng.standard_normal(K.conv_forward(x, w, s, pads, d, g).shape)
+    return x, w, gy
+
+
+def _im2col_three(case, x, w, gy):
+    """``(y, gx, gw)`` under the im2col algorithm, ``gw`` from rebuilt columns."""
+    _, xs, ws, s, pads, d, g = case
+    return (K.conv_forward(x, w, s, pads, d, g, algorithm="im2col"),
+            K.conv_input_grad(gy, w, xs, s, pads, d, g, algorithm="im2col"),
+            K.conv_weight_grad(x, gy, ws, s, pads, d, g, algorithm="im2col"))
+
+
 @pytest.mark.parametrize("case", [c for c in CASES if c[6] == 1 and c[1][0] > 1],
                          ids=lambda c: c[0])
 def test_channels_last_columns_match_nchw_columns(case, monkeypatch):
     _, xs, ws, s, pads, d, g = case
-    rng = np.random.default_rng(17)
-    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    x, w, gy = _case_arrays(case, 17)
     y0 = K.conv_forward(x, w, s, pads, d, g, algorithm="im2col")
-    gy = rng.standard_normal(y0.shape)
 
     def three():
         y, cols = K.conv_forward(x, w, s, pads, d, g, keep_cols=True, algorithm="im2col")
-        return (cols, y, K.conv_input_grad(gy, w, xs, s, pads, d, g, algorithm="im2col"),
-                K.conv_weight_grad(x, gy, ws, s, pads, d, g, algorithm="im2col"),
+        return (cols, *_im2col_three(case, x, w, gy),
                 K.conv_weight_grad(x, gy, ws, s, pads, d, g, cols=cols, algorithm="im2col"))
 
     monkeypatch.setattr(K, "CHANNELS_LAST", True)
@@ -413,21 +428,11 @@ def test_channels_last_rule_picks_small_outputs_and_few_channels():
 def test_channels_last_columns_in_batch_chunks_match_whole(case, monkeypatch):
     # columns that are not kept are built a few images at a time: one image per chunk
     # must give what the whole batch at once gives
-    _, xs, ws, s, pads, d, g = case
-    rng = np.random.default_rng(19)
-    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
-    y0 = K.conv_forward(x, w, s, pads, d, g, algorithm="im2col")
-    gy = rng.standard_normal(y0.shape)
-
-    def three():
-        return (K.conv_forward(x, w, s, pads, d, g, algorithm="im2col"),
-                K.conv_input_grad(gy, w, xs, s, pads, d, g, algorithm="im2col"),
-                K.conv_weight_grad(x, gy, ws, s, pads, d, g, algorithm="im2col"))
-
-    whole = three()
+    x, w, gy = _case_arrays(case, 19)
+    whole = _im2col_three(case, x, w, gy)
     monkeypatch.setattr(K, "CL_CHUNK_BYTES", 1)
-    assert len(K._batch_chunks(xs[0], 8, keep=False)) == xs[0]
-    for a, b in zip(three(), whole):
+    assert len(K._batch_chunks(x.shape[0], 8, keep=False)) == x.shape[0]
+    for a, b in zip(_im2col_three(case, x, w, gy), whole):
         assert_close(a, b, rtol=1e-12)
 
 

@@ -59,7 +59,7 @@ import weakref
 import numpy as np
 
 from svertka import backends
-from svertka.kernels.parallel import parallel as _parallel
+from svertka.kernels.parallel import parallel
 from svertka.kernels.window import out_shape, pad_constant, window_view
 
 __all__ = ["same_pads", "conv_out_shape", "im2col", "col2im", "conv_forward",
@@ -194,15 +194,6 @@ def col2im(cols, x_shape, kernel, stride, pads, dilation):
     crop = (slice(None), slice(None)) + tuple(slice(lo, lo + i)
                                               for i, (lo, _) in zip(x_shape[2:], pads))
     return gxp[crop]
-
-
-# Below this many bytes of work a call runs on the calling thread alone.
-PARALLEL_MIN_BYTES = 4 * 2**20
-
-
-def parallel(fn, n, nbytes):
-    """``svertka.kernels.parallel.parallel`` with this module's ``PARALLEL_MIN_BYTES``."""
-    _parallel(fn, n, nbytes, PARALLEL_MIN_BYTES)
 
 
 class _Workspace:
@@ -926,6 +917,15 @@ def _gx_as_conv_pays(w_shape, x_shape, outs, groups):
 def _input_grad_as_conv(gy, w, x_shape, pads, dilation, groups):
     """``gx`` at stride 1: ``gy`` padded by ``d(K-1) - lo`` / ``d(K-1) - hi`` and correlated
     with the flipped weight, input and output channels swapped within each group."""
+    wt, gpads = _as_conv_weight_and_pads(w, pads, dilation, groups)
+    return conv_forward(gy, wt, (1,) * (w.ndim - 2), gpads, dilation, groups,
+                        out=tuple(x_shape[2:]), algorithm="im2col")
+
+
+def _as_conv_weight_and_pads(w, pads, dilation, groups):
+    """The weight ``(G*Cg, Cog, K...)`` (flipped, input and output channels swapped within
+    each group) and the padding of ``gy`` that make the stride-1 input gradient a
+    convolution."""
     n = w.ndim - 2
     kernel = tuple(w.shape[2:])
     Co, Cg = w.shape[:2]
@@ -935,9 +935,7 @@ def _input_grad_as_conv(gy, w, x_shape, pads, dilation, groups):
     wt = np.ascontiguousarray(wt).reshape((groups * Cg, Cog) + kernel)
     gpads = tuple((d * (k - 1) - lo, d * (k - 1) - hi)
                   for (lo, hi), k, d in zip(pads, kernel, dilation))
-    gx = conv_forward(gy, wt, (1,) * n, gpads, dilation, groups, out=tuple(x_shape[2:]),
-                      algorithm="im2col")
-    return gx
+    return wt, gpads
 
 
 # With stride 1, the backward's weight gradient reuses the columns of the padded ``gy`` that
@@ -979,10 +977,7 @@ def conv_backward_fused(gy, x, w, pads, dilation, groups):
     Co, Cg = w.shape[:2]
     Cog = Co // groups
     Q = math.prod(x.shape[2:])
-    wf = w[(slice(None), slice(None)) + (slice(None, None, -1),) * n]
-    wt = np.ascontiguousarray(wf.reshape((groups, Cog, Cg) + kernel).swapaxes(1, 2))
-    gpads = tuple((d * (k - 1) - lo, d * (k - 1) - hi)
-                  for (lo, hi), k, d in zip(pads, kernel, dilation))
+    wt, gpads = _as_conv_weight_and_pads(w, pads, dilation, groups)
     cols = _columns(gy, kernel, (1,) * n, gpads, dilation, groups, tuple(x.shape[2:]))
     # cols: (N, G, Cog*K, Q)
     gx = np.matmul(wt.reshape(groups, Cg, Cog * math.prod(kernel)), cols)   # (N, G, Cg, Q)
