@@ -51,7 +51,7 @@ class ConvNd(Function):
         # size caps (``K.keep_cols``); else hand them back to the workspace for reuse at once.
         ctx.cols = None
         if cols is not None:
-            if need_w and (np.may_share_memory(cols, x) or K.keep_cols(cols)):
+            if np.may_share_memory(cols, x) or K.keep_cols(cols):
                 ctx.cols = cols
             else:
                 K.release(cols)
