@@ -59,6 +59,7 @@ import weakref
 import numpy as np
 
 from svertka import backends
+from svertka.kernels import gemm
 from svertka.kernels.parallel import parallel
 from svertka.kernels.window import out_shape, pad_constant, window_view
 
@@ -368,7 +369,7 @@ def _gw_last(gy, cols):
     """``gy (n, Co, O...)`` against channels-last columns ``(n*P, K*C)``: ``(Co, K*C)``."""
     n, Co = gy.shape[:2]
     gyt = np.ascontiguousarray(gy.reshape(n, Co, -1).transpose(1, 0, 2)).reshape(Co, -1)
-    return np.matmul(gyt, cols)
+    return gemm.matmul(gyt, cols)
 
 
 def _gw_from_last(gwl, kernel, w_shape):
@@ -731,7 +732,7 @@ def _im2col_forward(x, w, stride, pads, dilation, groups, out, keep=True):
         y = np.empty((N, Co, P), dtype=np.result_type(x, w))
         for b in chunks:
             cols = _columns_last(x[b], kernel, stride, pads, dilation, out)  # (n*P, K*C)
-            yb = np.matmul(cols, wl.T)                               # (n*P, Co)
+            yb = gemm.matmul(cols, wl.T)                             # (n*P, Co)
             y[b] = yb.reshape(-1, P, Co).transpose(0, 2, 1)
             if len(chunks) > 1:
                 release(cols)
@@ -739,11 +740,11 @@ def _im2col_forward(x, w, stride, pads, dilation, groups, out, keep=True):
         y = y.reshape((N, Co) + out)
     elif _fold(N, P) and not pointwise:
         cols = _columns(x, kernel, stride, pads, dilation, groups, out, fold=True)
-        y = np.matmul(wm, cols).reshape(Co, N, P)                    # (G, Cog, N*P)
+        y = gemm.matmul(wm, cols).reshape(Co, N, P)                  # (G, Cog, N*P)
         y = np.ascontiguousarray(y.transpose(1, 0, 2)).reshape((N, Co) + out)
     else:
         cols = _columns(x, kernel, stride, pads, dilation, groups, out)  # (N, G, CK, P)
-        y = np.matmul(wm, cols).reshape((N, Co) + out)               # (N, G, Cog, P) = y
+        y = gemm.matmul(wm, cols).reshape((N, Co) + out)             # (N, G, Cog, P) = y
     return y, cols
 
 
@@ -819,9 +820,9 @@ def _implicit_forward(x, w, stride, pads, dilation, groups, outs):
     tmp = np.empty_like(acc)
     for i, xs in enumerate(operands):
         if i == 0:
-            np.matmul(wk[0], xs, out=acc)
+            gemm.matmul(wk[0], xs, out=acc)
         else:
-            np.matmul(wk[i], xs, out=tmp)
+            gemm.matmul(wk[i], xs, out=tmp)
             acc += tmp
     if unit:
         return _from_grid(acc.reshape(N, Co, P), padded, outs)
@@ -882,7 +883,7 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups, algorithm=No
         # N*G GEMMs with an inner size of 1 are all call overhead: broadcast instead.
         np.multiply(wm.transpose(0, 2, 1), gym, out=gcols)           # (N, G, CK, P)
     else:
-        np.matmul(wm.transpose(0, 2, 1), gym, out=gcols)             # (N, G, CK, P)
+        gemm.matmul(wm.transpose(0, 2, 1), gym, out=gcols)           # (N, G, CK, P)
     if pointwise:
         return gcols.reshape(x_shape)
     gx = col2im(gcols.reshape(tuple(x_shape[:2]) + kernel + outs),  # (N, C, K..., O...)
@@ -980,9 +981,9 @@ def conv_backward_fused(gy, x, w, pads, dilation, groups):
     wt, gpads = _as_conv_weight_and_pads(w, pads, dilation, groups)
     cols = _columns(gy, kernel, (1,) * n, gpads, dilation, groups, tuple(x.shape[2:]))
     # cols: (N, G, Cog*K, Q)
-    gx = np.matmul(wt.reshape(groups, Cg, Cog * math.prod(kernel)), cols)   # (N, G, Cg, Q)
+    gx = gemm.matmul(wt.reshape(groups, Cg, Cog * math.prod(kernel)), cols)  # (N, G, Cg, Q)
     xg = x.reshape(N, groups, Cg, Q)
-    gwt = np.matmul(cols, xg.transpose(0, 1, 3, 2)).sum(axis=0)    # (G, Cog*K, Cg)
+    gwt = gemm.matmul(cols, xg.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, Cog*K, Cg)
     release(cols)
     gwt = gwt.reshape((groups, Cog) + kernel + (Cg,))
     gw = np.moveaxis(gwt, -1, 2)[(Ellipsis,) + (slice(None, None, -1),) * n]  # flip back
@@ -1048,14 +1049,14 @@ def _implicit_input_grad(gy, w, x_shape, stride, pads, dilation, groups):
         flat = gxp.reshape(N, groups, Cg, -1)                        # (N, G, Cg, Lp)
         tmp = np.empty((N, groups, Cg, L), dtype=dtype)
         for i, s in enumerate(shifts):
-            np.matmul(wk[i], gyg, out=tmp)
+            gemm.matmul(wk[i], gyg, out=tmp)
             flat[..., s:s + L] += tmp
         return _crop(gxp, x_shape, pads)
     P = math.prod(outs)
     gym = gy.reshape(N, groups, Cog, P)                              # (N, G, Cog, P)
     tmp = np.empty((N, groups, Cg, P), dtype=dtype)
     for i, offs in enumerate(np.ndindex(*kernel)):
-        np.matmul(wk[i], gym, out=tmp)                               # (N, G, Cg, P)
+        gemm.matmul(wk[i], gym, out=tmp)                             # (N, G, Cg, P)
         gxp[_offset_slices(offs, stride, dilation, outs)] += tmp.reshape((N, C) + outs)
     return _crop(gxp, x_shape, pads)
 
@@ -1119,7 +1120,7 @@ def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols=None,
     gym = gy.reshape(N, groups, Cog, P)                              # (N, G, Cog, P)
     if cols.ndim == 3:                                               # folded: (G, CK, N*P)
         gyt = np.ascontiguousarray(gym.transpose(1, 2, 0, 3)).reshape(groups, Cog, N * P)
-        gw = np.matmul(gyt, cols.transpose(0, 2, 1))                 # (G, Cog, CK)
+        gw = gemm.matmul(gyt, cols.transpose(0, 2, 1))               # (G, Cog, CK)
         if built:
             release(cols)
         return gw.reshape(w_shape)
@@ -1130,14 +1131,14 @@ def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols=None,
         # operand (``cols @ gy^T``, transposed back at the end): OpenBLAS ran these GEMMs
         # 5-10% faster that way round than ``gy @ cols^T`` on ResNet-18's 32x32 and 16x16
         # layers (14.5 vs 16.3 ms at (32, 64, 32, 32)), and no slower on the others.
-        gwt = np.matmul(cols, gym.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, CK, Cog)
+        gwt = gemm.matmul(cols, gym.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, CK, Cog)
         gw = np.ascontiguousarray(gwt.transpose(0, 2, 1))             # (G, Cog, CK)
     else:
         # Few positions, many channels: one GEMM over (N, P) per group is cheaper than large
         # partials; it needs the batch next to the positions (one copy of each operand).
         gyt = np.ascontiguousarray(gym.transpose(1, 2, 0, 3)).reshape(groups, Cog, N * P)
         colt = np.ascontiguousarray(cols.transpose(1, 2, 0, 3)).reshape(groups, CK, N * P)
-        gw = np.matmul(gyt, colt.transpose(0, 2, 1))                  # (G, Cog, CK)
+        gw = gemm.matmul(gyt, colt.transpose(0, 2, 1))                # (G, Cog, CK)
     if built:
         release(cols)
     return gw.reshape(w_shape)
@@ -1191,14 +1192,14 @@ def _implicit_weight_grad(x, gy, w_shape, stride, pads, dilation, groups):
         gyg = _to_grid(gy, padded, L).reshape(N, groups, Cog, L)     # (N, G, Cog, L)
         flat = xp.reshape(N, groups, Cg, math.prod(padded))         # (N, G, Cg, Lp)
         for i, s in enumerate(shifts):
-            gw[i] = np.matmul(gyg, flat[..., s:s + L].transpose(0, 1, 3, 2)).sum(axis=0)
+            gw[i] = gemm.matmul(gyg, flat[..., s:s + L].transpose(0, 1, 3, 2)).sum(axis=0)
     else:
         P = math.prod(outs)
         gym = gy.reshape(N, groups, Cog, P)
         buf = np.empty((N, C) + outs, dtype=x.dtype)
         for i, offs in enumerate(np.ndindex(*kernel)):
             xs = _copied(buf, xp, offs, stride, dilation, outs).reshape(N, groups, Cg, P)
-            gw[i] = np.matmul(gym, xs.transpose(0, 1, 3, 2)).sum(axis=0)
+            gw[i] = gemm.matmul(gym, xs.transpose(0, 1, 3, 2)).sum(axis=0)
     gw = np.moveaxis(gw.reshape(kernel + (groups, Cog, Cg)), tuple(range(len(kernel))),
                      tuple(range(3, 3 + len(kernel))))                # (G, Cog, Cg, K...)
     return np.ascontiguousarray(gw).reshape(w_shape)
@@ -1239,7 +1240,7 @@ def conv_fft(x, w, pads=None):
     F = X.shape[2:]
     Xm = X.reshape(N, C, math.prod(X.shape[2:])).transpose(2, 0, 1)     # (F, N, C)
     Wm = W.reshape(Co, C, math.prod(W.shape[2:])).transpose(2, 1, 0)    # (F, C, Co)
-    Y = np.matmul(Xm, Wm).transpose(1, 2, 0).reshape((N, Co) + F)    # (N, Co, F...)
+    Y = gemm.matmul(Xm, Wm).transpose(1, 2, 0).reshape((N, Co) + F)  # (N, Co, F...)
     y = np.fft.irfftn(Y, s=size, axes=axes)
     valid = (slice(None), slice(None)) + tuple(slice(k - 1, k - 1 + o)
                                                for k, o in zip(kernel, outs))

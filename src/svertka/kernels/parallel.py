@@ -22,12 +22,26 @@ _EXECUTOR_LOCK = threading.Lock()
 PARALLEL_MIN_BYTES = 4 * 2**20
 
 
-def parallel(fn, n, nbytes, min_bytes=None):
-    """Run ``fn(slice)`` over ``range(n)`` split into ``svertka.backends.get_num_threads()``
-    contiguous parts, on that many threads; the calling thread does the first part.
+_worker = threading.local()
 
-    Small work (``nbytes`` under ``min_bytes``, default ``PARALLEL_MIN_BYTES``) or ``n < 2``
-    runs ``fn(slice(0, n))`` directly. ``fn`` must write disjoint outputs per part.
+
+def _run(fn, s):
+    _worker.busy = True
+    try:
+        fn(s)
+    finally:
+        _worker.busy = False
+
+
+def parallel(fn, n, nbytes, min_bytes=None, threads=None):
+    """Run ``fn(slice)`` over ``range(n)`` split into ``threads`` (default
+    ``svertka.backends.get_num_threads()``) contiguous parts, on that many threads; the
+    calling thread does the first part.
+
+    Small work (``nbytes`` under ``min_bytes``, default ``PARALLEL_MIN_BYTES``), ``n < 2``,
+    or a call from inside another ``parallel`` part runs ``fn(slice(0, n))`` directly (so
+    nested calls cannot wait on each other's workers). ``fn`` must write disjoint outputs
+    per part.
 
     >>> import numpy as np
     >>> out = np.zeros(6)
@@ -36,8 +50,9 @@ def parallel(fn, n, nbytes, min_bytes=None):
     array([ 0.,  2.,  4.,  6.,  8., 10.])
     """
     global _EXECUTOR
-    t = min(backends.get_num_threads(), n)
-    if t <= 1 or nbytes < (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes):
+    t = min(backends.get_num_threads() if threads is None else threads, n)
+    small = nbytes < (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes)
+    if t <= 1 or small or getattr(_worker, "busy", False):
         fn(slice(0, n))
         return
     if _EXECUTOR is None or _EXECUTOR._max_workers < t - 1:
@@ -46,9 +61,10 @@ def parallel(fn, n, nbytes, min_bytes=None):
                 from concurrent.futures import ThreadPoolExecutor
                 _EXECUTOR = ThreadPoolExecutor(max(1, t - 1), thread_name_prefix="svertka")
     bounds = [n * i // t for i in range(t + 1)]
-    futures = [_EXECUTOR.submit(fn, slice(bounds[i], bounds[i + 1])) for i in range(1, t)]
+    futures = [_EXECUTOR.submit(_run, fn, slice(bounds[i], bounds[i + 1]))
+               for i in range(1, t)]
     try:
-        fn(slice(bounds[0], bounds[1]))
+        _run(fn, slice(bounds[0], bounds[1]))
     finally:
         for f in futures:
             f.result()

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from svertka.autograd.function import Function
+from svertka.kernels import gemm
 from svertka.ops.elementwise import unbroadcast
 
 __all__ = ["Linear", "Bilinear"]
@@ -37,7 +38,7 @@ class Linear(Function):
     def forward(ctx, x, w, b):
         ctx.save_for_backward(x, w)
         ctx.b_shape = None if b is None else np.shape(b)
-        y = _rows(x) @ w.T                             # (B, out)
+        y = gemm.matmul(_rows(x), w.T)                            # (B, out)
         if b is not None:
             y += b
         return y.reshape(x.shape[:-1] + (w.shape[0],))  # (*, out)
@@ -47,8 +48,8 @@ class Linear(Function):
         x, w = ctx.saved_tensors
         nx, nw, nb = ctx.needs_input_grad
         gy2 = gy.reshape(math.prod(x.shape[:-1]), w.shape[0])  # (B, out)
-        gx = (gy2 @ w).reshape(x.shape) if nx else None        # (B, in) -> (*, in)
-        gw = gy2.T @ _rows(x) if nw else None                  # (out, in)
+        gx = gemm.matmul(gy2, w).reshape(x.shape) if nx else None  # (B, in) -> (*, in)
+        gw = gemm.matmul(gy2.T, _rows(x)) if nw else None      # (out, in)
         gb = unbroadcast(gy2.sum(axis=0), ctx.b_shape) if nb else None  # (out,)
         return gx, gw, gb
 
@@ -66,8 +67,8 @@ class Bilinear(Function):
         ctx.save_for_backward(x1, x2, w)
         O, I, J = w.shape
         a, c = _rows(x1), _rows(x2)                                  # (B, I), (B, J)
-        t = a @ w.transpose(1, 0, 2).reshape(I, O * J)               # (B, O*J)
-        y = np.matmul(t.reshape(-1, O, J), c[:, :, None])[:, :, 0]  # (B, O)
+        t = gemm.matmul(a, w.transpose(1, 0, 2).reshape(I, O * J))  # (B, O*J)
+        y = gemm.matmul(t.reshape(-1, O, J), c[:, :, None])[:, :, 0]  # (B, O)
         if b is not None:
             y += b
         return y.reshape(x1.shape[:-1] + (O,))                       # (*, O)
@@ -82,13 +83,13 @@ class Bilinear(Function):
         gx1 = gx2 = gw = gb = None
         if n1:
             u = (g[:, :, None] * c[:, None, :]).reshape(-1, O * J)   # (B, O*J)
-            gx1 = (u @ w.transpose(0, 2, 1).reshape(O * J, I)).reshape(x1.shape)
+            gx1 = gemm.matmul(u, w.transpose(0, 2, 1).reshape(O * J, I)).reshape(x1.shape)
         if n2 or nw:
             v = (g[:, :, None] * a[:, None, :]).reshape(-1, O * I)   # (B, O*I)
             if n2:
-                gx2 = (v @ w.reshape(O * I, J)).reshape(x2.shape)    # (B, J)
+                gx2 = gemm.matmul(v, w.reshape(O * I, J)).reshape(x2.shape)  # (B, J)
             if nw:
-                gw = (v.T @ c).reshape(O, I, J)                      # (O*I, J)
+                gw = gemm.matmul(v.T, c).reshape(O, I, J)                  # (O*I, J)
         if nb:
             gb = g.sum(axis=0)                                       # (O,)
         return gx1, gx2, gw, gb

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from svertka.autograd.function import Function
+from svertka.kernels import gemm
 from svertka.ops.elementwise import unbroadcast
 
 
@@ -15,7 +16,7 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.asarray(np.matmul(a, b))
+        return np.asarray(gemm.matmul(a, b))
 
     @staticmethod
     def backward(ctx, gy):
@@ -30,9 +31,9 @@ class MatMul(Function):
             g2 = np.expand_dims(g2, -2)                # (..., 1, m)
         ga = gb = None
         if na:
-            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))  # (..., n, k)
+            ga = gemm.matmul(g2, np.swapaxes(b2, -1, -2))  # (..., n, k)
             ga = unbroadcast(ga, a2.shape).reshape(a.shape)
         if nb:
-            gb = np.matmul(np.swapaxes(a2, -1, -2), g2)  # (..., k, m)
+            gb = gemm.matmul(np.swapaxes(a2, -1, -2), g2)  # (..., k, m)
             gb = unbroadcast(gb, b2.shape).reshape(b.shape)
         return ga, gb
