@@ -483,3 +483,71 @@ def test_fused_backward_is_not_used_where_columns_are_channels_last_or_strided()
                                         ((1, 1), (1, 1)), (1, 1), 1)      # small map
     assert not K.fused_backward_applies((2, 3, 16, 16), (4, 3, 3, 3), (2, 4, 8, 8), (2, 2),
                                         ((1, 1), (1, 1)), (1, 1), 1)      # stride 2
+
+
+# Large NCHW feature maps whose columns are not kept go through the blocked driver (a few
+# images per block and thread); whole column matrices (NCHW_BLOCKED off) are the reference.
+NCHW_BLOCKED_CASES = [(name, xs, ws, (1,) * (len(ws) - 2), pads, d, g)
+                      for name, xs, ws, pads, d, g in FUSED_CASES] + [
+    ("2d_stride2", (3, 3, 34, 34), (4, 3, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), 1),
+    ("2d_stride2_grouped", (3, 4, 34, 33), (6, 2, 3, 3), (2, 2), ((1, 0), (1, 1)), (1, 1), 2),
+]
+
+
+@pytest.mark.parametrize("block_bytes, blas_threads", [(2**30, 2), (1, 1), (5000, 3)],
+                         ids=["whole_halves", "one_image_per_block", "uneven_blocks"])
+@pytest.mark.parametrize("case", NCHW_BLOCKED_CASES, ids=lambda c: c[0])
+def test_nchw_blocked_columns_match_whole_columns(case, block_bytes, blas_threads,
+                                                  monkeypatch):
+    from svertka.kernels import gemm
+    _, xs, ws, s, pads, d, g = case
+    x, w, gy = _case_arrays(case, 29)
+    P = int(np.prod(gy.shape[2:]))
+    assert not K._channels_last(xs[0], xs[1], int(np.prod(xs[2:])), P, g, False)
+    assert not K._fold(xs[0], P)
+
+    def four():
+        y = K.conv_forward(x, w, s, pads, d, g, algorithm="im2col")
+        y_kept, cols = K.conv_forward(x, w, s, pads, d, g, keep_cols=True, algorithm="im2col")
+        out = [y, y_kept, K.conv_input_grad(gy, w, xs, s, pads, d, g, algorithm="im2col"),
+               K.conv_weight_grad(x, gy, ws, s, pads, d, g, algorithm="im2col")]
+        if K.fused_backward_applies(xs, ws, gy.shape, s, pads, d, g):
+            out += list(K.conv_backward_fused(gy, x, w, pads, d, g))
+        return out, cols
+
+    monkeypatch.setattr(K, "NCHW_BLOCKED", False)
+    whole, _ = four()
+    monkeypatch.setattr(K, "NCHW_BLOCKED", True)
+    monkeypatch.setattr(K, "NCHW_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(gemm, "blas_threads", lambda: blas_threads)
+    blocked, cols = four()
+    assert cols is not None                     # asked to keep and within the caps: whole
+    K.release(cols)
+    for a, b in zip(blocked, whole):
+        assert_close(a, b, rtol=1e-12)
+
+
+def test_nchw_blocked_forward_builds_no_columns_it_would_not_keep(monkeypatch):
+    # asked to keep columns the caps would refuse, the forward builds them in blocks and
+    # returns none; within the caps it builds and returns them whole
+    x = np.random.default_rng(31).standard_normal((2, 3, 20, 20))
+    w = np.random.default_rng(32).standard_normal((4, 3, 3, 3))
+    pads = ((1, 1), (1, 1))
+    y, cols = K.conv_forward(x, w, (1, 1), pads, (1, 1), 1, keep_cols=True)
+    assert cols is not None and cols.shape == (2, 1, 27, 400)
+    K.release(cols)
+    monkeypatch.setattr(K, "KEEP_COLS_BYTES", 1000)
+    y2, cols2 = K.conv_forward(x, w, (1, 1), pads, (1, 1), 1, keep_cols=True)
+    assert cols2 is None
+    assert_close(y2, y, rtol=1e-12)
+
+
+def test_nchw_blocked_results_do_not_share_the_block_buffers():
+    # the outputs are fresh arrays: a second call must not change the first one's results
+    rng = np.random.default_rng(33)
+    x, w = rng.standard_normal((2, 3, 20, 20)), rng.standard_normal((4, 3, 3, 3))
+    pads = ((1, 1), (1, 1))
+    y = K.conv_forward(x, w, (1, 1), pads, (1, 1), 1)
+    first = y.copy()
+    K.conv_forward(2 * x, w, (1, 1), pads, (1, 1), 1)
+    np.testing.assert_array_equal(y, first)

@@ -114,6 +114,12 @@ def keep_cols(cols):
     return True
 
 
+def _would_keep(nbytes):
+    """Whether ``keep_cols`` would keep a matrix of ``nbytes`` now (columns it would refuse
+    are not worth building whole)."""
+    return nbytes <= KEEP_COLS_BYTES and _kept_bytes + nbytes <= KEEP_COLS_TOTAL_BYTES
+
+
 def kept_cols_bytes():
     """Bytes of the column matrices currently kept by ``keep_cols``."""
     return _kept_bytes
@@ -381,6 +387,100 @@ def _gw_from_last(gwl, kernel, w_shape):
 def _weight_last(w):
     """``(Co, C, K...)`` -> ``(Co, K1*..*Kn*C)``, the channels-last columns' order."""
     return np.ascontiguousarray(np.moveaxis(w, 1, -1)).reshape(w.shape[0], -1)
+
+
+# Large feature maps (the NCHW columns of a 32x32 layer are 2.4 MB per image at 64
+# channels) whose columns are not kept are built and multiplied in blocks of a few images
+# on each thread: the thread pads its images into its own buffer (whose border stays zero
+# from one block to the next), copies their columns, and runs the block's GEMM on the
+# single-threaded BLAS (see ``kernels.gemm``) while the columns are still in its cache. No
+# whole column matrix exists: the forward of a (32, 64, 32, 32) 3x3 layer needed 75 MB of
+# columns and 9.5 MB of padded input, now 2 x ``NCHW_BLOCK_BYTES``. The same driver serves
+# the fused stride-1 backward (``conv_backward_fused``). A loop over blocks of the batch,
+# not over single images for their own sake: each block is one copy and one GEMM.
+NCHW_BLOCKED = True
+NCHW_BLOCK_BYTES = 4 * 2**20
+
+
+def _nchw_blocks(x, kernel, stride, pads, dilation, groups, out, consume, threads):
+    """For blocks ``i:j`` of the batch, on ``threads`` threads: build the columns
+    ``(j - i, G, CK, P)`` of ``x[i:j]`` and call ``consume(i, j, cols, state)``, where
+    ``state`` is a dict private to the calling thread. Returns the threads' states."""
+    N, C = x.shape[:2]
+    n = len(kernel)
+    P = math.prod(out)
+    CK = C // groups * math.prod(kernel)
+    item = CK * groups * P * x.itemsize
+    step = max(1, NCHW_BLOCK_BYTES // max(item, 1))
+    padded = _padded_shape(x.shape, pads)[2:]
+    inner = (slice(None), slice(None)) + tuple(slice(lo, lo + i)
+                                               for (lo, _), i in zip(pads, x.shape[2:]))
+    perm = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))
+    states = []
+
+    def part(span):                                                  # batch items span
+        m = min(step, span.stop - span.start)
+        xp = np.zeros((m, C) + padded, dtype=x.dtype)
+        cols = WORKSPACE.take((m, C) + tuple(kernel) + tuple(out), x.dtype)
+        state = {}
+        try:
+            for i in range(span.start, span.stop, step):
+                j = min(span.stop, i + step)
+                xp[(slice(0, j - i),) + inner[1:]] = x[i:j]
+                view = window_view(xp[:j - i], kernel, stride, dilation, out).transpose(perm)
+                c = cols[:j - i]
+                np.copyto(c, view)
+                consume(i, j, c.reshape(j - i, groups, CK, P), state)
+        finally:
+            WORKSPACE.give(cols)
+        states.append(state)
+
+    if N:
+        with gemm.single_threaded_blas():
+            parallel(part, N, 0, min_bytes=0, threads=threads)
+    return states
+
+
+def _nchw_blocked(keep, pointwise):
+    return NCHW_BLOCKED and not keep and not pointwise
+
+
+def _blocked_im2col_forward(x, w, stride, pads, dilation, groups, out):
+    """``y`` of a convolution over blocks of the batch (see ``NCHW_BLOCKED``)."""
+    N, Co = x.shape[0], w.shape[0]
+    wm = w.reshape(groups, Co // groups, math.prod(w.shape[1:]))   # (G, Cog, CK)
+    y = np.empty((N, groups, Co // groups, math.prod(out)), dtype=np.result_type(x, w))
+
+    def consume(i, j, cols, state):
+        np.matmul(wm, cols, out=y[i:j])                              # (b, G, Cog, P)
+
+    _nchw_blocks(x, tuple(w.shape[2:]), stride, pads, dilation, groups, out, consume,
+                 gemm.blas_threads())
+    return y.reshape((N, Co) + tuple(out))
+
+
+def _add_to(state, key, part):
+    """``state[key] += part`` (the first part is taken as it is)."""
+    if key in state:
+        state[key] += part
+    else:
+        state[key] = part
+
+
+def _blocked_weight_grad(x, gy, w_shape, stride, pads, dilation, groups):
+    """``gw`` over blocks of the batch (see ``NCHW_BLOCKED``): each thread sums its
+    blocks' ``cols @ gy^T``, then the threads' sums are added."""
+    N, Co = gy.shape[:2]
+    outs = tuple(gy.shape[2:])
+    gym = gy.reshape(N, groups, Co // groups, math.prod(outs))      # (N, G, Cog, P)
+
+    def consume(i, j, cols, state):                                  # (b, G, CK, P)
+        _add_to(state, "gwt", np.matmul(cols, gym[i:j].transpose(0, 1, 3, 2)).sum(axis=0))
+
+    states = _nchw_blocks(x, tuple(w_shape[2:]), stride, pads, dilation, groups, outs,
+                          consume, gemm.blas_threads())
+    gwt = sum(st["gwt"] for st in states)                            # (G, CK, Cog)
+    return np.ascontiguousarray(gwt.transpose(0, 2, 1)).reshape(w_shape)
 
 
 # ------------------------------------------------------------------------ shared helpers
@@ -742,6 +842,9 @@ def _im2col_forward(x, w, stride, pads, dilation, groups, out, keep=True):
         cols = _columns(x, kernel, stride, pads, dilation, groups, out, fold=True)
         y = gemm.matmul(wm, cols).reshape(Co, N, P)                  # (G, Cog, N*P)
         y = np.ascontiguousarray(y.transpose(1, 0, 2)).reshape((N, Co) + out)
+    elif _nchw_blocked(keep and _would_keep(N * wm.shape[2] * groups * P * x.itemsize),
+                       pointwise):
+        y, cols = _blocked_im2col_forward(x, w, stride, pads, dilation, groups, out), None
     else:
         cols = _columns(x, kernel, stride, pads, dilation, groups, out)  # (N, G, CK, P)
         y = gemm.matmul(wm, cols).reshape((N, Co) + out)             # (N, G, Cog, P) = y
@@ -979,12 +1082,25 @@ def conv_backward_fused(gy, x, w, pads, dilation, groups):
     Cog = Co // groups
     Q = math.prod(x.shape[2:])
     wt, gpads = _as_conv_weight_and_pads(w, pads, dilation, groups)
-    cols = _columns(gy, kernel, (1,) * n, gpads, dilation, groups, tuple(x.shape[2:]))
-    # cols: (N, G, Cog*K, Q)
-    gx = gemm.matmul(wt.reshape(groups, Cg, Cog * math.prod(kernel)), cols)  # (N, G, Cg, Q)
+    wt3 = wt.reshape(groups, Cg, Cog * math.prod(kernel))
     xg = x.reshape(N, groups, Cg, Q)
-    gwt = gemm.matmul(cols, xg.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, Cog*K, Cg)
-    release(cols)
+    dtype = np.result_type(gy, w)
+    if NCHW_BLOCKED:
+        gx = np.empty((N, groups, Cg, Q), dtype=dtype)
+
+        def consume(i, j, cols, state):                              # (b, G, Cog*K, Q)
+            np.matmul(wt3, cols, out=gx[i:j])
+            _add_to(state, "gwt", np.matmul(cols, xg[i:j].transpose(0, 1, 3, 2)).sum(axis=0))
+
+        states = _nchw_blocks(gy, kernel, (1,) * n, gpads, dilation, groups,
+                              tuple(x.shape[2:]), consume, gemm.blas_threads())
+        gwt = sum(st["gwt"] for st in states)                        # (G, Cog*K, Cg)
+    else:
+        cols = _columns(gy, kernel, (1,) * n, gpads, dilation, groups, tuple(x.shape[2:]))
+        # cols: (N, G, Cog*K, Q)
+        gx = gemm.matmul(wt3, cols)                                  # (N, G, Cg, Q)
+        gwt = gemm.matmul(cols, xg.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, Cog*K, Cg)
+        release(cols)
     gwt = gwt.reshape((groups, Cog) + kernel + (Cg,))
     gw = np.moveaxis(gwt, -1, 2)[(Ellipsis,) + (slice(None, None, -1),) * n]  # flip back
     return (gx.reshape(x.shape).astype(np.result_type(gy, w), copy=False),
@@ -1114,6 +1230,8 @@ def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols=None,
                 gwl = part if gwl is None else np.add(gwl, part, out=gwl)
             return _gw_from_last(gwl, kernel, w_shape)
         fold = _fold(N, P) and not pointwise
+        if not fold and Cog <= P and _nchw_blocked(False, pointwise):
+            return _blocked_weight_grad(x, gy, w_shape, stride, pads, dilation, groups)
         cols = _columns(x, kernel, stride, pads, dilation, groups, outs, fold=fold)
     if cols.ndim == 2:                                               # (N*P, K*C), one group
         return _gw_from_last(_gw_last(gy, cols), kernel, w_shape)
