@@ -423,16 +423,27 @@ def test_channels_last_rule_picks_small_outputs_and_few_channels():
     assert not K._channels_last(1, 64, 8 * 8, 8 * 8, 1, False)        # one image
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("case", [c for c in CASES if c[6] == 1 and c[1][0] > 1],
                          ids=lambda c: c[0])
-def test_channels_last_columns_in_batch_chunks_match_whole(case, monkeypatch):
-    # columns that are not kept are built a few images at a time: one image per chunk
-    # must give what the whole batch at once gives
+def test_channels_last_columns_in_blocks_match_whole(case, threads, monkeypatch):
+    # columns that are not kept are built a few images at a time on each thread: one image
+    # per block must give what whole columns give
+    from svertka.kernels import gemm
+    _, xs, ws, s, pads, d, g = case
     x, w, gy = _case_arrays(case, 19)
-    whole = _im2col_three(case, x, w, gy)
+
+    def three():
+        y, cols = K.conv_forward(x, w, s, pads, d, g, keep_cols=True, algorithm="im2col")
+        gw = K.conv_weight_grad(x, gy, ws, s, pads, d, g, cols=cols, algorithm="im2col")
+        K.release(cols)
+        return y, K.conv_input_grad(gy, w, xs, s, pads, d, g, algorithm="im2col"), gw
+
+    whole = three()                               # kept columns, built whole
     monkeypatch.setattr(K, "CL_CHUNK_BYTES", 1)
-    assert len(K._batch_chunks(x.shape[0], 8, keep=False)) == x.shape[0]
-    for a, b in zip(_im2col_three(case, x, w, gy), whole):
+    monkeypatch.setattr(gemm, "blas_threads", lambda: threads)
+    blocked = _im2col_three(case, x, w, gy)       # not kept: blocks of one image
+    for a, b in zip(blocked, whole):
         assert_close(a, b, rtol=1e-12)
 
 

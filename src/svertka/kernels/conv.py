@@ -350,6 +350,17 @@ def _channels_last(N, C, I, P, groups, pointwise):
             and (P < FOLD_MAX_P or (P <= CHANNELS_LAST_MAX_P and C <= CHANNELS_LAST_MAX_C)))
 
 
+def _window_last(xl, kernel, stride, dilation, out):
+    """The windows of a padded channels-last ``xl`` ``(N, Ip..., C)``: a read-only view
+    ``(N, O..., K..., C)``."""
+    sN, *sp, sC = xl.strides
+    return np.lib.stride_tricks.as_strided(
+        xl, shape=(xl.shape[0],) + tuple(out) + tuple(kernel) + (xl.shape[-1],),
+        strides=((sN,) + tuple(st * s for st, s in zip(sp, stride))
+                 + tuple(st * d for st, d in zip(sp, dilation)) + (sC,)),
+        writeable=False)
+
+
 def _columns_last(x, kernel, stride, pads, dilation, out):
     """The column matrix channels-last, ``(N*P, K1*..*Kn*C)``: row ``(n, o...)`` is the
     window at ``o`` of image ``n``, taps in row-major order, channels innermost. A view of a
@@ -360,22 +371,55 @@ def _columns_last(x, kernel, stride, pads, dilation, out):
         (N,) + padded + (C,), dtype=x.dtype)                        # (N, Ip..., C)
     inner = (slice(None),) + tuple(slice(lo, lo + i) for (lo, _), i in zip(pads, x.shape[2:]))
     xl[inner] = np.moveaxis(x, 1, -1)
-    sN, *sp, sC = xl.strides
-    view = np.lib.stride_tricks.as_strided(
-        xl, shape=(N,) + tuple(out) + tuple(kernel) + (C,),
-        strides=((sN,) + tuple(st * s for st, s in zip(sp, stride))
-                 + tuple(st * d for st, d in zip(sp, dilation)) + (sC,)),
-        writeable=False)                                            # (N, O..., K..., C)
+    view = _window_last(xl, kernel, stride, dilation, out)          # (N, O..., K..., C)
     buf = WORKSPACE.take(view.shape, x.dtype)
     parallel(lambda b: np.copyto(buf[b], view[b]), N, buf.nbytes)
     return buf.reshape(N * math.prod(out), math.prod(kernel) * C)
 
 
-def _gw_last(gy, cols):
-    """``gy (n, Co, O...)`` against channels-last columns ``(n*P, K*C)``: ``(Co, K*C)``."""
+def _cl_blocks(x, kernel, stride, pads, dilation, out, consume, threads):
+    """Channels-last columns made and used a few images at a time on each of ``threads``
+    threads (at most ``CL_CHUNK_BYTES`` in all): for blocks ``i:j`` of the batch, build
+    ``x[i:j]``'s columns ``((j - i) * P, K*C)`` and call ``consume(i, j, cols, state)``
+    (``state``: a dict private to the thread). Each thread copies its own images to
+    channels-last, builds their columns and runs their GEMM on the single-threaded BLAS: one
+    hand-off to the threads per call, not two per chunk. Returns the threads' states."""
+    N, C = x.shape[:2]
+    P, KC = math.prod(out), math.prod(kernel) * C
+    threads = max(1, min(threads, N))
+    step = max(1, CL_CHUNK_BYTES // (threads * P * KC * x.itemsize))
+    padded = _padded_shape(x.shape, pads)[2:]
+    inner = tuple(slice(lo, lo + i) for (lo, _), i in zip(pads, x.shape[2:]))
+    states = []
+
+    def part(span):                                                  # batch items span
+        m = min(step, span.stop - span.start)
+        xl = np.zeros((m,) + padded + (C,), dtype=x.dtype)           # border stays zero
+        cols = WORKSPACE.take((m,) + tuple(out) + tuple(kernel) + (C,), x.dtype)
+        state = {}
+        try:
+            for i in range(span.start, span.stop, step):
+                j = min(span.stop, i + step)
+                xl[(slice(0, j - i),) + inner] = np.moveaxis(x[i:j], 1, -1)
+                c = cols[:j - i]
+                np.copyto(c, _window_last(xl[:j - i], kernel, stride, dilation, out))
+                consume(i, j, c.reshape((j - i) * P, KC), state)
+        finally:
+            WORKSPACE.give(cols)
+        states.append(state)
+
+    if N:
+        with gemm.single_threaded_blas():
+            parallel(part, N, 0, min_bytes=0, threads=threads)
+    return states
+
+
+def _gw_last(gy, cols, matmul=None):
+    """``gy (n, Co, O...)`` against channels-last columns ``(n*P, K*C)``: ``(Co, K*C)``
+    (by ``matmul``, default ``gemm.matmul``)."""
     n, Co = gy.shape[:2]
     gyt = np.ascontiguousarray(gy.reshape(n, Co, -1).transpose(1, 0, 2)).reshape(Co, -1)
-    return gemm.matmul(gyt, cols)
+    return (matmul or gemm.matmul)(gyt, cols)
 
 
 def _gw_from_last(gwl, kernel, w_shape):
@@ -798,15 +842,6 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep_cols=False
     return y
 
 
-def _batch_chunks(N, row_bytes, keep):
-    """Slices of the batch whose channels-last columns (``row_bytes`` per image) stay within
-    ``CL_CHUNK_BYTES``; one slice when the columns are kept for the weight gradient."""
-    n = 1 if keep else max(1, -(-N * row_bytes // CL_CHUNK_BYTES))
-    n = min(n, N)
-    bounds = [N * i // n for i in range(n + 1)]
-    return [slice(bounds[i], bounds[i + 1]) for i in range(n)]
-
-
 # Channels-last column matrices that are not kept (inference, the input gradient as a
 # convolution, a rebuilt weight gradient) are built and consumed a few images at a time, at
 # most this many bytes each: the lecture CNN's second layer's input gradient needed 38 MB of
@@ -828,15 +863,17 @@ def _im2col_forward(x, w, stride, pads, dilation, groups, out, keep=True):
     pointwise = _is_pointwise(kernel, stride, pads, x.shape[2:], out)
     if _channels_last(N, x.shape[1], math.prod(x.shape[2:]), P, groups, pointwise):
         wl = _weight_last(w)                                         # (Co, K*C)
-        chunks = _batch_chunks(N, P * wl.shape[1] * x.itemsize, keep)
         y = np.empty((N, Co, P), dtype=np.result_type(x, w))
-        for b in chunks:
-            cols = _columns_last(x[b], kernel, stride, pads, dilation, out)  # (n*P, K*C)
-            yb = gemm.matmul(cols, wl.T)                             # (n*P, Co)
-            y[b] = yb.reshape(-1, P, Co).transpose(0, 2, 1)
-            if len(chunks) > 1:
-                release(cols)
-                cols = None
+        cols = None
+        if keep and _would_keep(N * P * wl.shape[1] * x.itemsize):
+            cols = _columns_last(x, kernel, stride, pads, dilation, out)  # (N*P, K*C)
+            yb = gemm.matmul(cols, wl.T)                             # (N*P, Co)
+            y[...] = yb.reshape(N, P, Co).transpose(0, 2, 1)
+        else:
+            def consume(i, j, c, state):                             # c: (b*P, K*C)
+                y[i:j] = np.matmul(c, wl.T).reshape(j - i, P, Co).transpose(0, 2, 1)
+
+            _cl_blocks(x, kernel, stride, pads, dilation, out, consume, gemm.blas_threads())
         y = y.reshape((N, Co) + out)
     elif _fold(N, P) and not pointwise:
         cols = _columns(x, kernel, stride, pads, dilation, groups, out, fold=True)
@@ -1221,14 +1258,12 @@ def conv_weight_grad(x, gy, w_shape, stride, pads, dilation, groups, cols=None,
     if built:
         pointwise = _is_pointwise(kernel, stride, pads, x.shape[2:], outs)
         if _channels_last(N, x.shape[1], math.prod(x.shape[2:]), P, groups, pointwise):
-            KC = math.prod(kernel) * x.shape[1]
-            gwl = None
-            for b in _batch_chunks(N, P * KC * x.itemsize, keep=False):
-                cols = _columns_last(x[b], kernel, stride, pads, dilation, outs)
-                part = _gw_last(gy[b], cols)
-                release(cols)
-                gwl = part if gwl is None else np.add(gwl, part, out=gwl)
-            return _gw_from_last(gwl, kernel, w_shape)
+            def consume(i, j, c, state):                             # c: (b*P, K*C)
+                _add_to(state, "gwl", _gw_last(gy[i:j], c, np.matmul))
+
+            states = _cl_blocks(x, kernel, stride, pads, dilation, outs, consume,
+                                gemm.blas_threads())
+            return _gw_from_last(sum(st["gwl"] for st in states), kernel, w_shape)
         fold = _fold(N, P) and not pointwise
         if not fold and Cog <= P and _nchw_blocked(False, pointwise):
             return _blocked_weight_grad(x, gy, w_shape, stride, pads, dilation, groups)
