@@ -643,7 +643,8 @@ def _row_blocks(x, kernel, pads, dilation, outs, dtype, consume):
             consume(r0, r1, c)
 
     if R:
-        parallel(part, R, R * KK * L * np.dtype(dtype).itemsize)
+        with gemm.single_threaded_blas():
+            parallel(part, R, R * KK * L * np.dtype(dtype).itemsize)
     WORKSPACE.give(xp)
     return padded, L
 
