@@ -20,7 +20,11 @@ algorithms that compute the same thing:
   cache-sized blocks of the batch).
 * ``'auto'`` (the default): chosen per call by shape, see :func:`select_conv_algorithm`.
 
-Also here: the thread count of svertka's own memory-bound kernels (:func:`set_num_threads`),
+Matrix products (convolutions, ``Linear``, ``matmul``) are split over the BLAS's own thread
+count (``threadpoolctl``, ``OPENBLAS_NUM_THREADS``), each part on a single-threaded BLAS
+(``svertka.kernels.gemm``): svertka redistributes the threads the BLAS was given and never
+uses more. Also here: the thread count of svertka's own memory-bound kernels
+(:func:`set_num_threads`),
 the column workspace (:func:`workspace_bytes`, :func:`clear_workspace`) and the allocator
 setting that keeps freed memory in the process (:func:`tune_malloc`, on by default).
 
@@ -73,7 +77,8 @@ _num_threads = _default_threads()
 
 def get_num_threads():
     """Threads svertka's own memory-bound kernels use (column copies, col2im, depthwise
-    multiply-adds); the BLAS has its own setting (``threadpoolctl``, ``OPENBLAS_NUM_THREADS``).
+    multiply-adds); the BLAS has its own setting (``threadpoolctl``, ``OPENBLAS_NUM_THREADS``),
+    which also sets into how many parts svertka splits its matrix products.
     Default: the cores this process may run on, at most 8."""
     return _num_threads
 
