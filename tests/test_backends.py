@@ -257,16 +257,19 @@ def test_conv_im2col_unfolded_and_col2im_paths_match_folded(monkeypatch):
 @pytest.mark.parametrize("blocked", [False, True])
 def test_workspace_caches_columns_and_clears(blocked, monkeypatch):
     from svertka.kernels import conv as K
+    from svertka.kernels import gemm
     monkeypatch.setattr(K, "NCHW_BLOCKED", blocked)
-    x = svertka.tensor(np.ones((8, 16, 32, 32), np.float32))
+    monkeypatch.setattr(gemm, "blas_threads", lambda: 2)
+    x = svertka.tensor(np.ones((32, 16, 32, 32), np.float32))
     w = svertka.tensor(np.ones((16, 16, 3, 3), np.float32))
-    whole = 8 * 16 * 9 * 32 * 32 * 4                  # the whole column matrix
+    image = 16 * 9 * 32 * 32 * 4                      # one image's columns
+    whole = 32 * image                                # the whole column matrix
     backends.clear_workspace()
     assert backends.workspace_bytes() == 0
     with svertka.no_grad(), backends.conv_algorithm("im2col"):
         F.conv2d(x, w, padding=1)
-    if blocked:                                       # only blocks of a few images
-        assert 16 * 9 * 32 * 32 * 4 <= backends.workspace_bytes() < whole
+    if blocked:                                       # a block of a few images per thread
+        assert image <= backends.workspace_bytes() <= 2 * K.NCHW_BLOCK_BYTES < whole
     else:
         assert backends.workspace_bytes() >= whole
     backends.clear_workspace()
