@@ -38,7 +38,7 @@ Measured refinements of the im2col algorithm (``benchmarks/``, 2-core AVX2/AVX-5
 * depthwise convolutions at stride 1 build and consume their columns one cache-sized block
   of (image, channel) rows at a time, on the flattened padded grid (``DEPTHWISE_BLOCKED``):
   about 2x faster than the whole column matrix for each of forward, ``gx`` and ``gw``;
-  their padded input lives in the workspace too;
+  each block is padded into a buffer of its thread (no padded copy of the whole input);
 * the memory-bound passes (column copies, col2im, depthwise multiply-adds) run on
   ``svertka.backends.get_num_threads()`` threads over parts of the batch (``parallel``);
 * every GEMM goes through ``kernels.gemm.matmul``: split over the BLAS's threads, each part
@@ -612,8 +612,11 @@ def _blocks(span, item_bytes):
 # (weight gradient). Measured on (32, 64, 32, 32) with a 3x3 kernel, one thread: forward
 # 3.9 ms, weight gradient 4.3 ms, against 7.4-8.0 and 7.7-8.4 ms for the whole column matrix
 # and 10-14 ms for a multiply-add per offset (NumPy's inner loops are only one image row
-# long there). Below ``FOLD_MAX_P`` output positions the per-row GEMMs are too small and the
-# folded column matrix is used instead.
+# long there). Each thread pads its blocks into its own buffer instead of reading a padded
+# copy of the whole input (one pass over the input and one hand-off to the threads less per
+# padded operand; the depthwise layer's training step 17.8 -> 17.0 ms over four pairs of
+# back-to-back runs). Below ``FOLD_MAX_P`` output positions the per-row GEMMs are too small
+# and the folded column matrix is used instead.
 DEPTHWISE_BLOCKED = True
 
 # Bytes of one block's columns: 2 MB (about 50 rows of a 34x34 plane with 9 taps) measured
@@ -627,64 +630,52 @@ def _blocked_depthwise(x_shape, w_shape, stride, groups, outs):
 
 
 def _row_blocks(x, kernel, pads, dilation, outs, dtype, consume):
-    """Drive the blocked depthwise passes: for every block of rows ``r0:r1`` of the padded
-    input ``(N*C, prod(padded))``, fill that block's columns ``(B, K, L)`` and call
-    ``consume(r0, r1, cols)``; the blocks are split over ``parallel``. Returns the padded
-    spatial shape and ``L``."""
+    """Drive the blocked depthwise passes: for every block of rows ``r0:r1`` of ``x`` seen as
+    ``(N*C, I...)``, pad the block into a buffer of the thread (whose border stays zero from
+    one block to the next), fill the block's columns ``(B, K, L)`` from it and call
+    ``consume(r0, r1, cols)``; the blocks are split over ``parallel``. No padded copy of the
+    whole input is made. Returns the padded spatial shape and ``L``."""
     N, C = x.shape[:2]
     padded = tuple(i + lo + hi for i, (lo, hi) in zip(x.shape[2:], pads))
     R = N * C
-    xp = _padded_workspace(x, pads)
-    rows = xp.reshape(R, math.prod(padded))                          # (R, Lp)
+    src = x.reshape((R,) + x.shape[2:])                              # (R, I...)
     L, shifts = _flat_grid(padded, outs, kernel, dilation)
     KK = len(shifts)
     step = max(1, DEPTHWISE_BLOCK_BYTES // (KK * L * np.dtype(dtype).itemsize))
 
     def part(span):                                                  # rows span
-        cols = np.empty((min(step, span.stop - span.start), KK, L), dtype)
+        m = min(step, span.stop - span.start)
+        cols = np.empty((m, KK, L), dtype)
+        xb = np.zeros((m, math.prod(padded)), dtype)                 # (B, Lp)
         for r0 in range(span.start, span.stop, step):
             r1 = min(span.stop, r0 + step)
-            c, xb = cols[:r1 - r0], rows[r0:r1]
+            c, b = cols[:r1 - r0], xb[:r1 - r0]
+            _onto_grid(b, src[r0:r1], padded, pads)
             for k, s in enumerate(shifts):
-                c[:, k] = xb[:, s:s + L]
+                c[:, k] = b[:, s:s + L]
             consume(r0, r1, c)
 
     if R:
         with gemm.single_threaded_blas():
             parallel(part, R, R * KK * L * np.dtype(dtype).itemsize)
-    WORKSPACE.give(xp)
     return padded, L
 
 
-def _padded_workspace(x, pads, lead=2):
-    """``x`` zero padded like ``pad_constant``, but in a workspace array (hand it back with
-    ``WORKSPACE.give``): a fresh multi-megabyte array page-faults on first touch, which cost
-    as much as the depthwise passes themselves. Only the border is zeroed."""
-    shape = x.shape[:lead] + tuple(i + lo + hi for i, (lo, hi) in zip(x.shape[lead:], pads))
-    xp = WORKSPACE.take(shape, x.dtype)
-    everything = (slice(None),) * xp.ndim
-    inner = tuple(slice(lo, lo + i) for (lo, _), i in zip(pads, x.shape[lead:]))
-
-    def part(b):                                                     # batch items b
-        dst = xp[b]
-        for a, ((lo, hi), i) in enumerate(zip(pads, x.shape[lead:])):
-            for border in (slice(0, lo), slice(lo + i, lo + i + hi)):
-                dst[everything[:lead + a] + (border,)] = 0
-        dst[(slice(None),) * lead + inner] = x[b]
-
-    if xp.size:
-        parallel(part, xp.shape[0], xp.nbytes)
-    return xp
+def _onto_grid(buf, rows, padded, pads):
+    """Write ``rows`` ``(B, I...)`` into the flattened grid ``buf`` ``(B, prod(padded))`` at
+    offsets ``lo`` of ``pads``; the rest of ``buf`` is left as it is (zero)."""
+    inner = (slice(None),) + tuple(slice(lo, lo + i) for (lo, _), i in zip(pads, rows.shape[1:]))
+    buf.reshape((buf.shape[0],) + tuple(padded))[inner] = rows
 
 
 def _blocked_depthwise_forward(x, w, pads, dilation, outs, dot=None, bias=None):
     """Depthwise forward at stride 1 over cache-sized blocks of columns (see
     ``DEPTHWISE_BLOCKED``): ``y[row] = w[c] @ cols[row]`` per (image, channel) row.
 
-    With ``dot`` (an array ``(N, C, padded...)`` on the padded grid of ``x``) also returns
-    ``cols[row] @ dot[row]`` ``(N*C, K, 1)`` from the same columns (``conv_depthwise_backward``
-    uses it for the weight gradient). ``bias`` ``(C,)`` is added as the outputs are copied
-    off the grid."""
+    With ``dot`` (an array ``(N, C, J...)`` with ``J <= padded`` sizes, placed at the origin
+    of the padded grid of ``x``, zeros elsewhere) also returns ``cols[row] @ dot[row]``
+    ``(N*C, K, 1)`` from the same columns (``conv_depthwise_backward`` uses it for the
+    weight gradient). ``bias`` ``(C,)`` is added as the outputs are copied off the grid."""
     N, C = x.shape[:2]
     kernel = tuple(w.shape[2:])
     KK = math.prod(kernel)
@@ -699,7 +690,9 @@ def _blocked_depthwise_forward(x, w, pads, dilation, outs, dot=None, bias=None):
         rows_bias = np.broadcast_to(bias.reshape(1, C), (N, C)).reshape(
             (N * C,) + (1,) * len(outs))                             # (R, 1...): small copy
     if dot is not None:
-        g = dot.reshape(N * C, math.prod(padded), 1)                 # (R, Lp, 1)
+        dot_rows = dot.reshape((N * C,) + dot.shape[2:])             # (R, J...)
+        dot_pads = tuple((0, p - j) for p, j in zip(padded, dot.shape[2:]))
+        dot_grids = {}                             # one (B, prod(padded)) buffer per thread
         partial = np.empty((N * C, KK, 1), np.result_type(dtype, dot))
 
     def consume(r0, r1, cols):
@@ -713,7 +706,12 @@ def _blocked_depthwise_forward(x, w, pads, dilation, outs, dot=None, bias=None):
         else:
             np.add(acc[:b, 0].reshape((b,) + padded)[crop], rows_bias[r0:r1], out=y[r0:r1])
         if dot is not None:
-            np.matmul(cols, g[r0:r1, :L], out=partial[r0:r1])        # (B, K, 1)
+            g = dot_grids.get(threading.get_ident())
+            if g is None or g.shape[0] < b:
+                g = dot_grids[threading.get_ident()] = np.zeros(
+                    (b, math.prod(padded)), partial.dtype)
+            _onto_grid(g[:b], dot_rows[r0:r1], padded, dot_pads)
+            np.matmul(cols, g[:b, :L, None], out=partial[r0:r1])     # (B, K, 1)
 
     _row_blocks(x, kernel, pads, dilation, tuple(outs), dtype, consume)
     y = y.reshape((N, C) + tuple(outs))
@@ -758,11 +756,8 @@ def conv_depthwise_backward(gy, x, w, pads, dilation):
     wf = w[(slice(None), slice(None)) + (slice(None, None, -1),) * n]
     gpads = tuple((d * (k - 1) - lo, d * (k - 1) - hi)
                   for (lo, hi), k, d in zip(pads, kernel, dilation))
-    grid = tuple(o + lo + hi for o, (lo, hi) in zip(gy.shape[2:], gpads))
-    xg = _padded_workspace(x, tuple((0, p - i) for p, i in zip(grid, x.shape[2:])))
     gx, partial = _blocked_depthwise_forward(gy, wf, gpads, dilation, tuple(x.shape[2:]),
-                                             dot=xg)
-    WORKSPACE.give(xg)
+                                             dot=x)
     gw = partial.reshape(N, C, math.prod(kernel)).sum(axis=0)[:, ::-1]
     return gx, np.ascontiguousarray(gw).reshape(w.shape)
 
@@ -777,17 +772,21 @@ def _blocked_depthwise_weight_grad(x, gy, w_shape, pads, dilation):
     dtype = np.result_type(x, gy)
     padded = tuple(i + lo + hi for i, (lo, hi) in zip(x.shape[2:], pads))
     L, _ = _flat_grid(padded, outs, kernel, dilation)
-    # gy on the padded grid (zeros between its rows), in a workspace array
+    # gy on the padded grid (zeros between its rows), one block at a time
     hi = tuple((0, p - o) for p, o in zip(padded, outs))
-    grid = _padded_workspace(gy, hi)
-    g = grid.reshape(N * C, math.prod(padded))[:, :L, None]         # (R, L, 1) view
+    gy_rows = gy.reshape((N * C,) + outs)
+    grids = {}                                     # one (B, prod(padded)) buffer per thread
     partial = np.empty((N * C, KK, 1), dtype)
 
     def consume(r0, r1, cols):
-        np.matmul(cols, g[r0:r1], out=partial[r0:r1])                 # (B, K, 1)
+        b = r1 - r0
+        g = grids.get(threading.get_ident())
+        if g is None or g.shape[0] < b:
+            g = grids[threading.get_ident()] = np.zeros((b, math.prod(padded)), dtype)
+        _onto_grid(g[:b], gy_rows[r0:r1], padded, hi)
+        np.matmul(cols, g[:b, :L, None], out=partial[r0:r1])          # (B, K, 1)
 
     _row_blocks(x, kernel, pads, dilation, outs, dtype, consume)
-    WORKSPACE.give(grid)
     return partial.reshape(N, C, KK).sum(axis=0).reshape(w_shape)
 
 
