@@ -92,7 +92,7 @@ def test_bench_rounds_report_median_ratio_and_range(monkeypatch):
     from svertka import bench
     calls = []
 
-    def fake_run_workload(wl, repeat, warmup, with_torch, quiet=True):
+    def fake_run_workload(wl, repeat, warmup, with_torch, quiet=True, steps=1):
         k = len(calls)
         calls.append(wl.name)
         return [[0.2] * repeat, [0.1 * (k + 1)] * repeat]
@@ -108,6 +108,31 @@ def test_bench_rounds_report_median_ratio_and_range(monkeypatch):
     assert row["torch_s"] == pytest.approx(0.2) and row["svertka_s"] == pytest.approx(0.2)
     assert "range 0.50-1.50x" in bench.format_table(res)
     assert "0.50-1.50x" in bench.format_markdown(res)
+
+
+def test_bench_steps_time_several_steps_back_to_back_and_report_the_mean(monkeypatch):
+    from svertka import bench
+    clock = iter([0.0, 3.0, 10.0, 16.0])         # two timings: 3 s and 6 s for 3 steps
+
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(bench.time, "sleep", lambda s: None)
+    calls = []
+    wl = bench.WORKLOADS["lenet5"]
+    monkeypatch.setattr(bench._Lib, "step_fn", lambda self, *a: lambda: calls.append(1))
+    times = bench.run_workload(wl, repeat=2, warmup=1, with_torch=False, quiet=False,
+                               steps=3)
+    assert len(calls) == 1 + 2 * 3                # warm-up, then 3 steps per timing
+    assert times == [[pytest.approx(1.0), pytest.approx(2.0)]]
+
+
+def test_bench_rejects_zero_steps(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", "--steps", "0"])
+    assert e.value.code == 2
+    assert "--steps: expected a positive int, got '0'" in capsys.readouterr().err
+    from svertka import bench
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        bench.run(["lenet5"], steps=0)
 
 
 def test_bench_rejects_zero_rounds(capsys):

@@ -16,6 +16,12 @@ A training step is forward + cross-entropy + backward + SGD with momentum 0.9, i
     svertka bench -w lenet5 conv3x3 -r 20  # a subset, more repetitions
     svertka bench --no-torch --json out.json
     svertka bench --rounds 3               # three passes: median ratios and their range
+    svertka bench --steps 5                # each timing: 5 steps back to back, as in training
+
+By default each timing is one step after an idle pause (the wait for quiet), which is what a
+single forward/backward costs; ``--steps K`` times ``K`` steps back to back and reports their
+mean, the throughput of a training loop. On a VM whose idle cores take a while to wake up
+the two differ (see ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -287,15 +293,17 @@ def wait_quiet(max_wait=2.0, probe=0.05, threshold=0.15):
     return False
 
 
-def _time(fn):
+def _time(fn, steps=1):
     t0 = time.perf_counter()
-    fn()
+    for _ in range(steps):
+        fn()
     return time.perf_counter() - t0
 
 
-def run_workload(wl, repeat=7, warmup=2, with_torch=True, pause=0.02, quiet=True):
+def run_workload(wl, repeat=7, warmup=2, with_torch=True, pause=0.02, quiet=True, steps=1):
     """Seconds per step of ``wl``, one list per library (svertka, then torch), timed
-    alternately: entry ``i`` of each list ran back to back."""
+    alternately: entry ``i`` of each list ran back to back. Each entry is the mean of
+    ``steps`` steps run back to back."""
     libs = [_Lib("svertka")] + ([_Lib("torch")] if with_torch else [])
     x, y = _data(wl)
     fns = []
@@ -319,7 +327,7 @@ def run_workload(wl, repeat=7, warmup=2, with_torch=True, pause=0.02, quiet=True
             time.sleep(pause)
             if quiet:
                 wait_quiet()
-            ts.append(_time(fn))
+            ts.append(_time(fn, steps) / steps)
     return times
 
 
@@ -379,8 +387,9 @@ def _blas_threads():
 
 
 def run(names=None, threads=2, repeat=7, warmup=2, with_torch=None, log=None, quiet=True,
-        rounds=1):
+        rounds=1, steps=1):
     """Run the workloads ``names`` (default all); returns a JSON-ready dict of results.
+    Each timing is the mean of ``steps`` steps run back to back.
 
     With ``rounds > 1`` the whole list runs that many times (so a drift of the machine's speed
     reaches every workload alike); each workload then reports the medians over the rounds and
@@ -398,12 +407,14 @@ def run(names=None, threads=2, repeat=7, warmup=2, with_torch=None, log=None, qu
                              f"{', '.join(WORKLOADS)}")
     if not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"svertka bench: rounds must be a positive int, got {rounds!r}")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"svertka bench: steps must be a positive int, got {steps!r}")
     _pin_threads(threads)
     if quiet:
         wait_quiet(5.0)
     peak = gemm_peak()
     result = {"machine": machine_info(), "threads": threads, "blas_threads": _blas_threads(),
-              "repeat": repeat, "warmup": warmup, "rounds": rounds,
+              "repeat": repeat, "warmup": warmup, "rounds": rounds, "steps": steps,
               "gemm_peak_gflops": peak, "workloads": []}
     per_round = {n: [] for n in names}
     for k in range(rounds):
@@ -411,7 +422,7 @@ def run(names=None, threads=2, repeat=7, warmup=2, with_torch=None, log=None, qu
             print(f"-- round {k + 1} of {rounds}", file=log, flush=True)
         for n in names:
             wl = WORKLOADS[n]
-            runs = run_workload(wl, repeat, warmup, with_torch, quiet=quiet)
+            runs = run_workload(wl, repeat, warmup, with_torch, quiet=quiet, steps=steps)
             row = _row(wl, [statistics.median(ts) for ts in runs], peak, runs)
             per_round[n].append(row)
             if log is not None:
@@ -628,6 +639,9 @@ def add_arguments(p):
                    help="run the whole list this many times; report medians and the range "
                         "of each ratio (the machine's speed may drift between rounds)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    p.add_argument("--steps", type=_positive_int, default=1,
+                   help="steps run back to back per timing, their mean reported (default 1: "
+                        "one step after an idle pause; more: a training loop's throughput)")
     p.add_argument("--no-torch", action="store_true", help="svertka only, absolute numbers")
     p.add_argument("--memory", action="store_true",
                    help="also measure the peak memory of two steps (fresh processes)")
@@ -653,11 +667,13 @@ def cmd_bench(args):
     info = machine_info()
     print(f"{info['cpu']}, {info['cores']} cores, numpy {info['numpy']}, torch "
           f"{info['torch'] if with_torch else '-'}, threads={args.threads}, median of "
-          f"{args.repeat}", file=sys.stderr)
+          f"{args.repeat}" + (f" timings of {args.steps} steps back to back"
+                              if args.steps > 1 else ""), file=sys.stderr)
     print(_header(with_torch))
     print("-" * len(_header(with_torch)), flush=True)
     result = run(args.workloads, args.threads, args.repeat, args.warmup, with_torch,
-                 log=sys.stdout, quiet=not args.no_wait, rounds=args.rounds)
+                 log=sys.stdout, quiet=not args.no_wait, rounds=args.rounds,
+                 steps=args.steps)
     print(f"BLAS threads {result['blas_threads']}, float32 GEMM peak "
           f"{result['gemm_peak_gflops']:.0f} GFLOP/s")
     if args.memory:
