@@ -384,41 +384,55 @@ def _columns_last(x, kernel, stride, pads, dilation, out):
     return buf.reshape(N * math.prod(out), math.prod(kernel) * C)
 
 
-def _cl_blocks(x, kernel, stride, pads, dilation, out, consume, threads):
-    """Channels-last columns made and used a few images at a time on each of ``threads``
-    threads (at most ``CL_CHUNK_BYTES`` in all): for blocks ``i:j`` of the batch, build
-    ``x[i:j]``'s columns ``((j - i) * P, K*C)`` and call ``consume(i, j, cols, state)``
-    (``state``: a dict private to the thread). Each thread copies its own images to
-    channels-last, builds their columns and runs their GEMM on the single-threaded BLAS: one
-    hand-off to the threads per call, not two per chunk. Returns the threads' states."""
-    N, C = x.shape[:2]
-    P, KC = math.prod(out), math.prod(kernel) * C
-    threads = max(1, min(threads, N))
-    step = max(1, CL_CHUNK_BYTES // (threads * P * KC * x.itemsize))
-    padded = _padded_shape(x.shape, pads)[2:]
-    inner = tuple(slice(lo, lo + i) for (lo, _), i in zip(pads, x.shape[2:]))
+def _batch_blocks(x, padded_item, cols_item, step, threads, build, consume):
+    """The driver of the per-thread column blocks: ``x``'s batch is split over ``threads``
+    threads and each thread walks its part in blocks ``i:j`` of at most ``step`` images. A
+    thread owns a zeroed buffer ``(step,) + padded_item`` (the padded images: only their
+    interior is ever written, so the border stays zero) and a workspace array
+    ``(step,) + cols_item``; ``build(i, j, padded, cols)`` fills the block's columns, then
+    ``consume(i, j, cols, state)`` uses them (``state``: a dict private to the thread).
+    The GEMMs in ``consume`` run on the single-threaded BLAS. Returns the threads' states."""
+    N = x.shape[0]
     states = []
 
     def part(span):                                                  # batch items span
         m = min(step, span.stop - span.start)
-        xl = np.zeros((m,) + padded + (C,), dtype=x.dtype)           # border stays zero
-        cols = WORKSPACE.take((m,) + tuple(out) + tuple(kernel) + (C,), x.dtype)
+        padded = np.zeros((m,) + tuple(padded_item), dtype=x.dtype)
+        cols = WORKSPACE.take((m,) + tuple(cols_item), x.dtype)
         state = {}
         try:
             for i in range(span.start, span.stop, step):
                 j = min(span.stop, i + step)
-                xl[(slice(0, j - i),) + inner] = np.moveaxis(x[i:j], 1, -1)
-                c = cols[:j - i]
-                np.copyto(c, _window_last(xl[:j - i], kernel, stride, dilation, out))
-                consume(i, j, c.reshape((j - i) * P, KC), state)
+                build(i, j, padded[:j - i], cols[:j - i])
+                consume(i, j, cols[:j - i], state)
         finally:
             WORKSPACE.give(cols)
         states.append(state)
 
     if N:
         with gemm.single_threaded_blas():
-            parallel(part, N, 0, min_bytes=0, threads=threads)
+            parallel(part, N, 0, min_bytes=0, threads=max(1, min(threads, N)))
     return states
+
+
+def _cl_blocks(x, kernel, stride, pads, dilation, out, consume, threads):
+    """Channels-last columns made and used a few images at a time on each of ``threads``
+    threads (at most ``CL_CHUNK_BYTES`` in all): for blocks ``i:j`` of the batch, build
+    ``x[i:j]``'s columns ``((j - i) * P, K*C)`` and call ``consume(i, j, cols, state)``.
+    Each thread copies its own images to channels-last, builds their columns and runs their
+    GEMM: one hand-off to the threads per call, not two per chunk (``_batch_blocks``)."""
+    N, C = x.shape[:2]
+    P, KC = math.prod(out), math.prod(kernel) * C
+    step = max(1, CL_CHUNK_BYTES // (max(1, min(threads, N)) * P * KC * x.itemsize))
+    padded = _padded_shape(x.shape, pads)[2:]
+    inner = (slice(None),) + tuple(slice(lo, lo + i) for (lo, _), i in zip(pads, x.shape[2:]))
+
+    def build(i, j, xl, cols):                                       # xl: (b, Ip..., C)
+        xl[inner] = np.moveaxis(x[i:j], 1, -1)
+        np.copyto(cols, _window_last(xl, kernel, stride, dilation, out))
+
+    return _batch_blocks(x, padded + (C,), tuple(out) + tuple(kernel) + (C,), step, threads,
+                         build, lambda i, j, c, state: consume(i, j, c.reshape(-1, KC), state))
 
 
 def _gw_last(gy, cols, matmul=None):
@@ -456,40 +470,25 @@ NCHW_BLOCK_BYTES = 4 * 2**20
 def _nchw_blocks(x, kernel, stride, pads, dilation, groups, out, consume, threads):
     """For blocks ``i:j`` of the batch, on ``threads`` threads: build the columns
     ``(j - i, G, CK, P)`` of ``x[i:j]`` and call ``consume(i, j, cols, state)``, where
-    ``state`` is a dict private to the calling thread. Returns the threads' states."""
+    ``state`` is a dict private to the calling thread (``_batch_blocks``). Returns the
+    threads' states."""
     N, C = x.shape[:2]
     n = len(kernel)
     P = math.prod(out)
     CK = C // groups * math.prod(kernel)
-    item = CK * groups * P * x.itemsize
-    step = max(1, NCHW_BLOCK_BYTES // max(item, 1))
+    step = max(1, NCHW_BLOCK_BYTES // max(CK * groups * P * x.itemsize, 1))
     padded = _padded_shape(x.shape, pads)[2:]
     inner = (slice(None), slice(None)) + tuple(slice(lo, lo + i)
                                                for (lo, _), i in zip(pads, x.shape[2:]))
     perm = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))
-    states = []
 
-    def part(span):                                                  # batch items span
-        m = min(step, span.stop - span.start)
-        xp = np.zeros((m, C) + padded, dtype=x.dtype)
-        cols = WORKSPACE.take((m, C) + tuple(kernel) + tuple(out), x.dtype)
-        state = {}
-        try:
-            for i in range(span.start, span.stop, step):
-                j = min(span.stop, i + step)
-                xp[(slice(0, j - i),) + inner[1:]] = x[i:j]
-                view = window_view(xp[:j - i], kernel, stride, dilation, out).transpose(perm)
-                c = cols[:j - i]
-                np.copyto(c, view)
-                consume(i, j, c.reshape(j - i, groups, CK, P), state)
-        finally:
-            WORKSPACE.give(cols)
-        states.append(state)
+    def build(i, j, xp, cols):                                       # xp: (b, C, Ip...)
+        xp[inner] = x[i:j]
+        np.copyto(cols, window_view(xp, kernel, stride, dilation, out).transpose(perm))
 
-    if N:
-        with gemm.single_threaded_blas():
-            parallel(part, N, 0, min_bytes=0, threads=threads)
-    return states
+    return _batch_blocks(x, (C,) + padded, (C,) + tuple(kernel) + tuple(out), step, threads,
+                         build, lambda i, j, c, state: consume(
+                             i, j, c.reshape(j - i, groups, CK, P), state))
 
 
 def _nchw_blocked(keep, pointwise):
