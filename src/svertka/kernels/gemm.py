@@ -14,7 +14,9 @@ The number of parts is the BLAS's own thread count (``threadpoolctl``,
 ``OPENBLAS_NUM_THREADS``...): svertka redistributes the threads the user gave the BLAS and
 never uses more. While a split product runs, the BLAS is set to one thread and then back
 (a pair of calls costing about 2 microseconds); nested or concurrent splits share one
-setting (a counter under a lock), so the BLAS always ends at the user's count.
+setting (a counter under a lock), so the BLAS always ends at the user's count. The setting
+is process-wide: a NumPy product that another thread of the program runs at that moment
+runs single-threaded too.
 """
 
 from __future__ import annotations
