@@ -154,6 +154,17 @@ def test_concurrent_split_products_are_correct_and_restore_the_blas(monkeypatch)
     assert not errors
 
 
+def test_split_products_run_in_parts(split_everything, monkeypatch):
+    # the fixture's products really are split: parallel gets 3 parts
+    calls = []
+    real = gemm.parallel
+    monkeypatch.setattr(gemm, "parallel",
+                        lambda fn, n, *a, **k: (calls.append(k["threads"]), real(fn, n, *a, **k)))
+    a, b = np.ones((6, 5, 4)), np.ones((6, 4, 3))
+    np.testing.assert_array_equal(gemm.matmul(a, b), a @ b)
+    assert calls == [3]
+
+
 def test_without_split_products_use_numpy_directly(monkeypatch):
     monkeypatch.setattr(gemm, "SPLIT", False)
     calls = []
