@@ -660,6 +660,24 @@ def _row_blocks(x, kernel, pads, dilation, outs, dtype, consume):
     return padded, L
 
 
+def _thread_buffer(cache, shape, dtype, fill=np.empty):
+    """The first ``shape[0]`` rows of a buffer private to the calling thread, kept in
+    ``cache`` (a dict made per call) and grown when too small."""
+    buf = cache.get(threading.get_ident())
+    if buf is None or buf.shape[0] < shape[0]:
+        buf = cache[threading.get_ident()] = fill(shape, dtype)
+    return buf[:shape[0]]
+
+
+def _grid_dot(cache, cols, rows, padded, pads, out):
+    """``out[r] = cols[r] @ g[r]`` ``(B, K, 1)``, where ``g`` is ``rows`` ``(B, J...)``
+    placed on the flattened padded grid at ``pads`` (zeros elsewhere), in a buffer of the
+    thread (``cache``) whose zeros stay from one block to the next."""
+    g = _thread_buffer(cache, (cols.shape[0], math.prod(padded)), out.dtype, np.zeros)
+    _onto_grid(g, rows, padded, pads)
+    np.matmul(cols, g[:, :cols.shape[2], None], out=out)
+
+
 def _onto_grid(buf, rows, padded, pads):
     """Write ``rows`` ``(B, I...)`` into the flattened grid ``buf`` ``(B, prod(padded))`` at
     offsets ``lo`` of ``pads``; the rest of ``buf`` is left as it is (zero)."""
@@ -696,21 +714,14 @@ def _blocked_depthwise_forward(x, w, pads, dilation, outs, dot=None, bias=None):
 
     def consume(r0, r1, cols):
         b, L = r1 - r0, cols.shape[2]
-        acc = grids.get(threading.get_ident())
-        if acc is None or acc.shape[0] < b:
-            acc = grids[threading.get_ident()] = np.empty((b, 1, math.prod(padded)), dtype)
-        np.matmul(taps[r0:r1], cols, out=acc[:b, :, :L])             # (B, 1, L)
+        acc = _thread_buffer(grids, (b, 1, math.prod(padded)), dtype)
+        np.matmul(taps[r0:r1], cols, out=acc[:, :, :L])              # (B, 1, L)
         if bias is None:
-            y[r0:r1] = acc[:b, 0].reshape((b,) + padded)[crop]       # outputs off the grid
+            y[r0:r1] = acc[:, 0].reshape((b,) + padded)[crop]        # outputs off the grid
         else:
-            np.add(acc[:b, 0].reshape((b,) + padded)[crop], rows_bias[r0:r1], out=y[r0:r1])
+            np.add(acc[:, 0].reshape((b,) + padded)[crop], rows_bias[r0:r1], out=y[r0:r1])
         if dot is not None:
-            g = dot_grids.get(threading.get_ident())
-            if g is None or g.shape[0] < b:
-                g = dot_grids[threading.get_ident()] = np.zeros(
-                    (b, math.prod(padded)), partial.dtype)
-            _onto_grid(g[:b], dot_rows[r0:r1], padded, dot_pads)
-            np.matmul(cols, g[:b, :L, None], out=partial[r0:r1])     # (B, K, 1)
+            _grid_dot(dot_grids, cols, dot_rows[r0:r1], padded, dot_pads, partial[r0:r1])
 
     _row_blocks(x, kernel, pads, dilation, tuple(outs), dtype, consume)
     y = y.reshape((N, C) + tuple(outs))
@@ -770,7 +781,6 @@ def _blocked_depthwise_weight_grad(x, gy, w_shape, pads, dilation):
     KK = math.prod(kernel)
     dtype = np.result_type(x, gy)
     padded = tuple(i + lo + hi for i, (lo, hi) in zip(x.shape[2:], pads))
-    L, _ = _flat_grid(padded, outs, kernel, dilation)
     # gy on the padded grid (zeros between its rows), one block at a time
     hi = tuple((0, p - o) for p, o in zip(padded, outs))
     gy_rows = gy.reshape((N * C,) + outs)
@@ -778,12 +788,7 @@ def _blocked_depthwise_weight_grad(x, gy, w_shape, pads, dilation):
     partial = np.empty((N * C, KK, 1), dtype)
 
     def consume(r0, r1, cols):
-        b = r1 - r0
-        g = grids.get(threading.get_ident())
-        if g is None or g.shape[0] < b:
-            g = grids[threading.get_ident()] = np.zeros((b, math.prod(padded)), dtype)
-        _onto_grid(g[:b], gy_rows[r0:r1], padded, hi)
-        np.matmul(cols, g[:b, :L, None], out=partial[r0:r1])          # (B, K, 1)
+        _grid_dot(grids, cols, gy_rows[r0:r1], padded, hi, partial[r0:r1])  # (B, K, 1)
 
     _row_blocks(x, kernel, pads, dilation, outs, dtype, consume)
     return partial.reshape(N, C, KK).sum(axis=0).reshape(w_shape)
@@ -860,8 +865,10 @@ CL_CHUNK_BYTES = 8 * 2**20
 
 def _im2col_forward(x, w, stride, pads, dilation, groups, out, keep=True):
     """``(y, cols)``: the column matrix (channels-last for few output positions, folded for
-    grouped convolutions with few positions) and one GEMM. Without ``keep``, channels-last
-    columns are made and used in batch chunks and ``cols`` is ``None``."""
+    grouped convolutions with few positions) and one GEMM. Without ``keep``, or when
+    ``keep_cols`` would refuse them, the channels-last and NCHW columns are made and used a
+    few images at a time on each thread (``_cl_blocks``, ``_nchw_blocks``) and ``cols`` is
+    ``None``."""
     kernel = tuple(w.shape[2:])
     N, Co = x.shape[0], w.shape[0]
     P = math.prod(out)
