@@ -48,8 +48,7 @@ class Context:
     """
 
     __slots__ = ("fn", "inputs", "input_meta", "parents", "needs_input_grad", "_saved",
-                 "_saved_versions",
-                 "_freed", "_retained", "__dict__", "__weakref__")
+                 "_saved_versions", "_freed", "_retained", "__dict__", "__weakref__")
 
     def __init__(self, fn):
         self.fn = fn

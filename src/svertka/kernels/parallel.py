@@ -3,7 +3,9 @@
 NumPy runs an elementwise pass or a strided copy on one core while the BLAS uses all of
 them; NumPy releases the GIL inside its loops, so running parts of the batch on
 ``svertka.backends.get_num_threads()`` Python threads uses the other cores too. Used for
-column copies, col2im slice-adds, depthwise multiply-adds and max pooling.
+column copies, col2im slice-adds, depthwise multiply-adds and max pooling, and (with
+``threads`` set to the BLAS's count) for the parts of ``kernels.gemm``'s split products and
+the per-thread column blocks of ``kernels.conv``.
 """
 
 from __future__ import annotations
