@@ -764,8 +764,8 @@ def conv_depthwise_backward(gy, x, w, pads, dilation):
     N, C = x.shape[:2]
     kernel = tuple(w.shape[2:])
     wf = w[(slice(None), slice(None)) + (slice(None, None, -1),) * n]
-    gpads = tuple((d * (k - 1) - lo, d * (k - 1) - hi)
-                  for (lo, hi), k, d in zip(pads, kernel, dilation))
+    gpads = tuple((d * (k - 1) - lo, i - o + lo) for (lo, _), k, d, i, o
+                  in zip(pads, kernel, dilation, x.shape[2:], gy.shape[2:]))
     gx, partial = _blocked_depthwise_forward(gy, wf, gpads, dilation, tuple(x.shape[2:]),
                                              dot=x)
     gw = partial.reshape(N, C, math.prod(kernel)).sum(axis=0)[:, ::-1]
@@ -1071,15 +1071,18 @@ def _gx_as_conv_pays(w_shape, x_shape, outs, groups):
 def _input_grad_as_conv(gy, w, x_shape, pads, dilation, groups):
     """``gx`` at stride 1: ``gy`` padded by ``d(K-1) - lo`` / ``d(K-1) - hi`` and correlated
     with the flipped weight, input and output channels swapped within each group."""
-    wt, gpads = _as_conv_weight_and_pads(w, pads, dilation, groups)
+    wt, gpads = _as_conv_weight_and_pads(w, pads, dilation, groups, x_shape[2:], gy.shape[2:])
     return conv_forward(gy, wt, (1,) * (w.ndim - 2), gpads, dilation, groups,
                         out=tuple(x_shape[2:]), algorithm="im2col")
 
 
-def _as_conv_weight_and_pads(w, pads, dilation, groups):
+def _as_conv_weight_and_pads(w, pads, dilation, groups, spatial, outs):
     """The weight ``(G*Cg, Cog, K...)`` (flipped, input and output channels swapped within
     each group) and the padding of ``gy`` that make the stride-1 input gradient a
-    convolution."""
+    convolution. The high padding comes from the sizes (``spatial``, the result's, and
+    ``outs``, gy's), not from ``hi`` alone: a transposed convolution's ``output_padding``
+    makes the result longer than the forward convolution's input, and those extra
+    positions read zeros from the padding."""
     n = w.ndim - 2
     kernel = tuple(w.shape[2:])
     Co, Cg = w.shape[:2]
@@ -1087,8 +1090,8 @@ def _as_conv_weight_and_pads(w, pads, dilation, groups):
     wf = w[(slice(None), slice(None)) + (slice(None, None, -1),) * n]
     wt = wf.reshape((groups, Cog, Cg) + kernel).swapaxes(1, 2)      # (G, Cg, Cog, K...)
     wt = np.ascontiguousarray(wt).reshape((groups * Cg, Cog) + kernel)
-    gpads = tuple((d * (k - 1) - lo, d * (k - 1) - hi)
-                  for (lo, hi), k, d in zip(pads, kernel, dilation))
+    gpads = tuple((d * (k - 1) - lo, i - o + lo)
+                  for (lo, _), k, d, i, o in zip(pads, kernel, dilation, spatial, outs))
     return wt, gpads
 
 
@@ -1131,7 +1134,7 @@ def conv_backward_fused(gy, x, w, pads, dilation, groups):
     Co, Cg = w.shape[:2]
     Cog = Co // groups
     Q = math.prod(x.shape[2:])
-    wt, gpads = _as_conv_weight_and_pads(w, pads, dilation, groups)
+    wt, gpads = _as_conv_weight_and_pads(w, pads, dilation, groups, x.shape[2:], gy.shape[2:])
     wt3 = wt.reshape(groups, Cg, Cog * math.prod(kernel))
     xg = x.reshape(N, groups, Cg, Q)
     dtype = np.result_type(gy, w)

@@ -133,6 +133,8 @@ CONVT_CASES = {
         ("stride_larger_than_kernel", (2, 3, 4), (3, 2, 2), dict(stride=3)),
         ("empty_batch", (0, 3, 5), (3, 2, 3), {}),
         ("unbatched", (3, 5), (3, 2, 3), dict(stride=2)),
+        ("stride1_padded_outpad_below_dilation", (2, 1, 6), (1, 2, 3),
+         dict(padding=1, dilation=2, output_padding=1)),
     ],
     2: [
         ("plain", (2, 3, 4, 5), (3, 4, 3, 3), {}),
@@ -147,6 +149,9 @@ CONVT_CASES = {
                                                                       output_padding=2)),
         ("padding_eats_output", (2, 3, 3, 3), (3, 2, 3, 3), dict(padding=2)),
         ("empty_batch", (0, 3, 4, 4), (3, 2, 3, 3), dict(stride=2)),
+        # issue 19: the stride-1 path read the output_padding rows from outside its input
+        ("stride1_padded_outpad_below_dilation", (2, 1, 6, 6), (1, 2, 3, 3),
+         dict(padding=1, dilation=2, output_padding=1)),
         ("unbatched", (3, 4, 4), (3, 2, 3, 3), dict(stride=2, padding=1)),
     ],
     3: [
@@ -155,6 +160,8 @@ CONVT_CASES = {
                                                                     output_padding=1)),
         ("groups", (2, 4, 3, 2, 3), (4, 1, 2, 3, 2), dict(groups=2, dilation=(1, 2, 1))),
         ("unbatched", (2, 3, 3, 2), (2, 2, 2, 2, 2), dict(stride=2)),
+        ("stride1_padded_outpad_below_dilation", (1, 2, 4, 3, 4), (2, 1, 3, 2, 3),
+         dict(padding=(1, 0, 2), dilation=(2, 3, 3), output_padding=(1, 2, 1))),
     ],
 }
 
