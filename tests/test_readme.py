@@ -21,7 +21,9 @@ def test_readme_test_command_is_what_ci_runs():
 
 def test_readme_examples_exist():
     readme = (ROOT / "README.md").read_text()
-    for path in re.findall(r"python (examples/\S+\.py)", readme):
+    paths = re.findall(r"python (examples/\S+\.py)", readme)
+    assert paths, "README names no example script"
+    for path in paths:
         assert (ROOT / path).is_file(), path
 
 

@@ -90,16 +90,38 @@ def test_prefetching_gives_the_same_batches_as_synchronous_loading():
 
 
 def test_prefetching_loads_ahead_in_a_background_thread():
-    ds = Squares(n=6, delay=0.02)
-    loader = DataLoader(ds, batch_size=2)
-    it = iter(loader)
+    ds = Squares(n=6)
+    loaded, all_loaded = [], threading.Event()
+
+    def getitem(i, _get=ds.__getitem__):
+        loaded.append((i, threading.current_thread().name))
+        if len(loaded) == len(ds):
+            all_loaded.set()
+        return _get(i)
+
+    ds.__getitem__ = getitem
+    it = iter(DataLoader(_Indexable(ds), batch_size=2))
     first = next(it)
-    time.sleep(0.5)  # meanwhile the next two batches (0.08 s of loading) are prepared
-    assert any(name.startswith("svertka-loader") for name in ds.threads)
-    t0 = time.perf_counter()
+    # the next two batches are loaded ahead, by the loader's thread, before anyone asks
+    assert all_loaded.wait(timeout=10), f"only {sorted(i for i, _ in loaded)} were loaded ahead"
+    assert all(name.startswith("svertka-loader") for i, name in loaded if i >= 2)
+    before = list(loaded)
     rest = list(it)
-    assert time.perf_counter() - t0 < 0.04  # already loaded (loading them would take 0.08 s)
+    assert loaded == before  # the rest came from the prefetched batches: nothing loaded again
     assert [b[1].tolist() for b in [first] + rest] == [[0, 1], [2, 3], [4, 5]]
+
+
+class _Indexable(Dataset):
+    """Forwards to an object whose ``__getitem__`` was replaced on the instance."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __len__(self):
+        return len(self.inner)
+
+    def __getitem__(self, i):
+        return self.inner.__getitem__(i)
 
 
 def test_default_collate_handles_arrays_numbers_and_dicts_like_torch():
