@@ -108,3 +108,20 @@ def test_parameters_come_back_as_parameters(tmp_path):
     svertka.save({"p": p}, tmp_path / "p.svk")
     q = svertka.load(tmp_path / "p.svk")["p"]
     assert isinstance(q, nn.Parameter) and q.requires_grad
+
+
+def test_load_reads_fortran_order_big_endian_and_empty_arrays(tmp_path):
+    # numpy may write these layouts; load reads each straight into its buffer, then fixes it up
+    structure = {"format": "svertka-checkpoint", "version": 1, "object": [
+        {"__tensor__": "t0"}, {"__tensor__": "t1"}, {"__ndarray__": "t2"}, {"__tensor__": "t3"}]}
+    f = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    big = np.arange(4, dtype=">i4")
+    both = np.asfortranarray(np.arange(6, dtype=">f8").reshape(3, 2))
+    with open(tmp_path / "layouts.svk", "wb") as fh:
+        np.savez(fh, __svertka__=np.array(json.dumps(structure)), t0=f, t1=big, t2=both,
+                 t3=np.zeros((0, 5), np.float32))
+    a, b, c, d = svertka.load(tmp_path / "layouts.svk")
+    assert a.tolist() == f.tolist() and a.dtype == svertka.float64
+    assert b.tolist() == [0, 1, 2, 3] and b.dtype == svertka.int32
+    assert c.tolist() == both.tolist() and c.dtype == np.float64 and c.dtype.isnative
+    assert d.shape == (0, 5)
