@@ -420,3 +420,120 @@ def test_image_folder_without_pillow_says_how_to_install(tmp_path, monkeypatch):
     (tmp_path / "cat").mkdir()
     with pytest.raises(ImportError, match=r'pip install "svertka\[images\]"'):
         ImageFolder(tmp_path)
+
+
+def _png(path, Image, shape=(2, 3, 3), value=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full(shape, value, np.uint8)).save(path, format="PNG")
+
+
+def test_image_folder_maps_test_classes_by_name_with_class_to_idx(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    for i, cls in enumerate(["cat", "dog", "eel"]):
+        _png(tmp_path / "train" / cls / "a.png", Image, value=i)
+    for i, cls in [(0, "cat"), (2, "eel")]:
+        _png(tmp_path / "test" / cls / "a.png", Image, value=i)
+    train = ImageFolder(tmp_path / "train")
+    test = ImageFolder(tmp_path / "test", class_to_idx=train.class_to_idx)
+    assert test.classes == ["cat", "dog", "eel"] and test.class_to_idx == train.class_to_idx
+    assert test.targets == [0, 2]
+    assert [round(float(x.numpy().max()) * 255) for x, _ in test] == test.targets
+
+
+def test_image_folder_rejects_test_class_unknown_to_train(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    for cls in ["cat", "dog"]:
+        _png(tmp_path / "train" / cls / "a.png", Image)
+    for cls in ["cat", "yak", "dog"]:
+        _png(tmp_path / "test" / cls / "a.png", Image)
+    train = ImageFolder(tmp_path / "train")
+    with pytest.raises(ValueError, match=r"ImageFolder: .*test: the class folder\(s\) 'yak' "
+                                         r"are not among the 2 classes of class_to_idx"):
+        ImageFolder(tmp_path / "test", class_to_idx=train.class_to_idx)
+
+
+@pytest.mark.parametrize("mapping, exc, match", [
+    ([("cat", 0)], TypeError, "class_to_idx must be a dict"),
+    ({1: 0}, TypeError, "str keys"),
+    ({"cat": 1}, ValueError, r"indices 0\.\.0, each once"),
+    ({"cat": 0, "dog": 0}, ValueError, r"indices 0\.\.1, each once"),
+    ({"cat": 0.0}, ValueError, "each once"),
+], ids=["not_a_dict", "int_key", "gap", "duplicate", "float_index"])
+def test_image_folder_checks_class_to_idx(tmp_path, mapping, exc, match):
+    Image = pytest.importorskip("PIL.Image")
+    _png(tmp_path / "cat" / "a.png", Image)
+    with pytest.raises(exc, match=match):
+        ImageFolder(tmp_path, class_to_idx=mapping)
+
+
+def _symlink(link, target):
+    try:
+        os.symlink(target, link, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        pytest.skip("symbolic links are not available")
+
+
+def test_image_folder_follows_links_but_never_enters_a_directory_twice(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    for cls in ["cat", "dog"]:
+        for name in ["a.png", "b.png", "sub/c.png"]:
+            _png(tmp_path / cls / name, Image)
+    (tmp_path / "elsewhere").mkdir()
+    _png(tmp_path / "elsewhere" / "e.png", Image)
+    root = tmp_path / "data"
+    root.mkdir()
+    for cls in ["cat", "dog"]:
+        os.replace(tmp_path / cls, root / cls)
+    _symlink(root / "cat" / "up", "..")             # the root: cat and dog again, and up
+    _symlink(root / "cat" / "sub" / "up2", "../../..")  # above the root
+    _symlink(root / "cat" / "sub" / "again", "..")      # cat itself
+    _symlink(root / "dog" / "self", ".")
+    _symlink(root / "dog" / "more", str(tmp_path / "elsewhere"))  # a plain link is followed
+    ds = ImageFolder(root)
+    names = [os.path.relpath(p, root) for p, _ in ds.samples]
+    # the links to data/ are not followed: they would read dog's images as cat's, forever
+    assert names == ["cat/a.png", "cat/b.png", "cat/sub/c.png",
+                     "dog/a.png", "dog/b.png", "dog/more/e.png", "dog/sub/c.png"]
+    assert ds.targets == [0] * 3 + [1] * 4
+
+
+def test_image_folder_refuses_decompression_bombs_naming_the_file(tmp_path, monkeypatch):
+    Image = pytest.importorskip("PIL.Image")
+    _png(tmp_path / "cat" / "small.png", Image, shape=(10, 10, 3))
+    _png(tmp_path / "cat" / "warned.png", Image, shape=(12, 12, 3))  # 144 px: Pillow warns
+    _png(tmp_path / "cat" / "huge.png", Image, shape=(30, 30, 3))    # 900 px: Pillow raises
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    ds = ImageFolder(tmp_path)
+    assert [os.path.basename(p) for p, _ in ds.samples] == ["huge.png", "small.png",
+                                                            "warned.png"]
+    assert ds[1][0].shape == (3, 10, 10)
+    with pytest.raises(ValueError, match=r"ImageFolder: .*cat.warned\.png: image of 12x12 = "
+                                         r"144 pixels is larger than PIL\.Image\."
+                                         r"MAX_IMAGE_PIXELS=100"), \
+            pytest.warns(Image.DecompressionBombWarning):
+        ds[2]
+    with pytest.raises(ValueError, match=r"ImageFolder: .*cat.huge\.png: cannot read the "
+                                         r"image \(DecompressionBombError"):
+        ds[0]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad_crc", "not_an_image", "empty"])
+def test_image_folder_rejects_corrupt_images_naming_them(tmp_path, damage):
+    Image = pytest.importorskip("PIL.Image")
+    path = tmp_path / "cat" / "x.png"
+    path.parent.mkdir()
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, format="PNG")
+    data = path.read_bytes()
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    elif damage == "bad_crc":
+        i = data.index(b"IDAT") + 6
+        data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
+    elif damage == "not_an_image":
+        data = b"GIF89a but not really"
+    else:
+        data = b""
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=r"^ImageFolder: .*cat.x\.png: cannot read the image"):
+        ImageFolder(tmp_path)[0]
