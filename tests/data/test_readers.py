@@ -537,3 +537,69 @@ def test_image_folder_rejects_corrupt_images_naming_them(tmp_path, damage):
     path.write_bytes(data)
     with pytest.raises(ValueError, match=r"^ImageFolder: .*cat.x\.png: cannot read the image"):
         ImageFolder(tmp_path)[0]
+
+
+# ---------------------------------------------------------------------------- crafted IDX
+def _idx_header(magic, *dims):
+    return struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in dims)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("dims, payload, match", [
+    ((2**31, 2**31, 4), b"",  # the product is 2**64, which int64 wraps to 0
+     r"expected 18446744073709551616 bytes of pixels \(2147483648 x 2147483648 x 4\), "
+     r"found 0"),
+    ((2**32 - 1,) * 3, b"\0" * 7,
+     r"expected 79228162458924105385300197375 bytes of pixels .* found 7"),
+    ((10**9, 28, 28), b"\0" * 100, r"expected 784000000000 bytes of pixels .* found 100"),
+], ids=["wraps_to_zero", "max_dims", "huge_count"])
+def test_mnist_rejects_header_sizes_beyond_the_file(tmp_path, gz, dims, payload, match):
+    _corrupt(tmp_path, "images", _idx_header(0x803, *dims) + payload, gz)
+    with pytest.raises(ValueError, match=r"^MNIST: .*train-images-idx3-ubyte(\.gz)?: " + match):
+        MNIST(tmp_path)
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 5), (6, 0, 5), (6, 4, 0)],
+                         ids=["no_images", "no_rows", "no_cols"])
+def test_mnist_rejects_a_file_without_images(tmp_path, shape):
+    make_mnist(tmp_path)
+    count = shape[0]
+    for prefix in ("train", "t10k"):
+        write(os.path.join(tmp_path, f"{prefix}-images-idx3-ubyte"),
+              idx_bytes(np.zeros(shape, np.uint8)))
+        write(os.path.join(tmp_path, f"{prefix}-labels-idx1-ubyte"),
+              idx_bytes(np.zeros(count, np.uint8)))
+    for train, prefix in ((True, "train"), (False, "t10k")):
+        with pytest.raises(ValueError, match=rf"^MNIST: .*{prefix}-images-idx3-ubyte: holds "
+                                             rf"no images \({count} images of "
+                                             rf"{shape[1]}x{shape[2]} pixels\)"):
+            MNIST(tmp_path, train=train)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_mnist_rejects_train_and_test_of_different_image_sizes(tmp_path, gz):
+    make_mnist(tmp_path, gz=gz)  # 4x5 images
+    ext = ".gz" if gz else ""
+    os.remove(os.path.join(tmp_path, "t10k-images-idx3-ubyte" + ext))
+    write(os.path.join(tmp_path, "t10k-images-idx3-ubyte"),
+          idx_bytes(np.zeros((4, 3, 5), np.uint8)), gz)
+    with pytest.raises(ValueError, match=r"^MNIST: .*train-images-idx3-ubyte(\.gz)? holds "
+                                         r"images of 4x5 pixels but .*t10k-images-idx3-ubyte"
+                                         r"(\.gz)? holds 3x5 \(the train and test splits"):
+        MNIST(tmp_path)
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte(\.gz)? holds images of 3x5 "
+                                         r"pixels but .*train-images-idx3-ubyte(\.gz)? holds "
+                                         r"4x5"):
+        MNIST(tmp_path, train=False)
+
+
+def test_mnist_verifies_the_gzip_checksum(tmp_path):
+    path = _corrupt(tmp_path, "images", idx_bytes(_IMAGES + 1), gz=True)
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    data[-8] ^= 0x01  # the CRC-32 of the trailer: the payload itself is intact
+    with open(path, "wb") as f:
+        f.write(data)
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: cannot be read as gzip "
+                                         r"file \(CRC check failed"):
+        MNIST(tmp_path)
