@@ -175,10 +175,11 @@ def py2_pickle(obj):
     return f.getvalue()
 
 
-def cifar_files(kind, n=3, seed=0, py2=True):
-    """``{member: bytes}`` of a small CIFAR-10 or CIFAR-100 in the python format."""
+def cifar_files(kind, n=3, seed=0, py2=True, protocol=4):
+    """``{member: bytes}`` of a small CIFAR-10 or CIFAR-100 in the python format: pickled
+    as Python 2 did, or by Python 3 with ``protocol``."""
     rng = np.random.default_rng(seed)
-    dump = py2_pickle if py2 else (lambda o: pickle.dumps(o, protocol=4))
+    dump = py2_pickle if py2 else (lambda o: pickle.dumps(o, protocol=protocol))
     files, truth = {}, {}
     if kind == 10:
         names = ["train" if i else "test" for i in range(6)]
@@ -603,3 +604,113 @@ def test_mnist_verifies_the_gzip_checksum(tmp_path):
     with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: cannot be read as gzip "
                                          r"file \(CRC check failed"):
         MNIST(tmp_path)
+
+
+
+# ---------------------------------------------------------------------------- crafted CIFAR
+def _flip(data, i):
+    return data[:i] + bytes([data[i] ^ 0x5A]) + data[i + 1:]
+
+
+def test_cifar_archive_bit_flips_are_refused_or_harmless(tmp_path):
+    files, _ = cifar_files(10, n=1)
+    path = write_cifar(tmp_path, 10, files, archive=True)
+    good = open(path, "rb").read()
+    ref = CIFAR10(tmp_path, train=False)
+    positions = sorted(set(range(24)) | set(range(len(good) - 16, len(good))) |
+                       set(np.linspace(24, len(good) - 17, 110).astype(int).tolist()))
+    header = 10 + (good[10:].index(b"\0") + 1 if good[3] & 8 else 0)  # + the file name
+    refused = 0
+    for i in positions:
+        with open(path, "wb") as f:
+            f.write(_flip(good, i))
+        try:
+            ds = CIFAR10(tmp_path, train=False)
+        except ValueError as exc:
+            assert str(exc).startswith("CIFAR10: ") and "cifar-10-python.tar.gz" in str(exc)
+            refused += i >= header
+            continue
+        # a flip in the gzip header (time stamp, file name) can be harmless, never silent
+        np.testing.assert_array_equal(ds.data, ref.data, err_msg=f"flip at byte {i}")
+        np.testing.assert_array_equal(ds.targets, ref.targets, err_msg=f"flip at byte {i}")
+        assert ds.classes == ref.classes
+    assert refused == sum(i >= header for i in positions)  # past the header: all refused
+
+
+def test_cifar_archive_with_trailing_garbage_or_truncated_is_refused(tmp_path):
+    files, _ = cifar_files(10, n=1)
+    path = write_cifar(tmp_path, 10, files, archive=True)
+    good = open(path, "rb").read()
+    for bad, match in [(good + b"garbage!", "not a readable tar archive"),
+                       (good[:-4], "not a readable tar archive"),
+                       (good[:-30], "not a readable tar archive")]:
+        with open(path, "wb") as f:
+            f.write(bad)
+        with pytest.raises(ValueError, match=r"^CIFAR10: .*cifar-10-python\.tar\.gz: " + match):
+            CIFAR10(tmp_path, train=False)
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
+@pytest.mark.parametrize("archive", [False, True], ids=["folder", "tar_gz"])
+def test_cifar10_reads_batches_pickled_by_python3(tmp_path, protocol, archive):
+    files, truth = cifar_files(10, py2=False, protocol=protocol)
+    write_cifar(tmp_path, 10, files, archive)
+    train = CIFAR10(tmp_path)
+    np.testing.assert_array_equal(train.data, _hwc(np.concatenate([x for x, _ in truth["train"]])))
+    np.testing.assert_array_equal(train.targets, sum((y for _, y in truth["train"]), []))
+    assert train.classes == [f"class{i}" for i in range(10)]
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_cifar_reads_numpy_labels_and_arrays_of_every_layout(tmp_path, protocol):
+    files, _ = cifar_files(10, py2=False, protocol=protocol)
+    x = np.asfortranarray(np.arange(2 * 3072).reshape(2, 3072) % 251).astype(np.uint8)
+    labels = list(np.array([3, 7], dtype=np.int64))  # numpy scalars, as list(array) gives
+    files["test_batch"] = pickle.dumps({"data": x, "labels": labels, "extra": b"",
+                                        "more": bytearray(b"ab")}, protocol=protocol)
+    files["batches.meta"] = pickle.dumps({"label_names": tuple(f"c{i}" for i in range(10))},
+                                         protocol=protocol)
+    write_cifar(tmp_path, 10, files)
+    ds = CIFAR10(tmp_path, train=False)
+    np.testing.assert_array_equal(ds.data, _hwc(x))
+    assert ds.targets.tolist() == [3, 7] and ds.classes[9] == "c9"
+
+
+_BAD_NAMES = [
+    ("one string", r"must be a list of class names \(strings\), found bytes"),
+    ([b"cat", 3], "found an item of type int"),
+    ([["cat"]], "found an item of type list"),
+    ([], "found an empty list"),
+    ({"a": 1}, "found dict"),
+    (["cat", "dog", "cat"], "names a class twice: 'cat'"),
+    ([b"\xff\xfe"], "holds a name that is not UTF-8"),
+]
+
+
+@pytest.mark.parametrize("names, match", _BAD_NAMES,
+                         ids=["string", "int_item", "nested", "empty", "dict", "duplicate",
+                              "not_utf8"])
+def test_cifar_rejects_label_names_that_are_not_a_list_of_strings(tmp_path, names, match):
+    files, _ = cifar_files(10)
+    files["batches.meta"] = py2_pickle({"label_names": names})
+    write_cifar(tmp_path, 10, files)
+    with pytest.raises(ValueError, match=r"^CIFAR10: .*batches\.meta: 'label_names' .*" + match):
+        CIFAR10(tmp_path, train=False)
+
+
+@pytest.mark.parametrize("labels, match", [
+    ([0, "1"], "a list with an item of type str"),
+    ([0, [1]], "a list with an item of type list"),
+    ([0, 1.0], "a list with an item of type float"),
+    ([0, True], "a list with an item of type bool"),
+    (np.zeros((2, 1), np.int64), r"int64 array of shape \(2, 1\)"),
+    ("ab", "found str"),
+    ([0, 2**70], "holds an int beyond 64 bits"),
+], ids=["str", "nested", "float", "bool", "2d_array", "string", "huge_int"])
+def test_cifar_rejects_labels_that_are_not_a_list_of_ints(tmp_path, labels, match):
+    files, _ = cifar_files(10)
+    files["test_batch"] = pickle.dumps({"data": np.zeros((2, 3072), np.uint8),
+                                        "labels": labels}, protocol=2)
+    write_cifar(tmp_path, 10, files)
+    with pytest.raises(ValueError, match=r"^CIFAR10: .*test_batch: 'labels' .*" + match):
+        CIFAR10(tmp_path, train=False)
