@@ -714,3 +714,17 @@ def test_cifar_rejects_labels_that_are_not_a_list_of_ints(tmp_path, labels, matc
     write_cifar(tmp_path, 10, files)
     with pytest.raises(ValueError, match=r"^CIFAR10: .*test_batch: 'labels' .*" + match):
         CIFAR10(tmp_path, train=False)
+
+
+def test_cli_folder_dataset_scores_test_classes_by_name(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    from svertka.cli import build_datasets
+
+    for i, cls in enumerate(["cat", "dog", "eel"]):
+        _png(tmp_path / "train" / cls / "a.png", Image, value=i)
+    _png(tmp_path / "test" / "eel" / "a.png", Image, value=2)
+    train, test, num_classes, _ = build_datasets("folder", str(tmp_path), augment=False)
+    assert num_classes == 3 and test.classes == train.classes and test.targets == [2]
+    _png(tmp_path / "test" / "yak" / "a.png", Image)
+    with pytest.raises(ValueError, match=r"test: the class folder\(s\) 'yak' are not among"):
+        build_datasets("folder", str(tmp_path), augment=False)
