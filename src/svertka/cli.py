@@ -117,7 +117,8 @@ def build_datasets(name, data_dir=None, augment=None, download=False, image_size
                              "sub-folders, one folder per class inside each")
         train_tf, test_tf = _transforms(info, augment, image_size=image_size or 32)
         train = cls(os.path.join(data_dir, "train"), transform=train_tf)
-        test = cls(os.path.join(data_dir, "test"), transform=test_tf)
+        test = cls(os.path.join(data_dir, "test"), transform=test_tf,
+                   class_to_idx=train.class_to_idx)  # same name, same index
     else:
         root = data_dir or os.path.join(os.path.expanduser("~"), ".svertka", "data")
         size = 32 if name.startswith("cifar") else 28

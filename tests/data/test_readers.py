@@ -175,10 +175,11 @@ def py2_pickle(obj):
     return f.getvalue()
 
 
-def cifar_files(kind, n=3, seed=0, py2=True):
-    """``{member: bytes}`` of a small CIFAR-10 or CIFAR-100 in the python format."""
+def cifar_files(kind, n=3, seed=0, py2=True, protocol=4):
+    """``{member: bytes}`` of a small CIFAR-10 or CIFAR-100 in the python format: pickled
+    as Python 2 did, or by Python 3 with ``protocol``."""
     rng = np.random.default_rng(seed)
-    dump = py2_pickle if py2 else (lambda o: pickle.dumps(o, protocol=4))
+    dump = py2_pickle if py2 else (lambda o: pickle.dumps(o, protocol=protocol))
     files, truth = {}, {}
     if kind == 10:
         names = ["train" if i else "test" for i in range(6)]
@@ -420,3 +421,310 @@ def test_image_folder_without_pillow_says_how_to_install(tmp_path, monkeypatch):
     (tmp_path / "cat").mkdir()
     with pytest.raises(ImportError, match=r'pip install "svertka\[images\]"'):
         ImageFolder(tmp_path)
+
+
+def _png(path, Image, shape=(2, 3, 3), value=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full(shape, value, np.uint8)).save(path, format="PNG")
+
+
+def test_image_folder_maps_test_classes_by_name_with_class_to_idx(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    for i, cls in enumerate(["cat", "dog", "eel"]):
+        _png(tmp_path / "train" / cls / "a.png", Image, value=i)
+    for i, cls in [(0, "cat"), (2, "eel")]:
+        _png(tmp_path / "test" / cls / "a.png", Image, value=i)
+    train = ImageFolder(tmp_path / "train")
+    test = ImageFolder(tmp_path / "test", class_to_idx=train.class_to_idx)
+    assert test.classes == ["cat", "dog", "eel"] and test.class_to_idx == train.class_to_idx
+    assert test.targets == [0, 2]
+    assert [round(float(x.numpy().max()) * 255) for x, _ in test] == test.targets
+
+
+def test_image_folder_rejects_test_class_unknown_to_train(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    for cls in ["cat", "dog"]:
+        _png(tmp_path / "train" / cls / "a.png", Image)
+    for cls in ["cat", "yak", "dog"]:
+        _png(tmp_path / "test" / cls / "a.png", Image)
+    train = ImageFolder(tmp_path / "train")
+    with pytest.raises(ValueError, match=r"ImageFolder: .*test: the class folder\(s\) 'yak' "
+                                         r"are not among the 2 classes of class_to_idx"):
+        ImageFolder(tmp_path / "test", class_to_idx=train.class_to_idx)
+
+
+@pytest.mark.parametrize("mapping, exc, match", [
+    ([("cat", 0)], TypeError, "class_to_idx must be a dict"),
+    ({1: 0}, TypeError, "str keys"),
+    ({"cat": 1}, ValueError, r"indices 0\.\.0, each once"),
+    ({"cat": 0, "dog": 0}, ValueError, r"indices 0\.\.1, each once"),
+    ({"cat": 0.0}, ValueError, "each once"),
+], ids=["not_a_dict", "int_key", "gap", "duplicate", "float_index"])
+def test_image_folder_checks_class_to_idx(tmp_path, mapping, exc, match):
+    Image = pytest.importorskip("PIL.Image")
+    _png(tmp_path / "cat" / "a.png", Image)
+    with pytest.raises(exc, match=match):
+        ImageFolder(tmp_path, class_to_idx=mapping)
+
+
+def _symlink(link, target):
+    try:
+        os.symlink(target, link, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        pytest.skip("symbolic links are not available")
+
+
+def test_image_folder_follows_links_but_never_enters_a_directory_twice(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    for cls in ["cat", "dog"]:
+        for name in ["a.png", "b.png", "sub/c.png"]:
+            _png(tmp_path / cls / name, Image)
+    (tmp_path / "elsewhere").mkdir()
+    _png(tmp_path / "elsewhere" / "e.png", Image)
+    root = tmp_path / "data"
+    root.mkdir()
+    for cls in ["cat", "dog"]:
+        os.replace(tmp_path / cls, root / cls)
+    _symlink(root / "cat" / "up", "..")             # the root: cat and dog again, and up
+    _symlink(root / "cat" / "sub" / "up2", "../../..")  # above the root
+    _symlink(root / "cat" / "sub" / "again", "..")      # cat itself
+    _symlink(root / "dog" / "self", ".")
+    _symlink(root / "dog" / "more", str(tmp_path / "elsewhere"))  # a plain link is followed
+    ds = ImageFolder(root)
+    names = [os.path.relpath(p, root) for p, _ in ds.samples]
+    # the links to data/ are not followed: they would read dog's images as cat's, forever
+    assert names == ["cat/a.png", "cat/b.png", "cat/sub/c.png",
+                     "dog/a.png", "dog/b.png", "dog/more/e.png", "dog/sub/c.png"]
+    assert ds.targets == [0] * 3 + [1] * 4
+
+
+def test_image_folder_refuses_decompression_bombs_naming_the_file(tmp_path, monkeypatch):
+    Image = pytest.importorskip("PIL.Image")
+    _png(tmp_path / "cat" / "small.png", Image, shape=(10, 10, 3))
+    _png(tmp_path / "cat" / "warned.png", Image, shape=(12, 12, 3))  # 144 px: Pillow warns
+    _png(tmp_path / "cat" / "huge.png", Image, shape=(30, 30, 3))    # 900 px: Pillow raises
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    ds = ImageFolder(tmp_path)
+    assert [os.path.basename(p) for p, _ in ds.samples] == ["huge.png", "small.png",
+                                                            "warned.png"]
+    assert ds[1][0].shape == (3, 10, 10)
+    with pytest.raises(ValueError, match=r"ImageFolder: .*cat.warned\.png: image of 12x12 = "
+                                         r"144 pixels is larger than PIL\.Image\."
+                                         r"MAX_IMAGE_PIXELS=100"), \
+            pytest.warns(Image.DecompressionBombWarning):
+        ds[2]
+    with pytest.raises(ValueError, match=r"ImageFolder: .*cat.huge\.png: cannot read the "
+                                         r"image \(DecompressionBombError"):
+        ds[0]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad_crc", "not_an_image", "empty"])
+def test_image_folder_rejects_corrupt_images_naming_them(tmp_path, damage):
+    Image = pytest.importorskip("PIL.Image")
+    path = tmp_path / "cat" / "x.png"
+    path.parent.mkdir()
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, format="PNG")
+    data = path.read_bytes()
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    elif damage == "bad_crc":
+        i = data.index(b"IDAT") + 6
+        data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
+    elif damage == "not_an_image":
+        data = b"GIF89a but not really"
+    else:
+        data = b""
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=r"^ImageFolder: .*cat.x\.png: cannot read the image"):
+        ImageFolder(tmp_path)[0]
+
+
+# ---------------------------------------------------------------------------- crafted IDX
+def _idx_header(magic, *dims):
+    return struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in dims)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("dims, payload, match", [
+    ((2**31, 2**31, 4), b"",  # the product is 2**64, which int64 wraps to 0
+     r"expected 18446744073709551616 bytes of pixels \(2147483648 x 2147483648 x 4\), "
+     r"found 0"),
+    ((2**32 - 1,) * 3, b"\0" * 7,
+     r"expected 79228162458924105385300197375 bytes of pixels .* found 7"),
+    ((10**9, 28, 28), b"\0" * 100, r"expected 784000000000 bytes of pixels .* found 100"),
+], ids=["wraps_to_zero", "max_dims", "huge_count"])
+def test_mnist_rejects_header_sizes_beyond_the_file(tmp_path, gz, dims, payload, match):
+    _corrupt(tmp_path, "images", _idx_header(0x803, *dims) + payload, gz)
+    with pytest.raises(ValueError, match=r"^MNIST: .*train-images-idx3-ubyte(\.gz)?: " + match):
+        MNIST(tmp_path)
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 5), (6, 0, 5), (6, 4, 0)],
+                         ids=["no_images", "no_rows", "no_cols"])
+def test_mnist_rejects_a_file_without_images(tmp_path, shape):
+    make_mnist(tmp_path)
+    count = shape[0]
+    for prefix in ("train", "t10k"):
+        write(os.path.join(tmp_path, f"{prefix}-images-idx3-ubyte"),
+              idx_bytes(np.zeros(shape, np.uint8)))
+        write(os.path.join(tmp_path, f"{prefix}-labels-idx1-ubyte"),
+              idx_bytes(np.zeros(count, np.uint8)))
+    for train, prefix in ((True, "train"), (False, "t10k")):
+        with pytest.raises(ValueError, match=rf"^MNIST: .*{prefix}-images-idx3-ubyte: holds "
+                                             rf"no images \({count} images of "
+                                             rf"{shape[1]}x{shape[2]} pixels\)"):
+            MNIST(tmp_path, train=train)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_mnist_rejects_train_and_test_of_different_image_sizes(tmp_path, gz):
+    make_mnist(tmp_path, gz=gz)  # 4x5 images
+    ext = ".gz" if gz else ""
+    os.remove(os.path.join(tmp_path, "t10k-images-idx3-ubyte" + ext))
+    write(os.path.join(tmp_path, "t10k-images-idx3-ubyte"),
+          idx_bytes(np.zeros((4, 3, 5), np.uint8)), gz)
+    with pytest.raises(ValueError, match=r"^MNIST: .*train-images-idx3-ubyte(\.gz)? holds "
+                                         r"images of 4x5 pixels but .*t10k-images-idx3-ubyte"
+                                         r"(\.gz)? holds 3x5 \(the train and test splits"):
+        MNIST(tmp_path)
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte(\.gz)? holds images of 3x5 "
+                                         r"pixels but .*train-images-idx3-ubyte(\.gz)? holds "
+                                         r"4x5"):
+        MNIST(tmp_path, train=False)
+
+
+def test_mnist_verifies_the_gzip_checksum(tmp_path):
+    path = _corrupt(tmp_path, "images", idx_bytes(_IMAGES + 1), gz=True)
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    data[-8] ^= 0x01  # the CRC-32 of the trailer: the payload itself is intact
+    with open(path, "wb") as f:
+        f.write(data)
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: cannot be read as gzip "
+                                         r"file \(CRC check failed"):
+        MNIST(tmp_path)
+
+
+
+# ---------------------------------------------------------------------------- crafted CIFAR
+def _flip(data, i):
+    return data[:i] + bytes([data[i] ^ 0x5A]) + data[i + 1:]
+
+
+def test_cifar_archive_bit_flips_are_refused_or_harmless(tmp_path):
+    files, _ = cifar_files(10, n=1)
+    path = write_cifar(tmp_path, 10, files, archive=True)
+    good = open(path, "rb").read()
+    ref = CIFAR10(tmp_path, train=False)
+    positions = sorted(set(range(24)) | set(range(len(good) - 16, len(good))) |
+                       set(np.linspace(24, len(good) - 17, 110).astype(int).tolist()))
+    header = 10 + (good[10:].index(b"\0") + 1 if good[3] & 8 else 0)  # + the file name
+    refused = 0
+    for i in positions:
+        with open(path, "wb") as f:
+            f.write(_flip(good, i))
+        try:
+            ds = CIFAR10(tmp_path, train=False)
+        except ValueError as exc:
+            assert str(exc).startswith("CIFAR10: ") and "cifar-10-python.tar.gz" in str(exc)
+            refused += i >= header
+            continue
+        # a flip in the gzip header (time stamp, file name) can be harmless, never silent
+        np.testing.assert_array_equal(ds.data, ref.data, err_msg=f"flip at byte {i}")
+        np.testing.assert_array_equal(ds.targets, ref.targets, err_msg=f"flip at byte {i}")
+        assert ds.classes == ref.classes
+    assert refused == sum(i >= header for i in positions)  # past the header: all refused
+
+
+def test_cifar_archive_with_trailing_garbage_or_truncated_is_refused(tmp_path):
+    files, _ = cifar_files(10, n=1)
+    path = write_cifar(tmp_path, 10, files, archive=True)
+    good = open(path, "rb").read()
+    for bad, match in [(good + b"garbage!", "not a readable tar archive"),
+                       (good[:-4], "not a readable tar archive"),
+                       (good[:-30], "not a readable tar archive")]:
+        with open(path, "wb") as f:
+            f.write(bad)
+        with pytest.raises(ValueError, match=r"^CIFAR10: .*cifar-10-python\.tar\.gz: " + match):
+            CIFAR10(tmp_path, train=False)
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
+@pytest.mark.parametrize("archive", [False, True], ids=["folder", "tar_gz"])
+def test_cifar10_reads_batches_pickled_by_python3(tmp_path, protocol, archive):
+    files, truth = cifar_files(10, py2=False, protocol=protocol)
+    write_cifar(tmp_path, 10, files, archive)
+    train = CIFAR10(tmp_path)
+    np.testing.assert_array_equal(train.data, _hwc(np.concatenate([x for x, _ in truth["train"]])))
+    np.testing.assert_array_equal(train.targets, sum((y for _, y in truth["train"]), []))
+    assert train.classes == [f"class{i}" for i in range(10)]
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_cifar_reads_numpy_labels_and_arrays_of_every_layout(tmp_path, protocol):
+    files, _ = cifar_files(10, py2=False, protocol=protocol)
+    x = np.asfortranarray(np.arange(2 * 3072).reshape(2, 3072) % 251).astype(np.uint8)
+    labels = list(np.array([3, 7], dtype=np.int64))  # numpy scalars, as list(array) gives
+    files["test_batch"] = pickle.dumps({"data": x, "labels": labels, "extra": b"",
+                                        "more": bytearray(b"ab")}, protocol=protocol)
+    files["batches.meta"] = pickle.dumps({"label_names": tuple(f"c{i}" for i in range(10))},
+                                         protocol=protocol)
+    write_cifar(tmp_path, 10, files)
+    ds = CIFAR10(tmp_path, train=False)
+    np.testing.assert_array_equal(ds.data, _hwc(x))
+    assert ds.targets.tolist() == [3, 7] and ds.classes[9] == "c9"
+
+
+_BAD_NAMES = [
+    ("one string", r"must be a list of class names \(strings\), found bytes"),
+    ([b"cat", 3], "found an item of type int"),
+    ([["cat"]], "found an item of type list"),
+    ([], "found an empty list"),
+    ({"a": 1}, "found dict"),
+    (["cat", "dog", "cat"], "names a class twice: 'cat'"),
+    ([b"\xff\xfe"], "holds a name that is not UTF-8"),
+]
+
+
+@pytest.mark.parametrize("names, match", _BAD_NAMES,
+                         ids=["string", "int_item", "nested", "empty", "dict", "duplicate",
+                              "not_utf8"])
+def test_cifar_rejects_label_names_that_are_not_a_list_of_strings(tmp_path, names, match):
+    files, _ = cifar_files(10)
+    files["batches.meta"] = py2_pickle({"label_names": names})
+    write_cifar(tmp_path, 10, files)
+    with pytest.raises(ValueError, match=r"^CIFAR10: .*batches\.meta: 'label_names' .*" + match):
+        CIFAR10(tmp_path, train=False)
+
+
+@pytest.mark.parametrize("labels, match", [
+    ([0, "1"], "a list with an item of type str"),
+    ([0, [1]], "a list with an item of type list"),
+    ([0, 1.0], "a list with an item of type float"),
+    ([0, True], "a list with an item of type bool"),
+    (np.zeros((2, 1), np.int64), r"int64 array of shape \(2, 1\)"),
+    ("ab", "found str"),
+    ([0, 2**70], "holds an int beyond 64 bits"),
+], ids=["str", "nested", "float", "bool", "2d_array", "string", "huge_int"])
+def test_cifar_rejects_labels_that_are_not_a_list_of_ints(tmp_path, labels, match):
+    files, _ = cifar_files(10)
+    files["test_batch"] = pickle.dumps({"data": np.zeros((2, 3072), np.uint8),
+                                        "labels": labels}, protocol=2)
+    write_cifar(tmp_path, 10, files)
+    with pytest.raises(ValueError, match=r"^CIFAR10: .*test_batch: 'labels' .*" + match):
+        CIFAR10(tmp_path, train=False)
+
+
+def test_cli_folder_dataset_scores_test_classes_by_name(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    from svertka.cli import build_datasets
+
+    for i, cls in enumerate(["cat", "dog", "eel"]):
+        _png(tmp_path / "train" / cls / "a.png", Image, value=i)
+    _png(tmp_path / "test" / "eel" / "a.png", Image, value=2)
+    train, test, num_classes, _ = build_datasets("folder", str(tmp_path), augment=False)
+    assert num_classes == 3 and test.classes == train.classes and test.targets == [2]
+    _png(tmp_path / "test" / "yak" / "a.png", Image)
+    with pytest.raises(ValueError, match=r"test: the class folder\(s\) 'yak' are not among"):
+        build_datasets("folder", str(tmp_path), augment=False)

@@ -1,63 +1,70 @@
 """`CIFAR10` and `CIFAR100` from the "python version" pickled batches, read safely.
 
-The batches are pickles, and unpickling an arbitrary file can run arbitrary code. They are
-read with :class:`RestrictedUnpickler`, which resolves exactly the four globals a NumPy array
-needs (``numpy.core.multiarray._reconstruct`` / ``numpy._core.multiarray._reconstruct``,
-``numpy.ndarray``, ``numpy.dtype``) and refuses every other one before anything is called.
+The batches are pickles, and unpickling an arbitrary file can run arbitrary code or, through
+shared references, describe unbounded work in a few bytes. They are read with
+:func:`svertka.data.datasets._pickle.safe_load`, which first checks every opcode (the globals
+a NumPy array, a NumPy scalar and Python 3's bytes need, in NumPy 1's and 2's spellings and
+pickle protocols 0 to 5, each with the arguments NumPy writes; work bounded by the file's
+size), then unpickles with the same globals only.
 """
 
 from __future__ import annotations
 
-import io
+import bz2
+import gzip
+import lzma
 import os
-import pickle
 import tarfile
+import zlib
 
 import numpy as np
 
 from svertka._validate import error
+from svertka.data.datasets import _pickle
+from svertka.data.datasets._pickle import RestrictedUnpickler, UnsafePickleError  # noqa: F401
 from svertka.data.datasets.base import ImageArrayDataset
 from svertka.data.datasets.download import ENV_VAR, download_resources
 
-try:  # NumPy 2
-    from numpy._core.multiarray import _reconstruct
-except ImportError:  # pragma: no cover - NumPy 1
-    from numpy.core.multiarray import _reconstruct
-
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-}
-
-
-class UnsafePickleError(pickle.UnpicklingError):
-    """A pickle named a global outside the allowed NumPy-array constructors."""
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler for plain data and NumPy arrays: every other global is refused."""
-
-    def find_class(self, module, name):
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise UnsafePickleError(
-                f"refusing to load global {module}.{name}: CIFAR batches hold only dicts, "
-                f"lists, bytes, ints and NumPy arrays") from None
+_CHUNK = 1 << 20
+_DECOMPRESSORS = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
 
 
 def safe_load(data, what, fn):
-    """Unpickle ``data`` (bytes) with :class:`RestrictedUnpickler` and ``encoding='bytes'``
-    (the batches were written by Python 2); errors name ``what``."""
+    """Unpickle ``data`` (bytes) with :func:`._pickle.safe_load` (bounded work, NumPy arrays
+    and plain data only) and ``encoding='bytes'`` (the batches were written by Python 2);
+    errors name ``what``."""
     try:
-        return RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
+        return _pickle.safe_load(data, encoding="bytes")
     except UnsafePickleError as exc:
         raise error(fn, f"{what}: {exc}") from None
     except Exception as exc:  # any malformed pickle
         raise error(fn, f"{what}: not a readable CIFAR pickle ({type(exc).__name__}: "
                         f"{exc})") from exc
+
+
+def _int_list(y, what, fn):
+    """Labels as an int64 array: a list or tuple of ints, or a 1-D integer array."""
+    if isinstance(y, np.ndarray):
+        ok = y.ndim == 1 and y.dtype.kind in "iu"
+    else:
+        ok = isinstance(y, (list, tuple)) and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in y)
+    if not ok:
+        raise error(fn, f"{what} must be a list of ints, found {_describe(y)}")
+    try:
+        return np.asarray(y, dtype=np.int64).reshape(-1)
+    except OverflowError as exc:
+        raise error(fn, f"{what} holds an int beyond 64 bits") from exc
+
+
+def _describe(v):
+    if isinstance(v, np.ndarray):
+        return f"{v.dtype} array of shape {v.shape}"
+    if isinstance(v, (list, tuple)):
+        odd = next((type(i).__name__ for i in v if not isinstance(i, (int, np.integer)) or
+                    isinstance(i, bool)), None)
+        return f"a {type(v).__name__} with an item of type {odd}"
+    return type(v).__name__
 
 
 def _str_keys(d, what, fn):
@@ -71,7 +78,8 @@ class CIFAR10(ImageArrayDataset):
 
     Reads the python batches ``cifar-10-batches-py/data_batch_1`` .. ``data_batch_5`` and
     ``test_batch`` (class names from ``batches.meta``) from ``root``, or, when that folder
-    is absent, straight from the archive ``root/cifar-10-python.tar.gz`` (no extraction).
+    is absent, straight from the archive ``root/cifar-10-python.tar.gz`` (no extraction; the
+    archive is read to its end, so that a corrupted one fails gzip's checksum).
 
     Args:
         root: the folder holding ``cifar-10-batches-py/`` or the ``.tar.gz``.
@@ -149,20 +157,30 @@ class CIFAR10(ImageArrayDataset):
         return out
 
     def _read_archive(self, archive, members):
-        """``{member: (description, bytes)}`` read straight from the tar archive."""
+        """``{member: (description, bytes)}`` read straight from the tar archive, which is
+        read to its end so that its compression's checksum (gzip's CRC-32 and length) is
+        verified: a corrupted archive is refused, not read as other data."""
         name = type(self).__name__
+        wanted = {f"{self.base_folder}/{m}": m for m in members}
         out = {}
         try:
-            with tarfile.open(archive, "r:*") as tar:
-                files = {m.name: m for m in tar.getmembers() if m.isfile()}
-                for member in members:
-                    key = f"{self.base_folder}/{member}"
-                    if key not in files:
-                        raise error(name, f"{archive}: the archive has no member {key}")
-                    with tar.extractfile(files[key]) as f:
-                        out[member] = (f"{archive}:{key}", f.read())
-        except (tarfile.TarError, OSError, EOFError) as exc:
+            with open(archive, "rb") as f:
+                magic = f.read(6)
+            opener = next((op for m, op in _DECOMPRESSORS if magic.startswith(m)), open)
+            with opener(archive, "rb") as f:
+                with tarfile.open(fileobj=f, mode="r|") as tar:
+                    for info in tar:
+                        member = wanted.get(info.name)
+                        if member is not None and member not in out and info.isfile():
+                            with tar.extractfile(info) as m:
+                                out[member] = (f"{archive}:{info.name}", m.read())
+                while f.read(_CHUNK):  # the rest of the stream, to its checksum
+                    pass
+        except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
             raise error(name, f"{archive}: not a readable tar archive ({exc})") from exc
+        for key, member in wanted.items():
+            if member not in out:
+                raise error(name, f"{archive}: the archive has no member {key}")
         return out
 
     def _parse_batch(self, source):
@@ -179,10 +197,7 @@ class CIFAR10(ImageArrayDataset):
                     else type(x).__name__)
             raise error(name, f"{what}: 'data' must be a uint8 array of N x 3072 "
                               f"(3 x 32 x 32 pixels per row), found {desc}")
-        try:
-            y = np.asarray(y, dtype=np.int64).reshape(-1)
-        except (TypeError, ValueError) as exc:
-            raise error(name, f"{what}: '{self.labels_key}' must be a list of ints") from exc
+        y = _int_list(y, f"{what}: '{self.labels_key}'", name)
         if y.shape[0] != x.shape[0]:
             raise error(name, f"{what}: {x.shape[0]} images but {y.shape[0]} labels")
         return x, y
@@ -194,8 +209,27 @@ class CIFAR10(ImageArrayDataset):
         if self.names_key not in d:
             raise error(name, f"{what}: the meta file needs the key '{self.names_key}', "
                               f"found {sorted(d)}")
-        return [n.decode("utf-8") if isinstance(n, bytes) else str(n)
-                for n in d[self.names_key]]
+        names = d[self.names_key]
+        if isinstance(names, np.ndarray) and names.ndim == 1 and names.dtype.kind in "SU":
+            names = names.tolist()
+        bad = (f"{type(names).__name__}" if not isinstance(names, (list, tuple)) else
+               next((f"an item of type {type(n).__name__}" for n in names
+                     if not isinstance(n, (str, bytes))), None))
+        if bad is None and not names:
+            bad = "an empty list"
+        if bad is not None:
+            raise error(name, f"{what}: '{self.names_key}' must be a list of class names "
+                              f"(strings), found {bad}")
+        try:
+            names = [n.decode("utf-8") if isinstance(n, bytes) else n for n in names]
+        except UnicodeDecodeError as exc:
+            raise error(name, f"{what}: '{self.names_key}' holds a name that is not UTF-8 "
+                              f"({exc})") from exc
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise error(name, f"{what}: '{self.names_key}' names a class twice: "
+                              f"{', '.join(map(repr, twice[:5]))}")
+        return names
 
 
 class CIFAR100(CIFAR10):

@@ -4,6 +4,7 @@ them out."""
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 
@@ -17,16 +18,34 @@ IDX_IMAGES = 0x00000803  # unsigned bytes, 3 dimensions (N, rows, cols)
 IDX_LABELS = 0x00000801  # unsigned bytes, 1 dimension (N,)
 
 
-def _read_bytes(path, fn):
-    try:
-        if path.endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        with open(path, "rb") as f:
-            return f.read()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise error(fn, f"{path}: cannot be read as {'gzip' if path.endswith('.gz') else 'a'}"
-                        f" file ({exc})") from exc
+_CHUNK = 1 << 20
+
+
+def _open(path):
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+
+
+def _read_errors(path, fn, exc):
+    return error(fn, f"{path}: cannot be read as {'gzip' if path.endswith('.gz') else 'a'} "
+                     f"file ({exc})")
+
+
+def _read_header(f, path, magic, fn):
+    """The shape declared by the IDX header at the start of the open file ``f``."""
+    what = {IDX_IMAGES: "an IDX image file", IDX_LABELS: "an IDX label file"}[magic]
+    head = f.read(4)
+    if len(head) < 4:
+        raise error(fn, f"{path}: file of {len(head)} bytes is too short for an IDX header")
+    found = int.from_bytes(head, "big")
+    if found != magic:
+        raise error(fn, f"{path}: bad magic number 0x{found:08X}, expected 0x{magic:08X} "
+                        f"({what})")
+    ndim = magic & 0xFF
+    dims = f.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise error(fn, f"{path}: file of {4 + len(dims)} bytes is too short for the "
+                        f"{4 + 4 * ndim}-byte IDX header")
+    return tuple(int.from_bytes(dims[4 * i:4 * i + 4], "big") for i in range(ndim))
 
 
 def read_idx(path, magic, fn="read_idx"):
@@ -34,30 +53,58 @@ def read_idx(path, magic, fn="read_idx"):
 
     ``magic`` is the expected magic number: ``0x00000803`` for an image file (uint8,
     ``(N, rows, cols)``), ``0x00000801`` for a label file (uint8, ``(N,)``). The header's
-    sizes are big-endian; the payload must hold exactly their product of bytes.
+    sizes are big-endian; the payload must hold exactly their product of bytes. The header
+    is checked before the payload is read, and the payload is read straight into the
+    array's buffer: a plain file's size is compared with the header first, a gzip stream is
+    read at most one chunk past the declared size (a gzip bomb cannot exhaust memory) and to
+    its end, so that its CRC is verified.
     """
-    what = {IDX_IMAGES: ("an IDX image file", "pixels"),
-            IDX_LABELS: ("an IDX label file", "labels")}[magic]
-    data = _read_bytes(path, fn)
-    if len(data) < 4:
-        raise error(fn, f"{path}: file of {len(data)} bytes is too short for an IDX header")
-    found = int.from_bytes(data[:4], "big")
-    if found != magic:
-        raise error(fn, f"{path}: bad magic number 0x{found:08X}, expected 0x{magic:08X} "
-                        f"({what[0]})")
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise error(fn, f"{path}: file of {len(data)} bytes is too short for the "
-                        f"{header}-byte IDX header")
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(shape, dtype=np.int64))
-    found_bytes = len(data) - header
-    if found_bytes != expected:
-        raise error(fn, f"{path}: expected {expected} bytes of {what[1]} "
-                        f"({' x '.join(map(str, shape))}), found {found_bytes}")
-    # a bytearray makes the array writable, as torchvision's tensors are
-    return np.frombuffer(bytearray(data), dtype=np.uint8, offset=header).reshape(shape)
+    unit = "pixels" if magic == IDX_IMAGES else "labels"
+    try:
+        with _open(path) as f:
+            shape = _read_header(f, path, magic, fn)
+            header = 4 + 4 * len(shape)
+            expected = math.prod(shape)  # Python ints: no overflow
+            dims = " x ".join(map(str, shape))
+            if path.endswith(".gz"):
+                data = bytearray()
+                while len(data) <= expected:
+                    chunk = f.read(min(_CHUNK, expected + 1 - len(data)))
+                    if not chunk:
+                        break
+                    data += chunk
+                if len(data) > expected:
+                    extra, limit = 1, 64 * _CHUNK  # count what follows, up to a limit
+                    while extra <= limit and (chunk := f.read(_CHUNK)):
+                        extra += len(chunk)
+                    found = (f"{expected + extra}" if extra <= limit else
+                             f"more than {expected + limit}")
+                    raise error(fn, f"{path}: expected {expected} bytes of {unit} ({dims}), "
+                                    f"found {found}")
+            else:
+                size = os.fstat(f.fileno()).st_size - header
+                if size != expected:
+                    raise error(fn, f"{path}: expected {expected} bytes of {unit} ({dims}), "
+                                    f"found {size}")
+                # a bytearray makes the array writable, as torchvision's tensors are
+                data = bytearray(expected)
+                if f.readinto(data) != expected:  # the file shrank after the size check
+                    raise error(fn, f"{path}: the file changed while it was read")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _read_errors(path, fn, exc) from exc
+    if len(data) != expected:
+        raise error(fn, f"{path}: expected {expected} bytes of {unit} ({dims}), found "
+                        f"{len(data)}")
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+
+
+def _peek_shape(path, magic):
+    """The shape in the IDX header of ``path``, or None when it cannot be read."""
+    try:
+        with _open(path) as f:
+            return _read_header(f, path, magic, "")
+    except (OSError, EOFError, zlib.error, ValueError):
+        return None
 
 
 class MNIST(ImageArrayDataset):
@@ -125,6 +172,9 @@ class MNIST(ImageArrayDataset):
                 f"in {self.raw_folder} or {self.root}, or pass download=True to fetch them "
                 f"(from {self.mirrors[0]}, or the mirror in ${ENV_VAR})")
         images = read_idx(paths[0], IDX_IMAGES, name)
+        if images.size == 0:
+            raise error(name, f"{paths[0]}: holds no images ({images.shape[0]} images of "
+                              f"{images.shape[1]}x{images.shape[2]} pixels)")
         labels = read_idx(paths[1], IDX_LABELS, name)
         if images.shape[0] != labels.shape[0]:
             raise error(name, f"{paths[0]} holds {images.shape[0]} images but {paths[1]} "
@@ -132,6 +182,13 @@ class MNIST(ImageArrayDataset):
         if labels.size and labels.max() >= len(self.classes):
             raise error(name, f"{paths[1]}: label {int(labels.max())} is out of range for "
                               f"{len(self.classes)} classes")
+        other = self._find([f"{'t10k' if train else 'train'}-images-idx3-ubyte"])[0]
+        other_shape = None if other is None else _peek_shape(other, IDX_IMAGES)
+        if other_shape is not None and other_shape[1:] != images.shape[1:]:
+            raise error(name, f"{paths[0]} holds images of {images.shape[1]}x"
+                              f"{images.shape[2]} pixels but {other} holds "
+                              f"{other_shape[1]}x{other_shape[2]} (the train and test "
+                              f"splits must have one image size)")
         super().__init__(images, labels, self.classes, transform, target_transform, name=name)
 
     @property
