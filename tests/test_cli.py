@@ -70,8 +70,8 @@ def test_config_file_sets_options_and_flags_override(tmp_path):
     assert cfg["epochs"] == 1 and cfg["optimizer"] == "sgd" and cfg["batch_size"] == 128
     bad = tmp_path / "bad.toml"
     bad.write_text("epochz = 3\n")
-    with pytest.raises(SystemExit, match="unknown keys: epochz"):
-        cli.main(["train", "--config", str(bad)])
+    with pytest.raises(cli.CommandError, match="unknown keys: epochz"):
+        cli.cmd_train(cli.build_parser().parse_args(["train", "--config", str(bad)]))
 
 
 def test_python_dash_m_svertka_runs():
@@ -126,9 +126,7 @@ def test_bench_steps_time_several_steps_back_to_back_and_report_the_mean(monkeyp
 
 
 def test_bench_rejects_zero_steps(capsys):
-    with pytest.raises(SystemExit) as e:
-        cli.main(["bench", "--steps", "0"])
-    assert e.value.code == 2
+    assert cli.main(["bench", "--steps", "0"]) == 2
     assert "--steps: expected a positive int, got '0'" in capsys.readouterr().err
     from svertka import bench
     with pytest.raises(ValueError, match="steps must be a positive int"):
@@ -136,7 +134,13 @@ def test_bench_rejects_zero_steps(capsys):
 
 
 def test_bench_rejects_zero_rounds(capsys):
-    with pytest.raises(SystemExit) as e:
-        cli.main(["bench", "--rounds", "0"])
-    assert e.value.code == 2
+    assert cli.main(["bench", "--rounds", "0"]) == 2
     assert "--rounds: expected a positive int, got '0'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs", [{"repeat": 0}, {"warmup": -1}, {"threads": 0}],
+                         ids=["repeat-0", "warmup-negative", "threads-0"])
+def test_bench_run_rejects_counts_below_their_minimum(kwargs):
+    from svertka import bench
+    with pytest.raises(ValueError, match=f"svertka bench: {next(iter(kwargs))} must be an int"):
+        bench.run(["lenet5"], with_torch=False, **kwargs)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -129,3 +130,80 @@ def test_early_stopping_after_patience():
                         DataLoader(_data(), batch_size=64), optimizer=opt, epochs=10,
                         patience=2, log=None)
     assert history.stopped == "early_stopping" and len(history.epochs) == 3
+
+
+class _BreakingSGD(optim.SGD):
+    """SGD whose ``break_at``-th step (counting from 1) writes NaN into the first weight."""
+
+    def __init__(self, params, break_at, **kwargs):
+        super().__init__(params, **kwargs)
+        self.break_at, self.steps = break_at, 0
+
+    def step(self, closure=None):
+        super().step(closure)
+        self.steps += 1
+        if self.steps == self.break_at:
+            self.param_groups[0]["params"][0].data.fill_(float("nan"))
+
+
+def _finite(path):
+    state = svertka.load(path)
+    return state["epoch"], all(np.isfinite(t.numpy()).all() for t in state["model"].values())
+
+
+@pytest.mark.parametrize("with_validation", [False, True], ids=["no-validation",
+                                                               "validation"])
+def test_fit_never_checkpoints_weights_broken_by_an_epochs_last_step(tmp_path, with_validation):
+    # 2 batches per epoch: the 4th step is the last of epoch 2; its loss was computed before
+    # the step, so only the weights can show the damage before epoch 2 is saved
+    svertka.manual_seed(0)
+    model = _model()
+    opt = _BreakingSGD(model.parameters(), break_at=4, lr=0.01)
+    val = DataLoader(_data(16, seed=1), batch_size=16) if with_validation else None
+    with pytest.raises(train.TrainingDiverged, match=r"weights became non-finite \(0\.weight "
+                                                     r"holds NaN or inf\) at epoch 2"):
+        train.fit(model, DataLoader(_data(16), batch_size=8), val, optimizer=opt, epochs=3,
+                  out_dir=tmp_path, log=None)
+    assert _finite(tmp_path / "last.svk") == (1, True)
+    assert _finite(tmp_path / "best.svk") == (1, True)
+    assert [r["epoch"] for r in json.loads((tmp_path / "log.json").read_text())["epochs"]] == [1]
+
+
+def test_fit_reports_divergence_without_numpy_warnings():
+    # a huge learning rate overflows the logits within a few steps
+    svertka.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 512), nn.ReLU(), nn.Linear(512, 3))
+    opt = optim.SGD(model.parameters(), lr=1e12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # a RuntimeWarning would be raised instead
+        with pytest.raises(train.TrainingDiverged, match="became"):
+            train.fit(model, DataLoader(_data(), batch_size=8), optimizer=opt, epochs=3,
+                      log=None)
+    assert np.geterr()["over"] == "warn"   # fit leaves the caller's settings alone
+
+
+def test_ctrl_c_after_weights_broke_keeps_the_good_checkpoints(tmp_path):
+    class InterruptAtEpoch2:
+        def __init__(self, loader):
+            self.loader, self.epoch = loader, 0
+
+        def __len__(self):
+            return len(self.loader)
+
+        def __iter__(self):
+            self.epoch += 1
+            for i, batch in enumerate(self.loader):
+                if self.epoch == 2 and i == 1:
+                    raise KeyboardInterrupt
+                yield batch
+
+    svertka.manual_seed(0)
+    model = _model()
+    opt = _BreakingSGD(model.parameters(), break_at=3, lr=0.01)   # epoch 2's first step
+    lines = []
+    history = train.fit(model, InterruptAtEpoch2(DataLoader(_data(16), batch_size=8)),
+                        optimizer=opt, epochs=3, out_dir=tmp_path, log=lines.append)
+    assert history.stopped == "interrupted"
+    assert not (tmp_path / "interrupted.svk").exists()
+    assert "not saved, the weights hold NaN or inf" in lines[-1]
+    assert _finite(tmp_path / "last.svk") == (1, True)

@@ -405,6 +405,11 @@ def run(names=None, threads=2, repeat=7, warmup=2, with_torch=None, log=None, qu
         if n not in WORKLOADS:
             raise ValueError(f"svertka bench: unknown workload {n!r}; choose from "
                              f"{', '.join(WORKLOADS)}")
+    for name, value, least in (("repeat", repeat, 1), ("warmup", warmup, 0),
+                               ("threads", threads, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ValueError(f"svertka bench: {name} must be an int >= {least}, got "
+                             f"{value!r}")
     if not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"svertka bench: rounds must be a positive int, got {rounds!r}")
     if not isinstance(steps, int) or steps < 1:
@@ -618,27 +623,33 @@ def add_bench_parser(subparsers):
     return p
 
 
-def _positive_int(text):
+def _positive_int(text, minimum=1):
     import argparse
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a {'positive' if minimum else 'non-negative'}"
+                                         f" int, got {text!r}")
     return value
+
+
+def _non_negative_int(text):
+    return _positive_int(text, minimum=0)
 
 
 def add_arguments(p):
     p.add_argument("-w", "--workloads", nargs="+", metavar="NAME", choices=list(WORKLOADS),
                    help=f"subset of: {', '.join(WORKLOADS)} (default: all)")
-    p.add_argument("-t", "--threads", type=int, default=min(2, os.cpu_count() or 1),
+    p.add_argument("-t", "--threads", type=_positive_int, default=min(2, os.cpu_count() or 1),
                    help="threads for NumPy's BLAS and torch (default: 2)")
-    p.add_argument("-r", "--repeat", type=int, default=7, help="timed steps (median)")
+    p.add_argument("-r", "--repeat", type=_positive_int, default=7,
+                   help="timed steps (median)")
     p.add_argument("--rounds", type=_positive_int, default=1,
                    help="run the whole list this many times; report medians and the range "
                         "of each ratio (the machine's speed may drift between rounds)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    p.add_argument("--warmup", type=_non_negative_int, default=2, help="untimed steps first")
     p.add_argument("--steps", type=_positive_int, default=1,
                    help="steps run back to back per timing, their mean reported (default 1: "
                         "one step after an idle pause; more: a training loop's throughput)")

@@ -12,11 +12,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
+
+from svertka._cli_errors import CommandError, describe, user_errors
 
 DEFAULTS = {
     "model": "lenet5", "dataset": "digits", "data_dir": None, "epochs": None,
@@ -77,7 +81,7 @@ def _dataset_class(name):
                "cifar10": "CIFAR10", "cifar100": "CIFAR100", "folder": "ImageFolder"}
     cls = getattr(D, classes.get(name, ""), None)
     if cls is None:
-        raise SystemExit(f"svertka: dataset {name!r} is not available in this version")
+        raise CommandError(f"dataset {name!r} is not available in this version")
     return cls
 
 
@@ -100,33 +104,58 @@ def _transforms(info, augment, size=None, image_size=None):
 def build_datasets(name, data_dir=None, augment=None, download=False, image_size=None):
     """``(train, test, num_classes, input_shape)`` for a dataset name of the CLI.
 
-    ``augment=None`` uses the dataset's recipe default.
+    ``augment=None`` uses the dataset's recipe default. Raises :class:`CommandError` when the
+    dataset's files are missing or refused by its reader, or when the splits are empty or
+    their images differ in shape.
     """
     if name not in DATASETS:
-        raise SystemExit(f"svertka: unknown dataset {name!r}; choose from "
-                         f"{', '.join(DATASETS)}")
+        raise CommandError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
     info = DATASETS[name]
     augment = info.augment if augment is None else augment
     cls = _dataset_class(name)
-    if name == "digits":
-        train_tf, test_tf = _transforms(info, augment, size=8)
-        train, test = cls(train=True, transform=train_tf), cls(train=False, transform=test_tf)
-    elif name == "folder":
-        if data_dir is None:
-            raise SystemExit("svertka: --dataset folder needs --data-dir with train/ and test/ "
-                             "sub-folders, one folder per class inside each")
-        train_tf, test_tf = _transforms(info, augment, image_size=image_size or 32)
-        train = cls(os.path.join(data_dir, "train"), transform=train_tf)
-        test = cls(os.path.join(data_dir, "test"), transform=test_tf,
-                   class_to_idx=train.class_to_idx)  # same name, same index
-    else:
-        root = data_dir or os.path.join(os.path.expanduser("~"), ".svertka", "data")
-        size = 32 if name.startswith("cifar") else 28
-        train_tf, test_tf = _transforms(info, augment, size=size)
-        train = cls(root, train=True, transform=train_tf, download=download)
-        test = cls(root, train=False, transform=test_tf, download=download)
-    x0, _ = test[0]
-    return train, test, len(train.classes), tuple(x0.shape)
+    if name == "folder" and data_dir is None:
+        raise CommandError("--dataset folder needs --data-dir with train/ and test/ "
+                           "sub-folders, one folder per class inside each")
+    size = {"digits": 8, "folder": None}.get(name, 32 if name.startswith("cifar") else 28)
+    train_tf, test_tf = _transforms(info, augment, size=size,
+                                    image_size=(image_size or 32) if name == "folder" else None)
+    with user_errors():  # the readers' errors name the file and what is wrong with it
+        if name == "digits":
+            train = cls(train=True, transform=train_tf)
+            test = cls(train=False, transform=test_tf)
+        elif name == "folder":
+            # images are read lazily, while training: their errors must stay user errors
+            train = cls(os.path.join(data_dir, "train"), transform=train_tf,
+                        loader=_image_file_loader)
+            test = cls(os.path.join(data_dir, "test"), transform=test_tf,
+                       loader=_image_file_loader,
+                       class_to_idx=train.class_to_idx)  # same name, same index
+        else:
+            root = data_dir or os.path.join(os.path.expanduser("~"), ".svertka", "data")
+            train = cls(root, train=True, transform=train_tf, download=download)
+            test = cls(root, train=False, transform=test_tf, download=download)
+    for split, data in (("training", train), ("test", test)):
+        if len(data) == 0:
+            raise CommandError(f"the {split} set of {name} has no images (check the files "
+                               f"in {data_dir or 'the data folder'})")
+    from svertka.random import fork_rng
+
+    shape = tuple(test[0][0].shape)
+    with fork_rng(0):  # the training transform may be random: leave the run's stream alone
+        train_shape = tuple(train[0][0].shape)
+    if train_shape != shape:
+        raise CommandError(f"the {name} training images are {'x'.join(map(str, train_shape))} "
+                           f"but its test images {'x'.join(map(str, shape))}; both splits "
+                           f"must have one image size")
+    return train, test, len(train.classes), shape
+
+
+def _image_file_loader(path):
+    """ImageFolder's Pillow loader; a file it cannot read is the user's error, not a bug."""
+    from svertka.data.datasets.folder import pil_loader
+
+    with user_errors():
+        return pil_loader(path, "RGB")
 
 
 # ---------------------------------------------------------------------- commands
@@ -141,7 +170,7 @@ def _make_optimizer(name, params, lr, momentum, weight_decay):
         return optim.AdamW(params, lr=lr, weight_decay=weight_decay or 1e-2)
     if name == "rmsprop":
         return optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    raise SystemExit(f"svertka: unknown optimizer {name!r}; choose sgd, adam, adamw or rmsprop")
+    raise CommandError(f"unknown optimizer {name!r}; choose sgd, adam, adamw or rmsprop")
 
 
 def _make_scheduler(name, optimizer, epochs, steps_per_epoch):
@@ -158,8 +187,17 @@ def _make_scheduler(name, optimizer, epochs, steps_per_epoch):
                             total_steps=epochs * steps_per_epoch), "batch"
     if name == "plateau":
         return S.ReduceLROnPlateau(optimizer, factor=0.5, patience=2), "epoch"
-    raise SystemExit(f"svertka: unknown scheduler {name!r}; choose none, cosine, step, "
-                     f"onecycle or plateau")
+    raise CommandError(f"unknown scheduler {name!r}; choose none, cosine, step, onecycle or "
+                       f"plateau")
+
+
+# the type each option must have in a config file (flags are typed by argparse)
+_INT_OPTIONS = ("epochs", "batch_size", "patience", "seed", "num_workers", "threads")
+_FLOAT_OPTIONS = ("lr", "momentum", "weight_decay", "clip_grad", "val_fraction",
+                  "label_smoothing")
+_BOOL_OPTIONS = ("augment", "download", "quiet")   # and strings for the others
+_OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+_SCHEDULERS = ("none", "cosine", "step", "onecycle", "plateau")
 
 
 def _load_config(path):
@@ -170,16 +208,87 @@ def _load_config(path):
     try:
         with open(path, "rb") as f:
             config = tomllib.load(f)
-    except FileNotFoundError:
-        raise SystemExit(f"svertka: config file {path!r} not found") from None
+    except OSError as e:
+        raise CommandError(f"config file {describe(e)}") from None
+    except UnicodeDecodeError:
+        raise CommandError(f"config file {path!r} is not UTF-8 text (a TOML file is)") from None
     except tomllib.TOMLDecodeError as e:
-        raise SystemExit(f"svertka: config file {path!r} is not valid TOML: {e}") from None
+        raise CommandError(f"config file {path!r} is not valid TOML: {e}") from None
     config = config.get("train", config)
-    unknown = sorted(set(k.replace("-", "_") for k in config) - set(DEFAULTS))
+    if not isinstance(config, dict):
+        raise CommandError(f"config file {path!r}: [train] must be a table of options")
+    config = {k.replace("-", "_"): v for k, v in config.items()}
+    unknown = sorted(set(config) - set(DEFAULTS))
     if unknown:
-        raise SystemExit(f"svertka: config file {path!r} has unknown keys: "
-                         f"{', '.join(unknown)} (known: {', '.join(sorted(DEFAULTS))})")
-    return {k.replace("-", "_"): v for k, v in config.items()}
+        raise CommandError(f"config file {path!r} has unknown keys: {', '.join(unknown)} "
+                           f"(known: {', '.join(sorted(DEFAULTS))})")
+    for key, value in config.items():
+        if key in _INT_OPTIONS:
+            ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        elif key in _FLOAT_OPTIONS:
+            ok, want = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+            value = float(value) if ok else value
+        elif key in _BOOL_OPTIONS:
+            ok, want = isinstance(value, bool), "true or false"
+        else:
+            ok, want = isinstance(value, str), "a string"
+        if not ok:
+            raise CommandError(f"config file {path!r}: {key} must be {want}, got "
+                               f"{key} = {value!r}")
+        config[key] = value
+    return config
+
+
+def _check_options(cfg):
+    """Every training option's value, wherever it came from (flag, config file, checkpoint):
+    a :class:`CommandError` naming the flag for the first one that cannot work."""
+    from svertka import models
+
+    def bad(flag, must):
+        raise CommandError(f"--{flag.replace('_', '-')} must be {must}, got {cfg[flag]!r}")
+
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    def is_number(v):
+        return (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                and math.isfinite(v))
+
+    if cfg["dataset"] not in DATASETS:
+        raise CommandError(f"unknown dataset {cfg['dataset']!r}; choose from "
+                           f"{', '.join(DATASETS)}")
+    if cfg["model"] not in models.list_models():
+        raise CommandError(f"unknown model {cfg['model']!r}; choose from "
+                           f"{', '.join(models.list_models())} (see 'svertka models')")
+    if cfg["optimizer"] not in _OPTIMIZERS:
+        bad("optimizer", f"one of {', '.join(_OPTIMIZERS)}")
+    if cfg["scheduler"] is not None and cfg["scheduler"] not in _SCHEDULERS:
+        bad("scheduler", f"one of {', '.join(_SCHEDULERS)}")
+    for key in ("data_dir", "out", "resume"):
+        if cfg[key] is not None and not isinstance(cfg[key], str):
+            bad(key, "a path")
+    for key in ("epochs", "batch_size"):
+        if not is_int(cfg[key]) or cfg[key] < 1:
+            bad(key, "a positive integer")
+    for key in ("patience", "threads"):
+        if cfg[key] is not None and (not is_int(cfg[key]) or cfg[key] < 1):
+            bad(key, "a positive integer")
+    for key in ("seed", "num_workers"):
+        if not is_int(cfg[key]) or cfg[key] < 0:
+            bad(key, "a non-negative integer")
+    for key in ("lr", "momentum", "weight_decay"):
+        if not is_number(cfg[key]) or cfg[key] < 0:
+            bad(key, "a finite number >= 0")
+    if cfg["clip_grad"] is not None and (not is_number(cfg["clip_grad"])
+                                         or cfg["clip_grad"] <= 0):
+        bad("clip_grad", "a finite number > 0 (the largest gradient norm)")
+    if not is_number(cfg["val_fraction"]) or not 0 <= cfg["val_fraction"] < 1:
+        bad("val_fraction", "a number in [0, 1) (a share of the training set)")
+    if not is_number(cfg["label_smoothing"]) or not 0 <= cfg["label_smoothing"] <= 1:
+        bad("label_smoothing", "a number in [0, 1]")
+    for key in _BOOL_OPTIONS:
+        if not isinstance(cfg[key], bool):
+            bad(key, "true or false")
 
 
 def _resolve(args):
@@ -201,28 +310,30 @@ def _resolve(args):
 
 def cmd_train(args):
     cfg = _resolve(args)
+    _check_options(cfg)
     if cfg["threads"]:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(cfg["threads"]):
-            return _train(args)
-    return _train(args)
+            return _train(args, cfg)
+    return _train(args, cfg)
 
 
-def _train(args):
+def _train(args, cfg):
     import svertka
     from svertka import models, train
     from svertka.data import DataLoader, random_split
 
-    cfg = _resolve(args)
     resume_state = resume_path = None
     if cfg["resume"]:
         resume_path = cfg["resume"]
         if os.path.isdir(resume_path):
             resume_path = os.path.join(resume_path, "last.svk")
-        path = resume_path
-        resume_state = svertka.load(path)
+        resume_state = _load_checkpoint(resume_path)
         saved = resume_state.get("config", {})
+        if not isinstance(saved, dict):
+            raise CommandError(f"{resume_path}: the checkpoint's 'config' is not a table of "
+                               f"options; it was not written by 'svertka train'")
         # the run continues with its own configuration; flags may extend epochs
         for key in ("model", "dataset", "batch_size", "optimizer", "lr", "scheduler", "seed",
                     "val_fraction", "augment", "label_smoothing", "momentum", "weight_decay",
@@ -231,18 +342,21 @@ def _train(args):
                 cfg[key] = saved[key]
         if args.epochs is None and "epochs" in saved:
             cfg["epochs"] = saved["epochs"]
-        cfg["out"] = cfg["out"] or os.path.dirname(os.path.abspath(path))
+        cfg["out"] = cfg["out"] or os.path.dirname(os.path.abspath(resume_path))
+        _check_options(cfg)
     svertka.manual_seed(cfg["seed"])
     train_set, test_set, num_classes, input_shape = build_datasets(
         cfg["dataset"], cfg["data_dir"], cfg["augment"], cfg["download"])
     n_val = int(round(len(train_set) * cfg["val_fraction"])) if cfg["val_fraction"] else 0
+    if n_val >= len(train_set):
+        raise CommandError(f"--val-fraction {cfg['val_fraction']:g} holds out all "
+                           f"{len(train_set)} training images; nothing is left to train on")
     if n_val:
         train_part, val_part = random_split(train_set, [len(train_set) - n_val, n_val],
                                             generator=cfg["seed"])
     else:
         train_part, val_part = train_set, None
-    model = models.get_model(cfg["model"], num_classes=num_classes,
-                             in_channels=input_shape[0], input_size=input_shape)
+    model = _build_model(models, cfg["model"], num_classes, input_shape, cfg["dataset"])
     loader = DataLoader(train_part, batch_size=cfg["batch_size"], shuffle=True,
                         num_workers=cfg["num_workers"])
     val_loader = DataLoader(val_part, batch_size=256) if val_part is not None else None
@@ -254,10 +368,13 @@ def _train(args):
     out = cfg["out"] or os.path.join(
         "runs", f"{cfg['dataset']}-{cfg['model']}-"
                 f"{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise CommandError(f"--out {out} is a file; the run folder must be a directory")
     os.makedirs(out, exist_ok=True)
     start_epoch, history = 0, None
     if resume_state is not None:
-        train.load_checkpoint(resume_path, model, optimizer, scheduler)
+        with user_errors(what=resume_path):  # a checkpoint of another model or optimizer
+            train.load_checkpoint(resume_path, model, optimizer, scheduler)
         start_epoch = int(resume_state.get("epoch", 0))
         h = resume_state.get("history") or {}
         history = train.History(list(h.get("epochs", [])), h.get("best_epoch"),
@@ -288,19 +405,29 @@ def _train(args):
                             log=None if cfg["quiet"] else print, num_classes=num_classes,
                             checkpoint_extra={"config": config_record})
     except train.TrainingDiverged as e:
-        raise SystemExit(f"svertka: {e}") from None
+        # not a mistake on the command line: the run started and failed (status 1)
+        print(f"svertka train: {describe(e)}", file=sys.stderr)
+        return 1
     seconds = time.perf_counter() - t0
-    metrics = train.evaluate(model, test_loader, num_classes,
-                             progress=train.progress_enabled(cfg["quiet"]), desc="test")
     summary = {"model": cfg["model"], "dataset": cfg["dataset"],
                "epochs": len(history.epochs), "seconds": seconds,
-               "test_accuracy": metrics["accuracy"], "test_loss": metrics["loss"],
-               "test_top5_accuracy": metrics["top5_accuracy"],
                "best_epoch": history.best_epoch, "stopped": history.stopped,
                "parameters": n_params, "classes": list(train_set.classes),
-               "confusion_matrix": metrics["confusion_matrix"],
-               "precision": metrics["precision"], "recall": metrics["recall"],
                "config": config_record}
+    try:
+        metrics = train.evaluate(model, test_loader, num_classes,
+                                 progress=train.progress_enabled(cfg["quiet"]), desc="test")
+    except KeyboardInterrupt:
+        # the checkpoints are kept: 'svertka evaluate' can measure them later
+        summary.update(stopped="interrupted", test_accuracy=None, test_loss=None)
+        train.write_json(os.path.join(out, "metrics.json"), summary)
+        print(f"svertka train: interrupted during the final evaluation; the checkpoints are in "
+              f"{out} (svertka evaluate {os.path.join(out, 'best.svk')})", file=sys.stderr)
+        return 130
+    summary.update(test_accuracy=metrics["accuracy"], test_loss=metrics["loss"],
+                   test_top5_accuracy=metrics["top5_accuracy"],
+                   confusion_matrix=metrics["confusion_matrix"],
+                   precision=metrics["precision"], recall=metrics["recall"])
     train.write_json(os.path.join(out, "metrics.json"), summary)
     say(f"test accuracy {metrics['accuracy']:.4f}  test loss {metrics['loss']:.4f}  "
         f"({len(history.epochs)} epochs, {seconds:.1f}s)")
@@ -339,18 +466,60 @@ def _save_pictures(out, history, metrics, model, classes):
     return [os.path.basename(p) for p in saved]
 
 
-def _load_run(checkpoint):
+def _build_model(models, name, num_classes, input_shape, dataset):
+    """The model for a dataset, tried on one blank sample: a model that cannot take the
+    dataset's images (channels, or too small for its pooling) is the user's choice, and is
+    said before any training starts, not as a traceback from the first batch."""
     import svertka
+
+    what = f"model {name!r} on {dataset} images of {'x'.join(map(str, input_shape))}"
+    with user_errors(ValueError, what=what):
+        model = models.get_model(name, num_classes=num_classes, in_channels=input_shape[0],
+                                 input_size=input_shape)
+        was_training = model.training
+        model.eval()
+        with svertka.no_grad():
+            model(svertka.zeros(1, *input_shape))
+        model.train(was_training)
+    return model
+
+
+def _load_checkpoint(path):
+    """``svertka.load`` of a user's checkpoint: a missing, unreadable or invalid file is a
+    :class:`CommandError` naming it."""
+    import svertka
+
+    with user_errors():
+        state = svertka.load(path)
+    if not isinstance(state, dict):
+        raise CommandError(f"{path}: holds a {type(state).__name__}, not a training "
+                           f"checkpoint; it was not written by 'svertka train'")
+    return state
+
+
+def _load_run(checkpoint):
     from svertka import models
 
     if os.path.isdir(checkpoint):
         checkpoint = os.path.join(checkpoint, "best.svk")
-    state = svertka.load(checkpoint)
-    config = state.get("config") if isinstance(state, dict) else None
-    if not config:
-        raise SystemExit(f"svertka: {checkpoint!r} has no run configuration; it was not written "
-                         f"by 'svertka train'")
+    state = _load_checkpoint(checkpoint)
+    config = state.get("config")
+    if not isinstance(config, dict) or not isinstance(state.get("model"), dict):
+        raise CommandError(f"{checkpoint}: has no run configuration or model state; it was "
+                           f"not written by 'svertka train'")
+    missing = [k for k in ("model", "dataset", "classes", "input_shape") if k not in config]
+    if missing:
+        raise CommandError(f"{checkpoint}: its run configuration lacks {', '.join(missing)}; "
+                           f"it was not written by 'svertka train'")
     return state, config, models
+
+
+def _model_of_run(models, state, config, num_classes, shape, checkpoint):
+    with user_errors(ValueError, what=checkpoint):  # a configuration or state of another model
+        model = models.get_model(config["model"], num_classes=num_classes,
+                                 in_channels=shape[0], input_size=shape)
+        model.load_state_dict(state["model"])
+    return model
 
 
 def cmd_evaluate(args):
@@ -360,9 +529,7 @@ def cmd_evaluate(args):
     state, config, models = _load_run(args.checkpoint)
     _, test_set, num_classes, input_shape = build_datasets(
         config["dataset"], args.data_dir or config.get("data_dir"))
-    model = models.get_model(config["model"], num_classes=num_classes,
-                             in_channels=input_shape[0], input_size=input_shape)
-    model.load_state_dict(state["model"])
+    model = _model_of_run(models, state, config, num_classes, input_shape, args.checkpoint)
     metrics = train.evaluate(model, DataLoader(test_set, batch_size=256), num_classes)
     print(f"{config['model']} on {config['dataset']} test set: accuracy "
           f"{metrics['accuracy']:.4f}, top-5 {metrics['top5_accuracy']:.4f}, loss "
@@ -377,33 +544,42 @@ def _read_image(path, shape):
     """An image file as the model's input ``(1, C, H, W)`` float32 in [0, 1].
 
     ``.npy`` files hold one image, ``(H, W)``, ``(C, H, W)`` or ``(H, W, C)``: uint8 in 0..255
-    or floats in [0, 1]. Other files are read with Pillow and resized to the model's input.
+    or real numbers in [0, 1]. Other files are read with Pillow and resized to the model's
+    input. A file that cannot be read, or holds something else, is a :class:`CommandError`.
     """
     c, h, w = shape
     if path.endswith(".npy"):
-        try:
+        with user_errors(what=path):
             raw = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise SystemExit(f"svertka: cannot read {path}: {e}") from None
+        if raw.dtype.kind not in "biuf":  # complex (its imaginary part), strings, records
+            raise CommandError(f"{path}: an array of {raw.dtype}; an image is an array of "
+                               f"uint8 (0..255) or real numbers in [0, 1]")
         arr = raw.astype(np.float32) / (255.0 if raw.dtype == np.uint8 else 1.0)
         if arr.ndim == 2:
             arr = arr[None]
         elif arr.ndim == 3 and arr.shape[-1] in (1, 3) and arr.shape[0] not in (1, 3):
             arr = arr.transpose(2, 0, 1)
         if arr.shape != (c, h, w):
-            raise SystemExit(f"svertka: {path}: array of shape {arr.shape}, the model expects "
-                             f"{(c, h, w)}")
+            raise CommandError(f"{path}: array of shape {arr.shape}, the model expects "
+                               f"{(c, h, w)}")
         return arr[None]
     try:
         from PIL import Image
     except ImportError:
-        raise SystemExit("svertka: reading images needs Pillow: pip install 'svertka[images]' "
-                         "(or pass .npy arrays)") from None
+        raise CommandError("reading images needs Pillow: pip install 'svertka[images]' "
+                           "(or pass .npy arrays)") from None
+    # Pillow raises many kinds for a broken file (OSError, SyntaxError, ValueError, its
+    # DecompressionBombError...); any error while decoding the user's file is about the file.
+    # Its decompression-bomb warning (images past ~89 megapixels) is refused as well.
     try:
-        img = Image.open(path)
-        img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
-    except OSError as e:
-        raise SystemExit(f"svertka: cannot read image {path}: {e}") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
+    except FileNotFoundError as e:
+        raise CommandError(describe(e)) from None
+    except Exception as e:  # noqa: BLE001 - see above: a third-party decoder of user data
+        raise CommandError(f"cannot read image {path}: {describe(e)}") from None
     arr = np.asarray(img, dtype=np.float32) / 255.0
     return (arr[None] if c == 1 else arr.transpose(2, 0, 1))[None]
 
@@ -416,9 +592,7 @@ def cmd_predict(args):
     classes = config["classes"]
     shape = tuple(config["input_shape"])
     num_classes = len(classes)
-    model = models.get_model(config["model"], num_classes=num_classes, in_channels=shape[0],
-                             input_size=shape)
-    model.load_state_dict(state["model"])
+    model = _model_of_run(models, state, config, num_classes, shape, args.checkpoint)
     model.eval()
     for path in args.images:
         arr = _read_image(path, shape)
@@ -457,8 +631,32 @@ def cmd_datasets(args):
 
 
 # ---------------------------------------------------------------------- parser
+class _UsageError(Exception):
+    def __init__(self, prog, message):
+        super().__init__(f"{prog}: {message}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line (``svertka train: argument --epochs: ...``)
+    like every other user error, instead of the usage block and an exit from inside."""
+
+    def error(self, message):
+        raise _UsageError(self.prog, f"{message} (see '{self.prog} --help')")
+
+
+def positive_int(text):
+    """argparse type: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
+    return value
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="svertka", description="svertka: train and inspect convolutional networks in "
                                     "NumPy. Run 'svertka train' to train LeNet-5 on the "
                                     "embedded handwritten digits.")
@@ -516,7 +714,8 @@ def build_parser():
     p = sub.add_parser("predict", help="classify images with a trained checkpoint")
     p.add_argument("checkpoint", help="a .svk checkpoint or a run folder")
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG: needs Pillow) or .npy")
-    p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
+    p.add_argument("--top", type=positive_int, default=3,
+                   help="how many classes to show (default 3)")
     p.set_defaults(func=cmd_predict)
 
     from svertka.analysis.cli import add_summary_parser
@@ -532,12 +731,42 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run the ``svertka`` command line; returns the exit status.
+
+    0: done. 1: the training diverged. 2: the user's mistake (a bad flag, option value or
+    file), said on one line of stderr: ``svertka <command>: <what is wrong>``. 130: interrupted
+    (Ctrl-C). Any other exception is a bug of svertka and keeps its traceback.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 0
-    return args.func(args)
+    command = "svertka"
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if not getattr(args, "command", None):
+            if extra:
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            parser.print_help()
+            return 0
+        command = f"svertka {args.command}"
+        if extra:  # said by the sub-command, whose options the user was giving
+            raise CommandError(f"unrecognized arguments: {' '.join(extra)} (see '{command} "
+                               f"--help')")
+        return args.func(args)
+    except _UsageError as e:
+        return _fail(str(e))
+    except CommandError as e:
+        return _fail(f"{command}: {e}")
+    except OSError as e:
+        # a file or folder the machine refused (missing, unwritable, a full disk): about the
+        # user's paths and machine, never a logic error, and its message names the path
+        return _fail(f"{command}: {describe(e)}")
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(line):
+    print(" ".join(line.split()), file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@
 validation phase (``model.eval()``, no graph), steps the LR scheduler, clips gradients, stops
 early when the validation loss stops improving, writes a per-epoch log (``log.csv`` and
 ``log.json``), keeps the last and the best checkpoint (model, optimizer, scheduler, epoch,
-RNG state: resuming continues exactly), stops with an actionable message when the loss becomes
-NaN or infinite, and saves a checkpoint when interrupted with Ctrl-C.
+RNG state: resuming continues exactly), stops with an actionable message when the loss or the
+weights become NaN or infinite (never writing such weights over a good checkpoint), and saves a
+checkpoint when interrupted with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -31,7 +32,23 @@ from svertka.nn.utils import clip_grad_norm_
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+    """The loss or the weights became NaN or infinite."""
+
+
+def _advice(optimizer):
+    return (f"Try a smaller learning rate (now {optimizer.param_groups[0]['lr']:g}), gradient "
+            f"clipping (--clip-grad 1.0), or check that the inputs are normalised and the "
+            f"targets are valid class indices.")
+
+
+def _non_finite_state(model):
+    """The name of the first parameter or floating buffer holding NaN or inf, else None."""
+    named = list(model.named_parameters()) + list(model.named_buffers())
+    for name, t in named:
+        a = t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
+        if a.dtype.kind in "fc" and not np.isfinite(a).all():
+            return name
+    return None
 
 
 def _progress(iterable, total, desc, enabled):
@@ -208,7 +225,27 @@ def fit(model, train_loader, val_loader=None, *, optimizer, epochs, loss_fn=None
 
     Returns:
         a :class:`History`.
+
+    Raises:
+        TrainingDiverged: when a training loss, a validation loss or (at the end of an epoch)
+            a weight is NaN or infinite; that epoch writes no checkpoint, so ``last.svk`` and
+            ``best.svk`` keep the last finite weights. NumPy's floating-point warnings are
+            silenced while ``fit`` runs, since this check reports what they would.
     """
+    # Overflow and NaN are detected in _fit (the loss at every step, the weights at the end of
+    # every epoch) and reported as TrainingDiverged: NumPy's warnings about them would only
+    # print noise before that message.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _fit(model, train_loader, val_loader, optimizer=optimizer, epochs=epochs,
+                    loss_fn=loss_fn, scheduler=scheduler, scheduler_step=scheduler_step,
+                    clip_grad_norm=clip_grad_norm, patience=patience, out_dir=out_dir,
+                    start_epoch=start_epoch, history=history, progress=progress, log=log,
+                    num_classes=num_classes, checkpoint_extra=checkpoint_extra)
+
+
+def _fit(model, train_loader, val_loader, *, optimizer, epochs, loss_fn, scheduler,
+         scheduler_step, clip_grad_norm, patience, out_dir, start_epoch, history, progress, log,
+         num_classes, checkpoint_extra):
     loss_fn = loss_fn or F.cross_entropy
     history = history or History()
     if out_dir is not None:
@@ -230,10 +267,7 @@ def fit(model, train_loader, val_loader=None, *, optimizer, epochs, loss_fn=None
                 if not math.isfinite(value):
                     raise TrainingDiverged(
                         f"fit: the loss became {value} at epoch {epoch + 1}, batch {step + 1}. "
-                        f"Try a smaller learning rate (now "
-                        f"{optimizer.param_groups[0]['lr']:g}), gradient clipping "
-                        f"(--clip-grad 1.0), or check that the inputs are normalised and the "
-                        f"targets are valid class indices.")
+                        + _advice(optimizer))
                 optimizer.zero_grad()
                 loss.backward()
                 if clip_grad_norm is not None:
@@ -247,6 +281,14 @@ def fit(model, train_loader, val_loader=None, *, optimizer, epochs, loss_fn=None
                 correct += int((logits.detach().numpy().argmax(axis=1) == y.numpy()).sum())
                 if progress and hasattr(batches, "set_postfix"):
                     batches.set_postfix(loss=f"{total / count:.4f}", acc=f"{correct / count:.3f}")
+            # the epoch's last step may have broken the weights: no later loss would show it
+            # before they are saved over the good checkpoints
+            broken = _non_finite_state(model)
+            if broken is not None:
+                raise TrainingDiverged(
+                    f"fit: the weights became non-finite ({broken} holds NaN or inf) at epoch "
+                    f"{epoch + 1}, after its last optimizer step; the checkpoints of the "
+                    f"epochs before are kept. " + _advice(optimizer))
             record = {"epoch": epoch + 1, "train_loss": total / max(count, 1),
                       "train_accuracy": correct / max(count, 1),
                       "lr": optimizer.param_groups[0]["lr"]}
@@ -254,6 +296,11 @@ def fit(model, train_loader, val_loader=None, *, optimizer, epochs, loss_fn=None
                 metrics = evaluate(model, val_loader, num_classes, None)
                 record.update(val_loss=metrics["loss"], val_accuracy=metrics["accuracy"],
                               val_top5_accuracy=metrics["top5_accuracy"])
+                if not math.isfinite(metrics["loss"]):
+                    raise TrainingDiverged(
+                        f"fit: the validation loss became {metrics['loss']} at epoch "
+                        f"{epoch + 1}; the checkpoints of the epochs before are kept. "
+                        + _advice(optimizer))
             record["seconds"] = time.perf_counter() - t0
             if scheduler is not None and scheduler_step == "epoch":
                 if plateau:
@@ -289,10 +336,13 @@ def fit(model, train_loader, val_loader=None, *, optimizer, epochs, loss_fn=None
                 break
     except KeyboardInterrupt:
         history.stopped = "interrupted"
-        if out_dir is not None:
+        broken = _non_finite_state(model)
+        if out_dir is not None and broken is None:
             path = os.path.join(out_dir, "interrupted.svk")
             save_checkpoint(path, model, optimizer, scheduler, epoch,
                             {"history": history.to_dict(), **(checkpoint_extra or {})})
             if log is not None:
                 log(f"interrupted: saved {path} (resume with --resume {path})")
+        elif out_dir is not None and log is not None:
+            log(f"interrupted: not saved, the weights hold NaN or inf ({broken})")
     return history

@@ -57,6 +57,9 @@ HAND = [
                  (1, 30), ((9,), (6,), (2,)), id="1d-conv-avgpool"),
     pytest.param(_seq(nn.ZeroPad2d(2), nn.Conv2d(1, 1, 3)), (1, 8, 8),
                  ((3, 3), (1, 1), (-1, -1)), id="pad-layer"),
+    # F.pad pads the last axes only: a 1-D pad layer given an image pads its width
+    pytest.param(_seq(nn.ConstantPad1d((2, 0), 0.0), nn.Conv2d(1, 1, 3)), (1, 8, 8),
+                 ((3, 3), (1, 1), (1, -1)), id="pad-1d-layer-on-an-image"),
     pytest.param(_seq(nn.Conv2d(1, 1, 3), nn.AdaptiveAvgPool2d(3)), (1, 8, 8),
                  ((4, 4), (2, 2), (1.5, 1.5)), id="adaptive-exact"),
     pytest.param(_seq(nn.Conv3d(1, 1, 3, stride=2), nn.MaxPool3d(2)), (1, 9, 9, 9),
@@ -99,7 +102,8 @@ def _avg_pools(model):
 
 
 @pytest.mark.parametrize("build, input_size, expected", [
-    p for p in HAND if p.id not in ("transposed", "pad-layer", "adaptive-exact")])
+    p for p in HAND if p.id not in ("transposed", "pad-layer", "pad-1d-layer-on-an-image",
+                                    "adaptive-exact")])
 def test_empirical_receptive_field_agrees_with_formula(build, input_size, expected):
     model = _avg_pools(_positive(build()))
     assert empirical_receptive_field(model, input_size) == expected[0]

@@ -8,6 +8,7 @@ import pytest
 
 import svertka
 from svertka import models, nn
+from svertka._cli_errors import CommandError
 from svertka.analysis import layer_macs, summary
 from svertka.analysis.cli import add_summary_parser, cmd_summary, parse_input_size
 
@@ -177,9 +178,9 @@ def test_cmd_summary_rejects_bad_input():
         parse_input_size("3xbig")
     with pytest.raises(ValueError, match="summary: --input sizes must be positive"):
         parse_input_size("0x8x8")
-    with pytest.raises(SystemExit, match="unknown model 'nope'"):
+    with pytest.raises(CommandError, match="unknown model 'nope'"):
         cmd_summary(_parse(["summary", "nope"]))
-    with pytest.raises(SystemExit, match="--input must look like"):
+    with pytest.raises(CommandError, match="--input must look like"):
         cmd_summary(_parse(["summary", "lenet5", "--input", "a"]))
 
 

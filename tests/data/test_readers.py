@@ -726,5 +726,7 @@ def test_cli_folder_dataset_scores_test_classes_by_name(tmp_path):
     train, test, num_classes, _ = build_datasets("folder", str(tmp_path), augment=False)
     assert num_classes == 3 and test.classes == train.classes and test.targets == [2]
     _png(tmp_path / "test" / "yak" / "a.png", Image)
-    with pytest.raises(ValueError, match=r"test: the class folder\(s\) 'yak' are not among"):
+    from svertka._cli_errors import CommandError
+
+    with pytest.raises(CommandError, match=r"test: the class folder\(s\) 'yak' are not among"):
         build_datasets("folder", str(tmp_path), augment=False)

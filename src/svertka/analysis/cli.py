@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from svertka._cli_errors import CommandError
+
 
 def parse_input_size(text):
     """``'3x224x224'`` (or ``'3,224,224'``) -> ``(3, 224, 224)``.
@@ -46,17 +48,23 @@ def cmd_summary(args):
     from svertka import models
     from svertka.analysis.summary import summary
 
-    try:
+    if args.num_classes is not None and args.num_classes < 1:
+        raise CommandError(f"--num-classes must be a positive int, got {args.num_classes}")
+    try:  # the library's checks of the user's model name, input size and class count
         info = models.model_info(args.model)
-        size = (parse_input_size(args.input) if args.input
-                else tuple(info["input_size"]))
+        default = tuple(info["input_size"])
+        size = parse_input_size(args.input) if args.input is not None else default
+        if len(size) != len(default):
+            raise CommandError(f"{args.model} takes inputs of {len(default)} dims (channels "
+                               f"first, e.g. {'x'.join(map(str, default))}), got "
+                               f"--input={args.input}")
         kwargs = {"in_channels": size[0], "input_size": size}
         if args.num_classes is not None:
             kwargs["num_classes"] = args.num_classes
         model = models.get_model(args.model, **kwargs)
         s = summary(model, size)
     except ValueError as e:
-        raise SystemExit(f"svertka: {e}") from None
+        raise CommandError(str(e).removeprefix("summary: ")) from None
     if args.json:
         print(json.dumps(s.to_dict(), indent=1))
     else:

@@ -173,8 +173,11 @@ def layer_geometry(module, geometry, in_spatial, out_spatial):
         return _upsample(geometry, in_spatial, out_spatial, module.mode,
                          bool(getattr(module, "align_corners", False)))
     if "Pad" in name and isinstance(getattr(module, "padding", None), tuple):
+        # F.pad pads the last len(padding) // 2 axes, whatever the input's rank (a
+        # ConstantPad1d given an image pads its width only): the others are not padded
         flat = module.padding
-        lo = tuple(flat[2 * (n - 1 - i)] for i in range(n))
+        lo = tuple(flat[2 * (n - 1 - i)] if 2 * (n - 1 - i) < len(flat) else 0
+                   for i in range(n))
         start = [s0 - p * j for s0, p, j in zip(geometry.start, lo, geometry.jump)]
         return _make(geometry.size, geometry.jump, start)
     if tuple(in_spatial) == tuple(out_spatial):

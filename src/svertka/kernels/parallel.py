@@ -10,6 +10,7 @@ the per-thread column blocks of ``kernels.conv``.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 
 from svertka import backends
@@ -63,7 +64,9 @@ def parallel(fn, n, nbytes, min_bytes=None, threads=None):
                 from concurrent.futures import ThreadPoolExecutor
                 _EXECUTOR = ThreadPoolExecutor(max(1, t - 1), thread_name_prefix="svertka")
     bounds = [n * i // t for i in range(t + 1)]
-    futures = [_EXECUTOR.submit(_run, fn, slice(bounds[i], bounds[i + 1]))
+    # each part runs in a copy of the caller's context, so the caller's np.errstate holds there
+    futures = [_EXECUTOR.submit(contextvars.copy_context().run, _run, fn,
+                                slice(bounds[i], bounds[i + 1]))
                for i in range(1, t)]
     try:
         _run(fn, slice(bounds[0], bounds[1]))
