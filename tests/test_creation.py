@@ -158,7 +158,20 @@ FACTORY_ERRORS = [
      r"zeros: only the 'cpu' device is available"),
     ("manual_seed", lambda: svertka.manual_seed(1.5), TypeError,
      r"manual_seed: seed must be an int"),
+    ("manual_seed_too_large", lambda: svertka.manual_seed(2**64), ValueError,
+     r"manual_seed: seed must be in \[-2\*\*63, 2\*\*64\), got seed=18446744073709551616"),
+    ("manual_seed_too_negative", lambda: svertka.manual_seed(-2**63 - 1), ValueError,
+     r"manual_seed: seed must be in"),
 ]
+
+
+@pytest.mark.parametrize("seed", [-1, -2**63, 2**64 - 1, 0])
+def test_manual_seed_wraps_negative_seeds_like_torch(seed):
+    svertka.manual_seed(seed)
+    assert svertka.initial_seed() == torch.manual_seed(seed).initial_seed()
+    a = svertka.randn(3).numpy()
+    svertka.manual_seed(svertka.initial_seed())
+    np.testing.assert_array_equal(svertka.randn(3).numpy(), a)
 
 
 @pytest.mark.parametrize("kid,call,exc,msg", FACTORY_ERRORS, ids=[e[0] for e in FACTORY_ERRORS])

@@ -19,16 +19,30 @@ _seed = 0
 
 
 def manual_seed(seed):
-    """Seed the global generator; returns it, as torch does (a ``numpy.random.Generator``)."""
+    """Seed the global generator; returns it, as torch does (a ``numpy.random.Generator``).
+
+    As in torch, a negative seed from ``-2**63`` on is taken modulo ``2**64``
+    (``manual_seed(-1)`` is ``manual_seed(2**64 - 1)``); seeds outside
+    ``[-2**63, 2**64)`` are a ``ValueError``.
+
+    Examples:
+        >>> import svertka
+        >>> _ = svertka.manual_seed(-1)
+        >>> svertka.initial_seed() == 2**64 - 1
+        True
+    """
     global _generator, _seed
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"manual_seed: seed must be an int, got seed={seed!r}")
-    _seed = int(seed)
+    if not -2**63 <= int(seed) < 2**64:
+        raise ValueError(f"manual_seed: seed must be in [-2**63, 2**64), got seed={seed}")
+    _seed = int(seed) % 2**64
     _generator = np.random.default_rng(_seed)
     return _generator
 
 
 def initial_seed():
+    """The seed of the global generator (the last :func:`manual_seed`'s, in ``[0, 2**64)``)."""
     return _seed
 
 
