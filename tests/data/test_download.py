@@ -85,6 +85,17 @@ def test_download_url_streams_and_verifies(server, tmp_path, algorithm):
     assert check_integrity(path, **{algorithm: digest})
 
 
+def test_download_url_file_gets_the_umask_mode_not_a_private_one(server, tmp_path):
+    base, folder, _ = server
+    (folder / "c.txt").write_bytes(b"data")
+    old = os.umask(0o022)
+    try:
+        path = download_url(base + "c.txt", tmp_path / "out")
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o644
+
+
 def test_download_url_skips_a_verified_file_and_replaces_a_bad_one(server, tmp_path):
     base, folder, requests = server
     (folder / "a.txt").write_bytes(b"good")

@@ -95,6 +95,10 @@ def download_url(url, root, filename=None, sha256=None, md5=None, timeout=60):
     h = hashlib.new(algorithm) if algorithm else None
     fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=root)
     try:
+        # mkstemp's 0600 would make the dataset private: give it a new file's usual mode
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         with os.fdopen(fd, "wb") as out:
             try:
                 request = urllib.request.Request(url, headers={"User-Agent": "svertka"})
