@@ -74,6 +74,33 @@ def test_set_num_threads_returns_previous():
     assert backends.set_num_threads(previous) == 3
 
 
+def test_backends_settings_are_written_into_the_kernels():
+    # backends is a facade: the kernels read their own attributes, never backends
+    backends.set_num_threads(3)
+    assert KPar.NUM_THREADS == 3
+    with backends.conv_algorithm("fft"):
+        assert plan.ALGORITHM == "fft"
+        assert plan.resolve_algorithm((1, 1, 5, 5), (1, 1, 3, 3), (1, 1), (1, 1), 1) == "fft"
+    assert plan.ALGORITHM == "auto"
+
+
+def test_kernels_never_import_backends():
+    # the settings flow down (backends writes into kernels); an import up the layers would
+    # make a cycle, backends -> kernels -> backends
+    import ast
+    import pathlib
+    root = pathlib.Path(svertka.__file__).parent / "kernels"
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [f"{node.module}.{a.name}" for a in node.names]
+                     if isinstance(node, ast.ImportFrom) and node.module else [])
+            offenders += [f"{path.name}: {n}" for n in names if "backends" in n]
+    assert len(list(root.rglob("*.py"))) > 10                     # the walk found the kernels
+    assert offenders == []
+
+
 # (id, x shape, w shape, kwargs, expected 'auto' choice)
 SELECT_CASES = [
     ("dense_3x3", (32, 64, 32, 32), (64, 64, 3, 3), {}, "im2col"),
