@@ -13,6 +13,7 @@ import svertka.nn.functional as F
 from svertka import backends
 from svertka.kernels import conv as K
 from svertka.kernels import parallel as KPar
+from svertka.kernels.conv import plan
 
 ALGORITHMS = ("auto", "im2col", "implicit_gemm", "fft", "direct")
 
@@ -71,6 +72,33 @@ def test_set_num_threads_returns_previous():
     previous = backends.set_num_threads(3)
     assert backends.get_num_threads() == 3
     assert backends.set_num_threads(previous) == 3
+
+
+def test_backends_settings_are_written_into_the_kernels():
+    # backends is a facade: the kernels read their own attributes, never backends
+    backends.set_num_threads(3)
+    assert KPar.NUM_THREADS == 3
+    with backends.conv_algorithm("fft"):
+        assert plan.ALGORITHM == "fft"
+        assert plan.resolve_algorithm((1, 1, 5, 5), (1, 1, 3, 3), (1, 1), (1, 1), 1) == "fft"
+    assert plan.ALGORITHM == "auto"
+
+
+def test_kernels_never_import_backends():
+    # the settings flow down (backends writes into kernels); an import up the layers would
+    # make a cycle, backends -> kernels -> backends
+    import ast
+    import pathlib
+    root = pathlib.Path(svertka.__file__).parent / "kernels"
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [f"{node.module}.{a.name}" for a in node.names]
+                     if isinstance(node, ast.ImportFrom) and node.module else [])
+            offenders += [f"{path.name}: {n}" for n in names if "backends" in n]
+    assert len(list(root.rglob("*.py"))) > 10                     # the walk found the kernels
+    assert offenders == []
 
 
 # (id, x shape, w shape, kwargs, expected 'auto' choice)
@@ -189,7 +217,7 @@ def test_conv_threaded_kernels_match_single_thread(algorithm, monkeypatch):
 
 
 def test_select_conv_algorithm_huge_depthwise_without_blocking_is_implicit(monkeypatch):
-    monkeypatch.setattr(K, "DEPTHWISE_BLOCKED", False)
+    monkeypatch.setattr(plan, "DEPTHWISE_BLOCKED", False)
     assert backends.select_conv_algorithm((256, 64, 128, 128), (64, 1, 3, 3),
                                           groups=64) == "implicit_gemm"
 
@@ -248,17 +276,16 @@ def test_conv_im2col_unfolded_and_col2im_paths_match_folded(monkeypatch):
                 K.conv_weight_grad(x, gy, w.shape, (1, 1), pads, (1, 1), 1, algorithm="im2col"))
 
     folded = three()
-    monkeypatch.setattr(K, "FOLD_MAX_P", 0)
-    monkeypatch.setattr(K, "GX_AS_CONV", False)
+    monkeypatch.setattr(plan, "FOLD_MAX_P", 0)
+    monkeypatch.setattr(plan, "GX_AS_CONV", False)
     for a, b in zip(folded, three()):
         assert_close(a, b, rtol=1e-12)
 
 
 @pytest.mark.parametrize("blocked", [False, True])
 def test_workspace_caches_columns_and_clears(blocked, monkeypatch):
-    from svertka.kernels import conv as K
     from svertka.kernels import gemm
-    monkeypatch.setattr(K, "NCHW_BLOCKED", blocked)
+    monkeypatch.setattr(plan, "NCHW_BLOCKED", blocked)
     monkeypatch.setattr(gemm, "blas_threads", lambda: 2)
     x = svertka.tensor(np.ones((32, 16, 32, 32), np.float32))
     w = svertka.tensor(np.ones((16, 16, 3, 3), np.float32))
@@ -269,7 +296,7 @@ def test_workspace_caches_columns_and_clears(blocked, monkeypatch):
     with svertka.no_grad(), backends.conv_algorithm("im2col"):
         F.conv2d(x, w, padding=1)
     if blocked:                                       # a block of a few images per thread
-        assert image <= backends.workspace_bytes() <= 2 * K.NCHW_BLOCK_BYTES < whole
+        assert image <= backends.workspace_bytes() <= 2 * plan.NCHW_BLOCK_BYTES < whole
     else:
         assert backends.workspace_bytes() >= whole
     backends.clear_workspace()
@@ -283,10 +310,10 @@ def test_gx_col2im_and_as_conv_paths_agree_where_the_size_rule_picks_col2im(monk
     gy = rng.standard_normal((4, 16, 10, 10))
     w = rng.standard_normal((16, 6, 5, 5))
     pads = ((0, 0), (0, 0))
-    assert not K._gx_as_conv_pays(w.shape, (4, 6, 14, 14), (10, 10), 1)
-    assert K._gx_as_conv_pays((64, 64, 3, 3), (4, 64, 8, 8), (8, 8), 1)
+    assert not plan._gx_as_conv_pays(w.shape, (4, 6, 14, 14), (10, 10), 1)
+    assert plan._gx_as_conv_pays((64, 64, 3, 3), (4, 64, 8, 8), (8, 8), 1)
     a = K.conv_input_grad(gy, w, (4, 6, 14, 14), (1, 1), pads, (1, 1), 1, algorithm="im2col")
-    monkeypatch.setattr(K, "GX_AS_CONV_MAX_RATIO", 100.0)
+    monkeypatch.setattr(plan, "GX_AS_CONV_MAX_RATIO", 100.0)
     b = K.conv_input_grad(gy, w, (4, 6, 14, 14), (1, 1), pads, (1, 1), 1, algorithm="im2col")
     assert_close(a, b, rtol=1e-12)
     ref = torch.nn.grad.conv2d_input((4, 6, 14, 14), torch.tensor(w), torch.tensor(gy))

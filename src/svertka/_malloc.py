@@ -8,7 +8,7 @@ took 11 ms on fresh memory against 1.7 ms on reused memory. Raising glibc's mmap
 to its maximum (32 MB) and its trim threshold to ``TRIM_THRESHOLD`` makes freed blocks stay
 in the heap for the next step (measured: the lecture CNN's training step 80 -> 67 ms, LeNet-5
 12.4 -> 9.7 ms). Larger blocks (column matrices) are cached by
-``svertka.kernels.conv.WORKSPACE`` instead.
+``svertka.kernels.conv.WORKSPACE`` (``kernels/conv/workspace.py``) instead.
 
 Applied once at ``import svertka`` on glibc systems, unless ``SVERTKA_TUNE_MALLOC=0`` is set
 or the user set ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_`` or a

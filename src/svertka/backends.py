@@ -1,8 +1,11 @@
 """Backend switches: which convolution algorithm runs, like cuDNN's algorithm selection.
 
-Every convolution of svertka (forward, input gradient, weight gradient; 1-d, 2-d, 3-d,
-grouped, depthwise, transposed) goes through ``svertka.kernels.conv``, which has several
-algorithms that compute the same thing:
+The user-facing settings of the kernels, written into the kernel modules that read them
+(nothing in ``svertka.kernels`` imports this module). Every convolution of svertka (forward,
+input gradient, weight gradient; 1-d, 2-d, 3-d, grouped, depthwise, transposed) goes through
+the plan of ``svertka.kernels.conv`` (``kernels/conv/plan.py``, which holds the algorithm
+set here and every tuning threshold), which has several algorithms that compute the same
+thing:
 
 * ``'im2col'``: build the column matrix (one copy of the input per kernel tap) and run one
   batched GEMM; the gradient of the input is a GEMM into columns and col2im (slice-adds per
@@ -15,9 +18,9 @@ algorithms that compute the same thing:
 * ``'fft'``: the convolution theorem (``np.fft.rfftn``) for the forward pass and the input
   gradient, where the stride and dilation are 1 and there is one group (else im2col); the
   weight gradient uses im2col. Pays off for large kernels.
-* ``'direct'``: the readable reference, a loop over kernel offsets of multiply-adds (an
-  ``einsum`` per offset; for depthwise convolutions a multiply-add per offset over
-  cache-sized blocks of the batch).
+* ``'direct'``: a loop over kernel offsets of multiply-adds (an ``einsum`` per offset; for
+  depthwise convolutions a multiply-add per offset over cache-sized blocks of the batch).
+  The plainest form of it, for reading, is ``kernels/conv/reference.py``.
 * ``'auto'`` (the default): chosen per call by shape, see :func:`select_conv_algorithm`.
 
 Matrix products (convolutions, ``Linear``, ``matmul``) are split over the BLAS's own thread
@@ -45,34 +48,16 @@ Examples:
 
 from __future__ import annotations
 
-import math
-import os
-
 from svertka._validate import check_choice, error, is_int, type_error
+from svertka.kernels import parallel
+from svertka.kernels.conv import WORKSPACE, plan
 
 __all__ = ["CONV_ALGORITHMS", "conv_algorithm", "get_conv_algorithm", "set_conv_algorithm",
            "select_conv_algorithm", "resolve_conv_algorithm", "workspace_bytes",
            "clear_workspace", "get_num_threads", "set_num_threads", "tune_malloc",
            "malloc_tuned"]
 
-CONV_ALGORITHMS = ("auto", "im2col", "implicit_gemm", "fft", "direct")
-
-# 'auto' switches to the memory-lean implicit GEMM when im2col's column matrix would be larger
-# than this (in bytes).
-AUTO_MAX_COLUMN_BYTES = 512 * 2**20
-
-_algorithm = "auto"
-
-
-def _default_threads():
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:                                # not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
-
-
-_num_threads = _default_threads()
+CONV_ALGORITHMS = plan.ALGORITHMS
 
 
 def get_num_threads():
@@ -80,7 +65,7 @@ def get_num_threads():
     multiply-adds); the BLAS has its own setting (``threadpoolctl``, ``OPENBLAS_NUM_THREADS``),
     which also sets into how many parts svertka splits its matrix products.
     Default: the cores this process may run on, at most 8."""
-    return _num_threads
+    return parallel.NUM_THREADS
 
 
 def set_num_threads(n):
@@ -93,16 +78,15 @@ def set_num_threads(n):
         >>> svertka.backends.set_num_threads(previous)
         1
     """
-    global _num_threads
     if not is_int(n) or n < 1:
         raise error("set_num_threads", f"the thread count must be a positive int, got n={n!r}")
-    previous, _num_threads = _num_threads, int(n)
+    previous, parallel.NUM_THREADS = parallel.NUM_THREADS, int(n)
     return previous
 
 
 def get_conv_algorithm():
     """The convolution algorithm in force: one of :data:`CONV_ALGORITHMS`."""
-    return _algorithm
+    return plan.ALGORITHM
 
 
 def set_conv_algorithm(algorithm):
@@ -118,9 +102,8 @@ def set_conv_algorithm(algorithm):
         >>> svertka.backends.set_conv_algorithm(previous)
         'im2col'
     """
-    global _algorithm
     check_choice(algorithm, CONV_ALGORITHMS, "algorithm", "set_conv_algorithm")
-    previous, _algorithm = _algorithm, algorithm
+    previous, plan.ALGORITHM = plan.ALGORITHM, algorithm
     return previous
 
 
@@ -156,45 +139,26 @@ class conv_algorithm:
 def select_conv_algorithm(x_shape, w_shape, stride=1, dilation=1, groups=1):
     """The algorithm ``'auto'`` picks for a convolution of ``x_shape`` with ``w_shape``.
 
-    Rules (measured on a 2-core AVX-512 machine, see ``benchmarks/RESULTS.md``):
-
-    * depthwise at stride 1 (``groups == C == Co``) with enough output positions:
-      ``'im2col'``, which then builds and consumes its columns in cache-sized blocks of
-      (image, channel) rows (``svertka.kernels.conv.DEPTHWISE_BLOCKED``) and needs no whole
-      column matrix, so the size rule below does not apply. On (32, 64, 32, 32), 3x3, it
-      runs forward, input and weight gradient each in about half the time of the whole
-      column matrix (4 vs 8 ms per pass on one thread) and 2-3x faster than ``'direct'``'s
-      multiply-add per offset, whose NumPy inner loops are one image row long;
-    * when im2col's column matrix would exceed ``AUTO_MAX_COLUMN_BYTES``, the memory-lean
-      ``'implicit_gemm'``;
-    * otherwise ``'im2col'``, the fastest everywhere else; a 1x1 kernel with stride 1 and no
-      padding needs no column matrix at all.
+    The rules are the plan's (:func:`svertka.kernels.conv.plan.select_algorithm`): a
+    depthwise convolution at stride 1 with enough output positions takes ``'im2col'`` (its
+    blocked depthwise path needs no whole column matrix); a convolution whose im2col column
+    matrix would exceed ``plan.AUTO_MAX_COLUMN_BYTES`` takes the memory-lean
+    ``'implicit_gemm'``; every other one ``'im2col'``, the fastest there. The measurements
+    behind them are in ``benchmarks/RESULTS.md``.
 
     Args:
         x_shape: ``(N, C, I1, .., In)``. w_shape: ``(Co, C // groups, K1, .., Kn)``.
         stride, dilation: ints or tuples (only used to size the column matrix).
         groups (int): number of groups.
     """
-    n = len(w_shape) - 2
-    stride = (stride,) * n if isinstance(stride, int) else tuple(stride)
-    outs = [max(1, -(-i // s)) for i, s in zip(x_shape[2:], stride)]
-    from svertka.kernels import conv
-    if conv._blocked_depthwise(x_shape, w_shape, stride, groups, outs):
-        return "im2col"
-    col_bytes = 4 * x_shape[0] * x_shape[1] * math.prod(w_shape[2:]) * math.prod(outs)
-    if col_bytes > AUTO_MAX_COLUMN_BYTES:
-        return "implicit_gemm"
-    return "im2col"
+    return plan.select_algorithm(x_shape, w_shape, stride, dilation, groups)
 
 
 def resolve_conv_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm=None):
     """The algorithm that will actually run: ``algorithm`` (default: the one in force), with
     ``'auto'`` resolved by :func:`select_conv_algorithm`. (``'fft'`` runs only where it
     applies; see the module docstring.)"""
-    algorithm = _algorithm if algorithm is None else algorithm
-    if algorithm == "auto":
-        return select_conv_algorithm(x_shape, w_shape, stride, dilation, groups)
-    return algorithm
+    return plan.resolve_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm)
 
 
 def workspace_bytes():
@@ -202,14 +166,12 @@ def workspace_bytes():
 
     Reusing them saves the page faults of fresh large allocations on every step.
     """
-    from svertka.kernels import conv
-    return conv.WORKSPACE.nbytes
+    return WORKSPACE.nbytes
 
 
 def clear_workspace():
     """Free the cached scratch buffers (they are re-created on demand)."""
-    from svertka.kernels import conv
-    conv.WORKSPACE.clear()
+    WORKSPACE.clear()
 
 
 def tune_malloc(enable=True):

@@ -60,16 +60,16 @@ def test_conv_input_and_weight_grads_match_torch(name, xs, ws, s, pads, d, g):
     yt.backward(torch.tensor(gy))
     assert_close(K.conv_input_grad(gy, w, x.shape, s, pads, d, g), xt.grad, what="gx")
     assert_close(K.conv_weight_grad(x, gy, w.shape, s, pads, d, g), wt.grad, what="gw")
-    _, cols = K.conv_forward(x, w, s, pads, d, g, keep_cols=True)
-    assert_close(K.conv_weight_grad(x, gy, w.shape, s, pads, d, g, cols=cols), wt.grad,
+    _, saved = K.conv_forward(x, w, s, pads, d, g, keep=True)
+    assert_close(K.conv_weight_grad(x, gy, w.shape, s, pads, d, g, saved=saved), wt.grad,
                  what="gw from kept columns")
 
 
 def test_conv_forward_skips_im2col_for_pointwise_kernels():
     x = _rand((2, 6, 4, 5), 6)
-    _, cols = K.conv_forward(x, _rand((4, 3, 1, 1), 7), (1, 1), ((0, 0), (0, 0)), (1, 1), 2,
-                             keep_cols=True)
-    assert np.shares_memory(cols, x)                  # the input itself is the column matrix
+    _, saved = K.conv_forward(x, _rand((4, 3, 1, 1), 7), (1, 1), ((0, 0), (0, 0)), (1, 1), 2,
+                              keep=True)
+    assert np.shares_memory(saved.cols, x)            # the input itself is the column matrix
 
 
 def test_conv_forward_keeps_float32():

@@ -1,8 +1,8 @@
-"""Every convolution algorithm agrees with every other (forward, input and weight gradients)."""
+"""Every convolution algorithm and every path of the plan agrees with ``reference.py``, the
+plain direct convolution (forward, input and weight gradients), and the paths agree with
+each other."""
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pytest
@@ -11,9 +11,9 @@ from tests._oracle import assert_close
 from svertka import backends
 from svertka.kernels import conv as K
 from svertka.kernels import parallel as KPar
+from svertka.kernels.conv import geometry, plan, reference, workspace
 
 ALGORITHMS = ("im2col", "implicit_gemm", "fft", "direct")
-PAIRS = list(itertools.combinations(ALGORITHMS, 2))
 
 # (id, x shape, w shape, stride, pads, dilation, groups)
 CASES = [
@@ -86,15 +86,88 @@ def _inputs(xs, ws, s, pads, d, g, dtype):
     return x, w, gy
 
 
-@pytest.mark.parametrize("a, b", PAIRS, ids=[f"{a}-vs-{b}" for a, b in PAIRS])
+def _reference_three(x, w, gy, s, pads, d, g):
+    return (reference.forward(x, w, s, pads, d, g),
+            reference.input_grad(gy, w, x.shape, s, pads, d, g),
+            reference.weight_grad(x, gy, w.shape, s, pads, d, g))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("name, xs, ws, s, pads, d, g", CASES, ids=IDS)
-def test_conv_algorithms_agree_float64(name, xs, ws, s, pads, d, g, a, b):
+def test_conv_algorithms_match_reference_float64(name, xs, ws, s, pads, d, g, algorithm):
     x, w, gy = _inputs(xs, ws, s, pads, d, g, np.float64)
-    ra = _all_three(a, x, w, gy, s, pads, d, g)
-    rb = _all_three(b, x, w, gy, s, pads, d, g)
-    for what, u, v in zip(("y", "gx", "gw"), ra, rb):
+    got = _all_three(algorithm, x, w, gy, s, pads, d, g)
+    ref = _reference_three(x, w, gy, s, pads, d, g)
+    for what, u, v in zip(("y", "gx", "gw"), got, ref):
         assert u.dtype == np.float64, what
-        assert_close(u, v, rtol=1e-10, what=f"{what} {a} vs {b}", atol=1e-12)
+        assert u.shape == v.shape, what
+        assert_close(u, v, rtol=1e-10, what=f"{what} {algorithm} vs reference", atol=1e-12)
+
+
+def test_conv_reference_matches_torch():
+    # the oracle itself against torch, on a grouped, strided, dilated, padded case
+    import torch
+    x, w, gy = _inputs((2, 4, 9, 8), (6, 2, 3, 2), (2, 1), ((1, 1), (2, 2)), (1, 2), 2,
+                       np.float64)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    yt = torch.nn.functional.conv2d(xt, wt, stride=(2, 1), padding=(1, 2), dilation=(1, 2),
+                                    groups=2)
+    yt.backward(torch.tensor(gy))
+    ref = _reference_three(x, w, gy, (2, 1), ((1, 1), (2, 2)), (1, 2), 2)
+    for what, u, v in zip(("y", "gx", "gw"), ref, (yt, xt.grad, wt.grad)):
+        assert_close(u, v.detach().numpy(), rtol=1e-12, what=what, atol=1e-12)
+
+
+# Thresholds of the plan shrunk so that the small CASES take the paths otherwise reserved
+# for large feature maps (folded, blocked, chunked, fused backward), and left as they are.
+SMALL_TUNABLES = {"FOLD_MAX_P": 4, "NCHW_BLOCK_BYTES": 512, "DEPTHWISE_BLOCK_BYTES": 512,
+                  "BLOCK_BYTES": 256, "CL_CHUNK_BYTES": 512, "KEEP_COLS_BYTES": 256,
+                  "GX_AS_CONV_MAX_RATIO": 1e9}
+
+
+@pytest.mark.parametrize("small", [False, True], ids=["default_tunables", "small_tunables"])
+@pytest.mark.parametrize("need", ["both", "x", "w"])
+@pytest.mark.parametrize("name, xs, ws, s, pads, d, g", CASES, ids=IDS)
+def test_conv_plan_entries_match_reference(name, xs, ws, s, pads, d, g, need, small,
+                                           monkeypatch):
+    # one forward (keeping what the plan keeps) and one backward per pass, as ops/conv does
+    if small:
+        for attr, value in SMALL_TUNABLES.items():
+            monkeypatch.setattr(plan, attr, value)
+        monkeypatch.setattr(KPar, "PARALLEL_MIN_BYTES", 0)
+    x, w, gy = _inputs(xs, ws, s, pads, d, g, np.float64)
+    need_x, need_w = need in ("both", "x"), need in ("both", "w")
+    if need_w:
+        y, saved = K.conv_forward(x, w, s, pads, d, g, keep=True)
+    else:
+        y, saved = K.conv_forward(x, w, s, pads, d, g), None
+    gx, gw = K.conv_backward(gy, x, w, s, pads, d, g, need_x, need_w, saved)
+    assert saved is None or saved.cols is None                   # released by the backward
+    ref_y, ref_gx, ref_gw = _reference_three(x, w, gy, s, pads, d, g)
+    assert_close(y, ref_y, rtol=1e-10, what="y", atol=1e-12)
+    if need_x:
+        assert_close(gx, ref_gx, rtol=1e-10, what="gx", atol=1e-12)
+    else:
+        assert gx is None
+    if need_w:
+        assert_close(gw, ref_gw, rtol=1e-10, what="gw", atol=1e-12)
+    else:
+        assert gw is None
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("name, xs, ws, s, pads, d, g", CASES, ids=IDS)
+def test_conv_transpose_entries_match_reference(name, xs, ws, s, pads, d, g, algorithm):
+    # the transposed convolution of ``gy`` is the input gradient of the convolution of x;
+    # its gradients are that convolution's forward and weight gradient, roles swapped
+    x, w, gy = _inputs(xs, ws, s, pads, d, g, np.float64)
+    y = K.conv_transpose_forward(gy, w, s, pads, d, g, xs[2:], algorithm=algorithm)
+    assert y.flags.c_contiguous
+    assert_close(y, reference.input_grad(gy, w, xs, s, pads, d, g), rtol=1e-10, atol=1e-12)
+    ggy, gw = K.conv_transpose_backward(x, gy, w, s, pads, d, g, algorithm=algorithm)
+    assert_close(ggy, reference.forward(x, w, s, pads, d, g), rtol=1e-10, atol=1e-12)
+    assert_close(gw, reference.weight_grad(x, gy, w.shape, s, pads, d, g), rtol=1e-10,
+                 atol=1e-12)
 
 
 F32_CASES = [c for c in CASES if c[0] in ("2d_3x3_pad1", "2d_asymmetric_strided_grouped",
@@ -104,34 +177,33 @@ F32_CASES = [c for c in CASES if c[0] in ("2d_3x3_pad1", "2d_asymmetric_strided_
                                           "2d_depthwise_blocked_asymmetric_dilated")]
 
 
-@pytest.mark.parametrize("a, b", PAIRS, ids=[f"{a}-vs-{b}" for a, b in PAIRS])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("name, xs, ws, s, pads, d, g", F32_CASES, ids=[c[0] for c in F32_CASES])
-def test_conv_algorithms_agree_float32(name, xs, ws, s, pads, d, g, a, b):
+def test_conv_algorithms_match_reference_float32(name, xs, ws, s, pads, d, g, algorithm):
     x, w, gy = _inputs(xs, ws, s, pads, d, g, np.float32)
-    ra = _all_three(a, x, w, gy, s, pads, d, g)
-    rb = _all_three(b, x, w, gy, s, pads, d, g)
-    for what, u, v in zip(("y", "gx", "gw"), ra, rb):
-        assert u.dtype == np.float32, f"{what} of {a}: {u.dtype}"
-        assert v.dtype == np.float32, f"{what} of {b}: {v.dtype}"
-        assert_close(u, v, rtol=1e-4, what=f"{what} {a} vs {b}")
+    got = _all_three(algorithm, x, w, gy, s, pads, d, g)
+    ref = _reference_three(x, w, gy, s, pads, d, g)
+    for what, u, v in zip(("y", "gx", "gw"), got, ref):
+        assert u.dtype == np.float32, f"{what} of {algorithm}: {u.dtype}"
+        assert_close(u, v, rtol=1e-4, what=f"{what} {algorithm} vs reference")
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_conv_algorithms_kept_columns_give_same_weight_grad(algorithm):
     x, w, gy = _inputs((2, 3, 6, 6), (4, 3, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1,
                        np.float64)
-    y, cols = K.conv_forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, keep_cols=True,
-                             algorithm=algorithm)
-    gw = K.conv_weight_grad(x, gy, w.shape, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, cols,
+    y, saved = K.conv_forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, keep=True,
+                              algorithm=algorithm)
+    gw = K.conv_weight_grad(x, gy, w.shape, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, saved,
                             algorithm=algorithm)
-    K.release(cols)
+    K.release(saved)
     ref = K.conv_weight_grad(x, gy, w.shape, (1, 1), ((1, 1), (1, 1)), (1, 1), 1,
                              algorithm="direct")
     assert_close(gw, ref, rtol=1e-10)
 
 
 def test_conv_workspace_reuses_released_columns():
-    ws = K._Workspace()
+    ws = workspace.Workspace()
     a = ws.take((300, 1000), np.float32)
     ws.give(a.reshape(-1))                               # any view of it hands it back
     assert ws.nbytes == a.nbytes
@@ -141,7 +213,7 @@ def test_conv_workspace_reuses_released_columns():
 
 
 def test_conv_workspace_reuses_a_block_for_another_shape_and_dtype():
-    ws = K._Workspace()
+    ws = workspace.Workspace()
     a = ws.take((400, 1000), np.float32)                 # 1.6 MB
     ws.give(a)
     b = ws.take((150, 1000), np.float64)                 # 1.2 MB: fits, more than half
@@ -155,7 +227,7 @@ def test_conv_workspace_reuses_a_block_for_another_shape_and_dtype():
 
 
 def test_conv_workspace_ignores_arrays_it_did_not_make():
-    ws = K._Workspace()
+    ws = workspace.Workspace()
     foreign = np.empty((300, 1000), np.float32)
     ws.give(foreign)
     ws.give(foreign.reshape(-1))
@@ -166,16 +238,16 @@ def test_conv_workspace_ignores_arrays_it_did_not_make():
 def test_conv_workspace_release_ignores_pointwise_view_of_input():
     x = np.ones((2, 8, 256, 256), np.float32)          # pointwise: the columns are x itself
     w = np.ones((4, 8, 1, 1), np.float32)
-    _, cols = K.conv_forward(x, w, (1, 1), ((0, 0), (0, 0)), (1, 1), 1, keep_cols=True,
-                             algorithm="im2col")
-    assert np.may_share_memory(cols, x)
+    _, saved = K.conv_forward(x, w, (1, 1), ((0, 0), (0, 0)), (1, 1), 1, keep=True,
+                              algorithm="im2col")
+    assert np.may_share_memory(saved.cols, x)
     before = K.WORKSPACE.nbytes
-    K.release(cols)
+    K.release(saved)
     assert K.WORKSPACE.nbytes == before
 
 
 def test_conv_workspace_drops_everything_past_its_limit():
-    ws = K._Workspace(limit=3 * 2**20)
+    ws = workspace.Workspace(limit=3 * 2**20)
     a, b = ws.take((2**18, 2), np.float32), ws.take((2**18, 2), np.float32)   # 2 MiB each
     ws.give(a)
     ws.give(b)
@@ -207,10 +279,10 @@ def test_conv_depthwise_blocked_matches_whole_columns(name, xs, ws, pads, d, blo
                                                       threads, monkeypatch):
     n = len(ws) - 2
     x, w, gy = _inputs(xs, ws, (1,) * n, pads, d, xs[1], np.float64)
-    monkeypatch.setattr(K, "DEPTHWISE_BLOCKED", False)
+    monkeypatch.setattr(plan, "DEPTHWISE_BLOCKED", False)
     whole = _blocked_three(x, w, gy, pads, d)
-    monkeypatch.setattr(K, "DEPTHWISE_BLOCKED", True)
-    monkeypatch.setattr(K, "DEPTHWISE_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(plan, "DEPTHWISE_BLOCKED", True)
+    monkeypatch.setattr(plan, "DEPTHWISE_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(KPar, "PARALLEL_MIN_BYTES", 0)
     previous = backends.set_num_threads(threads)
     try:
@@ -248,9 +320,9 @@ def test_conv_depthwise_blocked_results_survive_later_calls():
 def test_conv_depthwise_blocked_forward_keeps_no_columns():
     x, w, _ = _inputs((2, 4, 13, 13), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4,
                       np.float32)
-    y, cols = K.conv_forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 4, keep_cols=True,
-                             algorithm="im2col")
-    assert cols is None
+    y, saved = K.conv_forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 4, keep=True,
+                              algorithm="im2col")
+    assert saved is None
     assert y.dtype == np.float32 and y.shape == (2, 4, 13, 13) and y.flags.c_contiguous
 
 
@@ -262,8 +334,8 @@ def test_conv_depthwise_backward_matches_separate_gradients(name, xs, ws, pads, 
     n = len(ws) - 2
     s, g = (1,) * n, xs[1]
     x, w, gy = _inputs(xs, ws, s, pads, d, g, dtype)
-    assert K.depthwise_backward_applies(x.shape, w.shape, gy.shape, s, pads, d, g)
-    gx, gw = K.conv_depthwise_backward(gy, x, w, pads, d)
+    assert plan.backward_path(x.shape, w.shape, gy.shape, s, pads, d, g) == "depthwise"
+    gx, gw = K.conv_backward(gy, x, w, s, pads, d, g)
     ref_gx = K.conv_input_grad(gy, w, x.shape, s, pads, d, g, algorithm="direct")
     ref_gw = K.conv_weight_grad(x, gy, w.shape, s, pads, d, g, algorithm="direct")
     assert gx.dtype == gw.dtype == dtype
@@ -299,17 +371,17 @@ APPLIES_CASES = [
                          ids=[c[0] for c in APPLIES_CASES])
 def test_conv_depthwise_backward_applies_rules(name, xs, ws, gys, s, pads, g, algorithm,
                                                expected):
-    assert K.depthwise_backward_applies(xs, ws, gys, s, pads, (1, 1), g,
+    assert plan.depthwise_backward_applies(xs, ws, gys, s, pads, (1, 1), g,
                                         algorithm) is expected
 
 
 def test_conv_depthwise_backward_applies_not_when_switched_off(monkeypatch):
     args = ((2, 4, 13, 13), (4, 1, 3, 3), (2, 4, 13, 13), (1, 1), ((1, 1), (1, 1)), (1, 1), 4)
-    monkeypatch.setattr(K, "DEPTHWISE_FUSED_BACKWARD", False)
-    assert not K.depthwise_backward_applies(*args)
-    monkeypatch.setattr(K, "DEPTHWISE_FUSED_BACKWARD", True)
-    monkeypatch.setattr(K, "DEPTHWISE_BLOCKED", False)
-    assert not K.depthwise_backward_applies(*args)
+    monkeypatch.setattr(plan, "DEPTHWISE_FUSED_BACKWARD", False)
+    assert not plan.depthwise_backward_applies(*args)
+    monkeypatch.setattr(plan, "DEPTHWISE_FUSED_BACKWARD", True)
+    monkeypatch.setattr(plan, "DEPTHWISE_BLOCKED", False)
+    assert not plan.depthwise_backward_applies(*args)
 
 
 BIAS_CASES = [c for c in CASES if c[0] in ("2d_3x3_pad1", "2d_depthwise", "2d_depthwise_blocked",
@@ -343,32 +415,32 @@ KEEP_CASES = [
                          ids=[c[0] for c in KEEP_CASES])
 def test_conv_keep_cols_respects_caps(monkeypatch, name, nbytes, cap, total, already,
                                       expected):
-    monkeypatch.setattr(K, "KEEP_COLS_BYTES", cap)
-    monkeypatch.setattr(K, "KEEP_COLS_TOTAL_BYTES", total + K.kept_cols_bytes())
+    monkeypatch.setattr(plan, "KEEP_COLS_BYTES", cap)
+    monkeypatch.setattr(plan, "KEEP_COLS_TOTAL_BYTES", total + K.kept_bytes())
     held = [np.zeros(cap // 8) for _ in range(already)]
-    assert all(K.keep_cols(a) for a in held)
-    assert K.keep_cols(np.zeros(nbytes // 8)) is expected
+    assert all(plan.keep_cols(a) for a in held)
+    assert plan.keep_cols(np.zeros(nbytes // 8)) is expected
 
 
 def test_conv_keep_cols_total_goes_back_when_the_matrix_is_dropped():
-    before = K.kept_cols_bytes()
+    before = K.kept_bytes()
     a = np.zeros(1000)
-    assert K.keep_cols(a)
-    assert K.kept_cols_bytes() == before + a.nbytes
+    assert plan.keep_cols(a)
+    assert K.kept_bytes() == before + a.nbytes
     del a
-    assert K.kept_cols_bytes() == before
+    assert K.kept_bytes() == before
 
 
 def test_conv_keep_cols_training_step_keeps_and_gives_back_columns():
     import svertka
     import svertka.nn.functional as F
-    before = K.kept_cols_bytes()
+    before = K.kept_bytes()
     x = svertka.randn(2, 3, 8, 8)
     w = svertka.randn(4, 3, 3, 3, requires_grad=True)
     y = F.conv2d(x, w, padding=1)
-    assert K.kept_cols_bytes() == before + 2 * 27 * 64 * 4
+    assert K.kept_bytes() == before + 2 * 27 * 64 * 4
     y.sum().backward()
-    assert K.kept_cols_bytes() == before
+    assert K.kept_bytes() == before
     assert w.grad.shape == (4, 3, 3, 3)
 
 
@@ -397,30 +469,31 @@ def test_channels_last_columns_match_nchw_columns(case, monkeypatch):
     y0 = K.conv_forward(x, w, s, pads, d, g, algorithm="im2col")
 
     def three():
-        y, cols = K.conv_forward(x, w, s, pads, d, g, keep_cols=True, algorithm="im2col")
+        y, saved = K.conv_forward(x, w, s, pads, d, g, keep=True, algorithm="im2col")
+        cols = None if saved is None else saved.cols
         return (cols, *_im2col_three(case, x, w, gy),
-                K.conv_weight_grad(x, gy, ws, s, pads, d, g, cols=cols, algorithm="im2col"))
+                K.conv_weight_grad(x, gy, ws, s, pads, d, g, saved, algorithm="im2col"))
 
-    monkeypatch.setattr(K, "CHANNELS_LAST", True)
+    monkeypatch.setattr(plan, "CHANNELS_LAST", True)
     cols, *last = three()
     P = int(np.prod(y0.shape[2:]))
-    if cols is not None and not K._is_pointwise(ws[2:], s, pads, xs[2:], y0.shape[2:]):
+    if cols is not None and not geometry.is_pointwise(ws[2:], s, pads, xs[2:], y0.shape[2:]):
         assert cols.shape == (xs[0] * P, int(np.prod(ws[2:])) * xs[1])   # channels-last
-    monkeypatch.setattr(K, "CHANNELS_LAST", False)
+    monkeypatch.setattr(plan, "CHANNELS_LAST", False)
     _, *nchw = three()
     for a, b in zip(last, nchw):
         assert_close(a, b, rtol=1e-12)
 
 
 def test_channels_last_rule_picks_small_outputs_and_few_channels():
-    assert K._channels_last(64, 64, 8 * 8, 8 * 8, 1, False)          # ResNet's 8x8 stage
-    assert K._channels_last(64, 32, 16 * 16, 16 * 16, 1, False)      # lecture CNN's 2nd layer
-    assert K._channels_last(32, 128, 16 * 16, 8 * 8, 1, False)       # stride 2 from 16x16
-    assert not K._channels_last(32, 128, 16 * 16, 16 * 16, 1, False)  # many channels, 16x16
-    assert not K._channels_last(32, 64, 32 * 32, 32 * 32, 1, False)   # 32x32: NCHW faster
-    assert not K._channels_last(32, 64, 32 * 32, 16 * 16, 1, False)   # stride 2 from 32x32
-    assert not K._channels_last(32, 64, 8 * 8, 8 * 8, 2, False)       # grouped
-    assert not K._channels_last(1, 64, 8 * 8, 8 * 8, 1, False)        # one image
+    assert plan._channels_last(64, 64, 8 * 8, 8 * 8, 1, False)          # ResNet's 8x8 stage
+    assert plan._channels_last(64, 32, 16 * 16, 16 * 16, 1, False)      # lecture CNN's 2nd layer
+    assert plan._channels_last(32, 128, 16 * 16, 8 * 8, 1, False)       # stride 2 from 16x16
+    assert not plan._channels_last(32, 128, 16 * 16, 16 * 16, 1, False)  # many channels, 16x16
+    assert not plan._channels_last(32, 64, 32 * 32, 32 * 32, 1, False)   # 32x32: NCHW faster
+    assert not plan._channels_last(32, 64, 32 * 32, 16 * 16, 1, False)   # stride 2 from 32x32
+    assert not plan._channels_last(32, 64, 8 * 8, 8 * 8, 2, False)       # grouped
+    assert not plan._channels_last(1, 64, 8 * 8, 8 * 8, 1, False)        # one image
 
 
 @pytest.mark.parametrize("threads", [1, 3])
@@ -434,13 +507,13 @@ def test_channels_last_columns_in_blocks_match_whole(case, threads, monkeypatch)
     x, w, gy = _case_arrays(case, 19)
 
     def three():
-        y, cols = K.conv_forward(x, w, s, pads, d, g, keep_cols=True, algorithm="im2col")
-        gw = K.conv_weight_grad(x, gy, ws, s, pads, d, g, cols=cols, algorithm="im2col")
-        K.release(cols)
+        y, saved = K.conv_forward(x, w, s, pads, d, g, keep=True, algorithm="im2col")
+        gw = K.conv_weight_grad(x, gy, ws, s, pads, d, g, saved, algorithm="im2col")
+        K.release(saved)
         return y, K.conv_input_grad(gy, w, xs, s, pads, d, g, algorithm="im2col"), gw
 
     whole = three()                               # kept columns, built whole
-    monkeypatch.setattr(K, "CL_CHUNK_BYTES", 1)
+    monkeypatch.setattr(plan, "CL_CHUNK_BYTES", 1)
     monkeypatch.setattr(gemm, "blas_threads", lambda: threads)
     blocked = _im2col_three(case, x, w, gy)       # not kept: blocks of one image
     for a, b in zip(blocked, whole):
@@ -468,8 +541,8 @@ def test_fused_backward_matches_separate_gx_and_gw(case, monkeypatch):
     rng = np.random.default_rng(23)
     x, w = rng.standard_normal(xs), rng.standard_normal(ws)
     gy = rng.standard_normal(K.conv_forward(x, w, s, pads, d, g).shape)
-    assert K.fused_backward_applies(xs, ws, gy.shape, s, pads, d, g)
-    gx, gw = K.conv_backward_fused(gy, x, w, pads, d, g)
+    assert plan.backward_path(xs, ws, gy.shape, s, pads, d, g) == "fused"
+    gx, gw = K.conv_backward(gy, x, w, s, pads, d, g)
     assert_close(gx, K.conv_input_grad(gy, w, xs, s, pads, d, g, algorithm="im2col"),
                  rtol=1e-12)
     assert_close(gw, K.conv_weight_grad(x, gy, ws, s, pads, d, g, algorithm="im2col"),
@@ -490,9 +563,9 @@ def test_fused_backward_matches_separate_gx_and_gw(case, monkeypatch):
 
 
 def test_fused_backward_is_not_used_where_columns_are_channels_last_or_strided():
-    assert not K.fused_backward_applies((2, 3, 8, 8), (4, 3, 3, 3), (2, 4, 8, 8), (1, 1),
+    assert not plan.fused_backward_applies((2, 3, 8, 8), (4, 3, 3, 3), (2, 4, 8, 8), (1, 1),
                                         ((1, 1), (1, 1)), (1, 1), 1)      # small map
-    assert not K.fused_backward_applies((2, 3, 16, 16), (4, 3, 3, 3), (2, 4, 8, 8), (2, 2),
+    assert not plan.fused_backward_applies((2, 3, 16, 16), (4, 3, 3, 3), (2, 4, 8, 8), (2, 2),
                                         ((1, 1), (1, 1)), (1, 1), 1)      # stride 2
 
 
@@ -514,26 +587,26 @@ def test_nchw_blocked_columns_match_whole_columns(case, block_bytes, blas_thread
     _, xs, ws, s, pads, d, g = case
     x, w, gy = _case_arrays(case, 29)
     P = int(np.prod(gy.shape[2:]))
-    assert not K._channels_last(xs[0], xs[1], int(np.prod(xs[2:])), P, g, False)
-    assert not K._fold(xs[0], P)
+    assert not plan._channels_last(xs[0], xs[1], int(np.prod(xs[2:])), P, g, False)
+    assert not plan._fold(xs[0], P)
 
     def four():
         y = K.conv_forward(x, w, s, pads, d, g, algorithm="im2col")
-        y_kept, cols = K.conv_forward(x, w, s, pads, d, g, keep_cols=True, algorithm="im2col")
+        y_kept, saved = K.conv_forward(x, w, s, pads, d, g, keep=True, algorithm="im2col")
         out = [y, y_kept, K.conv_input_grad(gy, w, xs, s, pads, d, g, algorithm="im2col"),
                K.conv_weight_grad(x, gy, ws, s, pads, d, g, algorithm="im2col")]
-        if K.fused_backward_applies(xs, ws, gy.shape, s, pads, d, g):
-            out += list(K.conv_backward_fused(gy, x, w, pads, d, g))
-        return out, cols
+        if plan.fused_backward_applies(xs, ws, gy.shape, s, pads, d, g):
+            out += list(K.conv_backward(gy, x, w, s, pads, d, g))
+        return out, saved
 
-    monkeypatch.setattr(K, "NCHW_BLOCKED", False)
+    monkeypatch.setattr(plan, "NCHW_BLOCKED", False)
     whole, _ = four()
-    monkeypatch.setattr(K, "NCHW_BLOCKED", True)
-    monkeypatch.setattr(K, "NCHW_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(plan, "NCHW_BLOCKED", True)
+    monkeypatch.setattr(plan, "NCHW_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(gemm, "blas_threads", lambda: blas_threads)
-    blocked, cols = four()
-    assert cols is not None                     # asked to keep and within the caps: whole
-    K.release(cols)
+    blocked, saved = four()
+    assert saved is not None                    # asked to keep and within the caps: whole
+    K.release(saved)
     for a, b in zip(blocked, whole):
         assert_close(a, b, rtol=1e-12)
 
@@ -544,12 +617,12 @@ def test_nchw_blocked_forward_builds_no_columns_it_would_not_keep(monkeypatch):
     x = np.random.default_rng(31).standard_normal((2, 3, 20, 20))
     w = np.random.default_rng(32).standard_normal((4, 3, 3, 3))
     pads = ((1, 1), (1, 1))
-    y, cols = K.conv_forward(x, w, (1, 1), pads, (1, 1), 1, keep_cols=True)
-    assert cols is not None and cols.shape == (2, 1, 27, 400)
-    K.release(cols)
-    monkeypatch.setattr(K, "KEEP_COLS_BYTES", 1000)
-    y2, cols2 = K.conv_forward(x, w, (1, 1), pads, (1, 1), 1, keep_cols=True)
-    assert cols2 is None
+    y, saved = K.conv_forward(x, w, (1, 1), pads, (1, 1), 1, keep=True)
+    assert saved is not None and saved.cols.shape == (2, 1, 27, 400)
+    K.release(saved)
+    monkeypatch.setattr(plan, "KEEP_COLS_BYTES", 1000)
+    y2, saved2 = K.conv_forward(x, w, (1, 1), pads, (1, 1), 1, keep=True)
+    assert saved2 is None
     assert_close(y2, y, rtol=1e-12)
 
 

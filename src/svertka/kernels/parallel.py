@@ -2,20 +2,19 @@
 
 NumPy runs an elementwise pass or a strided copy on one core while the BLAS uses all of
 them; NumPy releases the GIL inside its loops, so running parts of the batch on
-``svertka.backends.get_num_threads()`` Python threads uses the other cores too. Used for
-column copies, col2im slice-adds, depthwise multiply-adds and max pooling, and (with
-``threads`` set to the BLAS's count) for the parts of ``kernels.gemm``'s split products and
-the per-thread column blocks of ``kernels.conv``.
+``NUM_THREADS`` Python threads uses the other cores too (``svertka.backends.set_num_threads``
+writes it). Used for column copies, col2im slice-adds, depthwise multiply-adds and max
+pooling, and (with ``threads`` set to the BLAS's count) for the parts of ``kernels.gemm``'s
+split products and the per-thread column blocks of ``kernels.conv``.
 """
 
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 
-from svertka import backends
-
-__all__ = ["parallel", "PARALLEL_MIN_BYTES"]
+__all__ = ["parallel", "PARALLEL_MIN_BYTES", "NUM_THREADS"]
 
 _EXECUTOR = None
 _EXECUTOR_LOCK = threading.Lock()
@@ -24,6 +23,18 @@ _EXECUTOR_LOCK = threading.Lock()
 # worker costs tens of microseconds).
 PARALLEL_MIN_BYTES = 4 * 2**20
 
+
+def _default_threads():
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:                                # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+# Threads of the memory-bound passes: the cores this process may run on, at most 8 (more
+# threads than the memory bandwidth serves only add hand-offs).
+NUM_THREADS = _default_threads()
 
 _worker = threading.local()
 
@@ -37,8 +48,8 @@ def _run(fn, s):
 
 
 def parallel(fn, n, nbytes, min_bytes=None, threads=None):
-    """Run ``fn(slice)`` over ``range(n)`` split into ``threads`` (default
-    ``svertka.backends.get_num_threads()``) contiguous parts, on that many threads; the
+    """Run ``fn(slice)`` over ``range(n)`` split into ``threads`` (default ``NUM_THREADS``)
+    contiguous parts, on that many threads; the
     calling thread does the first part.
 
     Small work (``nbytes`` under ``min_bytes``, default ``PARALLEL_MIN_BYTES``), ``n < 2``,
@@ -53,7 +64,7 @@ def parallel(fn, n, nbytes, min_bytes=None, threads=None):
     array([ 0.,  2.,  4.,  6.,  8., 10.])
     """
     global _EXECUTOR
-    t = min(backends.get_num_threads() if threads is None else threads, n)
+    t = min(NUM_THREADS if threads is None else threads, n)
     small = nbytes < (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes)
     if t <= 1 or small or getattr(_worker, "busy", False):
         fn(slice(0, n))

@@ -1,13 +1,14 @@
-"""Convolution ops: forward and backward side by side, all served by ``kernels/conv.py``.
+"""Convolution ops: forward and backward side by side, each pass one call into the plan of
+``kernels/conv/`` (``kernels/conv/plan.py``).
 
 The backward of a convolution is made of the other convolutions (as in Chainer and JAX):
-``gx`` of a convolution is a transposed convolution (``conv_input_grad``) and ``gw`` a
-correlation of the input with ``gy`` (``conv_weight_grad``); a transposed convolution's
-forward is ``conv_input_grad`` and its backward ``conv_forward`` plus ``conv_weight_grad``
-with the roles of input and output swapped. A stride-1 depthwise convolution needing both
-gradients takes them from one blocked pass (``conv_depthwise_backward``: ``gw`` from the
-columns of ``gy`` that ``gx`` builds). Bias is added outside the core; its gradient is
-``gy`` summed over the batch and the spatial axes.
+``gx`` of a convolution is a transposed convolution and ``gw`` a correlation of the input
+with ``gy``; a transposed convolution's forward is the input gradient and its backward the
+forward plus the weight gradient with the roles of input and output swapped. Which
+algorithm and path computes them, and what the forward keeps for the backward (the opaque
+``saved`` state), is the plan's business. Bias is added by the forward entry of the
+convolution and outside the core for the transposed one; its gradient is ``gy`` summed over
+the batch and the spatial axes.
 
 Arguments arrive validated and normalised by ``nn.functional`` (tuples per spatial axis,
 ``pads`` as ``(lo, hi)`` pairs, a batch axis present).
@@ -42,19 +43,11 @@ class ConvNd(Function):
     def forward(ctx, x, w, b=None, *, stride, pads, dilation, groups):
         ctx.params = (stride, pads, dilation, groups)
         ctx.has_bias = b is not None
-        _, need_w, _ = ctx.needs_input_grad
-        # the columns are only asked for when gw will need them (without, channels-last
-        # columns are built a few images at a time)
-        out = K.conv_forward(x, w, stride, pads, dilation, groups, keep_cols=need_w, bias=b)
-        y, cols = out if need_w else (out, None)
-        # Keep the columns for gw when they are free (the 1x1 case is a view) or within the
-        # size caps (``K.keep_cols``); else hand them back to the workspace for reuse at once.
-        ctx.cols = None
-        if cols is not None:
-            if np.may_share_memory(cols, x) or K.keep_cols(cols):
-                ctx.cols = cols
-            else:
-                K.release(cols)
+        if ctx.needs_input_grad[1]:          # gw may use what the forward keeps (opaque)
+            y, ctx.saved = K.conv_forward(x, w, stride, pads, dilation, groups, keep=True,
+                                          bias=b)
+        else:
+            y, ctx.saved = K.conv_forward(x, w, stride, pads, dilation, groups, bias=b), None
         ctx.save_for_backward(x, w)
         return y                                          # bias added by conv_forward
 
@@ -63,21 +56,8 @@ class ConvNd(Function):
         x, w = ctx.saved_tensors
         stride, pads, dilation, groups = ctx.params
         nx, nw, nb = ctx.needs_input_grad
-        if nx and nw and ctx.cols is None and K.depthwise_backward_applies(
-                x.shape, w.shape, gy.shape, stride, pads, dilation, groups):
-            # stride-1 depthwise: gw from the columns of gy that gx builds anyway
-            gx, gw = K.conv_depthwise_backward(gy, x, w, pads, dilation)
-        elif nx and nw and ctx.cols is None and K.fused_backward_applies(
-                x.shape, w.shape, gy.shape, stride, pads, dilation, groups):
-            # stride 1: gw from the columns of gy that gx builds anyway
-            gx, gw = K.conv_backward_fused(gy, x, w, pads, dilation, groups)
-        else:
-            gx = (K.conv_input_grad(gy, w, x.shape, stride, pads, dilation, groups)
-                  if nx else None)
-            gw = (K.conv_weight_grad(x, gy, w.shape, stride, pads, dilation, groups, ctx.cols)
-                  if nw else None)
-        K.release(ctx.cols)
-        ctx.cols = None
+        saved, ctx.saved = ctx.saved, None
+        gx, gw = K.conv_backward(gy, x, w, stride, pads, dilation, groups, nx, nw, saved)
         gb = _bias_grad(gy) if nb and ctx.has_bias else None
         return gx, gw, gb
 
@@ -93,10 +73,7 @@ class ConvTransposeNd(Function):
         ctx.params = (stride, pads, dilation, groups)
         ctx.has_bias = b is not None
         ctx.save_for_backward(x, w)
-        y_shape = (x.shape[0], w.shape[1] * groups) + tuple(out)
-        y = K.conv_input_grad(x, w, y_shape, stride, pads, dilation, groups)
-        if not y.flags.c_contiguous:
-            y = np.ascontiguousarray(y)
+        y = K.conv_transpose_forward(x, w, stride, pads, dilation, groups, out)
         return _add_bias(y, b)
 
     @staticmethod
@@ -104,12 +81,7 @@ class ConvTransposeNd(Function):
         x, w = ctx.saved_tensors
         stride, pads, dilation, groups = ctx.params
         nx, nw, nb = ctx.needs_input_grad
-        gx = (K.conv_forward(gy, w, stride, pads, dilation, groups, out=x.shape[2:])
-              if nx else None)
-        # The convolution whose input-gradient this is maps gy's shape to x's: its weight
-        # gradient correlates its input (gy here) with its output gradient (x here).
-        gw = (K.conv_weight_grad(gy, x, w.shape, stride, pads, dilation, groups)
-              if nw else None)
+        gx, gw = K.conv_transpose_backward(gy, x, w, stride, pads, dilation, groups, nx, nw)
         gb = _bias_grad(gy) if nb and ctx.has_bias else None
         return gx, gw, gb
 

@@ -24,6 +24,7 @@ import svertka.nn.functional as F
 from svertka import backends
 from svertka.kernels import conv as K
 from svertka.kernels import gemm, parallel
+from svertka.kernels.conv import plan
 
 _SV = {(n, t): getattr(F, f"conv{'_transpose' if t else ''}{n}d") for n in (1, 2, 3)
        for t in (False, True)}
@@ -31,15 +32,16 @@ _TH = {(n, t): getattr(TF, f"conv{'_transpose' if t else ''}{n}d") for n in (1, 
        for t in (False, True)}
 
 # Thresholds that choose among the paths, shrunk so that tiny inputs take the paths that are
-# otherwise reserved for large feature maps (module, attribute, small value).
+# otherwise reserved for large feature maps (module, attribute, small value): the plan's
+# tunables and the thread and split thresholds of parallel and gemm.
 _SMALL_TUNABLES = [
-    (K, "FOLD_MAX_P", 4),
-    (K, "NCHW_BLOCK_BYTES", 512),
-    (K, "DEPTHWISE_BLOCK_BYTES", 512),
-    (K, "BLOCK_BYTES", 256),
-    (K, "CL_CHUNK_BYTES", 512),
-    (K, "KEEP_COLS_BYTES", 256),
-    (K, "GX_AS_CONV_MAX_RATIO", 1e9),
+    (plan, "FOLD_MAX_P", 4),
+    (plan, "NCHW_BLOCK_BYTES", 512),
+    (plan, "DEPTHWISE_BLOCK_BYTES", 512),
+    (plan, "BLOCK_BYTES", 256),
+    (plan, "CL_CHUNK_BYTES", 512),
+    (plan, "KEEP_COLS_BYTES", 256),
+    (plan, "GX_AS_CONV_MAX_RATIO", 1e9),
     (parallel, "PARALLEL_MIN_BYTES", 0),
     (gemm, "SPLIT_MIN_FLOPS", 0),
 ]

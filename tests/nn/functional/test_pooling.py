@@ -558,7 +558,7 @@ def test_max_pool2d_2x2_split_over_threads_matches_torch(special, monkeypatch):
     # worker thread's part, the ties in both
     from svertka.kernels import pool as KP
     monkeypatch.setattr(KP, "POOL_PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(svertka.backends, "_num_threads", 2)
+    monkeypatch.setattr(svertka.kernels.parallel, "NUM_THREADS", 2)
     x = np.random.default_rng(5).standard_normal((6, 3, 8, 10))
     x[:, :, :2, :2] = 0.5
     if special is not None:
@@ -571,7 +571,7 @@ def test_max_pool2d_values_split_over_threads_match_torch(kernel, stride, paddin
                                                           monkeypatch):
     from svertka.kernels import pool as KP
     monkeypatch.setattr(KP, "POOL_PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(svertka.backends, "_num_threads", 2)
+    monkeypatch.setattr(svertka.kernels.parallel, "NUM_THREADS", 2)
     x = np.random.default_rng(6).standard_normal((5, 3, 9, 8))
     x[4, 1, 2, 3] = np.nan
     with svertka.no_grad():
