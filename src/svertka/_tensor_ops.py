@@ -1,0 +1,468 @@
+"""The bodies of Tensor's larger operations, shared by the method and the free function.
+
+``x.topk(2)`` and ``svertka.topk(x, 2)`` run :func:`topk` here; ``svertka.cat`` and
+``svertka.einsum`` live here too. This module sits below tensor.py and never imports it
+(tensor.py imports this module): it recognises tensors as :class:`~svertka._tensor_base.TensorBase`
+and makes new tensors only through ops (``Function.apply``). A non-differentiable result (indices,
+counts, draws) is returned as an ndarray, which the Tensor method wraps.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+from svertka import _dtype
+from svertka._device import check_device
+from svertka._indexing import (
+    check_index_along,
+    check_range,
+    int_index,
+    shape_args,
+    sort_indices,
+    topk_indices,
+)
+from svertka._promotion import common_dtype, operand
+from svertka._tensor_base import TensorBase
+from svertka._validate import check_dim, error, is_int, type_error
+from svertka.ops import movement as V
+from svertka.ops.indexing import Gather, IndexSelect, Scatter
+from svertka.ops.linalg import Einsum, Tri, parse_equation
+from svertka.ops.scan import Cumprod, Cumsum
+from svertka.random import get_rng
+
+
+# ---------------------------------------------------------------------- data -> ndarray
+def infer_np_dtype(data):
+    """torch's inference for Python data: floats -> default float, ints -> int64, bools -> bool."""
+    flat = data
+    while isinstance(flat, (list, tuple)) and len(flat):
+        flat = flat[0]
+    arr = np.asarray(data)
+    if arr.dtype.kind in "biuf" and isinstance(data, (list, tuple)) and arr.size:
+        leaves = list(_walk(data))
+        if any(isinstance(x, np.generic) for x in leaves):
+            return _promote_leaves(leaves)  # as torch: [np.float64(1)] is float64
+    if arr.dtype == np.bool_:
+        return np.dtype(np.bool_)
+    if arr.dtype.kind in "iu":
+        return np.dtype(np.int64)
+    if arr.dtype.kind == "f":
+        return _dtype.get_default_dtype().np
+    raise type_error("tensor", f"could not infer dtype of {type(flat).__name__}")
+
+
+def _promote_leaves(leaves):
+    """The dtype torch gives a list holding NumPy scalars: those keep their dtype, Python ints
+    count as int64 and floats as the default dtype; the highest category (bool < int < float)
+    wins, NumPy's promotion within a category."""
+    kinds = {"b": 0, "u": 1, "i": 1, "f": 2}
+    result = None
+    for x in leaves:
+        if isinstance(x, np.generic):
+            d = x.dtype
+        elif isinstance(x, bool):
+            d = np.dtype(np.bool_)
+        elif isinstance(x, numbers.Integral):
+            d = np.dtype(np.int64)
+        else:
+            d = _dtype.get_default_dtype().np
+        if result is None or kinds[d.kind] > kinds[result.kind]:
+            result = d
+        elif kinds[d.kind] == kinds[result.kind]:
+            result = np.result_type(result, d)
+    return result
+
+
+def to_array(data, dtype=None):
+    """A new ndarray holding ``data`` (a number, nested lists, an ndarray or a Tensor)."""
+    np_dt = _dtype.to_np(dtype)
+    if isinstance(data, TensorBase):
+        arr = data._data
+        return np.array(arr, dtype=np_dt, copy=True)
+    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
+        arr = np.array(data, dtype=np_dt, copy=True)
+        _dtype.from_numpy_dtype(arr.dtype)  # refuse unsupported dtypes (object, complex, ...)
+        return arr
+    if isinstance(data, (list, tuple)) and any(isinstance(x, TensorBase) for x in _walk(data)):
+        data = _nested_values(data)
+    if isinstance(data, (numbers.Number, list, tuple)):
+        try:
+            arr = np.array(data, dtype=np_dt if np_dt is not None else infer_np_dtype(data))
+        except ValueError as e:
+            raise error("tensor", f"could not build a tensor from the data: {e}") from None
+        return arr
+    raise type_error("tensor", f"data must be a number, a (nested) list, a NumPy array or a "
+                               f"Tensor, got {type(data).__name__}")
+
+
+def _walk(data):
+    for x in data:
+        if isinstance(x, (list, tuple)):
+            yield from _walk(x)
+        else:
+            yield x
+
+
+def _nested_values(data):
+    if isinstance(data, TensorBase):
+        return data._data.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_nested_values(x) for x in data]
+    return data
+
+
+def factory_array(fn, shape, dtype, device, make):
+    """The array of a factory (``zeros``, ``new_ones``, ...): ``make(shape, np_dtype)`` after
+    the checks of the shape, the device and the dtype (default: the default dtype)."""
+    shape = shape_args(shape, fn)
+    if any(s < 0 for s in shape):
+        raise error(fn, f"negative dimension in size {list(shape)}")
+    check_device(device, fn)
+    np_dt = _dtype.to_np(dtype) or _dtype.get_default_dtype().np
+    return make(shape, np_dt)
+
+
+# ---------------------------------------------------------------------- joining and splitting
+def _check_cat(tensors, dim, fn, stack=False):
+    if isinstance(tensors, TensorBase) or not isinstance(tensors, (list, tuple)):
+        raise type_error(fn, f"expected a sequence of Tensors, got {type(tensors).__name__}")
+    if len(tensors) == 0:
+        raise error(fn, "expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, TensorBase):
+            raise type_error(fn, f"expected Tensor as element {i} in argument 0, but got "
+                                 f"{type(t).__name__}")
+    ref = tensors[0].shape
+    nd = len(ref) + (1 if stack else 0)
+    axis = check_dim(dim, nd, fn)
+    for i, t in enumerate(tensors[1:], 1):
+        s = t.shape
+        if stack:
+            if s != ref:
+                raise error(fn, f"stack expects each tensor to be equal size, but got "
+                                f"{list(ref)} at entry 0 and {list(s)} at entry {i}")
+        elif len(s) != len(ref) or any(a != b for j, (a, b) in enumerate(zip(ref, s))
+                                        if j != axis):
+            raise error(fn, f"sizes of tensors must match except in dimension {axis}: "
+                            f"expected {list(ref)} (except dim {axis}) but got {list(s)} "
+                            f"for tensor number {i} in the list")
+    dt = common_dtype(tensors)
+    return axis, [operand(t, dt) for t in tensors]
+
+
+def cat(tensors, dim=0):
+    """Concatenate tensors along an existing dimension."""
+    axis, ts = _check_cat(tensors, dim, "cat")
+    return V.Cat.apply(*ts, axis=axis)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    """Stack same-shaped tensors along a new dimension."""
+    axis, ts = _check_cat(tensors, dim, "stack", stack=True)
+    return V.Stack.apply(*ts, axis=axis)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Split into chunks of ``split_size`` (the last may be smaller) or of the given sizes."""
+    d = check_dim(dim, tensor.ndim, "split")
+    n = tensor.shape[d]
+    if is_int(split_size_or_sections):
+        size = int(split_size_or_sections)
+        if size <= 0 and n > 0:
+            raise error("split", f"split_size must be positive, got split_size={size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise error("split", f"split_sizes {sizes} must sum to the size of dim {dim} ({n})")
+    out, start = [], 0
+    for s in sizes:
+        out.append(tensor.narrow(d, start, s))
+        start += s
+    return tuple(out)
+
+
+def chunk(tensor, chunks, dim=0):
+    """Split into ``chunks`` pieces of size ceil(n / chunks) (fewer pieces if it divides so)."""
+    if not is_int(chunks) or chunks <= 0:
+        raise error("chunk", f"chunks must be a positive int, got chunks={chunks!r}")
+    d = check_dim(dim, tensor.ndim, "chunk")
+    n = tensor.shape[d]
+    size = max(-(-n // chunks), 1)
+    return split(tensor, size, d)
+
+
+# ---------------------------------------------------------------------- sorting and selection
+def _take_sorted(x, idx, axis):
+    """(values, indices) with values gathered from ``x`` at ``idx`` along ``axis``."""
+    if x.ndim == 0:
+        return x.clone(), idx
+    return Gather.apply(x, index=idx, axis=axis), idx
+
+
+def topk(x, k, dim, largest):
+    """``(values, index array)`` of ``Tensor.topk``."""
+    axis = check_dim(dim, x.ndim, "topk")
+    n = x._data.shape[axis] if x.ndim else 1
+    if not is_int(k) or not 0 <= k <= n:
+        raise error("topk", f"k must be an int in [0, {n}] (the size of dim {axis}), "
+                            f"got k={k!r}")
+    return _take_sorted(x, topk_indices(x._data, k, axis, largest), axis)
+
+
+def sort(x, dim, descending):
+    """``(values, index array)`` of ``Tensor.sort``."""
+    axis = check_dim(dim, x.ndim, "sort")
+    return _take_sorted(x, sort_indices(x._data, axis, descending, "sort"), axis)
+
+
+def argsort(x, dim, descending):
+    axis = check_dim(dim, x.ndim, "argsort")
+    return sort_indices(x._data, axis, descending, "argsort")
+
+
+def nonzero(x, as_tuple):
+    if as_tuple:
+        a = x._data if x.ndim else x._data.reshape(1)
+        return tuple(i.astype(np.int64) for i in np.nonzero(a))
+    return np.argwhere(x._data).astype(np.int64)
+
+
+def unique(x, return_inverse, return_counts, dim):
+    axis = None if dim is None else check_dim(dim, x.ndim, "unique")
+    vals, inv, counts = np.unique(x._data, return_inverse=True, return_counts=True, axis=axis)
+    inv = inv.reshape(x._data.shape if axis is None else -1).astype(np.int64)
+    out = [vals]
+    if return_inverse:
+        out.append(inv)
+    if return_counts:
+        out.append(counts.astype(np.int64))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def bincount(x, weights, minlength):
+    a = x._data
+    if a.dtype.kind not in "iub" or a.ndim != 1:
+        raise error("bincount", f"input must be a 1-D tensor of non-negative ints, got "
+                                f"shape {tuple(a.shape)} dtype {x.dtype}")
+    if a.size and a.min() < 0:
+        raise error("bincount", f"input must be non-negative, got a value {a.min()}")
+    if not is_int(minlength) or minlength < 0:
+        raise error("bincount", f"minlength must be a non-negative int, got "
+                                f"minlength={minlength!r}")
+    if weights is None:
+        return np.bincount(a, minlength=minlength).astype(np.int64)
+    w = weights._data if isinstance(weights, TensorBase) else np.asarray(weights)
+    if w.shape != a.shape:
+        raise error("bincount", f"weights must have the shape of input {tuple(a.shape)}, "
+                                f"got weights of shape {tuple(w.shape)}")
+    dt = w.dtype if w.dtype.kind == "f" else np.dtype(np.float64)
+    return np.bincount(a, w, minlength=minlength).astype(dt)
+
+
+# ---------------------------------------------------------------------- gather and scatter
+def gather(x, dim, index):
+    axis, idx = check_index_along(x, dim, index, "gather")
+    return Gather.apply(x, index=idx, axis=axis)
+
+
+def _scatter(x, dim, index, src, add, fn):
+    axis, idx = check_index_along(x, dim, index, fn)
+    if isinstance(src, TensorBase):
+        if src.ndim != idx.ndim:
+            raise error(fn, f"index has {idx.ndim} dimensions, src has {src.ndim}")
+        bad = [d for d in range(idx.ndim) if idx.shape[d] > src.shape[d]]
+        if bad:
+            raise error(fn, f"index {tuple(idx.shape)} is larger than src "
+                            f"{tuple(src.shape)} in dimension {bad[0]}")
+        src = src.to(x.dtype)
+    elif add:
+        raise type_error(fn, f"src must be a Tensor, got {type(src).__name__}")
+    else:
+        src = x._data.dtype.type(src)
+    return Scatter.apply(x, src, index=idx, axis=axis, add=add)
+
+
+def scatter(x, dim, index, src, value, reduce):
+    if src is None:
+        src = value
+    if reduce not in (None, "add"):
+        raise error("scatter", f"reduce must be None or 'add' ('multiply' is not "
+                               f"supported), got reduce={reduce!r}")
+    if reduce == "add" and not isinstance(src, TensorBase):
+        src = x.new_full(tuple(int_index(index, "scatter").shape), src)
+    return _scatter(x, dim, index, src, reduce == "add", "scatter")
+
+
+def scatter_add(x, dim, index, src):
+    return _scatter(x, dim, index, src, True, "scatter_add")
+
+
+def index_select(x, dim, index):
+    axis = check_dim(dim, x.ndim, "index_select")
+    idx = int_index(index, "index_select")
+    if idx.ndim > 1:
+        raise error("index_select", f"index must be 0-D or 1-D, got index of shape "
+                                    f"{tuple(idx.shape)}")
+    n = x._data.shape[axis] if x.ndim else 1
+    check_range(idx, n, axis, "index_select")
+    if x.ndim == 0:
+        return x.reshape(()) if idx.size == 1 else x.reshape(1)[idx.reshape(-1)]
+    return IndexSelect.apply(x, index=idx.reshape(-1), axis=axis)
+
+
+# ---------------------------------------------------------------------- scans and triangles
+def cumsum(x, dim, dtype):
+    axis = check_dim(dim, x.ndim, "cumsum")
+    np_dt = _dtype.to_np(dtype)
+    if np_dt is None and x._data.dtype.kind in "bui":
+        np_dt = np.dtype(np.int64)  # torch sums integers and bools as int64
+    y = x if np_dt is None or np_dt.kind not in "fc" else x.to(np_dt)
+    if x.ndim == 0:
+        return y.clone()
+    return Cumsum.apply(y, axis=axis, dtype=np_dt)
+
+
+def cumprod(x, dim, dtype):
+    axis = check_dim(dim, x.ndim, "cumprod")
+    y = x.to(dtype) if dtype is not None else x
+    if y._data.dtype.kind in "bui":
+        y = y.to(_dtype.int64)
+    if x.ndim == 0:
+        return y.clone()
+    return Cumprod.apply(y, axis=axis)
+
+
+def tri(x, diagonal, upper, fn):
+    if x.ndim < 2:
+        raise error(fn, f"input must have at least 2 dimensions, got shape {tuple(x.shape)}")
+    if not is_int(diagonal):
+        raise type_error(fn, f"diagonal must be an int, got diagonal={diagonal!r}")
+    return Tri.apply(x, diagonal=int(diagonal), upper=upper)
+
+
+# ---------------------------------------------------------------------- products
+def matrix_product(fn, a, b, nd):
+    """``mm`` (``nd=2``) and ``bmm`` (``nd=3``): ``a @ b`` without broadcasting."""
+    for name, t in (("input", a), ("mat2", b)):
+        if not isinstance(t, TensorBase):
+            raise type_error(fn, f"{name} must be a Tensor, got {type(t).__name__}")
+        if t.ndim != nd:
+            raise error(fn, f"{name} must be a {nd}-D tensor, got shape {tuple(t.shape)}")
+    sa, sb = tuple(a.shape), tuple(b.shape)
+    if nd == 3 and sa[0] != sb[0]:
+        raise error(fn, f"batch sizes of shapes {sa} and {sb} differ ({sa[0]} != {sb[0]})")
+    if sa[-1] != sb[-2]:
+        raise error(fn, f"shapes {sa} and {sb} cannot be multiplied ({sa[-1]} != {sb[-2]})")
+    return a.matmul(b)
+
+
+def vector_product(fn, equation, a, b, same=False):
+    """``dot`` (``"i,i->"``) and ``outer`` (``"i,j->ij"``) of two 1-D tensors."""
+    for name, t in (("input", a), ("other", b)):
+        if not isinstance(t, TensorBase):
+            raise type_error(fn, f"{name} must be a Tensor, got {type(t).__name__}")
+        if t.ndim != 1:
+            raise error(fn, f"{name} must be a 1-D tensor, got shape {tuple(t.shape)}")
+    if same and a.shape[0] != b.shape[0]:
+        raise error(fn, f"inconsistent tensor size, expected input {tuple(a.shape)} and "
+                        f"other {tuple(b.shape)} to have the same number of elements")
+    return einsum(equation, a, b)
+
+
+def einsum(equation, *operands):
+    """Einstein summation, as ``torch.einsum``: ``einsum("ij,jk->ik", a, b)`` is ``a @ b``.
+
+    Operands may also be passed as one list. Every operand gets a gradient (an einsum of the
+    upstream gradient with the other operands). ``...`` is not supported (ValueError).
+
+    Examples::
+
+        >>> import svertka
+        >>> a = svertka.tensor([[1., 2.], [3., 4.]])
+        >>> svertka.einsum("ii->", a)
+        tensor(5.)
+        >>> svertka.einsum("ij,j->i", a, svertka.tensor([1., 1.]))
+        tensor([3., 7.])
+    """
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: equation must be a str, got {type(equation).__name__}")
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    for k, t in enumerate(operands):
+        if not isinstance(t, TensorBase):
+            raise TypeError(f"einsum: operand {k} must be a Tensor, got {type(t).__name__}")
+    try:
+        ins, out = parse_equation(equation, [t.ndim for t in operands])
+    except ValueError as e:
+        raise ValueError(f"einsum: {e}") from None
+    sizes = {}
+    for k, (s, t) in enumerate(zip(ins, operands)):
+        for c, n in zip(s, t.shape):
+            if sizes.setdefault(c, n) != n:
+                raise ValueError(f"einsum: subscript {c!r} has size {n} for operand {k} which "
+                                 f"does not match the previous size {sizes[c]}")
+    dt = common_dtype(operands)
+    return Einsum.apply(*(operand(t, dt) for t in operands), ins=ins, out=out)
+
+
+# ---------------------------------------------------------------------- softmax
+def softmax(x, dim, op, fn):
+    """``Tensor.softmax``/``log_softmax`` (``op``: ``ops.activation.Softmax``/``LogSoftmax``,
+    which ``nn.functional`` applies too) of a floating-point tensor along ``dim``; ``None``
+    picks torch's legacy implicit dim with a warning, as ``nn.functional.softmax`` does."""
+    if x._data.dtype.kind != "f":
+        raise type_error(fn, f"input must be a floating-point tensor, got input of dtype "
+                             f"{x._data.dtype}")
+    if dim is None:
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+        warnings.warn(f"Implicit dimension choice for {fn} has been deprecated. Change the "
+                      f"call to include dim=X as an argument.", UserWarning, stacklevel=2)
+    return op.apply(x, dim=check_dim(dim, x.ndim, fn))
+
+
+# ---------------------------------------------------------------------- random draws
+def bernoulli(x):
+    p = x._data
+    if p.size and (np.nanmin(p) < 0 or np.nanmax(p) > 1 or np.isnan(p).any()):
+        raise error("bernoulli", "all probabilities must be in [0, 1]")
+    dt = p.dtype if p.dtype.kind == "f" else _dtype.get_default_dtype().np
+    return (get_rng().random(p.shape) < p).astype(dt)
+
+
+def multinomial(x, num_samples, replacement):
+    w = x._data
+    if w.ndim not in (1, 2) or w.dtype.kind != "f":
+        raise error("multinomial", f"input must be a 1-D or 2-D float tensor of weights, "
+                                   f"got shape {tuple(w.shape)} dtype {x.dtype}")
+    if not is_int(num_samples) or num_samples <= 0:
+        raise error("multinomial", f"num_samples must be a positive int, got "
+                                   f"num_samples={num_samples!r}")
+    rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise error("multinomial", "weights must be finite and non-negative")
+    total = rows.sum(axis=1, keepdims=True)
+    if (total <= 0).any():
+        raise error("multinomial", "the weights of every row must have a positive sum")
+    if not replacement and num_samples > int((rows > 0).sum(axis=1).min()):
+        raise error("multinomial", f"cannot sample num_samples={num_samples} without "
+                                   f"replacement from fewer non-zero weights")
+    rng = get_rng()
+    if replacement:
+        cdf = np.cumsum(rows / total, axis=1)
+        cdf[:, -1] = 1.0
+        u = rng.random((rows.shape[0], num_samples))
+        idx = (u[:, :, None] >= cdf[:, None, :]).sum(axis=2)
+        idx = np.minimum(idx, rows.shape[1] - 1)
+    else:  # Gumbel top-k: the order of k draws without replacement
+        with np.errstate(divide="ignore"):
+            keys = np.log(rows) - np.log(-np.log(rng.random(rows.shape)))
+        idx = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    idx = idx.astype(np.int64)
+    return idx.reshape(-1) if w.ndim == 1 else idx
