@@ -22,7 +22,7 @@ from svertka._indexing import shape_args as _shape_args
 from svertka._promotion import check_broadcast as _check_broadcast
 from svertka._promotion import operand as _operand
 from svertka._promotion import result_dtype
-from svertka._tensor_base import TensorBase
+from svertka._tensor_base import Size, TensorBase
 from svertka._tensor_str import format_tensor
 from svertka._validate import check_dim, error, is_int, type_error
 from svertka.autograd import grad_mode
@@ -31,16 +31,6 @@ from svertka.ops import elementwise as E
 from svertka.ops import matmul as M
 from svertka.ops import movement as V
 from svertka.ops import reduce as R
-
-
-class Size(tuple):
-    """A tensor's shape: a tuple of ints that prints as ``svertka.Size([2, 3])``."""
-
-    def __repr__(self):
-        return f"svertka.Size({list(self)})"
-
-    def numel(self):
-        return int(np.prod(self, dtype=np.int64))
 
 
 def _binary(fn, a, b, name):
@@ -133,14 +123,6 @@ class Tensor(TensorBase):
         return t
 
     # ------------------------------------------------------------------ attributes
-    @property
-    def requires_grad(self):
-        return self._requires_grad
-
-    @requires_grad.setter
-    def requires_grad(self, value):
-        self.requires_grad_(value)
-
     def requires_grad_(self, requires_grad=True):
         if self._ctx is not None and not requires_grad:
             raise RuntimeError(
@@ -163,30 +145,10 @@ class Tensor(TensorBase):
         value = value._data if isinstance(value, Tensor) else np.asarray(value)
         self._data = value
 
-    @property
-    def shape(self):
-        return Size(self._data.shape)
-
     def size(self, dim=None):
         if dim is None:
             return Size(self._data.shape)
         return self._data.shape[check_dim(dim, self.ndim, "size")]
-
-    @property
-    def ndim(self):
-        return self._data.ndim
-
-    def dim(self):
-        return self._data.ndim
-
-    def numel(self):
-        return int(self._data.size)
-
-    nelement = numel
-
-    @property
-    def dtype(self):
-        return _dtype.from_numpy_dtype(self._data.dtype)
 
     @property
     def device(self):
@@ -194,81 +156,19 @@ class Tensor(TensorBase):
 
         return device("cpu")
 
-    is_cuda = False
-
     def cuda(self, *args, **kwargs):
         raise error("cuda", "svertka runs on the CPU only (svertka.cuda.is_available() is "
                             "False); use .to('cpu') or leave tensors where they are")
-
-    def is_floating_point(self):
-        return self._data.dtype.kind == "f"
-
-    @property
-    def is_leaf(self):
-        return self._ctx is None
-
-    @property
-    def grad_fn(self):
-        return self._ctx
-
-    @property
-    def _version_number(self):
-        return self._version[0]
-
-    def element_size(self):
-        return self._data.itemsize
-
-    def __len__(self):
-        if self._data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self._data.shape[0]
-
-    def __iter__(self):
-        if self._data.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self._data.shape[0]))
 
     def __hash__(self):
         return id(self)
 
     # ------------------------------------------------------------------ conversion
-    def numpy(self, *, force=False):
-        """The underlying ndarray (shared memory). As in torch, refused while it requires grad."""
-        if self._requires_grad and not force:
-            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad. "
-                               "Use tensor.detach().numpy() instead.")
-        return self._data
-
-    def __array__(self, dtype=None, copy=None):
-        a = self.numpy()
-        return a if dtype is None else a.astype(dtype, copy=False)
-
     def item(self):
         if self._data.size != 1:
             raise error("item", f"a Tensor with {self._data.size} elements cannot be converted "
                                 f"to a Python scalar")
         return self._data.reshape(()).item()
-
-    def tolist(self):
-        return self._data.tolist()
-
-    def __float__(self):
-        return float(self.item())
-
-    def __int__(self):
-        return int(self.item())
-
-    def __index__(self):
-        if self._data.dtype.kind not in "iub" or self._data.size != 1:
-            raise TypeError("only integer tensors of a single element can be converted to an "
-                            "index")
-        return int(self.item())
-
-    def __bool__(self):
-        if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is "
-                               f"ambiguous")
-        return bool(self._data.reshape(()))
 
     def detach(self):
         """A tensor sharing memory (and version counter) with this one, outside the graph."""
@@ -288,9 +188,6 @@ class Tensor(TensorBase):
         if self._data.flags.c_contiguous:
             return self
         return E.Clone.apply(self, order="C")
-
-    def is_contiguous(self):
-        return bool(self._data.flags.c_contiguous)
 
     def to(self, *args, dtype=None, **kwargs):
         """``to(dtype)``, ``to('cpu')``, ``to(other_tensor)``; a differentiable cast."""
@@ -314,35 +211,6 @@ class Tensor(TensorBase):
         if self._requires_grad and np_dt.kind in "fc" and grad_mode.is_grad_enabled():
             return E.Cast.apply(self, dtype=np_dt)
         return Tensor._make(self._data.astype(np_dt))
-
-    def type(self, dtype=None):
-        if dtype is None:
-            return f"svertka.{self.dtype.name}"
-        return self.to(dtype)
-
-    def type_as(self, other):
-        return self.to(other.dtype)
-
-    def cpu(self):
-        return self
-
-    def float(self):
-        return self.to(_dtype.float32)
-
-    def double(self):
-        return self.to(_dtype.float64)
-
-    def half(self):
-        return self.to(_dtype.float16)
-
-    def long(self):
-        return self.to(_dtype.int64)
-
-    def int(self):
-        return self.to(_dtype.int32)
-
-    def bool(self):
-        return self.to(_dtype.bool_)
 
     # ------------------------------------------------------------------ autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -387,10 +255,6 @@ class Tensor(TensorBase):
         self._retains_grad = True
         self._ctx._retained = weakref.ref(self)
         return None
-
-    @property
-    def retains_grad(self):
-        return self._retains_grad
 
     # ------------------------------------------------------------------ in-place
     def _check_inplace(self, fn):
@@ -643,12 +507,6 @@ class Tensor(TensorBase):
 
     def logical_not(self):
         return Tensor._make(np.logical_not(self._data))
-
-    def equal(self, other):
-        return self.shape == other.shape and bool(np.array_equal(self._data, other._data))
-
-    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-        return bool(np.allclose(self._data, other._data, rtol, atol, equal_nan))
 
     def isnan(self):
         return Tensor._make(np.isnan(self._data))
