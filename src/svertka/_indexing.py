@@ -175,3 +175,17 @@ def topk_indices(a, k, axis, largest):
         return np.take_along_axis(part, order, axis=axis).astype(np.int64, copy=False)
     idx = sort_indices(a, axis, largest, "topk")
     return np.take(idx, np.arange(k), axis=axis)
+
+
+def dims(dim, ndim, fn):
+    """Normalise ``dim`` (None, int or sequence) to None or a sorted tuple of axes."""
+    if dim is None:
+        return None
+    if isinstance(dim, (tuple, list)):
+        axes = tuple(sorted(check_dim(d, ndim, fn) for d in dim))
+        if len(set(axes)) != len(axes):
+            raise error(fn, f"dim {tuple(dim)} appears multiple times in the list of dims")
+    else:
+        axes = (check_dim(dim, ndim, fn),)
+    # a 0-d tensor accepts dim 0 or -1 (as torch): that reduces its one element
+    return axes if axes and ndim else None

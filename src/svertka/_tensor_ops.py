@@ -19,6 +19,7 @@ from svertka._device import check_device
 from svertka._indexing import (
     check_index_along,
     check_range,
+    dims,
     int_index,
     shape_args,
     sort_indices,
@@ -27,7 +28,9 @@ from svertka._indexing import (
 from svertka._promotion import common_dtype, operand
 from svertka._tensor_base import TensorBase
 from svertka._validate import check_dim, error, is_int, type_error
+from svertka.autograd.engine import run_backward
 from svertka.ops import movement as V
+from svertka.ops import reduce as R
 from svertka.ops.indexing import Gather, IndexSelect, Scatter
 from svertka.ops.linalg import Einsum, Tri, parse_equation
 from svertka.ops.scan import Cumprod, Cumsum
@@ -123,6 +126,195 @@ def factory_array(fn, shape, dtype, device, make):
     check_device(device, fn)
     np_dt = _dtype.to_np(dtype) or _dtype.get_default_dtype().np
     return make(shape, np_dt)
+
+
+# ---------------------------------------------------------------------- backward
+def backward(t, gradient, retain_graph, create_graph, inputs):
+    """``Tensor.backward``: the upstream gradient checked, then the engine."""
+    if create_graph:
+        raise NotImplementedError(
+            "backward: create_graph=True (higher-order gradients) is not supported: "
+            "svertka's backward passes are NumPy code, not recorded graphs")
+    if not t._requires_grad:
+        raise RuntimeError("backward: element 0 of tensors does not require grad and does "
+                           "not have a grad_fn")
+    if gradient is None:
+        if t._data.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be implicitly created only for scalar outputs; this "
+                f"tensor has shape {tuple(t.shape)}: pass gradient= (shaped like it)")
+        g = np.ones(t._data.shape, dtype=t._data.dtype)
+    else:
+        g = gradient._data if isinstance(gradient, TensorBase) else np.asarray(gradient)
+        if g.shape != t._data.shape:
+            raise RuntimeError(f"backward: gradient has shape {g.shape}, but the tensor has "
+                               f"shape {t._data.shape}")
+        g = g.astype(t._data.dtype, copy=False)
+    if inputs is not None:
+        raise NotImplementedError("backward: inputs= is not supported; use "
+                                  "svertka.autograd.grad(outputs, inputs)")
+    run_backward([t], [g], retain_graph=bool(retain_graph))
+
+
+# ---------------------------------------------------------------------- reductions
+def var_std(x, op, fn, dim, unbiased, keepdim, correction):
+    """``var``/``std`` (``op``: ``ops.reduce.Var``/``Std``)."""
+    if isinstance(dim, bool):  # var(unbiased) legacy positional form
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    if x._data.dtype.kind not in "fc":
+        raise error(fn, f"input dtype must be floating point, got {x.dtype}")
+    return op.apply(x, axis=dims(dim, x.ndim, fn), correction=correction, keepdim=keepdim)
+
+
+def extreme(x, dim, keepdim, which, fn):
+    """``max``/``min`` (``which``: ``np.max``/``np.min``): the extreme element, the
+    elementwise extreme with a tensor ``dim``, or ``(values, index array)`` along ``dim``."""
+    if dim is None:
+        if x._data.size == 0:
+            raise error(fn, "operation does not have an identity: the tensor is empty")
+        return R.MaxMin.apply(x, axis=None, keepdim=False, which=which)
+    if isinstance(dim, TensorBase):  # max(other): elementwise
+        return x.maximum(dim) if which is np.max else x.minimum(dim)
+    axis = check_dim(dim, x.ndim, fn)
+    if x._data.ndim == 0:
+        return x, np.zeros((), dtype=np.int64)
+    if x._data.shape[axis] == 0:
+        raise error(fn, f"expected reduction dim {axis} to have non-zero size")
+    # NaN propagates as the max (argmax picks it), as in torch
+    idx = (np.argmax if which is np.max else np.argmin)(x._data, axis=axis)
+    values = R.MaxMinDim.apply(x, axis=axis, keepdim=keepdim, indices=idx)
+    if keepdim:
+        idx = np.expand_dims(idx, axis)
+    return values, idx.astype(np.int64)
+
+
+def aextreme(x, dim, keepdim, which, fn):
+    """``amax``/``amin``: the extreme over ``dim`` (all dims for ``()``)."""
+    axis = dims(dim, x.ndim, fn) if dim != () else None
+    for d in range(x.ndim) if axis is None else axis:
+        if x._data.shape[d] == 0:
+            raise error(fn, f"expected reduction dim {d} to have non-zero size")
+    return R.MaxMin.apply(x, axis=axis, keepdim=keepdim, which=which)
+
+
+def arg(x, dim, keepdim, argfn, fn):
+    """The int64 index array of ``argmax``/``argmin`` (``argfn``: ``np.argmax``/``argmin``)."""
+    if dim is None:
+        r = np.asarray(argfn(x._data.reshape(-1)))
+        if keepdim:
+            r = r.reshape((1,) * x.ndim)
+        return r.astype(np.int64)
+    axis = check_dim(dim, x.ndim, fn)
+    if x.ndim == 0:
+        return np.zeros((), dtype=np.int64)
+    r = argfn(x._data, axis=axis)
+    if keepdim:
+        r = np.expand_dims(r, axis)
+    return np.asarray(r, dtype=np.int64)
+
+
+def norm(x, p, dim, keepdim):
+    if p == 2 and x._data.dtype.kind in "fc":
+        return R.Norm2.apply(x, axis=dims(dim, x.ndim, "norm"), keepdim=keepdim)
+    if p == 2:
+        return (x * x).sum(dim, keepdim).sqrt()
+    if p == 1:
+        return x.abs().sum(dim, keepdim)
+    if p in (float("inf"), "inf"):
+        return x.abs().amax(dim if dim is not None else (), keepdim)
+    return (x.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+
+# ---------------------------------------------------------------------- movement
+def flatten(x, start_dim, end_dim):
+    if x.ndim == 0:
+        return x.reshape(1)
+    s = check_dim(start_dim, x.ndim, "flatten")
+    e = check_dim(end_dim, x.ndim, "flatten")
+    if s > e:
+        raise error("flatten", f"start_dim cannot come after end_dim, got "
+                               f"start_dim={start_dim}, end_dim={end_dim}")
+    shape = x.shape
+    new = shape[:s] + (int(np.prod(shape[s:e + 1], dtype=np.int64)),) + shape[e + 1:]
+    return x.reshape(new)
+
+
+def unflatten(x, dim, sizes):
+    d = check_dim(dim, x.ndim, "unflatten")
+    shape = x.shape
+    sizes = tuple(sizes)
+    known = int(np.prod([s for s in sizes if s != -1], dtype=np.int64))
+    if sizes.count(-1) == 0 and known != shape[d] or sizes.count(-1) > 1 or (
+            sizes.count(-1) == 1 and (known == 0 or shape[d] % known)):
+        raise error("unflatten", f"provided sizes {list(sizes)} don't multiply up to the "
+                                 f"size of dim {dim} ({shape[d]}) in the input tensor")
+    return x.reshape(shape[:d] + sizes + shape[d + 1:])
+
+
+def squeeze(x, dim):
+    if dim is None:
+        shape = tuple(s for s in x.shape if s != 1)
+    else:
+        axes = dims(dim, x.ndim, "squeeze") or ()
+        shape = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
+    return x.reshape(shape)
+
+
+def permute(x, order):
+    """``x.permute(*dims)`` (``order``: the ints, or one sequence of them)."""
+    order = shape_args(order, "permute")
+    if len(order) != x.ndim:
+        raise error("permute", f"number of dims don't match: the tensor has {x.ndim} "
+                               f"dims, got dims={order}")
+    axes = tuple(check_dim(d, x.ndim, "permute") for d in order)
+    if len(set(axes)) != len(axes):
+        raise error("permute", f"repeated dim in dims={order}")
+    return V.Permute.apply(x, axes=axes)
+
+
+def transpose(x, dim0, dim1):
+    if x.ndim == 0:
+        return x
+    a = check_dim(dim0, x.ndim, "transpose")
+    b = check_dim(dim1, x.ndim, "transpose")
+    axes = list(range(x.ndim))
+    axes[a], axes[b] = axes[b], axes[a]
+    return V.Permute.apply(x, axes=tuple(axes))
+
+
+def expand(x, sizes):
+    """``x.expand(*sizes)``: ``-1`` keeps a size; new dims lead."""
+    sizes = shape_args(sizes, "expand")
+    if len(sizes) < x.ndim:
+        raise error("expand", f"the number of sizes provided ({len(sizes)}) must be greater "
+                              f"or equal to the number of dimensions in the tensor "
+                              f"({x.ndim})")
+    shape = x.shape
+    lead = len(sizes) - x.ndim
+    target = []
+    for i, s in enumerate(sizes):
+        own = shape[i - lead] if i >= lead else None
+        if s == -1:
+            if own is None:
+                raise error("expand", f"-1 is not allowed in a leading, non-existing "
+                                      f"dimension, got sizes={sizes}")
+            s = own
+        elif own is not None and own != 1 and own != s:
+            raise error("expand", f"the expanded size of the tensor ({s}) must match the "
+                                  f"existing size ({own}) at non-singleton dimension {i}; "
+                                  f"target sizes {list(sizes)}, tensor sizes {list(shape)}")
+        target.append(s)
+    return V.Expand.apply(x, shape=tuple(target))
+
+
+def repeat(x, reps):
+    reps = shape_args(reps, "repeat")
+    if len(reps) < x.ndim:
+        raise error("repeat", f"number of repeat dims ({len(reps)}) can not be smaller than "
+                              f"the number of dimensions of the tensor ({x.ndim})")
+    return V.Repeat.apply(x, reps=reps)
 
 
 # ---------------------------------------------------------------------- joining and splitting

@@ -16,6 +16,7 @@ import numpy as np
 
 from svertka import _dtype
 from svertka import _tensor_ops as O
+from svertka._indexing import dims as _dims
 from svertka._indexing import numpy_index as _index
 from svertka._indexing import resolve_shape as _resolve_shape
 from svertka._indexing import shape_args as _shape_args
@@ -57,20 +58,6 @@ def _float_binary(fn, a, b, name):
     if dt.kind not in "fc":
         dt = _dtype.get_default_dtype().np
     return fn.apply(_operand(a, dt), _operand(b, dt))
-
-
-def _dims(dim, ndim, fn):
-    """Normalise ``dim`` (None, int or sequence) to None or a sorted tuple of axes."""
-    if dim is None:
-        return None
-    if isinstance(dim, (tuple, list)):
-        axes = tuple(sorted(check_dim(d, ndim, fn) for d in dim))
-        if len(set(axes)) != len(axes):
-            raise error(fn, f"dim {tuple(dim)} appears multiple times in the list of dims")
-    else:
-        axes = (check_dim(dim, ndim, fn),)
-    # a 0-d tensor accepts dim 0 or -1 (as torch): that reduces its one element
-    return axes if axes and ndim else None
 
 
 class _MinMaxResult(tuple):
@@ -222,31 +209,7 @@ class Tensor(TensorBase):
             retain_graph: keep the saved arrays so that backward can run through the graph
                 again (default False: the graph is freed).
         """
-        from svertka.autograd.engine import run_backward
-
-        if create_graph:
-            raise NotImplementedError(
-                "backward: create_graph=True (higher-order gradients) is not supported: "
-                "svertka's backward passes are NumPy code, not recorded graphs")
-        if not self._requires_grad:
-            raise RuntimeError("backward: element 0 of tensors does not require grad and does "
-                               "not have a grad_fn")
-        if gradient is None:
-            if self._data.size != 1:
-                raise RuntimeError(
-                    f"backward: grad can be implicitly created only for scalar outputs; this "
-                    f"tensor has shape {tuple(self.shape)}: pass gradient= (shaped like it)")
-            g = np.ones(self._data.shape, dtype=self._data.dtype)
-        else:
-            g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
-            if g.shape != self._data.shape:
-                raise RuntimeError(f"backward: gradient has shape {g.shape}, but the tensor has "
-                                   f"shape {self._data.shape}")
-            g = g.astype(self._data.dtype, copy=False)
-        if inputs is not None:
-            raise NotImplementedError("backward: inputs= is not supported; use "
-                                      "svertka.autograd.grad(outputs, inputs)")
-        run_backward([self], [g], retain_graph=bool(retain_graph))
+        O.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def retain_grad(self):
         """Keep ``.grad`` for this non-leaf tensor on the next backward."""
@@ -615,24 +578,10 @@ class Tensor(TensorBase):
         return R.Mean.apply(x, axis=_dims(dim, x.ndim, "mean"), keepdim=keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
-        if isinstance(dim, bool):  # var(unbiased) legacy positional form
-            dim, unbiased = None, dim
-        if correction is None:
-            correction = 1 if unbiased is None or unbiased else 0
-        if self._data.dtype.kind not in "fc":
-            raise error("var", f"input dtype must be floating point, got {self.dtype}")
-        return R.Var.apply(self, axis=_dims(dim, self.ndim, "var"), correction=correction,
-                           keepdim=keepdim)
+        return O.var_std(self, R.Var, "var", dim, unbiased, keepdim, correction)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
-        if isinstance(dim, bool):  # std(unbiased) legacy positional form
-            dim, unbiased = None, dim
-        if correction is None:
-            correction = 1 if unbiased is None or unbiased else 0
-        if self._data.dtype.kind not in "fc":
-            raise error("std", f"input dtype must be floating point, got {self.dtype}")
-        return R.Std.apply(self, axis=_dims(dim, self.ndim, "std"), correction=correction,
-                           keepdim=keepdim)
+        return O.var_std(self, R.Std, "std", dim, unbiased, keepdim, correction)
 
     def prod(self, dim=None, keepdim=False):
         return R.Prod.apply(self, axis=_dims(dim, self.ndim, "prod"), keepdim=keepdim)
@@ -641,48 +590,23 @@ class Tensor(TensorBase):
         return R.LogSumExp.apply(self, axis=_dims(dim, self.ndim, "logsumexp"),
                                  keepdim=keepdim)
 
-    def _extreme(self, dim, keepdim, which, argfn, name):
-        if dim is None:
-            if self._data.size == 0:
-                raise error(name, "operation does not have an identity: the tensor is empty")
-            return R.MaxMin.apply(self, axis=None, keepdim=False, which=which)
-        if isinstance(dim, Tensor):  # max(other): elementwise
-            return (maximum if which is np.max else minimum)(self, dim)
-        axis = check_dim(dim, self.ndim, name)
-        if self._data.ndim == 0:
-            return _MinMaxResult((self, Tensor._make(np.zeros((), dtype=np.int64))))
-        if self._data.shape[axis] == 0:
-            raise error(name, f"expected reduction dim {axis} to have non-zero size")
-        idx = argfn(self._data, axis=axis)
-        values = R.MaxMinDim.apply(self, axis=axis, keepdim=keepdim, indices=idx)
-        if keepdim:
-            idx = np.expand_dims(idx, axis)
-        return _MinMaxResult((values, Tensor._make(idx.astype(np.int64))))
-
     def max(self, dim=None, keepdim=False):
-        return self._extreme(dim, keepdim, np.max, _argmax_first, "max")
+        return _pair_or_tensor(O.extreme(self, dim, keepdim, np.max, "max"))
 
     def min(self, dim=None, keepdim=False):
-        return self._extreme(dim, keepdim, np.min, _argmin_first, "min")
-
-    def _aextreme(self, dim, keepdim, which, name):
-        axis = _dims(dim, self.ndim, name) if dim != () else None
-        for d in range(self.ndim) if axis is None else axis:
-            if self._data.shape[d] == 0:
-                raise error(name, f"expected reduction dim {d} to have non-zero size")
-        return R.MaxMin.apply(self, axis=axis, keepdim=keepdim, which=which)
+        return _pair_or_tensor(O.extreme(self, dim, keepdim, np.min, "min"))
 
     def amax(self, dim=(), keepdim=False):
-        return self._aextreme(dim, keepdim, np.max, "amax")
+        return O.aextreme(self, dim, keepdim, np.max, "amax")
 
     def amin(self, dim=(), keepdim=False):
-        return self._aextreme(dim, keepdim, np.min, "amin")
+        return O.aextreme(self, dim, keepdim, np.min, "amin")
 
     def argmax(self, dim=None, keepdim=False):
-        return _arg(self, dim, keepdim, _argmax_first, "argmax")
+        return Tensor._make(O.arg(self, dim, keepdim, np.argmax, "argmax"))
 
     def argmin(self, dim=None, keepdim=False):
-        return _arg(self, dim, keepdim, _argmin_first, "argmin")
+        return Tensor._make(O.arg(self, dim, keepdim, np.argmin, "argmin"))
 
     def all(self, dim=None, keepdim=False):
         return Tensor._make(np.asarray(np.all(self._data, axis=_dims(dim, self.ndim, "all"),
@@ -693,15 +617,7 @@ class Tensor(TensorBase):
                                               keepdims=keepdim)))
 
     def norm(self, p=2, dim=None, keepdim=False):
-        if p == 2 and self._data.dtype.kind in "fc":
-            return R.Norm2.apply(self, axis=_dims(dim, self.ndim, "norm"), keepdim=keepdim)
-        if p == 2:
-            return (self * self).sum(dim, keepdim).sqrt()
-        if p == 1:
-            return self.abs().sum(dim, keepdim)
-        if p in (float("inf"), "inf"):
-            return self.abs().amax(dim if dim is not None else (), keepdim)
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+        return O.norm(self, p, dim, keepdim)
 
     # ------------------------------------------------------------------ movement
     def reshape(self, *shape, _fn="reshape"):
@@ -722,35 +638,13 @@ class Tensor(TensorBase):
         return self.reshape(other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
-        if self.ndim == 0:
-            return self.reshape(1)
-        s = check_dim(start_dim, self.ndim, "flatten")
-        e = check_dim(end_dim, self.ndim, "flatten")
-        if s > e:
-            raise error("flatten", f"start_dim cannot come after end_dim, got "
-                                   f"start_dim={start_dim}, end_dim={end_dim}")
-        shape = self.shape
-        new = shape[:s] + (int(np.prod(shape[s:e + 1], dtype=np.int64)),) + shape[e + 1:]
-        return self.reshape(new)
+        return O.flatten(self, start_dim, end_dim)
 
     def unflatten(self, dim, sizes):
-        d = check_dim(dim, self.ndim, "unflatten")
-        shape = self.shape
-        sizes = tuple(sizes)
-        known = int(np.prod([s for s in sizes if s != -1], dtype=np.int64))
-        if sizes.count(-1) == 0 and known != shape[d] or sizes.count(-1) > 1 or (
-                sizes.count(-1) == 1 and (known == 0 or shape[d] % known)):
-            raise error("unflatten", f"provided sizes {list(sizes)} don't multiply up to the "
-                                     f"size of dim {dim} ({shape[d]}) in the input tensor")
-        return self.reshape(shape[:d] + sizes + shape[d + 1:])
+        return O.unflatten(self, dim, sizes)
 
     def squeeze(self, dim=None):
-        if dim is None:
-            shape = tuple(s for s in self.shape if s != 1)
-        else:
-            axes = _dims(dim, self.ndim, "squeeze") or ()
-            shape = tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1))
-        return self.reshape(shape)
+        return O.squeeze(self, dim)
 
     def unsqueeze(self, dim):
         d = check_dim(dim, self.ndim + 1, "unsqueeze")
@@ -758,23 +652,10 @@ class Tensor(TensorBase):
         return self.reshape(shape[:d] + (1,) + shape[d:])
 
     def permute(self, *dims):
-        dims = _shape_args(dims, "permute")
-        if len(dims) != self.ndim:
-            raise error("permute", f"number of dims don't match: the tensor has {self.ndim} "
-                                   f"dims, got dims={dims}")
-        axes = tuple(check_dim(d, self.ndim, "permute") for d in dims)
-        if len(set(axes)) != len(axes):
-            raise error("permute", f"repeated dim in dims={dims}")
-        return V.Permute.apply(self, axes=axes)
+        return O.permute(self, dims)
 
     def transpose(self, dim0, dim1):
-        if self.ndim == 0:
-            return self
-        a = check_dim(dim0, self.ndim, "transpose")
-        b = check_dim(dim1, self.ndim, "transpose")
-        axes = list(range(self.ndim))
-        axes[a], axes[b] = axes[b], axes[a]
-        return V.Permute.apply(self, axes=tuple(axes))
+        return O.transpose(self, dim0, dim1)
 
     swapaxes = transpose
 
@@ -792,37 +673,13 @@ class Tensor(TensorBase):
         return self.transpose(-2, -1)
 
     def expand(self, *sizes):
-        sizes = _shape_args(sizes, "expand")
-        if len(sizes) < self.ndim:
-            raise error("expand", f"the number of sizes provided ({len(sizes)}) must be greater "
-                                  f"or equal to the number of dimensions in the tensor "
-                                  f"({self.ndim})")
-        shape = self.shape
-        lead = len(sizes) - self.ndim
-        target = []
-        for i, s in enumerate(sizes):
-            own = shape[i - lead] if i >= lead else None
-            if s == -1:
-                if own is None:
-                    raise error("expand", f"-1 is not allowed in a leading, non-existing "
-                                          f"dimension, got sizes={sizes}")
-                s = own
-            elif own is not None and own != 1 and own != s:
-                raise error("expand", f"the expanded size of the tensor ({s}) must match the "
-                                      f"existing size ({own}) at non-singleton dimension {i}; "
-                                      f"target sizes {list(sizes)}, tensor sizes {list(shape)}")
-            target.append(s)
-        return V.Expand.apply(self, shape=tuple(target))
+        return O.expand(self, sizes)
 
     def expand_as(self, other):
         return self.expand(*other.shape)
 
     def repeat(self, *reps):
-        reps = _shape_args(reps, "repeat")
-        if len(reps) < self.ndim:
-            raise error("repeat", f"number of repeat dims ({len(reps)}) can not be smaller than "
-                                  f"the number of dimensions of the tensor ({self.ndim})")
-        return V.Repeat.apply(self, reps=reps)
+        return O.repeat(self, reps)
 
     def flip(self, *dims):
         dims = _shape_args(dims, "flip")
@@ -1207,32 +1064,15 @@ def _wrap(result):
 
 
 def _sorted(values, indices):
-    """``(values, indices)`` of ``sort``/``topk``, also by name."""
+    """``(values, indices)`` of ``sort``/``topk``/``max(dim)``, also by name."""
     return _MinMaxResult((values, Tensor._make(indices)))
 
 
-def _argmax_first(a, axis=None):
-    # NaN propagates as the max, as in torch
-    return np.argmax(a, axis=axis)
+def _pair_or_tensor(result):
+    """``max``/``min``: a tensor, or the ``(values, index array)`` of a reduction along a dim."""
+    return _sorted(*result) if isinstance(result, tuple) else result
 
 
-def _argmin_first(a, axis=None):
-    return np.argmin(a, axis=axis)
-
-
-def _arg(x, dim, keepdim, fn, name):
-    if dim is None:
-        r = np.asarray(fn(x._data.reshape(-1)))
-        if keepdim:
-            r = r.reshape((1,) * x.ndim)
-        return Tensor._make(r.astype(np.int64))
-    axis = check_dim(dim, x.ndim, name)
-    if x.ndim == 0:
-        return Tensor._make(np.zeros((), dtype=np.int64))
-    r = fn(x._data, axis=axis)
-    if keepdim:
-        r = np.expand_dims(r, axis)
-    return Tensor._make(np.asarray(r, dtype=np.int64))
 
 
 # ---------------------------------------------------------------------- free functions
