@@ -251,6 +251,14 @@ def test_allowed_upward_imports_still_exist():
     assert ALLOWED_UPWARD - present == set()
 
 
+def test_tensor_base_is_the_base_of_tensor_alone():
+    # the modules below tensor.py test isinstance(x, TensorBase) to mean "x is a Tensor"
+    from svertka._tensor_base import TensorBase
+    from svertka.tensor import Tensor
+
+    assert TensorBase.__subclasses__() == [Tensor]
+
+
 def test_no_import_circle_beyond_the_known_ones():
     # without autograd's imports of tensor.py (and the pending conv pair) every dependency
     # runs one way, but for the known circles inside one layer; tensor.py and the modules it

@@ -1,10 +1,11 @@
 """`Tensor`: an ndarray, its gradient, and the link to the Function that made it.
 
-The class holds the data, the autograd state and the methods; what the methods are made of
-lives in modules below this one, which never import it: ``_promotion`` (torch's type
-promotion), ``_indexing`` (shapes and indices), ``_tensor_ops`` (the bodies of the larger
-operations, shared with the free functions ``svertka.cat``, ``svertka.topk``, ...),
-``_tensor_str`` (printing) and the ops.
+The class holds the autograd state, the in-place machinery and one method per operation, most
+of them one line. What the methods are made of lives in modules below this one, which never
+import it (they recognise a tensor as a ``TensorBase``): ``_tensor_base`` (``TensorBase``: shape,
+dtype, conversions), ``_promotion`` (torch's type promotion), ``_indexing`` (shapes and
+indices), ``_tensor_ops`` (the bodies of the larger operations, shared with the free functions
+``svertka.cat``, ``svertka.topk``, ...), ``_tensor_str`` (printing) and the ops.
 """
 
 from __future__ import annotations
