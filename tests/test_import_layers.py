@@ -22,13 +22,14 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # (``svertka.nn.functional`` before ``svertka.nn``). The small private modules:
 #   - ``backends`` (the user's settings: threads, convolution algorithm, allocator) and the
 #     NumPy-level helpers ``_dtype``, ``_validate``, ``_device``, ``random``, ``_malloc``,
-#     ``_tensor_base`` (the marker base class of Tensor) and ``_promotion`` (torch's type
-#     promotion) form the base layer: they know no Tensor class, so every layer may use them;
-#     only kernels (NumPy only) may not.
+#     ``_tensor_base`` (``TensorBase``, the base class of Tensor: shape, dtype, conversions)
+#     and ``_promotion`` (torch's type promotion) form the base layer: they import no Tensor
+#     class, so every layer may use them; only kernels (NumPy only) may not.
 #   - the core layer of STYLE.md (ops/autograd/tensor) is split in its own order: autograd
 #     (Function, the engine) < ops (Function subclasses on ndarrays) < the tensor helpers that
-#     tensor.py is made from (``_tensor_str`` printing, ``_indexing``, ``_tensor_ops``, the op
-#     bodies) < ``tensor`` itself. autograd makes Tensors, which is the one inherent ring.
+#     tensor.py is made from (``_tensor_str`` printing, ``_indexing``, ``_convert`` data to
+#     arrays, ``_tensor_ops`` the op bodies) < ``tensor`` itself. autograd makes Tensors,
+#     which is the one inherent ring.
 #   - ``_creation`` (the factories) and ``_functions`` (``svertka.exp(x)``...) build on Tensor:
 #     the tensor API, above tensor.py and below ``nn.functional``.
 #   - ``serialization`` knows ``nn.Parameter``, ``utils`` re-exports ``data``: the optim/data
@@ -41,7 +42,8 @@ LAYERS = [
               "svertka._promotion"]),
     ("autograd", ["svertka.autograd"]),
     ("ops", ["svertka.ops"]),
-    ("tensor helpers", ["svertka._tensor_str", "svertka._indexing", "svertka._tensor_ops"]),
+    ("tensor helpers", ["svertka._tensor_str", "svertka._indexing", "svertka._convert",
+                        "svertka._tensor_ops"]),
     ("tensor", ["svertka.tensor"]),
     ("tensor API", ["svertka._creation", "svertka._functions"]),
     ("nn.functional", ["svertka.nn.functional"]),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from svertka import _dtype
-from svertka._tensor_ops import factory_array
-from svertka._tensor_ops import infer_np_dtype as _infer_np_dtype
+from svertka._convert import factory_array
+from svertka._convert import infer_np_dtype as _infer_np_dtype
 from svertka._validate import error, is_int, type_error
 from svertka.random import get_rng
 from svertka.tensor import Tensor

@@ -2,10 +2,11 @@
 
 The class holds the autograd state, the in-place machinery and one method per operation, most
 of them one line. What the methods are made of lives in modules below this one, which never
-import it (they recognise a tensor as a ``TensorBase``): ``_tensor_base`` (``TensorBase``: shape,
-dtype, conversions), ``_promotion`` (torch's type promotion), ``_indexing`` (shapes and
-indices), ``_tensor_ops`` (the bodies of the larger operations, shared with the free functions
-``svertka.cat``, ``svertka.topk``, ...), ``_tensor_str`` (printing) and the ops.
+import it (they recognise a tensor as a ``TensorBase``): ``_tensor_base`` (``TensorBase``:
+shape, dtype, conversions), ``_promotion`` (torch's type promotion), ``_indexing`` (shapes and
+indices), ``_convert`` (Python data to arrays), ``_tensor_ops`` (the bodies of the larger
+operations, shared with the free functions ``svertka.cat``, ``svertka.topk``, ...),
+``_tensor_str`` (printing) and the ops.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from svertka import _dtype
 from svertka import _tensor_ops as O
+from svertka._convert import factory_array, to_array
 from svertka._indexing import dims as _dims
 from svertka._indexing import numpy_index as _index
 from svertka._indexing import resolve_shape as _resolve_shape
@@ -89,7 +91,7 @@ class Tensor(TensorBase):
     __array_priority__ = 1000  # ndarray + Tensor -> Tensor.__radd__
 
     def __init__(self, data, dtype=None, requires_grad=False):
-        self._data = O.to_array(data, dtype)
+        self._data = to_array(data, dtype)
         self.grad = None
         self._ctx = None
         self._version = [0]
@@ -956,7 +958,7 @@ class Tensor(TensorBase):
         """A new tensor of ``make(shape, np_dtype)`` (the dtype: self's unless given), checked
         as the factory ``fn`` (``zeros``, ...) checks it."""
         dt = dtype if dtype is not None else self.dtype
-        out = Tensor._make(O.factory_array(fn, _shape_args(size, "new"), dt, None, make))
+        out = Tensor._make(factory_array(fn, _shape_args(size, "new"), dt, None, make))
         if requires_grad:
             out.requires_grad_(True)
         return out
