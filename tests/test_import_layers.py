@@ -13,6 +13,7 @@ modules that import each other, directly or through others).
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -112,9 +113,11 @@ def _resolve(importer, is_package, node, modules):
     return found
 
 
+@functools.lru_cache(maxsize=4)
 def import_graph(root=SRC):
     """``{module: {imported module: first line}}`` over svertka, imports inside functions
-    included (imports under ``if TYPE_CHECKING:`` would count too: there are none)."""
+    included (imports under ``if TYPE_CHECKING:`` would count too: there are none). Cached:
+    read it, do not change it."""
     modules = source_modules(root)
     graph = {}
     for name, path in modules.items():
