@@ -50,6 +50,7 @@ from svertka._dtype import (  # noqa: E402
 )
 from svertka._functions import *  # noqa: E402,F401,F403
 from svertka._functions import __all__ as _function_names  # noqa: E402
+from svertka._tensor_ops import cat, chunk, concat, concatenate, split, stack  # noqa: E402
 from svertka.autograd.grad_mode import (  # noqa: E402
     enable_grad,
     is_grad_enabled,
@@ -58,20 +59,7 @@ from svertka.autograd.grad_mode import (  # noqa: E402
 )
 from svertka.random import get_rng_state, initial_seed, manual_seed, set_rng_state  # noqa: E402
 from svertka.serialization import CheckpointError, load, save  # noqa: E402
-from svertka.tensor import (  # noqa: E402
-    Size,
-    Tensor,
-    cat,
-    chunk,
-    concat,
-    concatenate,
-    matmul,
-    maximum,
-    minimum,
-    split,
-    stack,
-    where,
-)
+from svertka.tensor import Size, Tensor, matmul, maximum, minimum, where  # noqa: E402
 
 # torch's aliases; defined last because they shadow builtins inside this module
 half = float16

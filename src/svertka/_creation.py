@@ -2,92 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from svertka import _dtype
+from svertka._convert import factory_array
+from svertka._convert import infer_np_dtype as _infer_np_dtype
 from svertka._validate import error, is_int, type_error
 from svertka.random import get_rng
-from svertka.tensor import Tensor, _shape_args
-
-
-def _infer_np_dtype(data):
-    """torch's inference for Python data: floats -> default float, ints -> int64, bools -> bool."""
-    flat = data
-    while isinstance(flat, (list, tuple)) and len(flat):
-        flat = flat[0]
-    arr = np.asarray(data)
-    if arr.dtype.kind in "biuf" and isinstance(data, (list, tuple)) and arr.size:
-        leaves = list(_walk(data))
-        if any(isinstance(x, np.generic) for x in leaves):
-            return _promote_leaves(leaves)  # as torch: [np.float64(1)] is float64
-    if arr.dtype == np.bool_:
-        return np.dtype(np.bool_)
-    if arr.dtype.kind in "iu":
-        return np.dtype(np.int64)
-    if arr.dtype.kind == "f":
-        return _dtype.get_default_dtype().np
-    raise type_error("tensor", f"could not infer dtype of {type(flat).__name__}")
-
-
-def _promote_leaves(leaves):
-    """The dtype torch gives a list holding NumPy scalars: those keep their dtype, Python ints
-    count as int64 and floats as the default dtype; the highest category (bool < int < float)
-    wins, NumPy's promotion within a category."""
-    kinds = {"b": 0, "u": 1, "i": 1, "f": 2}
-    result = None
-    for x in leaves:
-        if isinstance(x, np.generic):
-            d = x.dtype
-        elif isinstance(x, bool):
-            d = np.dtype(np.bool_)
-        elif isinstance(x, numbers.Integral):
-            d = np.dtype(np.int64)
-        else:
-            d = _dtype.get_default_dtype().np
-        if result is None or kinds[d.kind] > kinds[result.kind]:
-            result = d
-        elif kinds[d.kind] == kinds[result.kind]:
-            result = np.result_type(result, d)
-    return result
-
-
-def _to_array(data, dtype=None):
-    np_dt = _dtype.to_np(dtype)
-    if isinstance(data, Tensor):
-        arr = data._data
-        return np.array(arr, dtype=np_dt, copy=True)
-    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
-        arr = np.array(data, dtype=np_dt, copy=True)
-        _dtype.from_numpy_dtype(arr.dtype)  # refuse unsupported dtypes (object, complex, ...)
-        return arr
-    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _walk(data)):
-        data = _nested_values(data)
-    if isinstance(data, (numbers.Number, list, tuple)):
-        try:
-            arr = np.array(data, dtype=np_dt if np_dt is not None else _infer_np_dtype(data))
-        except ValueError as e:
-            raise error("tensor", f"could not build a tensor from the data: {e}") from None
-        return arr
-    raise type_error("tensor", f"data must be a number, a (nested) list, a NumPy array or a "
-                               f"Tensor, got {type(data).__name__}")
-
-
-def _walk(data):
-    for x in data:
-        if isinstance(x, (list, tuple)):
-            yield from _walk(x)
-        else:
-            yield x
-
-
-def _nested_values(data):
-    if isinstance(data, Tensor):
-        return data._data.tolist()
-    if isinstance(data, (list, tuple)):
-        return [_nested_values(x) for x in data]
-    return data
+from svertka.tensor import Tensor
 
 
 def tensor(data, dtype=None, requires_grad=False, device=None):
@@ -135,12 +57,7 @@ def _check_device(device, fn):
 
 
 def _factory(fn, shape, dtype, requires_grad, device, make):
-    shape = _shape_args(shape, fn)
-    if any(s < 0 for s in shape):
-        raise error(fn, f"negative dimension in size {list(shape)}")
-    _check_device(device, fn)
-    np_dt = _dtype.to_np(dtype) or _dtype.get_default_dtype().np
-    t = Tensor._make(make(shape, np_dt))
+    t = Tensor._make(factory_array(fn, shape, dtype, device, make))
     if requires_grad:
         t.requires_grad_(True)
     return t

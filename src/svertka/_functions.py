@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from svertka._tensor_ops import einsum
 from svertka.tensor import Tensor, maximum, minimum
 
 _METHODS = [
@@ -67,47 +68,6 @@ negative = globals()["neg"]
 multiply = globals()["mul"]
 divide = globals()["div"]
 subtract = globals()["sub"]
-
-
-def einsum(equation, *operands):
-    """Einstein summation, as ``torch.einsum``: ``einsum("ij,jk->ik", a, b)`` is ``a @ b``.
-
-    Operands may also be passed as one list. Every operand gets a gradient (an einsum of the
-    upstream gradient with the other operands). ``...`` is not supported (ValueError).
-
-    Examples::
-
-        >>> import svertka
-        >>> a = svertka.tensor([[1., 2.], [3., 4.]])
-        >>> svertka.einsum("ii->", a)
-        tensor(5.)
-        >>> svertka.einsum("ij,j->i", a, svertka.tensor([1., 1.]))
-        tensor([3., 7.])
-    """
-    from svertka.ops.linalg import Einsum, parse_equation
-    from svertka.tensor import _operand, result_dtype
-
-    if not isinstance(equation, str):
-        raise TypeError(f"einsum: equation must be a str, got {type(equation).__name__}")
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = tuple(operands[0])
-    for k, t in enumerate(operands):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"einsum: operand {k} must be a Tensor, got {type(t).__name__}")
-    try:
-        ins, out = parse_equation(equation, [t.ndim for t in operands])
-    except ValueError as e:
-        raise ValueError(f"einsum: {e}") from None
-    sizes = {}
-    for k, (s, t) in enumerate(zip(ins, operands)):
-        for c, n in zip(s, t.shape):
-            if sizes.setdefault(c, n) != n:
-                raise ValueError(f"einsum: subscript {c!r} has size {n} for operand {k} which "
-                                 f"does not match the previous size {sizes[c]}")
-    dt = operands[0]._data.dtype
-    for t in operands[1:]:
-        dt = result_dtype(Tensor._make(np.empty((1,), dt)), t)
-    return Einsum.apply(*(_operand(t, dt) for t in operands), ins=ins, out=out)
 
 
 def meshgrid(*tensors, indexing="ij"):

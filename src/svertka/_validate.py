@@ -15,6 +15,8 @@ import numbers
 
 import numpy as np
 
+from svertka._tensor_base import TensorBase
+
 
 def _fmt(value):
     if isinstance(value, np.ndarray):
@@ -68,9 +70,7 @@ def ntuple(value, n, name, fn, *, minimum=1):
 
 def check_tensor(x, name, fn):
     """Raise TypeError unless ``x`` is a svertka Tensor."""
-    from svertka.tensor import Tensor
-
-    if not isinstance(x, Tensor):
+    if not isinstance(x, TensorBase):
         raise type_error(fn, f"{name} must be a Tensor, got {type(x).__name__}")
     return x
 

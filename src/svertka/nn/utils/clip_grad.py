@@ -162,7 +162,7 @@ def parameters_to_vector(parameters):
         >>> svertka.nn.utils.parameters_to_vector([a, b])
         tensor([1., 1., 1., 1., 0., 0., 0.])
     """
-    from svertka.tensor import cat
+    from svertka._tensor_ops import cat
 
     params = _as_list(parameters, "parameters_to_vector")
     if not params:
