@@ -64,11 +64,6 @@ ALLOWED_UPWARD = {
     ("svertka.autograd.function", "svertka.tensor"),
     ("svertka.autograd.engine", "svertka.tensor"),
     ("svertka.autograd.gradcheck", "svertka.tensor"),
-    # removed by the conv plan work (issue 14 item 1)
-    ("svertka.kernels.conv", "svertka.backends"),
-    # removed by the conv plan work (issue 14 item 1): settings are written into the kernels
-    # that read them, not read back up
-    ("svertka.kernels.parallel", "svertka.backends"),
 }
 
 # Circles inside one layer, left as they are (a circle across layers needs an import that
@@ -265,7 +260,7 @@ def test_tensor_base_is_the_base_of_tensor_alone():
 
 
 def test_no_import_circle_beyond_the_known_ones():
-    # without autograd's imports of tensor.py (and the pending conv pair) every dependency
+    # without autograd's imports of tensor.py every dependency
     # runs one way, but for the known circles inside one layer; tensor.py and the modules it
     # is made from (_tensor_ops, _indexing, ...) are in none
     comps = strongly_connected_components(without(import_graph(), ALLOWED_UPWARD))
