@@ -1,0 +1,365 @@
+"""Reading PyTorch checkpoints (files written by ``torch.save``) without torch, running no code.
+
+A ``torch.save`` file (PyTorch >= 1.6) is a zip archive of stored members under one folder:
+``<name>/data.pkl``, a pickle of the saved object whose tensors are calls of
+``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)``
+and whose storages are persistent ids ``('storage', torch.FloatStorage, key, location,
+numel)``; ``<name>/data/<key>``, each storage's raw bytes; ``<name>/byteorder``,
+``little`` or ``big`` (absent in old files: little).
+
+The pickle goes through :mod:`svertka._safe_pickle` with the policy :data:`TORCH`: its
+opcodes are simulated first (bounded work, no recursive structures), and only what a tensor
+checkpoint needs is admitted, the rebuild functions of tensors and parameters, the storage
+types of the dtypes svertka reads, the dtypes, ``torch.Size`` and ``collections.OrderedDict``,
+each called only with the arguments torch writes. Any other global (``os.system``,
+``builtins.eval``, a class of the user's code) is refused before anything runs.
+
+Memory: every storage is read once, after its zip member's size was checked against the
+declared element count, and all storages together may not declare more bytes than the file
+holds; a tensor is then copied out of its storage (so views with offsets and strides, even
+overlapping ones, become tensors that own their memory), and all tensors together may take at
+most ``MAX_COPY_FACTOR`` times the file's size (bfloat16 widened to float32 doubles a storage;
+views of one storage each count). A load thus peaks near ``1 + MAX_COPY_FACTOR`` times the file.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import pickle
+import re
+import zipfile
+from collections import OrderedDict
+
+import numpy as np
+
+from svertka import _dtype
+from svertka._safe_pickle import (
+    _OPAQUE,
+    Policy,
+    UnsafePickleError,
+    _contain,
+    _Obj,
+    _value,
+    check_pickle,
+)
+from svertka.tensor import Size, Tensor
+
+MAX_COPY_FACTOR = 4
+"""All tensors of a checkpoint together may take at most this many times its size in bytes."""
+
+_CHUNK = 1 << 18
+_KEY = re.compile(r"[0-9A-Za-z_.]{1,64}")
+_MAX_DIMS = 64  # NumPy's limit
+
+# storage type -> the NumPy dtype of its bytes (bfloat16: its raw 16 bits)
+_STORAGES = {"FloatStorage": "f4", "DoubleStorage": "f8", "HalfStorage": "f2",
+             "BFloat16Storage": "u2", "LongStorage": "i8", "IntStorage": "i4",
+             "ShortStorage": "i2", "CharStorage": "i1", "ByteStorage": "u1", "BoolStorage": "?"}
+_DTYPES = {"float32": _dtype.float32, "float64": _dtype.float64, "float16": _dtype.float16,
+           "bfloat16": _dtype.float32, "int64": _dtype.int64, "int32": _dtype.int32,
+           "int16": _dtype.int16, "int8": _dtype.int8, "uint8": _dtype.uint8,
+           "bool": _dtype.bool_}
+
+
+class _Malformed(ValueError):
+    """A call's arguments are of the admitted form but describe an impossible tensor."""
+
+
+class _StorageType:
+    """Stands for ``torch.FloatStorage`` and its kin: only a persistent id may hold it."""
+
+    __slots__ = ("name", "dtype")
+
+    def __init__(self, name, dtype):
+        self.name, self.dtype = name, np.dtype(dtype)
+
+    def __repr__(self):
+        return f"torch.{self.name}"
+
+
+class _Storage:
+    """One storage's elements, read from its zip member (raw, in the file's byte order)."""
+
+    __slots__ = ("array", "bfloat16")
+
+    def __init__(self, array, bfloat16):
+        self.array, self.bfloat16 = array, bfloat16
+
+
+def _ints(v, what, rank=None):
+    if not isinstance(v, tuple) or len(v) > _MAX_DIMS or \
+            not all(type(n) is int and n >= 0 for n in v) or (rank is not None and len(v) != rank):
+        raise UnsafePickleError(f"refusing a tensor {what} {v!r:.60}: a tensor's size and "
+                                f"stride are tuples of at most {_MAX_DIMS} non-negative ints")
+    return v
+
+
+class _Unpickler(pickle.Unpickler):
+    """The C unpickler resolving :data:`TORCH`'s globals only, each checking its arguments,
+    and reading storages from the archive as their persistent ids come."""
+
+    def __init__(self, data_file, reader):
+        super().__init__(data_file, encoding="utf-8")
+        self.reader = reader
+        self.table = {
+            ("collections", "OrderedDict"): self._ordered_dict,
+            ("torch", "Size"): self._size,
+            ("torch._utils", "_rebuild_tensor_v2"): self._rebuild_tensor_v2,
+            ("torch._utils", "_rebuild_tensor"): self._rebuild_tensor,
+            ("torch._utils", "_rebuild_parameter"): self._rebuild_parameter,
+        }
+        self.table.update({("torch", k): _StorageType(k, v) for k, v in _STORAGES.items()})
+        self.table.update({("torch", k): v for k, v in _DTYPES.items()})
+
+    def find_class(self, module, name):
+        try:
+            return self.table[(module, name)]
+        except KeyError:
+            raise TORCH.refuse_global(module, name) from None
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage" and
+                isinstance(pid[1], _StorageType) and isinstance(pid[2], str) and
+                isinstance(pid[3], str) and type(pid[4]) is int and pid[4] >= 0):
+            raise UnsafePickleError(f"refusing the persistent id {pid!r:.80}")
+        return self.reader.storage(pid[1], pid[2], pid[4])
+
+    @staticmethod
+    def _ordered_dict(*args):
+        if args:
+            raise UnsafePickleError("refusing OrderedDict arguments")
+        return OrderedDict()
+
+    @staticmethod
+    def _size(dims=()):
+        return Size(_ints(tuple(dims), "size"))
+
+    def _rebuild_tensor(self, storage, offset, size, stride):
+        return self._rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())
+
+    def _rebuild_tensor_v2(self, storage, offset, size, stride, requires_grad, hooks,
+                           metadata=None):
+        if not isinstance(storage, _Storage) or type(offset) is not int or offset < 0 or \
+                not isinstance(requires_grad, bool) or not isinstance(hooks, dict) or \
+                metadata not in (None, {}):
+            raise UnsafePickleError("refusing _rebuild_tensor_v2 arguments other than "
+                                    "(storage, offset, size, stride, requires_grad, hooks)")
+        size = _ints(size, "size")
+        stride = _ints(stride, "stride", len(size))
+        elements = storage.array
+        count = math.prod(size)
+        if count and offset + sum((n - 1) * s for n, s in zip(size, stride)) >= len(elements):
+            raise _Malformed(f"a tensor of size {size}, stride {stride} and offset {offset} "
+                             f"reaches past its storage of {len(elements)} elements")
+        itemsize = 4 if storage.bfloat16 else elements.dtype.itemsize
+        self.reader.spend(count * itemsize)
+        view = np.lib.stride_tricks.as_strided(
+            elements[offset:] if count else elements[:0], size,
+            tuple(s * elements.itemsize for s in stride), writeable=False)
+        if storage.bfloat16:
+            data = (view.astype(np.uint32) << 16).view(np.float32)
+        else:
+            data = np.array(view, dtype=elements.dtype.newbyteorder("="), order="C")
+        t = Tensor._make(data)
+        if requires_grad:
+            if data.dtype.kind != "f":
+                raise _Malformed(f"a tensor of dtype {data.dtype} is marked as requiring grad")
+            t.requires_grad_(True)
+        return t
+
+    @staticmethod
+    def _rebuild_parameter(data, requires_grad, hooks):
+        from svertka.nn.parameter import Parameter
+
+        if not isinstance(data, Tensor) or not isinstance(requires_grad, bool) or \
+                not isinstance(hooks, dict):
+            raise UnsafePickleError("refusing _rebuild_parameter arguments other than "
+                                    "(tensor, requires_grad, hooks)")
+        if requires_grad and data._data.dtype.kind != "f":
+            raise _Malformed(f"a parameter of dtype {data._data.dtype} requires grad")
+        return Parameter(data, requires_grad=requires_grad)
+
+
+# ----------------------------------------------------------------- the opcode simulation
+_STORAGE_GLOBALS = {("torch", k) for k in _STORAGES}
+_CALLS = {("collections", "OrderedDict"): "OrderedDict", ("torch", "Size"): "Size",
+          ("torch._utils", "_rebuild_tensor_v2"): "_rebuild_tensor_v2",
+          ("torch._utils", "_rebuild_tensor"): "_rebuild_tensor",
+          ("torch._utils", "_rebuild_parameter"): "_rebuild_parameter"}
+
+
+def _is_int_tuple(o):
+    v = _value(o)
+    return o.kind == "tuple" and v is not _OPAQUE and all(type(n) is int for n in v)
+
+
+def _reduce(func, args):
+    if func.kind != "global" or func.value[1:] not in _CALLS:
+        raise UnsafePickleError("refusing a call of anything but a tensor rebuild function, "
+                                "OrderedDict or torch.Size")
+    call = _CALLS[func.value[1:]]
+    if args.kind != "tuple":
+        raise UnsafePickleError(f"refusing {call} with arguments that are not a tuple")
+    a = args.items
+    made = _contain("made", [args])
+    if call == "OrderedDict":
+        if a:
+            raise UnsafePickleError("refusing OrderedDict with arguments")
+        made.kind = "dict"
+    elif call == "Size":
+        if len(a) != 1 or not _is_int_tuple(a[0]):
+            raise UnsafePickleError("refusing torch.Size arguments other than a tuple of ints")
+        made.kind, made.items = "tuple", a[0].items
+    elif call == "_rebuild_parameter":
+        if len(a) != 3 or a[0].kind != "tensor" or type(_value(a[1])) is not bool or \
+                a[2].kind != "dict":
+            raise UnsafePickleError("refusing _rebuild_parameter arguments other than "
+                                    "(tensor, requires_grad, hooks)")
+        made.kind = "tensor"
+    else:
+        n = 4 if call == "_rebuild_tensor" else len(a)
+        if not (len(a) == n and 4 <= n <= 7 and n != 5) or a[0].kind != "storage" or \
+                type(_value(a[1])) is not int or not _is_int_tuple(a[2]) or \
+                not _is_int_tuple(a[3]) or \
+                (n >= 6 and (type(_value(a[4])) is not bool or a[5].kind != "dict")) or \
+                (n == 7 and _value(a[6]) is not None and a[6].kind != "dict"):
+            raise UnsafePickleError(f"refusing {call} arguments other than (storage, offset, "
+                                    f"size, stride, requires_grad, hooks)")
+        made.kind = "tensor"
+    return made
+
+
+def _build(target, state):
+    """``BUILD``: only an ``OrderedDict``'s attributes (a ``state_dict``'s ``_metadata``)."""
+    if target.shared:
+        raise UnsafePickleError("an object is changed after it was referenced again")
+    if target.kind != "dict" or state.kind != "dict":
+        raise UnsafePickleError(f"refusing to set the state of a {target.kind} to a "
+                                f"{state.kind}: only an OrderedDict's attributes may be set")
+    target.weight += state.weight
+
+
+def _persistent(pid):
+    v = pid.items if pid.kind == "tuple" else None
+    if v is None or len(v) != 5 or _value(v[0]) != "storage" or v[1].kind != "global" or \
+            v[1].value[1:] not in _STORAGE_GLOBALS or v[2].kind != "str" or \
+            v[3].kind != "str" or type(_value(v[4])) is not int:
+        raise UnsafePickleError("refusing a persistent id other than ('storage', a storage "
+                                "type, key, location, numel)")
+    return _Obj("storage")
+
+
+TORCH = Policy(set(_CALLS) | _STORAGE_GLOBALS | {("torch", k) for k in _DTYPES},
+               _reduce, _build,
+               "tensors (of the dtypes svertka reads), parameters, dtypes, torch.Size, "
+               "OrderedDicts and plain data", _persistent)
+
+
+# ----------------------------------------------------------------- the archive
+class _ArchiveReader:
+    """Reads one torch zip archive's storages, bounding the bytes read and copied."""
+
+    def __init__(self, archive, prefix, fail, file_size, big_endian):
+        self.archive, self.prefix, self.fail = archive, prefix, fail
+        self.budget = file_size
+        self.copy_budget = MAX_COPY_FACTOR * file_size
+        self.order = ">" if big_endian else "<"
+        self.storages = {}
+
+    def member(self, name):
+        try:
+            info = self.archive.getinfo(name)
+        except KeyError:
+            return None
+        if info.flag_bits & 0x61:
+            raise self.fail(f"member {name!r} is encrypted or patched")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise self.fail(f"member {name!r} is compressed (method {info.compress_type}); "
+                            f"torch.save stores its members uncompressed")
+        if info.file_size != info.compress_size or info.file_size > self.budget:
+            raise self.fail(f"member {name!r} declares {info.file_size} bytes "
+                            f"({info.compress_size} stored), more than the file holds")
+        return info
+
+    def read(self, name, out):
+        """Fill the uint8 array ``out`` with member ``name``'s bytes, which must fit exactly."""
+        info = self.member(name)
+        if info is None:
+            raise self.fail(f"member {name!r} is missing")
+        if info.file_size != out.nbytes:
+            raise self.fail(f"member {name!r} stores {info.file_size} bytes, but its "
+                            f"storage declares {out.nbytes}")
+        self.budget -= out.nbytes
+        view, pos = memoryview(out), 0
+        with self.archive.open(info) as m:
+            while pos < out.nbytes:
+                got = m.readinto(view[pos:pos + _CHUNK])
+                if not got:
+                    raise EOFError(f"member {name!r} ends after {pos} of {out.nbytes} bytes")
+                pos += got
+            if m.read(1):
+                raise ValueError(f"member {name!r} is longer than it declares")
+        return out
+
+    def storage(self, stype, key, numel):
+        if not _KEY.fullmatch(key):
+            raise _Malformed(f"invalid storage key {key!r:.40}")
+        nbytes = numel * stype.dtype.itemsize
+        raw = self.storages.get(key)
+        if raw is None:
+            if nbytes > self.budget:
+                raise self.fail(f"storage {key!r} declares {numel} elements ({nbytes} bytes), "
+                                f"more than the file holds")
+            raw = self.read(f"{self.prefix}data/{key}", np.empty(nbytes, np.uint8))
+            self.storages[key] = raw
+        elif raw.nbytes != nbytes:  # one storage viewed as two dtypes: same bytes
+            raise _Malformed(f"storage {key!r} is declared with {raw.nbytes} and {nbytes} "
+                             f"bytes")
+        return _Storage(raw.view(stype.dtype.newbyteorder(self.order)),
+                        stype.name == "BFloat16Storage")
+
+    def spend(self, nbytes):
+        if nbytes > self.copy_budget:
+            raise self.fail(f"its tensors take more than {MAX_COPY_FACTOR} times the file's "
+                            f"size (views repeating a storage's elements?)")
+        self.copy_budget -= nbytes
+
+
+def is_torch_archive(names):
+    """The folder (``'archive/'``) of the ``data.pkl`` of a torch zip's members, or None."""
+    found = [n[:-8] for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
+    return found[0] if len(found) == 1 else None
+
+
+def read_archive(archive, prefix, name, file_size):
+    """The object that the torch zip ``archive`` (opened by the caller) holds."""
+    from svertka.serialization import CheckpointError
+
+    def fail(why):
+        return CheckpointError(f"load: {name} is not a valid PyTorch checkpoint ({why})")
+
+    errors = (EOFError, OSError, zipfile.BadZipFile, ValueError, NotImplementedError,
+              pickle.UnpicklingError, IndexError, KeyError, TypeError, AttributeError,
+              RecursionError, OverflowError, MemoryError)
+    try:
+        reader = _ArchiveReader(archive, prefix, fail, file_size, False)
+        info = reader.member(f"{prefix}byteorder")
+        if info is not None:
+            order = reader.read(info.filename, np.empty(info.file_size, np.uint8)).tobytes()
+            if order not in (b"little", b"big"):
+                raise fail(f"its byteorder record is {order[:20]!r}, not 'little' or 'big'")
+            reader.order = ">" if order == b"big" else "<"
+        info = reader.member(f"{prefix}data.pkl")
+        data = reader.read(f"{prefix}data.pkl", np.empty(info.file_size, np.uint8)).tobytes()
+        try:
+            check_pickle(data, TORCH)
+        except UnsafePickleError as e:
+            raise CheckpointError(f"load: {name}: {e}") from None
+        return _Unpickler(io.BytesIO(data), reader).load()
+    except errors as e:
+        if isinstance(e, CheckpointError):
+            raise
+        if isinstance(e, UnsafePickleError):
+            raise CheckpointError(f"load: {name}: {e}") from None
+        raise fail(f"truncated or corrupted: {type(e).__name__}: {str(e):.120}") from None
