@@ -377,3 +377,45 @@ def test_load_torch_refuses_unknown_byteorder(tmp_path, byteorder):
                     lambda n, d: byteorder if n.endswith("/byteorder") else d)
     with pytest.raises(svertka.CheckpointError, match="byteorder"):
         svertka.load(path)
+
+
+# ------------------------------------------------------------------------ writing
+def test_save_format_torch_loads_in_torch_weights_only_with_the_same_outputs(tmp_path):
+    svertka.manual_seed(0)
+    sm = _lecture_cnn(nn).to(svertka.float64).eval()
+    path = tmp_path / "from_svertka.pt"
+    svertka.save({"model": sm.state_dict(), "epoch": 3, "hist": [0.5, None, (1, "a")]}, path,
+                 format="torch")
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["epoch"] == 3 and ckpt["hist"] == [0.5, None, (1, "a")]
+    tm = _lecture_cnn(torch.nn).double().eval()
+    tm.load_state_dict(ckpt["model"])
+    x = np.random.default_rng(2).standard_normal((2, 3, 8, 8))
+    with torch.no_grad():
+        want = tm(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(sm(svertka.tensor(x))._data, want, rtol=0, atol=1e-12)
+
+
+def test_save_format_torch_keeps_dtypes_parameters_and_requires_grad(tmp_path):
+    obj = {str(d): svertka.ones(2, 3, dtype=d) for d in (
+        svertka.float16, svertka.float32, svertka.float64, svertka.int8, svertka.int16,
+        svertka.int32, svertka.int64, svertka.uint8, svertka.bool_)}
+    obj.update(p=nn.Parameter(svertka.ones(2)), f=nn.Parameter(svertka.ones(1), False),
+               leaf=svertka.ones(2).requires_grad_(), view=svertka.arange(6.0).reshape(2, 3).T,
+               scalar=svertka.tensor(2.5))
+    path = tmp_path / "t.pt"
+    svertka.save(obj, path, format="torch")
+    want = torch.load(path, weights_only=True)
+    for k, t in obj.items():
+        np.testing.assert_array_equal(want[k].detach().numpy(), t._data, err_msg=k)
+        assert str(want[k].dtype).replace("torch.", "svertka.") == str(t.dtype), k
+        assert want[k].requires_grad == t.requires_grad, k
+        assert isinstance(want[k], torch.nn.Parameter) == isinstance(t, nn.Parameter), k
+    got = svertka.load(path)
+    for k, t in obj.items():
+        np.testing.assert_array_equal(got[k]._data, t._data, err_msg=k)
+
+
+def test_save_format_torch_refuses_what_torch_load_would_refuse(tmp_path):
+    with pytest.raises(TypeError, match=r"got ndarray at obj\['a'\]"):
+        svertka.save({"a": np.ones(2)}, tmp_path / "x.pt", format="torch")

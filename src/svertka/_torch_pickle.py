@@ -20,6 +20,10 @@ holds; a tensor is then copied out of its storage (so views with offsets and str
 overlapping ones, become tensors that own their memory), and all tensors together may take at
 most ``MAX_COPY_FACTOR`` times the file's size (bfloat16 widened to float32 doubles a storage;
 views of one storage each count). A load thus peaks near ``1 + MAX_COPY_FACTOR`` times the file.
+
+Writing (``svertka.save(obj, path, format='torch')``, :func:`write_archive`): the same zip
+layout and a protocol-2 pickle of the same calls, every tensor with a storage of its own (views
+are written as copies), so that ``torch.load(path, weights_only=True)`` reads it.
 """
 
 from __future__ import annotations
@@ -363,3 +367,103 @@ def read_archive(archive, prefix, name, file_size):
         if isinstance(e, UnsafePickleError):
             raise CheckpointError(f"load: {name}: {e}") from None
         raise fail(f"truncated or corrupted: {type(e).__name__}: {str(e):.120}") from None
+
+
+# ----------------------------------------------------------------- writing
+_STORAGE_OF = {np.dtype(v).newbyteorder("="): k for k, v in _STORAGES.items()
+               if k != "BFloat16Storage"}
+
+
+class _Writer:
+    """Writes the pickle ``torch.save`` writes (protocol 2, no memo) for plain data and
+    svertka tensors, collecting each tensor's bytes as a storage of its own."""
+
+    def __init__(self):
+        self.out, self.storages = [b"\x80\x02"], []
+
+    def global_(self, module, name):
+        self.out.append(f"c{module}\n{name}\n".encode())
+
+    def ordered_dict(self):
+        self.global_("collections", "OrderedDict")
+        self.out.append(b")R")
+
+    def tensor(self, t, where):
+        from svertka.nn.parameter import Parameter
+
+        data = np.asarray(t._data, order="C")
+        storage = _STORAGE_OF[data.dtype.newbyteorder("=")]
+        key = str(len(self.storages))
+        self.storages.append(data.astype(data.dtype.newbyteorder("<"), copy=False))
+        if isinstance(t, Parameter):
+            self.global_("torch._utils", "_rebuild_parameter")
+            self.out.append(b"(")
+        self.global_("torch._utils", "_rebuild_tensor_v2")
+        self.out.append(b"((")
+        self.value("storage", where)
+        self.global_("torch", storage)
+        for v in (key, "cpu", data.size):
+            self.value(v, where)
+        self.out.append(b"tQ")
+        for v in (0, tuple(data.shape), tuple(s // max(data.itemsize, 1) for s in
+                                              data.strides),
+                  bool(t.requires_grad) and not isinstance(t, Parameter)):
+            self.value(v, where)
+        self.ordered_dict()
+        self.out.append(b"tR")
+        if isinstance(t, Parameter):
+            self.value(bool(t.requires_grad), where)
+            self.ordered_dict()
+            self.out.append(b"tR")
+
+    def value(self, obj, where, depth=0):
+        out = self.out
+        if isinstance(obj, Tensor):
+            return self.tensor(obj, where)
+        if obj is None or isinstance(obj, bool):
+            return out.append({None: b"N", True: b"\x88", False: b"\x89"}[obj])
+        if isinstance(obj, (int, np.integer)):
+            return out.append(b"\x8a" + bytes([len(b := pickle.encode_long(int(obj)))]) + b)
+        if isinstance(obj, (float, np.floating)):
+            return out.append(b"G" + np.array(float(obj), ">f8").tobytes())
+        if isinstance(obj, str):
+            b = obj.encode("utf-8", "surrogatepass")
+            return out.append(b"X" + len(b).to_bytes(4, "little") + b)
+        if isinstance(obj, (dict, list, tuple)) and depth >= 100:
+            raise ValueError(f"save: containers may be nested at most 100 deep, got deeper "
+                             f"at {where}")
+        if isinstance(obj, dict):
+            if isinstance(obj, OrderedDict):
+                self.ordered_dict()
+            else:
+                out.append(b"}")
+            out.append(b"(")
+            for k, v in obj.items():
+                if not (k is None or isinstance(k, (str, int, float, bool))):
+                    raise TypeError(f"save: dict keys must be str, int, float, bool or None, "
+                                    f"got {type(k).__name__} at {where}")
+                self.value(k, where)
+                self.value(v, f"{where}[{k!r}]", depth + 1)
+            return out.append(b"u")
+        if isinstance(obj, (list, tuple)):
+            out.append(b"(" if isinstance(obj, tuple) else b"](")
+            for i, v in enumerate(obj):
+                self.value(v, f"{where}[{i}]", depth + 1)
+            return out.append(b"t" if isinstance(obj, tuple) else b"e")
+        raise TypeError(f"save: a PyTorch checkpoint holds svertka tensors, numbers, strings, "
+                        f"None and dicts/lists/tuples of them, got {type(obj).__name__} at "
+                        f"{where}")
+
+
+def write_archive(obj, fh):
+    """Write ``obj`` to the binary file ``fh`` as ``torch.save`` would (the zip format, every
+    tensor with a storage of its own), for ``torch.load(path, weights_only=True)``."""
+    writer = _Writer()
+    writer.value(obj, "obj")
+    writer.out.append(b".")
+    with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", b"".join(writer.out))
+        z.writestr("archive/byteorder", b"little")
+        for key, data in enumerate(writer.storages):
+            z.writestr(f"archive/data/{key}", data.tobytes())
+        z.writestr("archive/version", b"3\n")

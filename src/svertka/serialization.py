@@ -1,5 +1,10 @@
 """`svertka.save` / `svertka.load`: checkpoints that execute no code and NumPy alone can read.
 
+``load`` also reads the files of ``torch.save`` (:mod:`svertka._torch_pickle`) and safetensors
+files (:mod:`svertka.safetensors`), told apart by content; ``save`` writes those formats too
+(``format='torch'``, or ``'safetensors'`` / a ``.safetensors`` name). What follows describes
+svertka's own format.
+
 A checkpoint is a NumPy ``.npz`` archive (a zip of ``.npy`` files, stored, not compressed):
 
 * ``t0``, ``t1``, ...: one array per tensor in the saved object;
@@ -259,8 +264,8 @@ def _format_of(f, format, fn):
         name = f if isinstance(f, (str, os.PathLike)) else getattr(f, "name", "")
         name = os.fspath(name) if isinstance(name, (str, os.PathLike)) else ""
         return "safetensors" if str(name).endswith(".safetensors") else "svertka"
-    if format not in ("svertka", "safetensors"):
-        raise ValueError(f"{fn}: format must be 'svertka' or 'safetensors', got "
+    if format not in ("svertka", "safetensors", "torch"):
+        raise ValueError(f"{fn}: format must be 'svertka', 'safetensors' or 'torch', got "
                          f"format={format!r}")
     return format
 
@@ -273,8 +278,11 @@ def save(obj, f, format=None, metadata=None):
             (nested at most ``MAX_DEPTH`` deep, at most ``MAX_ARRAYS`` tensors and arrays).
             For a safetensors file: a flat dict of str to tensors.
         f: a path (str or ``os.PathLike``) or a writable binary file object.
-        format: ``'svertka'`` (this module's checkpoint) or ``'safetensors'`` (see
-            :mod:`svertka.safetensors`; needs ``pip install "svertka[safetensors]"``); by
+        format: ``'svertka'`` (this module's checkpoint), ``'safetensors'`` (see
+            :mod:`svertka.safetensors`; needs ``pip install "svertka[safetensors]"``) or
+            ``'torch'`` (the zip file of ``torch.save``, which ``torch.load(path,
+            weights_only=True)`` reads: tensors, numbers, strings, None, dicts/lists/tuples;
+            ``Parameter`` becomes ``torch.nn.Parameter``; views are saved as copies); by
             default ``'safetensors'`` when the file's name ends in ``.safetensors``.
         metadata: for a safetensors file only, a dict of str to str kept in its header.
 
@@ -296,6 +304,11 @@ def save(obj, f, format=None, metadata=None):
 
         data = safetensors.save(obj, metadata)
         _write(f, lambda out: out.write(data))
+        return
+    if metadata is None and _format_of(f, format, "save") == "torch":
+        from svertka import _torch_pickle
+
+        _write(f, lambda out: _torch_pickle.write_archive(obj, out))
         return
     if metadata is not None:
         raise ValueError("save: metadata is kept by safetensors files only (format="
