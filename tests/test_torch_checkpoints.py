@@ -134,7 +134,7 @@ def _randomize_bn_statistics(model):
 
 def test_load_torch_resnet_state_dict_gives_torchs_outputs(tmp_path):
     torch.manual_seed(0)
-    tm = _TorchResNet(10).eval()
+    tm = _TorchResNet(10).float().eval()  # float32 whatever default dtype other tests left
     _randomize_bn_statistics(tm)
     path = _save(tmp_path, {"model": tm.state_dict(), "epoch": 3}, "resnet.pth")
     ckpt = svertka.load(path)
@@ -419,3 +419,10 @@ def test_save_format_torch_keeps_dtypes_parameters_and_requires_grad(tmp_path):
 def test_save_format_torch_refuses_what_torch_load_would_refuse(tmp_path):
     with pytest.raises(TypeError, match=r"got ndarray at obj\['a'\]"):
         svertka.save({"a": np.ones(2)}, tmp_path / "x.pt", format="torch")
+
+
+def test_load_torch_whole_model_is_refused_with_a_hint(tmp_path):
+    path = _save(tmp_path, torch.nn.Linear(2, 1), "model.pt")
+    with pytest.raises(svertka.CheckpointError, match=r"model\.pt.*torch\.nn\.modules\.linear"
+                                                      r"\.Linear.*state_dict\(\) instead"):
+        svertka.load(path)

@@ -257,7 +257,8 @@ def _persistent(pid):
 TORCH = Policy(set(_CALLS) | _STORAGE_GLOBALS | {("torch", k) for k in _DTYPES},
                _reduce, _build,
                "tensors (of the dtypes svertka reads), parameters, dtypes, torch.Size, "
-               "OrderedDicts and plain data", _persistent)
+               "OrderedDicts and plain data (a model saved whole? torch.save its "
+               "state_dict() instead)", _persistent)
 
 
 # ----------------------------------------------------------------- the archive
