@@ -252,11 +252,39 @@ def test_load_torch_detects_format_by_content_not_name(tmp_path):
         np.testing.assert_array_equal(svertka.load(io.BytesIO(fh.read()))["w"]._data, [1, 1])
 
 
-def test_load_torch_legacy_format_is_refused_with_how_to_convert(tmp_path):
-    path = _save(tmp_path, {"w": torch.ones(2)}, "old.pth", _use_new_zipfile_serialization=False)
-    with pytest.raises(svertka.CheckpointError, match=r"old\.pth.*legacy format.*torch\.save\("
-                                                      r"torch\.load\(path, weights_only=True\)"):
+def test_load_torch_legacy_format_gives_torchs_values(tmp_path):
+    x = torch.arange(12, dtype=torch.float64).reshape(3, 4)
+    obj = {"sd": collections.OrderedDict(w=x, t=x.t(), row=x[1]), "p": torch.nn.Parameter(
+        torch.ones(2)), "bf": torch.ones(2, dtype=torch.bfloat16), "n": [1, "a"], **_every_dtype()}
+    path = _save(tmp_path, obj, "old.pth", _use_new_zipfile_serialization=False)
+    with open(path, "rb") as fh:
+        assert fh.read(2) == b"\x80\x02" and not zipfile.is_zipfile(path)
+    want = torch.load(path, weights_only=True)
+    got = svertka.load(path)
+    for k in ("w", "t", "row"):
+        np.testing.assert_array_equal(got["sd"][k]._data, want["sd"][k].numpy(), err_msg=k)
+    for k in obj:
+        if isinstance(want[k], torch.Tensor):
+            w = want[k].detach()
+            w = (w.float() if w.dtype == torch.bfloat16 else w).numpy()
+            np.testing.assert_array_equal(got[k]._data, w, err_msg=k)
+    assert isinstance(got["p"], nn.Parameter) and got["p"].requires_grad and got["n"] == [1, "a"]
+
+
+def test_load_torch_legacy_format_truncated_or_hostile_is_checkpoint_error(tmp_path):
+    marker = tmp_path / "pwned"
+    data = _save(tmp_path, {"w": torch.arange(8.0)}, "old.pth",
+                 _use_new_zipfile_serialization=False).read_bytes()
+    for n in range(20, len(data), max(1, len(data) // 40)):
+        cut = tmp_path / "cut.pth"
+        cut.write_bytes(data[:n])
+        with pytest.raises(svertka.CheckpointError, match=r"cut\.pth"):
+            svertka.load(cut)
+    path = _save(tmp_path, {"w": torch.ones(1), "x": _Payload(os.system, (f"touch {marker}",))},
+                 "evil.pth", _use_new_zipfile_serialization=False)
+    with pytest.raises(svertka.CheckpointError, match=r"evil\.pth.*refusing to load global"):
         svertka.load(path)
+    assert not marker.exists()
 
 
 # ------------------------------------------------------------------------ hostile files
@@ -426,3 +454,18 @@ def test_load_torch_whole_model_is_refused_with_a_hint(tmp_path):
     with pytest.raises(svertka.CheckpointError, match=r"model\.pt.*torch\.nn\.modules\.linear"
                                                       r"\.Linear.*state_dict\(\) instead"):
         svertka.load(path)
+
+
+def test_load_torch_memory_peak_is_about_twice_the_file_size(tmp_path):
+    import tracemalloc
+
+    path = _save(tmp_path, {"w": torch.ones(2 ** 20), "b": torch.zeros(2 ** 10)})
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        state = svertka.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert state["w"].sum().item() == 2 ** 20
+    assert peak < 2.2 * size  # each storage once, each tensor's copy, a read buffer

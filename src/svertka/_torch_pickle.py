@@ -5,7 +5,9 @@ A ``torch.save`` file (PyTorch >= 1.6) is a zip archive of stored members under 
 ``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)``
 and whose storages are persistent ids ``('storage', torch.FloatStorage, key, location,
 numel)``; ``<name>/data/<key>``, each storage's raw bytes; ``<name>/byteorder``,
-``little`` or ``big`` (absent in old files: little).
+``little`` or ``big`` (absent in old files: little). The legacy format (before PyTorch 1.6,
+or ``_use_new_zipfile_serialization=False``; :func:`read_legacy`) is a sequence of pickles
+followed by the storages' bytes; its object pickle is read the same way.
 
 The pickle goes through :mod:`svertka._safe_pickle` with the policy :data:`TORCH`: its
 opcodes are simulated first (bounded work, no recursive structures), and only what a tensor
@@ -31,6 +33,7 @@ from __future__ import annotations
 import io
 import math
 import pickle
+import pickletools
 import re
 import zipfile
 from collections import OrderedDict
@@ -46,6 +49,7 @@ from svertka._safe_pickle import (
     _Obj,
     _value,
     check_pickle,
+    safe_load,
 )
 from svertka.tensor import Size, Tensor
 
@@ -123,7 +127,8 @@ class _Unpickler(pickle.Unpickler):
             raise TORCH.refuse_global(module, name) from None
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage" and
+        if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage" and
+                pid[5:] in ((), (None,)) and
                 isinstance(pid[1], _StorageType) and isinstance(pid[2], str) and
                 isinstance(pid[3], str) and type(pid[4]) is int and pid[4] >= 0):
             raise UnsafePickleError(f"refusing the persistent id {pid!r:.80}")
@@ -246,7 +251,9 @@ def _build(target, state):
 
 def _persistent(pid):
     v = pid.items if pid.kind == "tuple" else None
-    if v is None or len(v) != 5 or _value(v[0]) != "storage" or v[1].kind != "global" or \
+    if v is None or len(v) not in (5, 6) or _value(v[0]) != "storage" or \
+            (len(v) == 6 and (v[5].kind != "scalar" or v[5].value is not None)) or \
+            v[1].kind != "global" or \
             v[1].value[1:] not in _STORAGE_GLOBALS or v[2].kind != "str" or \
             v[3].kind != "str" or type(_value(v[4])) is not int:
         raise UnsafePickleError("refusing a persistent id other than ('storage', a storage "
@@ -262,15 +269,56 @@ TORCH = Policy(set(_CALLS) | _STORAGE_GLOBALS | {("torch", k) for k in _DTYPES},
 
 
 # ----------------------------------------------------------------- the archive
-class _ArchiveReader:
-    """Reads one torch zip archive's storages, bounding the bytes read and copied."""
+class _Storages:
+    """A checkpoint's storages, each read once, bounding the bytes read and copied."""
 
-    def __init__(self, archive, prefix, fail, file_size, big_endian):
-        self.archive, self.prefix, self.fail = archive, prefix, fail
+    def __init__(self, fail, file_size, big_endian):
+        self.fail = fail
         self.budget = file_size
         self.copy_budget = MAX_COPY_FACTOR * file_size
         self.order = ">" if big_endian else "<"
         self.storages = {}
+
+    def storage(self, stype, key, numel):
+        if not _KEY.fullmatch(key):
+            raise _Malformed(f"invalid storage key {key!r:.40}")
+        nbytes = numel * stype.dtype.itemsize
+        raw = self.storages.get(key)
+        if raw is None:
+            if nbytes > self.budget:
+                raise self.fail(f"storage {key!r} declares {numel} elements ({nbytes} bytes), "
+                                f"more than the file holds")
+            raw = self.storages[key] = self.raw(key, nbytes)
+        elif raw.nbytes != nbytes:  # one storage viewed as two dtypes: same bytes
+            raise _Malformed(f"storage {key!r} is declared with {raw.nbytes} and {nbytes} "
+                             f"bytes")
+        return _Storage(raw.view(stype.dtype.newbyteorder(self.order)),
+                        stype.name == "BFloat16Storage")
+
+    def spend(self, nbytes):
+        if nbytes > self.copy_budget:
+            raise self.fail(f"its tensors take more than {MAX_COPY_FACTOR} times the file's "
+                            f"size (views repeating a storage's elements?)")
+        self.copy_budget -= nbytes
+
+    @staticmethod
+    def fill(m, out, what):
+        """Read exactly ``out.nbytes`` bytes of the binary file ``m`` into ``out``."""
+        view, pos = memoryview(out), 0
+        while pos < out.nbytes:
+            got = m.readinto(view[pos:pos + _CHUNK])
+            if not got:
+                raise EOFError(f"{what} ends after {pos} of {out.nbytes} bytes")
+            pos += got
+        return out
+
+
+class _ArchiveReader(_Storages):
+    """The storages of a torch zip archive: members ``<prefix>data/<key>``."""
+
+    def __init__(self, archive, prefix, fail, file_size, big_endian):
+        super().__init__(fail, file_size, big_endian)
+        self.archive, self.prefix = archive, prefix
 
     def member(self, name):
         try:
@@ -296,39 +344,30 @@ class _ArchiveReader:
             raise self.fail(f"member {name!r} stores {info.file_size} bytes, but its "
                             f"storage declares {out.nbytes}")
         self.budget -= out.nbytes
-        view, pos = memoryview(out), 0
         with self.archive.open(info) as m:
-            while pos < out.nbytes:
-                got = m.readinto(view[pos:pos + _CHUNK])
-                if not got:
-                    raise EOFError(f"member {name!r} ends after {pos} of {out.nbytes} bytes")
-                pos += got
-            if m.read(1):
+            self.fill(m, out, f"member {name!r}")
+            if m.read(1):  # also lets zipfile check the CRC
                 raise ValueError(f"member {name!r} is longer than it declares")
         return out
 
-    def storage(self, stype, key, numel):
-        if not _KEY.fullmatch(key):
-            raise _Malformed(f"invalid storage key {key!r:.40}")
-        nbytes = numel * stype.dtype.itemsize
-        raw = self.storages.get(key)
-        if raw is None:
-            if nbytes > self.budget:
-                raise self.fail(f"storage {key!r} declares {numel} elements ({nbytes} bytes), "
-                                f"more than the file holds")
-            raw = self.read(f"{self.prefix}data/{key}", np.empty(nbytes, np.uint8))
-            self.storages[key] = raw
-        elif raw.nbytes != nbytes:  # one storage viewed as two dtypes: same bytes
-            raise _Malformed(f"storage {key!r} is declared with {raw.nbytes} and {nbytes} "
-                             f"bytes")
-        return _Storage(raw.view(stype.dtype.newbyteorder(self.order)),
-                        stype.name == "BFloat16Storage")
+    def raw(self, key, nbytes):
+        return self.read(f"{self.prefix}data/{key}", np.empty(nbytes, np.uint8))
 
-    def spend(self, nbytes):
-        if nbytes > self.copy_budget:
-            raise self.fail(f"its tensors take more than {MAX_COPY_FACTOR} times the file's "
-                            f"size (views repeating a storage's elements?)")
-        self.copy_budget -= nbytes
+
+class _LegacyReader(_Storages):
+    """The storages of a legacy file: after the pickles, each storage's element count (8
+    bytes) and elements, in the order of the keys' list."""
+
+    def __init__(self, fh, offsets, fail, file_size, big_endian):
+        super().__init__(fail, file_size, big_endian)
+        self.fh, self.offsets = fh, offsets
+
+    def raw(self, key, nbytes):
+        if key not in self.offsets or self.offsets[key][1] != nbytes:
+            raise self.fail(f"storage {key!r} is not stored as its pickle declares it")
+        self.budget -= nbytes
+        self.fh.seek(self.offsets[key][0])
+        return self.fill(self.fh, np.empty(nbytes, np.uint8), f"storage {key!r}")
 
 
 def is_torch_archive(names):
@@ -337,17 +376,31 @@ def is_torch_archive(names):
     return found[0] if len(found) == 1 else None
 
 
-def read_archive(archive, prefix, name, file_size):
-    """The object that the torch zip ``archive`` (opened by the caller) holds."""
+_ERRORS = (EOFError, OSError, zipfile.BadZipFile, ValueError, NotImplementedError,
+           pickle.UnpicklingError, IndexError, KeyError, TypeError, AttributeError,
+           RecursionError, OverflowError, MemoryError)
+
+
+def _guarded(name, read):
+    """``read(fail)``, every failure a ``CheckpointError`` naming the file ``name``."""
     from svertka.serialization import CheckpointError
 
     def fail(why):
         return CheckpointError(f"load: {name} is not a valid PyTorch checkpoint ({why})")
 
-    errors = (EOFError, OSError, zipfile.BadZipFile, ValueError, NotImplementedError,
-              pickle.UnpicklingError, IndexError, KeyError, TypeError, AttributeError,
-              RecursionError, OverflowError, MemoryError)
     try:
+        return read(fail)
+    except _ERRORS as e:
+        if isinstance(e, CheckpointError):
+            raise
+        if isinstance(e, UnsafePickleError):
+            raise CheckpointError(f"load: {name}: {e}") from None
+        raise fail(f"truncated or corrupted: {type(e).__name__}: {str(e):.120}") from None
+
+
+def read_archive(archive, prefix, name, file_size):
+    """The object that the torch zip ``archive`` (opened by the caller) holds."""
+    def read(fail):
         reader = _ArchiveReader(archive, prefix, fail, file_size, False)
         info = reader.member(f"{prefix}byteorder")
         if info is not None:
@@ -357,17 +410,70 @@ def read_archive(archive, prefix, name, file_size):
             reader.order = ">" if order == b"big" else "<"
         info = reader.member(f"{prefix}data.pkl")
         data = reader.read(f"{prefix}data.pkl", np.empty(info.file_size, np.uint8)).tobytes()
-        try:
-            check_pickle(data, TORCH)
-        except UnsafePickleError as e:
-            raise CheckpointError(f"load: {name}: {e}") from None
+        check_pickle(data, TORCH)
         return _Unpickler(io.BytesIO(data), reader).load()
-    except errors as e:
-        if isinstance(e, CheckpointError):
-            raise
-        if isinstance(e, UnsafePickleError):
-            raise CheckpointError(f"load: {name}: {e}") from None
-        raise fail(f"truncated or corrupted: {type(e).__name__}: {str(e):.120}") from None
+
+    return _guarded(name, read)
+
+
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_LEGACY_PROTOCOL = 1001
+
+
+def _next_pickle(fh, end):
+    """The bytes of the pickle that starts at ``fh``'s position (which moves past it)."""
+    start = fh.tell()
+    for _ in pickletools.genops(fh):  # stops after STOP; reads no more than the file holds
+        if fh.tell() > end:
+            raise EOFError("a pickle runs past the end of the file")
+    stop = fh.tell()
+    fh.seek(start)
+    return fh.read(stop - start)
+
+
+def read_legacy(fh, name, file_size):
+    """The object that a file of the legacy format (``torch.save`` before PyTorch 1.6, or
+    ``_use_new_zipfile_serialization=False``) holds, from ``fh``'s position: pickles of the
+    magic number, the protocol version and the writer's byte order, the object (with the
+    same restricted reader as the zip format), the list of storage keys; then each storage."""
+    def read(fail):
+        start = fh.tell()
+        end = start + file_size
+        magic, protocol, info = (safe_load(_next_pickle(fh, end)) for _ in range(3))
+        if magic != LEGACY_MAGIC or protocol != _LEGACY_PROTOCOL or \
+                not isinstance(info, dict) or not isinstance(info.get("little_endian"), bool):
+            raise fail("not a legacy torch.save file (its magic number, protocol version or "
+                       "system record is not torch's)")
+        data = _next_pickle(fh, end)
+        declared = {}
+
+        def persistent(pid):  # the simulation records each storage's type and size
+            made = _persistent(pid)
+            v = pid.items
+            declared[_value(v[2])] = (v[1].value[2], _value(v[4]))
+            return made
+
+        check_pickle(data, Policy(TORCH.globals, _reduce, _build, TORCH.holds, persistent))
+        keys = safe_load(_next_pickle(fh, end))
+        if not isinstance(keys, list) or len(set(map(str, keys))) != len(keys) or \
+                not all(isinstance(k, str) and k in declared for k in keys):
+            raise fail("its list of storages does not match the storages its object uses")
+        little = info["little_endian"]
+        offsets = {}
+        for key in keys:  # each storage: its element count, then its elements
+            count = int.from_bytes(_Storages.fill(fh, np.empty(8, np.uint8), "a storage"),
+                                   "little" if little else "big", signed=True)
+            stype, numel = declared[key]
+            nbytes = numel * np.dtype(_STORAGES[stype]).itemsize
+            if count != numel or fh.tell() + nbytes > end:
+                raise fail(f"storage {key!r} stores {count} elements, its pickle declares "
+                           f"{numel}, the file holds {end - fh.tell()} more bytes")
+            offsets[key] = (fh.tell(), nbytes)
+            fh.seek(nbytes, 1)
+        reader = _LegacyReader(fh, offsets, fail, file_size, not little)
+        return _Unpickler(io.BytesIO(data), reader).load()
+
+    return _guarded(name, read)
 
 
 # ----------------------------------------------------------------- writing

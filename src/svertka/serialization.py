@@ -470,14 +470,15 @@ def _read_checkpoint(fh, name, file_size, expect=None):
     fh.seek(start)
     if head.startswith(b"\x93NUMPY"):
         raise fail("a single .npy array, not a checkpoint archive")
-    if head.startswith(_TORCH_LEGACY_MAGIC) or head[257:262] == b"ustar":
-        raise CheckpointError(
-            f"load: {name} is a PyTorch checkpoint in the legacy format of torch.save before "
-            f"PyTorch 1.6 (or _use_new_zipfile_serialization=False), which svertka does not "
-            f"read; convert it with torch: torch.save(torch.load(path, weights_only=True), "
-            f"new_path)")
     from svertka import _torch_pickle, safetensors
 
+    if head.startswith(_TORCH_LEGACY_MAGIC):
+        return _torch_pickle.read_legacy(fh, name, file_size)
+    if head[257:262] == b"ustar":
+        raise CheckpointError(
+            f"load: {name} is a tar archive, perhaps a PyTorch checkpoint of the tar format "
+            f"of torch.save before PyTorch 0.4, which svertka does not read; convert it with "
+            f"torch: torch.save(torch.load(path, weights_only=True), new_path)")
     if safetensors.looks_like(head):
         return safetensors.read(fh, name, file_size)
     if expect == "safetensors":
@@ -550,16 +551,16 @@ def load(f, map_location=None, weights_only=True):
 
     The format is told by the file's content, not its name. svertka's own checkpoints are
     described in this module's docstring. PyTorch checkpoints (the zip format of PyTorch 1.6
-    and later) are read by a restricted unpickler (:mod:`svertka._torch_pickle`) that admits
-    only tensors, parameters, ``OrderedDict``, dtypes, ``torch.Size`` and plain data; any
-    other global (``os.system``, a class of the user's code) raises ``CheckpointError``
-    naming the file and the global, and nothing from the file runs. Their tensors come back
-    as svertka tensors (``Parameter`` for ``torch.nn.Parameter``), with the file's
-    ``requires_grad``; bfloat16 is widened to float32; views that shared a storage in the
-    file become tensors that own their memory (torch keeps them sharing); big-endian files
-    load. The legacy format of ``torch.save`` before PyTorch 1.6 is refused with a
-    ``CheckpointError`` that says how to convert it. safetensors files: see
-    :mod:`svertka.safetensors` (the ``[safetensors]`` extra).
+    and later, and the legacy one) are read by a restricted unpickler
+    (:mod:`svertka._torch_pickle`) that admits only tensors, parameters, ``OrderedDict``,
+    dtypes, ``torch.Size`` and plain data; any other global (``os.system``, a class of the
+    user's code) raises ``CheckpointError`` naming the file and the global, and nothing from
+    the file runs. Their tensors come back as svertka tensors (``Parameter`` for
+    ``torch.nn.Parameter``), with the file's ``requires_grad``; bfloat16 is widened to
+    float32; views that shared a storage in the file become tensors that own their memory
+    (torch keeps them sharing); big-endian files load. The tar format of PyTorch before 0.4
+    is refused with a ``CheckpointError`` that says how to convert it. safetensors files:
+    see :mod:`svertka.safetensors` (the ``[safetensors]`` extra).
 
     ``map_location`` and ``weights_only`` are accepted for torch compatibility (svertka has only
     the CPU, and never loads code). A truncated, corrupted, hostile or foreign file, or one that
