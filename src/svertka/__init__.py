@@ -83,7 +83,8 @@ __all__ = [
     "CheckpointError", *_function_names,
 ]
 
-_LAZY = ("data", "models", "analysis", "vision", "viz", "train", "backends", "utils")
+_LAZY = ("data", "models", "analysis", "vision", "viz", "train", "backends", "utils",
+         "safetensors")
 
 
 def __getattr__(name):

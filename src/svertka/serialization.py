@@ -1,5 +1,10 @@
 """`svertka.save` / `svertka.load`: checkpoints that execute no code and NumPy alone can read.
 
+``load`` also reads the files of ``torch.save`` (:mod:`svertka._torch_pickle`) and safetensors
+files (:mod:`svertka.safetensors`), told apart by content; ``save`` writes those formats too
+(``format='torch'``, or ``'safetensors'`` / a ``.safetensors`` name). What follows describes
+svertka's own format.
+
 A checkpoint is a NumPy ``.npz`` archive (a zip of ``.npy`` files, stored, not compressed):
 
 * ``t0``, ``t1``, ...: one array per tensor in the saved object;
@@ -65,6 +70,10 @@ _TENSOR_DTYPES = frozenset(_dtype._BY_NP)
 # A JSON dict costs 3 levels ({"__dict__": [[k, v]]}), a tuple 2, a list 1, a leaf object 1.
 _MAX_JSON_DEPTH = 3 * MAX_DEPTH + 2
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+# the first bytes of a legacy torch.save file: pickle protocol 2, the long 0x1950a86a20f9469cfc6c
+_TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+_HEAD = 512                   # bytes read to tell the formats apart
 
 _TEMP_PREFIX = ".svertka-"
 _TEMP_SUFFIX = ".tmp"
@@ -250,13 +259,32 @@ def _create_temporary(directory):
     raise FileExistsError(f"save: could not create a temporary file in {directory!r}")
 
 
-def save(obj, f):
+def _format_of(f, format, fn):
+    if format is None:
+        name = f if isinstance(f, (str, os.PathLike)) else getattr(f, "name", "")
+        name = os.fspath(name) if isinstance(name, (str, os.PathLike)) else ""
+        return "safetensors" if str(name).endswith(".safetensors") else "svertka"
+    if format not in ("svertka", "safetensors", "torch"):
+        raise ValueError(f"{fn}: format must be 'svertka', 'safetensors' or 'torch', got "
+                         f"format={format!r}")
+    return format
+
+
+def save(obj, f, format=None, metadata=None):
     """Save ``obj`` (typically a ``state_dict`` or a dict of them) to a path or a binary file.
 
     Args:
         obj: tensors, NumPy arrays, numbers, strings, None, and dicts/lists/tuples of them
             (nested at most ``MAX_DEPTH`` deep, at most ``MAX_ARRAYS`` tensors and arrays).
+            For a safetensors file: a flat dict of str to tensors.
         f: a path (str or ``os.PathLike``) or a writable binary file object.
+        format: ``'svertka'`` (this module's checkpoint), ``'safetensors'`` (see
+            :mod:`svertka.safetensors`; needs ``pip install "svertka[safetensors]"``) or
+            ``'torch'`` (the zip file of ``torch.save``, which ``torch.load(path,
+            weights_only=True)`` reads: tensors, numbers, strings, None, dicts/lists/tuples;
+            ``Parameter`` becomes ``torch.nn.Parameter``; views are saved as copies); by
+            default ``'safetensors'`` when the file's name ends in ``.safetensors``.
+        metadata: for a safetensors file only, a dict of str to str kept in its header.
 
     Saving to a path is atomic (a temporary file renamed over the target), removes temporary
     files that killed saves left in that directory, and gives the file the permissions of any
@@ -271,6 +299,21 @@ def save(obj, f):
         >>> svertka.load(buf)
         {'w': tensor([1., 1.]), 'step': 3}
     """
+    if _format_of(f, format, "save") == "safetensors":
+        from svertka import safetensors
+
+        data = safetensors.save(obj, metadata)
+        _write(f, lambda out: out.write(data))
+        return
+    if metadata is None and _format_of(f, format, "save") == "torch":
+        from svertka import _torch_pickle
+
+        _write(f, lambda out: _torch_pickle.write_archive(obj, out))
+        return
+    if metadata is not None:
+        raise ValueError("save: metadata is kept by safetensors files only (format="
+                         "'safetensors' or a name ending in .safetensors), got metadata for "
+                         "a svertka checkpoint")
     arrays = {}
     structure = {"format": FORMAT, "version": VERSION, "object": _encode(obj, arrays, "obj")}
     text = json.dumps(structure)
@@ -280,8 +323,14 @@ def save(obj, f):
                          f"tensor or an array")
     payload = dict(arrays)
     payload["__svertka__"] = np.array(text)
+    _write(f, lambda out: np.savez(out, **payload))
+
+
+def _write(f, write):
+    """Call ``write(file)`` on the binary file ``f``, or atomically on a new file at path
+    ``f`` (a temporary file renamed over the target, keeping the target's permissions)."""
     if hasattr(f, "write"):
-        np.savez(f, **payload)
+        write(f)
         return
     path = os.fspath(f)
     directory = os.path.dirname(os.path.abspath(path))
@@ -289,7 +338,7 @@ def save(obj, f):
     fd, tmp = _create_temporary(directory)
     try:
         with os.fdopen(fd, "wb") as out:
-            np.savez(out, **payload)
+            write(out)
             out.flush()
             os.fsync(out.fileno())
         try:  # a replaced checkpoint keeps its permissions, as a file rewritten in place
@@ -410,15 +459,31 @@ def _central_directory_size(fh):
     return None if end is None else end[zipfile._ECD_SIZE]
 
 
-def _read_checkpoint(fh, name, file_size):
+def _read_checkpoint(fh, name, file_size, expect=None):
     def fail(why):
         return CheckpointError(f"load: {name} is not a valid svertka checkpoint ({why})")
 
     zip_errors = (zipfile.BadZipFile, OSError, EOFError, ValueError, OverflowError,
                   NotImplementedError, IndexError)
     start = fh.tell()
-    if fh.read(6) == b"\x93NUMPY":
+    head = fh.read(_HEAD)
+    fh.seek(start)
+    if head.startswith(b"\x93NUMPY"):
         raise fail("a single .npy array, not a checkpoint archive")
+    from svertka import _torch_pickle, safetensors
+
+    if head.startswith(_TORCH_LEGACY_MAGIC):
+        return _torch_pickle.read_legacy(fh, name, file_size)
+    if head[257:262] == b"ustar":
+        raise CheckpointError(
+            f"load: {name} is a tar archive, perhaps a PyTorch checkpoint of the tar format "
+            f"of torch.save before PyTorch 0.4, which svertka does not read; convert it with "
+            f"torch: torch.save(torch.load(path, weights_only=True), new_path)")
+    if safetensors.looks_like(head):
+        return safetensors.read(fh, name, file_size)
+    if expect == "safetensors":
+        raise CheckpointError(f"load: {name} is not a valid safetensors file (it does not "
+                              f"open with a safetensors header)")
     try:
         directory = _central_directory_size(fh)
         if directory is not None and directory > _MAX_DIRECTORY_BYTES:
@@ -436,6 +501,9 @@ def _read_checkpoint(fh, name, file_size):
             raise fail(f"{len(names)} members, more than {MAX_ARRAYS} arrays and a structure")
         if len(set(names)) != len(names):
             raise fail("a member name occurs twice")
+        prefix = _torch_pickle.is_torch_archive(names)
+        if prefix is not None and "__svertka__.npy" not in names:
+            return _torch_pickle.read_archive(archive, prefix, name, file_size)
         reader = _Reader(archive, fail, file_size)
         meta = reader.array("__svertka__.npy", _structure_dtype, "structure entry")
         if meta is None:
@@ -478,14 +546,33 @@ def _read_checkpoint(fh, name, file_size):
 
 
 def load(f, map_location=None, weights_only=True):
-    """Load an object saved by :func:`save` from a path or a seekable binary file.
+    """Load a checkpoint from a path or a seekable binary file: one written by :func:`save`,
+    by ``torch.save`` (a ``.pt``/``.pth`` file, no torch needed), or a safetensors file.
+
+    The format is told by the file's content, not its name. svertka's own checkpoints are
+    described in this module's docstring. PyTorch checkpoints (the zip format of PyTorch 1.6
+    and later, and the legacy one) are read by a restricted unpickler
+    (:mod:`svertka._torch_pickle`) that admits only tensors, parameters, ``OrderedDict``,
+    dtypes, ``torch.Size`` and plain data; any other global (``os.system``, a class of the
+    user's code) raises ``CheckpointError`` naming the file and the global, and nothing from
+    the file runs. Their tensors come back as svertka tensors (``Parameter`` for
+    ``torch.nn.Parameter``), with the file's ``requires_grad``; bfloat16 is widened to
+    float32; views that shared a storage in the file become tensors that own their memory
+    (torch keeps them sharing); big-endian files load. The tar format of PyTorch before 0.4
+    is refused with a ``CheckpointError`` that says how to convert it. safetensors files:
+    see :mod:`svertka.safetensors` (the ``[safetensors]`` extra).
 
     ``map_location`` and ``weights_only`` are accepted for torch compatibility (svertka has only
     the CPU, and never loads code). A truncated, corrupted, hostile or foreign file, or one that
     is not a regular file (a directory, a FIFO, a device), raises ``CheckpointError`` (a
     ``ValueError``) naming the file and what is wrong; a missing one ``FileNotFoundError``.
-    Memory stays near the file's size whatever the file declares (see the module's docstring).
+    Memory stays within a small multiple of the file's size whatever the file declares (see
+    this module's docstring and :mod:`svertka._torch_pickle`).
     """
+    return _load(f, map_location)
+
+
+def _load(f, map_location=None, expect=None):
     if map_location not in (None, "cpu") and not callable(map_location) and not isinstance(
             map_location, dict):
         raise ValueError(f"load: only the 'cpu' device is available, got "
@@ -498,7 +585,7 @@ def load(f, map_location=None, weights_only=True):
         start = f.tell()
         size = f.seek(0, os.SEEK_END) - start
         f.seek(start)
-        return _read_checkpoint(f, name, size)
+        return _read_checkpoint(f, name, size, expect)
     path = os.fspath(f)
     name = repr(path)
     # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
@@ -517,4 +604,4 @@ def load(f, map_location=None, weights_only=True):
         os.close(fd)
         raise
     with fh:
-        return _read_checkpoint(fh, name, st.st_size)
+        return _read_checkpoint(fh, name, st.st_size, expect)
