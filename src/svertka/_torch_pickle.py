@@ -41,6 +41,7 @@ from collections import OrderedDict
 import numpy as np
 
 from svertka import _dtype
+from svertka._checkpoint_error import CheckpointError
 from svertka._safe_pickle import (
     _OPAQUE,
     Policy,
@@ -383,8 +384,6 @@ _ERRORS = (EOFError, OSError, zipfile.BadZipFile, ValueError, NotImplementedErro
 
 def _guarded(name, read):
     """``read(fail)``, every failure a ``CheckpointError`` naming the file ``name``."""
-    from svertka.serialization import CheckpointError
-
     def fail(why):
         return CheckpointError(f"load: {name} is not a valid PyTorch checkpoint ({why})")
 

@@ -47,6 +47,7 @@ import zipfile
 import numpy as np
 
 from svertka import _dtype
+from svertka._checkpoint_error import CheckpointError
 from svertka.tensor import Tensor
 
 FORMAT = "svertka-checkpoint"
@@ -81,10 +82,6 @@ _TEMP_NAME = re.compile(r"\.svertka-(?P<host>.+)-(?P<pid>[0-9]+)-[0-9a-f]{12}\.t
 _OLD_TEMP_NAME = re.compile(r"\.svertka-[a-z0-9_]{8}\.tmp")  # tempfile.mkstemp's, before
 _DEAD_WRITER_AGE = 60.0       # seconds: a temp file of a dead pid on this host, untouched since
 _ABANDONED_AGE = 3600.0       # seconds: any svertka temp file untouched this long
-
-
-class CheckpointError(ValueError):
-    """A file is not a valid svertka checkpoint (truncated, corrupted or of another format)."""
 
 
 def _encode(obj, arrays, where, depth=0):
@@ -300,9 +297,9 @@ def save(obj, f, format=None, metadata=None):
         {'w': tensor([1., 1.]), 'step': 3}
     """
     if _format_of(f, format, "save") == "safetensors":
-        from svertka import safetensors
+        from svertka import _safetensors_format
 
-        data = safetensors.save(obj, metadata)
+        data = _safetensors_format.save(obj, metadata)
         _write(f, lambda out: out.write(data))
         return
     if metadata is None and _format_of(f, format, "save") == "torch":
@@ -470,7 +467,7 @@ def _read_checkpoint(fh, name, file_size, expect=None):
     fh.seek(start)
     if head.startswith(b"\x93NUMPY"):
         raise fail("a single .npy array, not a checkpoint archive")
-    from svertka import _torch_pickle, safetensors
+    from svertka import _safetensors_format, _torch_pickle
 
     if head.startswith(_TORCH_LEGACY_MAGIC):
         return _torch_pickle.read_legacy(fh, name, file_size)
@@ -479,8 +476,8 @@ def _read_checkpoint(fh, name, file_size, expect=None):
             f"load: {name} is a tar archive, perhaps a PyTorch checkpoint of the tar format "
             f"of torch.save before PyTorch 0.4, which svertka does not read; convert it with "
             f"torch: torch.save(torch.load(path, weights_only=True), new_path)")
-    if safetensors.looks_like(head):
-        return safetensors.read(fh, name, file_size)
+    if _safetensors_format.looks_like(head):
+        return _safetensors_format.read(fh, name, file_size)
     if expect == "safetensors":
         raise CheckpointError(f"load: {name} is not a valid safetensors file (it does not "
                               f"open with a safetensors header)")
