@@ -14,6 +14,7 @@ from svertka._validate import (
     _fmt,
     check_choice,
     check_ndim,
+    check_numel,
     check_tensor,
     error,
     is_int,
@@ -101,12 +102,15 @@ def _padding_pairs(fn, padding, n, kernel, stride, dilation, allow_strings=True)
     return tuple((v, v) for v in p)
 
 
-def _check_fits(fn, spatial, kernel, pads, dilation, context):
+def _check_fits(fn, spatial, kernel, pads, dilation, context, lead=()):
+    """The (dilated) kernel fits in the padded input, and the padded input ``lead + padded``
+    has a size NumPy can hold (huge paddings are refused here, not by NumPy)."""
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     padded = tuple(i + lo + hi for i, (lo, hi) in zip(spatial, pads))
     if any(s > p for s, p in zip(span, padded)):
         raise error(fn, f"kernel size {span} (with dilation) is larger than the padded input "
                         f"{padded}", context)
+    check_numel(tuple(lead) + padded, fn, "padded input", context)
 
 
 # ----------------------------------------------------------------------------- convolution
@@ -123,8 +127,10 @@ def _conv(fn, n, input, weight, bias, stride, padding, dilation, groups):
     _check_channels(fn, tuple(x.shape), w_shape, groups, weight.shape[1] * groups,
                     weight.shape[0])
     _check_bias(fn, bias, (weight.shape[0],))
-    _check_fits(fn, tuple(x.shape[2:]), kernel, pads, dilation,
-                f"input {tuple(input.shape)}, weight {w_shape}, padding={padding!r}")
+    context = f"input {tuple(input.shape)}, weight {w_shape}, padding={padding!r}"
+    _check_fits(fn, tuple(x.shape[2:]), kernel, pads, dilation, context, x.shape[:2])
+    out = conv_out_shape(tuple(x.shape[2:]), kernel, stride, pads, dilation)
+    check_numel((x.shape[0], w_shape[0]) + tuple(out), fn, context=context)
     y = ConvNd.apply(x, weight, bias, stride=stride, pads=pads, dilation=dilation,
                      groups=groups)
     return y if batched else y.squeeze(0)
@@ -243,6 +249,8 @@ def _conv_transpose(fn, n, input, weight, bias, stride, padding, output_padding,
         raise error(fn, f"output size {out} is too small, it must be positive",
                     f"input {tuple(input.shape)}, weight {w_shape}, stride={stride}, "
                     f"padding={padding!r}, dilation={dilation}")
+    check_numel((x.shape[0], c_out) + out, fn, context=f"input {tuple(input.shape)}, weight "
+                                                       f"{w_shape}, stride={stride}")
     y = ConvTransposeNd.apply(x, weight, bias, stride=stride, pads=pads, dilation=dilation,
                               groups=groups, out=out)
     return y if batched else y.squeeze(0)
@@ -375,8 +383,10 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     stride = ntuple(stride, 2, "stride", fn)
     batched = input.ndim == 4
     x = input if batched else input.unsqueeze(0)
-    _check_fits(fn, tuple(x.shape[2:]), kernel, pads, dilation,
-                f"input {tuple(input.shape)}, kernel_size={kernel}, padding={padding!r}")
+    context = f"input {tuple(input.shape)}, kernel_size={kernel}, padding={padding!r}"
+    _check_fits(fn, tuple(x.shape[2:]), kernel, pads, dilation, context, x.shape[:2])
+    blocks = math.prod(conv_out_shape(tuple(x.shape[2:]), kernel, stride, pads, dilation))
+    check_numel((x.shape[0], x.shape[1] * math.prod(kernel), blocks), fn, context=context)
     y = Unfold.apply(x, kernel=kernel, stride=stride, pads=pads, dilation=dilation)
     return y if batched else y.squeeze(0)
 
@@ -424,7 +434,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                         f"by prod(kernel_size)={math.prod(kernel)}",
                     f"input {tuple(input.shape)}")
     _check_fits(fn, size, kernel, pads, dilation,
-                f"output_size={size}, kernel_size={kernel}, padding={padding!r}")
+                f"output_size={size}, kernel_size={kernel}, padding={padding!r}",
+                (x.shape[0], ck // math.prod(kernel)))
     outs = conv_out_shape(size, kernel, stride, pads, dilation)
     if blocks != math.prod(outs):
         raise error(fn, f"input has {blocks} blocks, but output_size={size} gives "

@@ -92,11 +92,11 @@ class PReLU(Module):
 
     def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         super().__init__()
-        if not V.is_int(num_parameters) or num_parameters < 1:
-            raise V.error("PReLU", f"num_parameters must be a positive int, got "
-                                   f"num_parameters={num_parameters!r}")
+        num_parameters = V.check_int(num_parameters, "num_parameters", "PReLU", minimum=1,
+                                     what="a positive int")
+        V.check_numel((num_parameters,), "PReLU", "num_parameters")
         self.num_parameters = num_parameters
-        self.init = init
+        self.init = V.check_real(init, "init", "PReLU")
         self.weight = Parameter(empty(num_parameters, dtype=dtype))
         self.reset_parameters()
 

@@ -114,6 +114,7 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input):
+        V.check_tensor(input, "input", "Flatten")
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):
@@ -128,6 +129,7 @@ class Unflatten(Module):
         self.dim, self.unflattened_size = dim, tuple(unflattened_size)
 
     def forward(self, input):
+        V.check_tensor(input, "input", "Unflatten")
         return input.unflatten(self.dim, self.unflattened_size)
 
     def extra_repr(self):
