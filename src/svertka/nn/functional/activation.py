@@ -11,6 +11,7 @@ rule (``dim=0`` for 0-, 1- and 3-D inputs, else ``dim=1``) and warn, as torch do
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 
@@ -28,9 +29,12 @@ __all__ = ["relu", "relu_", "relu6", "elu", "elu_", "selu", "selu_", "celu", "ce
 
 def _input(input, fn, floating=True):
     check_tensor(input, "input", fn)
-    if floating and input._data.dtype.kind != "f":
+    kind = input._data.dtype.kind
+    if floating and kind != "f":
         raise type_error(fn, f"input must be a floating-point tensor, got input of dtype "
                              f"{input._data.dtype}")
+    if kind == "b":                    # as torch: clipping a bool is not defined
+        raise type_error(fn, "input must be a numeric tensor, got input of dtype bool")
     return input
 
 
@@ -43,6 +47,11 @@ def _real(value, name, fn):
 
 def _pointwise(fn, op, input, inplace=False, floating=True, **params):
     _input(input, fn, floating)
+    if input._data.dtype.kind in "iu":
+        for name, value in params.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise error(fn, f"{name} must be finite for an integer input, got "
+                                f"{name}={value!r}", f"input of dtype {input._data.dtype}")
     out = op.apply(input, **params)
     if inplace:
         return input._set_from(out, fn + "_")
@@ -545,8 +554,8 @@ def tanhshrink(input):
 
 def _lambd(lambd, fn):
     lambd = _real(lambd, "lambd", fn)
-    if lambd < 0:
-        raise error(fn, f"lambd must be non-negative, got lambd={lambd!r}")
+    if not 0 <= lambd < float("inf"):          # NaN and inf too, as torch
+        raise error(fn, f"lambd must be non-negative, got lambd={lambd!r}", "a finite number")
     return lambd
 
 

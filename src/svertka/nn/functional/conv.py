@@ -50,6 +50,9 @@ def _check_operands(fn, input, weight, bias, n, weight_layout):
     if weight.ndim != n + 2:
         raise error(fn, f"weight must be {n + 2}-D {weight_layout}, got weight of shape "
                         f"{tuple(weight.shape)}")
+    if 0 in weight.shape[2:]:
+        raise error(fn, f"kernel sizes must be positive, got weight of shape "
+                        f"{tuple(weight.shape)}")
     _check_float(input, "input", fn)
     _check_float(weight, "weight", fn, like=input)
     if bias is not None:
@@ -429,6 +432,9 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     batched = input.ndim == 3
     x = input if batched else input.unsqueeze(0)
     ck, blocks = x.shape[1], x.shape[2]
+    if ck == 0 or blocks == 0:
+        raise error(fn, f"input must have non-zero channel and block sizes (only the batch "
+                        f"may be empty), got input of shape {tuple(input.shape)}")
     if ck % math.prod(kernel):
         raise error(fn, f"the size of the channel dimension of input ({ck}) must be divisible "
                         f"by prod(kernel_size)={math.prod(kernel)}",

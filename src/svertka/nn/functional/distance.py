@@ -82,6 +82,8 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     _pair(x1, x2, fn)
     if not isinstance(p, (int, float)) or p < 0:
         raise error(fn, f"p must be a non-negative number, got p={p!r}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)):
+        raise type_error(fn, f"eps must be a number, got eps={eps!r}")
     diff = x1 - x2 + eps
     if p == 2:
         return diff.norm(2, -1, keepdim)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from svertka._validate import _fmt, check_tensor, error, is_int, type_error
+from svertka._validate import _fmt, check_numel, check_tensor, error, is_int, type_error
 from svertka.ops.vision import Interpolate, PixelShuffle, PixelUnshuffle
 
 __all__ = ["pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample", "upsample_nearest",
@@ -155,6 +155,10 @@ def _sizes(fn, input, size, scale_factor, recompute_scale_factor):
     if any(i < 1 for i in spatial) or any(o < 1 for o in out):
         raise error(fn, f"input and output sizes must be greater than 0, got input "
                         f"{spatial} and output {out}", f"input {tuple(input.shape)}")
+    if input.shape[1] == 0:
+        raise error(fn, f"input must have a non-zero channel size (only the batch may be "
+                        f"empty), got input of shape {tuple(input.shape)}")
+    check_numel(tuple(input.shape[:2]) + out, fn, context=f"input {tuple(input.shape)}")
     return out, scales
 
 

@@ -162,7 +162,9 @@ class Softplus(Module):
 class Hardtanh(Module):
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
         super().__init__()
-        if max_val <= min_val:
+        min_val = V.check_real(min_val, "min_val", "Hardtanh")
+        max_val = V.check_real(max_val, "max_val", "Hardtanh")
+        if not max_val > min_val:
             raise V.error("Hardtanh", f"max_val must be greater than min_val, got "
                                       f"min_val={min_val}, max_val={max_val}")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
