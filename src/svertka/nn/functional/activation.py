@@ -11,9 +11,10 @@ rule (``dim=0`` for 0-, 1- and 3-D inputs, else ``dim=1``) and warn, as torch do
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
+
+import numpy as np
 
 from svertka._validate import _fmt, check_choice, check_dim, check_tensor, error, type_error
 from svertka.ops import activation as A
@@ -48,10 +49,11 @@ def _real(value, name, fn):
 def _pointwise(fn, op, input, inplace=False, floating=True, **params):
     _input(input, fn, floating)
     if input._data.dtype.kind in "iu":
+        info = np.iinfo(input._data.dtype)
         for name, value in params.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                raise error(fn, f"{name} must be finite for an integer input, got "
-                                f"{name}={value!r}", f"input of dtype {input._data.dtype}")
+            if isinstance(value, float) and not info.min <= value <= info.max:
+                raise error(fn, f"{name} must be finite and within {info.dtype} for an "
+                                f"integer input, got {name}={value!r}")
     out = op.apply(input, **params)
     if inplace:
         return input._set_from(out, fn + "_")

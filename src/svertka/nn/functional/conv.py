@@ -50,6 +50,9 @@ def _check_operands(fn, input, weight, bias, n, weight_layout):
     if weight.ndim != n + 2:
         raise error(fn, f"weight must be {n + 2}-D {weight_layout}, got weight of shape "
                         f"{tuple(weight.shape)}")
+    if 0 in input.shape[-n:]:                  # torch: only the batch or channels may be 0
+        raise error(fn, f"input must have non-zero spatial sizes, got input of shape "
+                        f"{tuple(input.shape)}")
     if 0 in weight.shape[2:]:
         raise error(fn, f"kernel sizes must be positive, got weight of shape "
                         f"{tuple(weight.shape)}")
@@ -252,8 +255,13 @@ def _conv_transpose(fn, n, input, weight, bias, stride, padding, output_padding,
         raise error(fn, f"output size {out} is too small, it must be positive",
                     f"input {tuple(input.shape)}, weight {w_shape}, stride={stride}, "
                     f"padding={padding!r}, dilation={dilation}")
-    check_numel((x.shape[0], c_out) + out, fn, context=f"input {tuple(input.shape)}, weight "
-                                                       f"{w_shape}, stride={stride}")
+    context = f"input {tuple(input.shape)}, weight {w_shape}, stride={stride}"
+    check_numel((x.shape[0], c_out) + out, fn, context=context)
+    # What the kernels may touch: the stride-dilated input with a full kernel span each side
+    # (huge dilations and paddings can cancel in ``out`` but not there).
+    check_numel(tuple(x.shape[:2]) + tuple((i - 1) * s + 1 + 2 * d * (k - 1) for i, s, d, k in
+                                           zip(x.shape[2:], stride, dilation, kernel)),
+                fn, "dilated input", context)
     y = ConvTransposeNd.apply(x, weight, bias, stride=stride, pads=pads, dilation=dilation,
                               groups=groups, out=out)
     return y if batched else y.squeeze(0)
@@ -380,6 +388,9 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     check_ndim(input, (3, 4), "input", fn, meaning="(unbatched (C, H, W) or batched "
                                                    "(N, C, H, W))")
     _check_float(input, "input", fn)
+    if 0 in input.shape[-3:]:
+        raise error(fn, f"input must have non-zero channel and spatial sizes (only the batch "
+                        f"may be empty), got input of shape {tuple(input.shape)}")
     kernel = ntuple(kernel_size, 2, "kernel_size", fn)
     dilation = ntuple(dilation, 2, "dilation", fn)
     pads = _padding_pairs(fn, padding, 2, kernel, (1, 1), dilation, allow_strings=False)

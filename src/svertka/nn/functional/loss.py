@@ -140,10 +140,7 @@ def _index_target(input, target, C, ignore_index, fn):
 
 
 def _ignore_index(ignore_index, fn):
-    if not V.is_int(ignore_index):
-        raise V.type_error(fn, f"ignore_index must be an int, got ignore_index="
-                             f"{_fmt(ignore_index)}")
-    return int(ignore_index)
+    return V.check_int(ignore_index, "ignore_index", fn)
 
 
 # ----------------------------------------------------------------------------- classification

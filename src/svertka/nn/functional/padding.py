@@ -50,6 +50,11 @@ def _check_pad(pad, input, mode):
                             f"for a 3-D or 4-D input, 6 for a 4-D or 5-D input; got pad of "
                             f"length {len(pad)} for a {input.ndim}-D input",
                         f"input {shape}, pad={pad}")
+    if mode != "constant":
+        batch = 1 if input.ndim == max(_RANKS[len(pairs)]) else 0
+        if 0 in shape[batch:]:
+            raise error(fn, f"mode={mode!r} needs non-zero dims (only the batch may be empty), "
+                            f"got input of shape {shape}")
     for d, (n, (lo, hi)) in enumerate(zip(shape[lead:], pairs), start=lead):
         out = n + lo + hi
         kept = n - max(0, -lo) - max(0, -hi)

@@ -231,6 +231,7 @@ def _unpool_size(fn, n, spatial, kernel, stride, pad, output_size):
                 raise error(fn, f"output_size must lie strictly between {d - s} and {d + s} "
                                 f"per axis (the default size {default} -/+ stride), got "
                                 f"output_size={_fmt(output_size)}")
+    check_numel(out, fn, context=f"kernel_size={kernel}, stride={stride}")
     if any(o < 1 for o in out):
         raise error(fn, f"output size {out} must be positive",
                     f"input spatial size {spatial}, kernel_size={kernel}, stride={stride}, "
@@ -347,6 +348,9 @@ def _avg_pool(fn, n, input, kernel_size, stride, padding, ceil_mode, count_inclu
         if not is_int(divisor_override):
             raise type_error(fn, f"divisor_override must be a non-zero int or None, got "
                                  f"divisor_override={_fmt(divisor_override)}")
+        if abs(divisor_override) > INT64_MAX:
+            raise error(fn, f"divisor_override must fit in int64, got "
+                            f"divisor_override={divisor_override}")
         if divisor_override == 0:
             raise error(fn, "divisor_override must be a non-zero int or None, got "
                             "divisor_override=0")

@@ -21,8 +21,8 @@ __all__ = ["pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample", "upsam
 def _check_factor(fn, factor, name):
     if not is_int(factor):
         raise type_error(fn, f"{name} must be a positive int, got {name}={_fmt(factor)}")
-    if factor < 1:
-        raise error(fn, f"{name} must be a positive int, got {name}={factor}")
+    if not 1 <= factor <= 2**31:              # its square must fit in int64, as in torch
+        raise error(fn, f"{name} must be a positive int, got {name}={factor}", "at most 2**31")
     return int(factor)
 
 
@@ -149,6 +149,9 @@ def _sizes(fn, input, size, scale_factor, recompute_scale_factor):
         if not all(math.isfinite(s) and s > 0 for s in scales):
             raise error(fn, f"scale_factor must be positive and finite, got "
                             f"scale_factor={scale_factor!r}")
+        if not all(math.isfinite(float(i) * s) for i, s in zip(spatial, scales)):
+            raise error(fn, f"scale_factor is too large, got scale_factor={scale_factor!r}",
+                        f"input {tuple(input.shape)}")
         out = tuple(math.floor(float(i) * s) for i, s in zip(spatial, scales))
         if recompute_scale_factor:
             scales = None
