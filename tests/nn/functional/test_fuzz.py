@@ -370,7 +370,7 @@ TORCH_ONLY_REFUSES = (TypeError, NotImplementedError, OverflowError)
 # max_unpool's stride=() (torch indexes the empty tuple): svertka reads it as the default,
 # as torch's max_pool does.
 TORCH_ONLY_MESSAGES = ("mixed dtype", "expected scalar type", "can't allocate memory",
-                       "without overflow", "tuple index out of range")
+                       "without overflow", "tuple index out of range", "lambda must be in range")
 # torch's pixel_unshuffle returns an empty input unchanged; svertka gives the shape the
 # formula gives (C r^2, H / r, W / r).
 EMPTY_SHAPE_DEPARTURES = {"pixel_unshuffle", "PixelUnshuffle", "pixel_shuffle", "PixelShuffle"}
@@ -388,7 +388,13 @@ def _error_names(name):
 # Failures inside files this suite's owner may not change (tensor.py, _functions.py,
 # _creation.py, kernels/conv.py): op -> (predicate on (args, kwargs), reason). Filled from
 # the long fuzz runs; each is a known bug reported to its owner.
-KNOWN_BUGS: dict = {}
+KNOWN_BUGS = {
+    # kernels/conv.py (not this suite's owner's): a NaN in a transposed convolution's weight
+    # spreads NaN to outputs that torch computes as finite (0 * NaN in the GEMM/col2im path).
+    name: "kernels/conv.py: a NaN weight gives NaN where torch is finite"
+    for name in ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+                 "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
+}
 
 
 # ----------------------------------------------------------------------------- hostile values
@@ -505,6 +511,8 @@ def _check(names, sv, th, call):
     assert [a.shape for a in s_arrays] == [a.shape for a in t_arrays], (
         f"{call}: shapes {[a.shape for a in s_arrays]} != torch "
         f"{[a.shape for a in t_arrays]}")
+    if call.split("(")[0] in KNOWN_BUGS and "nan" in call:
+        return                          # reported; pinned by an xfail test below
     for s, t in zip(s_arrays, t_arrays):
         if t.dtype.kind == "f" and s.dtype.kind == "f":
             bad = np.isnan(s) & np.isfinite(t)
@@ -754,3 +762,16 @@ def test_threshold_nan_threshold_keeps_input_as_torch():
     y = F.threshold(svertka.tensor(x), float("nan"), float("nan"))
     np.testing.assert_array_equal(
         y.numpy(), TF.threshold(torch.tensor(x), float("nan"), float("nan")).numpy())
+
+
+@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["conv_transpose3d"])
+def test_conv_transpose3d_nan_weight_matches_torch_nan_pattern():
+    """Found by the fuzz run: ``conv_transpose3d(x (1,2,3,3,3), w (2,2,2,2,2) holding one NaN,
+    bias (2,), stride=1)`` gives NaN where torch gives finite values."""
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((1, 2, 3, 3, 3)), rng.standard_normal((2, 2, 2, 2, 2)), \
+        rng.standard_normal(2)
+    w.reshape(-1)[5] = np.nan
+    y = F.conv_transpose3d(svertka.tensor(x), svertka.tensor(w), svertka.tensor(b)).numpy()
+    t = TF.conv_transpose3d(torch.tensor(x), torch.tensor(w), torch.tensor(b)).numpy()
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(t))
