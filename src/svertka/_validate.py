@@ -43,6 +43,59 @@ def is_int(value):
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
 
 
+# Integers that size or index a tensor must fit in int64, as in torch.
+INT64_MAX = 2**63 - 1
+
+# The most elements a tensor that an op would create may hold: 2**36 (64 Gi elements, 512 GiB
+# in float64) is far beyond any machine this runs on, and far below NumPy's own limit, so a
+# size computed from huge arguments is refused with the op's name instead of NumPy's words.
+MAX_NUMEL = 2**36
+
+
+def check_int(value, name, fn, *, minimum=None, what=None):
+    """``value`` as an int (an integer within int64, and ``>= minimum`` if given)."""
+    what = what or ("an int" if minimum is None else f"an int >= {minimum}")
+    if not is_int(value):
+        raise type_error(fn, f"{name} must be {what}, got {name}={_fmt(value)}")
+    value = int(value)
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise error(fn, f"{name} must be {what} that fits in int64, got {name}={value}")
+    if minimum is not None and value < minimum:
+        raise error(fn, f"{name} must be {what}, got {name}={value}")
+    return value
+
+
+def check_real(value, name, fn, what="a real number"):
+    """``value`` as a float; TypeError for strings, None, bools and the like."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating,
+                                                         np.integer)):
+        raise type_error(fn, f"{name} must be {what}, got {name}={_fmt(value)}")
+    return float(value)
+
+
+def check_shape(value, name, fn):
+    """An int or a sequence of non-negative ints as a shape tuple a tensor may have."""
+    items = (value,) if is_int(value) else value
+    if not isinstance(items, (tuple, list)) or not all(is_int(v) for v in items):
+        raise type_error(fn, f"{name} must be an int or a tuple of ints, got "
+                             f"{name}={_fmt(value)}")
+    items = tuple(int(v) for v in items)
+    if any(v < 0 for v in items):
+        raise error(fn, f"{name} must be non-negative, got {name}={_fmt(value)}")
+    return check_numel(items, fn, name)
+
+
+def check_numel(shape, fn, what="output", context=None):
+    """Raise unless a tensor of ``shape`` would have at most ``MAX_NUMEL`` elements."""
+    numel = 1
+    for s in shape:
+        numel *= int(s)
+    if numel > MAX_NUMEL:
+        raise error(fn, f"the {what} of shape {tuple(int(s) for s in shape)} would have "
+                        f"{numel} elements, more than the {MAX_NUMEL} allowed", context)
+    return shape
+
+
 def ntuple(value, n, name, fn, *, minimum=1):
     """Normalise an int or a length-``n`` sequence of ints to a tuple of ``n`` ints >= minimum.
 
@@ -65,11 +118,14 @@ def ntuple(value, n, name, fn, *, minimum=1):
         raise type_error(fn, f"{name} must be a {what}, got {name}={_fmt(value)}")
     if any(v < minimum for v in items):
         raise error(fn, f"{name} must be a {what}, got {name}={_fmt(value)}")
+    if any(v > INT64_MAX for v in items):
+        raise error(fn, f"{name} must fit in int64, got {name}={_fmt(value)}")
     return items
 
 
 def check_tensor(x, name, fn):
-    """Raise TypeError unless ``x`` is a svertka Tensor."""
+    """Raise TypeError unless ``x`` is a svertka Tensor (modules call it on their input too,
+    so that ``layer("x")`` names the layer instead of failing on ``"x".ndim``)."""
     if not isinstance(x, TensorBase):
         raise type_error(fn, f"{name} must be a Tensor, got {type(x).__name__}")
     return x

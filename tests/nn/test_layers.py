@@ -165,3 +165,31 @@ def test_distance_modules_match_torch():
         s = eval(expr, {}, vars(nn))(svertka.tensor(a), svertka.tensor(b))
         t = eval(expr, {}, vars(torch.nn))(torch.tensor(a), torch.tensor(b))
         assert_close(s, t, what=expr)
+
+
+@pytest.mark.parametrize("expr, exc, message", [
+    ("LayerNorm(3.0)", TypeError, r"LayerNorm: normalized_shape must be an int or a tuple"),
+    ("LayerNorm('x')", TypeError, r"LayerNorm: normalized_shape must be"),
+    ("LayerNorm((2**40, 2**40))", ValueError, r"LayerNorm: the normalized_shape of shape"),
+    ("GroupNorm(2, '4')", TypeError, r"GroupNorm: num_channels must be a positive int"),
+    ("PReLU(init='x')", TypeError, r"PReLU: init must be a real number, got init='x'"),
+    ("Embedding(2**63, 3)", ValueError, r"Embedding: num_embeddings must be a non-negative "
+                                        r"int that fits in int64"),
+    ("Embedding(2**40, 2**40)", ValueError, r"Embedding: the weight of shape"),
+    ("BatchNorm2d(2**63)", ValueError, r"BatchNorm2d: num_features must be a positive int"),
+    ("LocalResponseNorm('3')", TypeError, r"LocalResponseNorm: size must be a positive int"),
+])
+def test_layer_constructor_rejects_wrong_types_and_huge_sizes(expr, exc, message):
+    with pytest.raises(exc, match=message):
+        eval(expr, {}, vars(nn))
+
+
+@pytest.mark.parametrize("expr, arg, message", [
+    ("BatchNorm2d(3)", "x", r"BatchNorm2d: input must be a Tensor, got str"),
+    ("InstanceNorm2d(3)", None, r"InstanceNorm2d: input must be a Tensor, got NoneType"),
+    ("Flatten()", None, r"Flatten: input must be a Tensor, got NoneType"),
+    ("Unflatten(1, (2, 2))", 3, r"Unflatten: input must be a Tensor, got int"),
+])
+def test_layer_forward_rejects_non_tensor_input(expr, arg, message):
+    with pytest.raises(TypeError, match=message):
+        eval(expr, {}, vars(nn))(arg)

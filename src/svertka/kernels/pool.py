@@ -110,7 +110,8 @@ def max_pool_indices(x, kernel, stride, pads, dilation, ceil_mode):
     full = _full_pads(spatial, kernel, stride, pads, dilation, out)
     xp = pad_constant(x, full, -np.inf)                       # (N, C, I+lo+hi...)
     run = _RunningArgmax(x.shape[:-n] + out, x.dtype, math.prod(kernel), _has_nan(x))
-    for tap, offset in enumerate(itertools.product(*(range(k) for k in kernel))):
+    taps = itertools.product(*(range(k) for k in kernel)) if x.size else ()   # empty: no work
+    for tap, offset in enumerate(taps):
         run.update(xp[(Ellipsis,) + _tap_slices(offset, stride, dilation, out)], tap)
     # Window starts and, where no tap won, torch's default: the first tap past low padding.
     start = _grid([np.arange(o) * s - lo for o, s, (lo, _) in zip(out, stride, full)])
@@ -148,7 +149,7 @@ def max_pool_values(x, kernel, stride, pads, dilation, ceil_mode):
     """
     spatial, out, full = _max_pool_geometry(x, kernel, stride, pads, dilation, ceil_mode)
     xp = pad_constant(x, full, -np.inf)                       # x itself when no padding
-    if math.prod(out) == 0 or math.prod(kernel) == 0:
+    if math.prod(out) == 0 or math.prod(kernel) == 0 or x.size == 0:
         return np.full(x.shape[:-len(kernel)] + out, -np.inf, dtype=x.dtype)
     y = np.empty(x.shape[:-len(kernel)] + out, dtype=x.dtype)
     taps = [_tap_slices(offset, stride, dilation, out) for offset in _taps(kernel)]
@@ -195,6 +196,8 @@ def max_pool_backward(gy, x, kernel, stride, pads, dilation, ceil_mode, y=None):
         ...                   (1, 1), False) is None
         True
     """
+    if x.size == 0:                        # an empty batch: no loop over the kernel's taps
+        return np.zeros(x.shape, dtype=gy.dtype)
     if (y is None and len(kernel) == 2 and tuple(kernel) == (2, 2) == tuple(stride)
             and tuple(dilation) == (1, 1) and not any(lo or hi for lo, hi in pads)
             and x.shape[-1] % 2 == 0 and x.shape[-2] % 2 == 0 and x.size):
@@ -483,6 +486,8 @@ def avg_pool_forward(x, kernel, stride, pads, dilation, ceil_mode, count_include
 def avg_pool_backward(gy, x_shape, kernel, stride, pads, dilation, count_include_pad,
                       divisor_override):
     """Each window's gradient spread evenly over its taps (one strided ``+=`` per offset)."""
+    if gy.size == 0 or math.prod(x_shape) == 0:      # no loop over the taps of a huge kernel
+        return np.zeros(tuple(x_shape), dtype=gy.dtype)
     n = len(kernel)
     spatial = tuple(x_shape[-n:])
     out = tuple(gy.shape[-n:])
@@ -555,22 +560,55 @@ def adaptive_avg_uniform_backward(gy, x_shape, out):
     return avg_pool_backward(gy, x_shape, kernel, kernel, zero, (1,) * n, True, None)
 
 
-def adaptive_avg_matrix(size, o, dtype):
-    """``(O, L)`` matrix whose row ``i`` averages bin ``i``: adaptive averaging is separable."""
-    start, end = adaptive_bins(size, o)
-    pos = np.arange(size)
-    inside = (pos >= start[:, None]) & (pos < end[:, None])          # (O, L)
-    return (inside / (end - start)[:, None]).astype(dtype)
+def _bin_taps(start, end, size):
+    """``(M, W)`` gather indices of ``M`` contiguous ranges ``[start, end)`` of an axis of
+    ``size``: row ``m`` lists ``start[m] .. end[m] - 1``, then ``size`` (a zero appended to the
+    axis) up to the widest range's width ``W``."""
+    width = int((end - start).max()) if start.size else 0
+    taps = start[:, None] + np.arange(width)                              # (M, W)
+    return np.where(taps < end[:, None], taps, size)
 
 
-def apply_per_axis(x, mats, transpose=False):
-    """Multiply the trailing ``len(mats)`` axes of ``x`` by one matrix each (``(O, L)``)."""
-    n = len(mats)
+def _bin_sum(x, axis, taps):
+    """``y[.., m, ..] = sum_j x[.., taps[m, j], ..]`` along ``axis``, index ``x.shape[axis]``
+    reading a zero. Only the members of a bin are added (no multiply by a 0/1 matrix, which
+    would spread an inf or a NaN of one bin to every bin as ``inf * 0``); the gathered block
+    ``(.., M, W, ..)`` holds about ``max(L, M)`` to ``3 max(L, M)`` rows (``W`` is at most
+    ``ceil(L / M) + 1``)."""
+    zero = np.zeros(x.shape[:axis] + (1,) + x.shape[axis + 1:], dtype=x.dtype)
+    xz = np.concatenate([x, zero], axis=axis)                             # (.., L + 1, ..)
+    M, W = taps.shape
+    g = np.take(xz, taps.reshape(-1), axis=axis)                          # (.., M * W, ..)
+    g = g.reshape(x.shape[:axis] + (M, W) + x.shape[axis + 1:])           # (.., M, W, ..)
+    return g.sum(axis=axis + 1)                                           # (.., M, ..)
+
+
+def adaptive_avg_forward(x, out):
+    """Adaptive average pooling of the trailing ``len(out)`` axes over torch's bins, one axis
+    at a time (the bins are separable): each bin's members summed, then divided by its
+    width. Loops over axes only."""
+    n = len(out)
     y = x
-    for ax, m in zip(range(x.ndim - n, x.ndim), mats):
-        m = m if transpose else m.T
-        y = np.moveaxis(np.moveaxis(y, ax, -1) @ m, -1, ax)           # (..., O_ax, ...)
-    return np.ascontiguousarray(y)
+    for ax, (size, o) in zip(range(x.ndim - n, x.ndim), zip(x.shape[-n:], out)):
+        start, end = adaptive_bins(size, o)
+        y = _bin_sum(y, ax, _bin_taps(start, end, size))
+        y /= (end - start).astype(y.dtype).reshape((-1,) + (1,) * (x.ndim - 1 - ax))
+    return y
+
+
+def adaptive_avg_backward(gy, x_shape, out):
+    """Adjoint of ``adaptive_avg_forward``: per axis, each input position gathers the scaled
+    gradients of the (contiguous) bins that hold it: ``o`` with ``start[o] <= l < end[o]``."""
+    n = len(out)
+    g = gy
+    for ax, (size, o) in zip(range(gy.ndim - n, gy.ndim), zip(x_shape[-n:], out)):
+        start, end = adaptive_bins(size, o)
+        g = g / (end - start).astype(g.dtype).reshape((-1,) + (1,) * (gy.ndim - 1 - ax))
+        pos = np.arange(size)
+        first = np.searchsorted(end, pos, side="right")                   # end[o] > l
+        last = np.searchsorted(start, pos, side="right")                  # start[o] <= l
+        g = _bin_sum(g, ax, _bin_taps(first, last, o))
+    return g
 
 
 def adaptive_max_indices(x, out):

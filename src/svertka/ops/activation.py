@@ -296,11 +296,12 @@ class LogSigmoid(Pointwise):
 
 
 class Threshold(Pointwise):
-    """``x`` where ``x > threshold``, else ``value``."""
+    """``value`` where ``x <= threshold``, else ``x`` (torch's comparison: a NaN threshold
+    keeps every ``x``)."""
 
     @staticmethod
     def value_and_slope(x, want, threshold=0.0, value=0.0):
-        keep = x > threshold
+        keep = ~(x <= threshold)
         y = np.where(keep, x, x.dtype.type(value))
         return y, (keep if want else None)
 

@@ -109,7 +109,7 @@ class Embedding(Function):
     def backward(ctx, gy):
         n, d = ctx.shape
         g = np.zeros((n, d), dtype=gy.dtype)
-        np.add.at(g, ctx.indices.reshape(-1), gy.reshape(-1, d))
+        np.add.at(g, ctx.indices.reshape(-1), gy.reshape(ctx.indices.size, d))  # d may be 0
         if ctx.padding_idx is not None:
             g[ctx.padding_idx] = 0
         return g

@@ -68,7 +68,7 @@ class Bilinear(Function):
         O, I, J = w.shape
         a, c = _rows(x1), _rows(x2)                                  # (B, I), (B, J)
         t = gemm.matmul(a, w.transpose(1, 0, 2).reshape(I, O * J))  # (B, O*J)
-        y = gemm.matmul(t.reshape(-1, O, J), c[:, :, None])[:, :, 0]  # (B, O)
+        y = gemm.matmul(t.reshape(len(a), O, J), c[:, :, None])[:, :, 0]  # (B, O); O may be 0
         if b is not None:
             y += b
         return y.reshape(x1.shape[:-1] + (O,))                       # (*, O)
@@ -82,10 +82,10 @@ class Bilinear(Function):
         g = gy.reshape(a.shape[0], O)                                # (B, O)
         gx1 = gx2 = gw = gb = None
         if n1:
-            u = (g[:, :, None] * c[:, None, :]).reshape(-1, O * J)   # (B, O*J)
+            u = (g[:, :, None] * c[:, None, :]).reshape(len(a), O * J)  # (B, O*J)
             gx1 = gemm.matmul(u, w.transpose(0, 2, 1).reshape(O * J, I)).reshape(x1.shape)
         if n2 or nw:
-            v = (g[:, :, None] * a[:, None, :]).reshape(-1, O * I)   # (B, O*I)
+            v = (g[:, :, None] * a[:, None, :]).reshape(len(a), O * I)  # (B, O*I)
             if n2:
                 gx2 = gemm.matmul(v, w.reshape(O * I, J)).reshape(x2.shape)  # (B, J)
             if nw:

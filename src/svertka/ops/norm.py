@@ -277,9 +277,11 @@ class Normalize(Function):
 
 def _channel_window_sum(a, lo, hi):
     """``out[:, c] = sum(a[:, c - lo .. c + hi])`` along axis 1, zero outside (a loop over the
-    ``lo + hi + 1`` window offsets, not over channels)."""
+    ``lo + hi + 1`` window offsets, not over channels). Offsets of ``C`` channels or more
+    only add zeros, so the loop stops at ``C - 1`` whatever the window's size."""
     out = a.copy()
     C = a.shape[1]
+    lo, hi = min(lo, C - 1), min(hi, C - 1)
     for d in range(1, lo + 1):                               # channels below c
         if d < C:
             out[:, d:] += a[:, :C - d]

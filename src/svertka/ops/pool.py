@@ -5,7 +5,8 @@ by ``GatherPlane``, a differentiable gather of the input at those indices; its b
 scatter-add, which routes each gradient to its window's maximum and sums where windows
 overlap. ``MaxUnpool`` is the scatter, whose backward is the gather. Average pooling's
 backward spreads each gradient evenly over its window; adaptive average pooling is separable,
-one ``(O, L)`` averaging matrix per axis, so its backward multiplies by the transposes.
+one gather-and-sum of each bin's members per axis, and its backward gathers, per input
+position, the gradients of the bins that hold it.
 
 Arguments arrive validated and normalised by ``nn.functional`` (tuples per spatial axis,
 ``pads`` as ``(lo, hi)`` pairs, a batch axis present).
@@ -119,12 +120,11 @@ class AdaptiveAvgPoolNd(Function):
         if ctx.uniform:                    # equal bins (global pooling included)
             ctx.x_shape, ctx.out = x.shape, tuple(out)
             return K.adaptive_avg_uniform(x, tuple(out))
-        ctx.mats = [K.adaptive_avg_matrix(size, o, x.dtype)
-                    for size, o in zip(x.shape[-n:], out)]           # (O_i, L_i) each
-        return K.apply_per_axis(x, ctx.mats)
+        ctx.x_shape, ctx.out = x.shape, tuple(out)
+        return K.adaptive_avg_forward(x, ctx.out)
 
     @staticmethod
     def backward(ctx, gy):
         if ctx.uniform:
             return K.adaptive_avg_uniform_backward(gy, ctx.x_shape, ctx.out)
-        return K.apply_per_axis(gy, ctx.mats, transpose=True)
+        return K.adaptive_avg_backward(gy, ctx.x_shape, ctx.out)

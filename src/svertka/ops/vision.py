@@ -183,6 +183,9 @@ class Interpolate(Function):
                 i0, i1, w0, w1 = linear_weights(I, O, align_corners, s)
                 taps = [(i0, _along(w0, axis, x.ndim, x.dtype)),
                         (i1, _along(w1, axis, x.ndim, x.dtype))]
+                if O == I and not w1.any():
+                    # Same size, no blending: a copy, as torch's (0 * a NaN neighbour is NaN).
+                    taps = [(i0, None)]
             else:
                 idx = nearest_index(I, O, s, mode == "nearest-exact", x.dtype.type, n == 2)
                 taps = [(idx, None)]

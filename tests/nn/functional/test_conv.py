@@ -464,3 +464,18 @@ ERROR_CASES = [
 def test_conv_rejects_bad_arguments(name, call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda x, w: F.conv2d(x, w, padding=10**9), "padded input of shape"),
+    (lambda x, w: F.conv2d(x, w, padding=2**63), "padding must fit in int64"),
+    (lambda x, w: F.conv2d(x, w, stride=2**63), "stride must fit in int64"),
+    (lambda x, w: F.conv_transpose2d(x, w, stride=2**40), "would have"),
+    (lambda x, w: F.unfold(x, 1, padding=2**40), "padded input of shape"),
+], ids=["conv_padding_1e9", "conv_padding_2pow63", "conv_stride_2pow63",
+        "transpose_huge_output", "unfold_huge_padding"])
+def test_conv_rejects_huge_integers_with_own_message(call, match):
+    """Sizes computed from huge arguments are refused before NumPy allocates (it said 'array
+    is too big' or raised OverflowError)."""
+    with pytest.raises(ValueError, match=match):
+        call(svertka.ones(1, 1, 3, 3), svertka.ones(1, 1, 1, 1))

@@ -577,3 +577,28 @@ def test_batch_norm_backward_rejects_weight_modified_in_place():
         w.mul_(2.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+# ---------------------------------------------------------------------------- issue 19
+
+@pytest.mark.parametrize("size", [5, 9, 10, 11, 64])
+def test_local_response_norm_window_wider_than_channels_matches_torch(size):
+    x = _rand((2, 5, 3, 3))
+    compare_with_torch(lambda t: F.local_response_norm(t, size, alpha=0.5),
+                       lambda t: TF.local_response_norm(t, size, alpha=0.5), x)
+
+
+@pytest.mark.parametrize("size", [10**9, 2**40])
+def test_local_response_norm_work_is_independent_of_size(size, monkeypatch):
+    """A window of 2**40 channels loops only over the channels that exist (the loop went to
+    size // 2: ~30 s for 10**9, forever for 2**40); the divisor is still ``size``."""
+    from svertka.ops import norm as N
+
+    x = _rand((2, 5, 3))
+    t = svertka.tensor(x, requires_grad=True)
+    y = F.local_response_norm(t, size, alpha=1.0)
+    y.backward(svertka.ones(2, 5, 3))
+    base = 1.0 + (x * x).sum(axis=1, keepdims=True) / size      # every channel in the window
+    assert_close(y.detach().numpy(), x / base ** 0.75)
+    assert N._channel_window_sum(np.ones((1, 3)), size // 2, (size - 1) // 2).tolist() == \
+        [[3.0, 3.0, 3.0]]

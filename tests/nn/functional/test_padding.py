@@ -146,7 +146,12 @@ ERROR_CASES = [
      "does not take a value"),
     ("value_not_number", lambda x: F.pad(x, (1, 1), value="0"), TypeError,
      "value must be a number"),
-    ("negative_output", lambda x: F.pad(x, (-3, -3)), ValueError, "output size of -1"),
+    ("negative_output", lambda x: F.pad(x, (-3, -3)), ValueError, r"crops 6 element\(s\)"),
+    # torch: crops beyond the input are an error even when the other side pads them back
+    ("crop_beyond_input", lambda x: F.pad(x, (7, -6)), ValueError,
+     r"crops 6 element\(s\) of dim 2, which has only 5"),
+    ("huge_pad", lambda x: F.pad(x, (2**40, 0)), ValueError, "would have"),
+    ("pad_beyond_int64", lambda x: F.pad(x, (2**63, 0)), ValueError, "fit in int64"),
     ("replicate_empty_output", lambda x: F.pad(x, (-5, 0), mode="replicate"), ValueError,
      "output size of 0"),
     ("not_a_tensor", lambda x: F.pad(x.numpy(), (1, 1)), TypeError, "input must be a Tensor"),

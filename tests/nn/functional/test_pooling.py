@@ -578,3 +578,73 @@ def test_max_pool2d_values_split_over_threads_match_torch(kernel, stride, paddin
         y = F.max_pool2d(svertka.tensor(x), kernel, stride, padding)
     yt = TF.max_pool2d(torch.tensor(x), kernel, stride, padding)
     np.testing.assert_array_equal(y.numpy(), yt.numpy())
+
+
+# ----------------------------------------------------------------------------- issue 19
+
+def _with_infs(shape, seed=0):
+    a = _rand(shape, seed)
+    flat = a.reshape(-1)
+    flat[3] = np.inf
+    flat[flat.size // 2] = -np.inf
+    return a
+
+
+@pytest.mark.parametrize("shape, out", [
+    ((2, 3, 7), 3), ((2, 3, 7), 5), ((2, 3, 5), 9), ((1, 2, 7, 5), (3, 4)),
+    ((1, 2, 4, 7, 5), (3, 2, 4)), ((1, 1, 4), 8),
+], ids=["1d_uneven", "1d_overlapping", "1d_upsample", "2d", "3d", "1d_upsample_exact"])
+def test_adaptive_avg_pool_keeps_inf_in_its_bins(shape, out):
+    """An inf adds to its own bins only (not NaN over the row, as a 0/1 matrix product gave);
+    values and gradients match torch."""
+    n = len(shape) - 2
+    fn = f"adaptive_avg_pool{n}d"
+    compare_with_torch(lambda x: getattr(F, fn)(x, out),
+                       lambda x: getattr(TF, fn)(x, out), _with_infs(shape))
+
+
+def test_adaptive_avg_pool1d_inf_example_matches_torch():
+    x = svertka.tensor([[[1.0, np.inf, 2, 3, 4, 5, 6]]])
+    assert F.adaptive_avg_pool1d(x, 3).tolist() == [[[np.inf, 3.0, 5.0]]]
+
+
+@pytest.mark.parametrize("fn, n", [("lp_pool1d", 1), ("lp_pool2d", 2), ("lp_pool3d", 3)])
+@pytest.mark.parametrize("p", [np.inf, -np.inf])
+def test_lp_pool_infinite_norm_is_max_of_abs_as_torch(fn, n, p):
+    shape = (2, 3) + (5,) * n
+    compare_with_torch(lambda x: getattr(F, fn)(x, p, 2, ceil_mode=True),
+                       lambda x: getattr(TF, fn)(x, p, 2, ceil_mode=True), _rand(shape))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda x: F.adaptive_avg_pool1d(x[0], 2**63), "output_size must be"),
+    (lambda x: F.adaptive_avg_pool2d(x, 2**40), "would have"),
+    (lambda x: F.adaptive_max_pool2d(x, 2**63), "output_size must be"),
+    (lambda x: F.adaptive_max_pool2d(x, (2**20, 2**20)), "would have"),
+    (lambda x: F.avg_pool1d(x[0], 2, stride=2**63), "stride must fit in int64"),
+    (lambda x: F.max_pool2d(x, 2**63), "kernel_size must fit in int64"),
+    (lambda x: F.avg_pool2d(x, 3, padding=2**62, ceil_mode=True), "padding must be at most"),
+], ids=["adaptive_avg_2pow63", "adaptive_avg_huge", "adaptive_max_2pow63",
+        "adaptive_max_huge", "avg_stride_2pow63", "max_kernel_2pow63", "avg_huge_padding"])
+def test_pooling_rejects_huge_integers_with_own_message(call, match):
+    x = svertka.ones(1, 2, 4, 4)
+    with pytest.raises(ValueError, match=match):
+        call(x)
+
+
+@pytest.mark.parametrize("fn, kw", [("avg_pool2d", dict(ceil_mode=True, stride=1)),
+                                    ("max_pool2d", dict(ceil_mode=True, stride=1)),
+                                    ("max_pool2d", dict(return_indices=True))])
+def test_pool_backward_of_empty_batch_skips_kernel_taps(fn, kw, monkeypatch):
+    """An empty batch costs nothing whatever the kernel (the tap loops ran 9e6 times for a
+    3000x3000 kernel); counted by the tap-slice helper, not timed."""
+    from svertka.kernels import pool as K
+
+    calls = []
+    real = K._tap_slices
+    monkeypatch.setattr(K, "_tap_slices", lambda *a: calls.append(1) or real(*a))
+    x = svertka.zeros(0, 1, 3000, 3000, requires_grad=True)
+    y = getattr(F, fn)(x, 3000, **kw)
+    y = y[0] if isinstance(y, tuple) else y
+    y.sum().backward()
+    assert x.grad.shape == x.shape and len(calls) < 10

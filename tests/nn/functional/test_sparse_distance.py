@@ -187,3 +187,9 @@ ERRORS = [
 def test_sparse_distance_errors_are_clear(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_embedding_zero_width_weight_backward_gives_empty_grad():
+    w = svertka.zeros(4, 0, requires_grad=True)
+    F.embedding(svertka.tensor([[1, 2], [3, 3]]), w).sum().backward()
+    assert w.grad.shape == (4, 0)

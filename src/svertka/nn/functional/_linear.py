@@ -7,7 +7,7 @@ dimensions.
 
 from __future__ import annotations
 
-from svertka._validate import check_tensor, error, type_error
+from svertka._validate import check_dim, check_tensor, error, type_error
 from svertka.ops import linear as L
 
 __all__ = ["linear", "bilinear", "flatten"]
@@ -145,4 +145,6 @@ def flatten(input, start_dim=0, end_dim=-1):
         svertka.Size([2, 12])
     """
     check_tensor(input, "input", "flatten")
+    check_dim(start_dim, input.ndim, "flatten", "start_dim")     # torch: a 0-D input takes
+    check_dim(end_dim, input.ndim, "flatten", "end_dim")         # dims -1 and 0 only
     return input.flatten(start_dim, end_dim)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numbers
 import warnings
 
+import numpy as np
+
 from svertka._validate import _fmt, check_choice, check_dim, check_tensor, error, type_error
 from svertka.ops import activation as A
 
@@ -28,9 +30,12 @@ __all__ = ["relu", "relu_", "relu6", "elu", "elu_", "selu", "selu_", "celu", "ce
 
 def _input(input, fn, floating=True):
     check_tensor(input, "input", fn)
-    if floating and input._data.dtype.kind != "f":
+    kind = input._data.dtype.kind
+    if floating and kind != "f":
         raise type_error(fn, f"input must be a floating-point tensor, got input of dtype "
                              f"{input._data.dtype}")
+    if kind == "b":                    # as torch: clipping a bool is not defined
+        raise type_error(fn, "input must be a numeric tensor, got input of dtype bool")
     return input
 
 
@@ -43,6 +48,12 @@ def _real(value, name, fn):
 
 def _pointwise(fn, op, input, inplace=False, floating=True, **params):
     _input(input, fn, floating)
+    if input._data.dtype.kind in "iu":
+        info = np.iinfo(input._data.dtype)
+        for name, value in params.items():
+            if isinstance(value, float) and not info.min <= value <= info.max:
+                raise error(fn, f"{name} must be finite and within {info.dtype} for an "
+                                f"integer input, got {name}={value!r}")
     out = op.apply(input, **params)
     if inplace:
         return input._set_from(out, fn + "_")
@@ -545,8 +556,8 @@ def tanhshrink(input):
 
 def _lambd(lambd, fn):
     lambd = _real(lambd, "lambd", fn)
-    if lambd < 0:
-        raise error(fn, f"lambd must be non-negative, got lambd={lambd!r}")
+    if not 0 <= lambd < float("inf"):          # NaN and inf too, as torch
+        raise error(fn, f"lambd must be non-negative, got lambd={lambd!r}", "a finite number")
     return lambd
 
 

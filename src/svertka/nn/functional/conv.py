@@ -14,6 +14,7 @@ from svertka._validate import (
     _fmt,
     check_choice,
     check_ndim,
+    check_numel,
     check_tensor,
     error,
     is_int,
@@ -48,6 +49,12 @@ def _check_operands(fn, input, weight, bias, n, weight_layout):
                meaning=f"(unbatched (C, L...) or batched (N, C, L...) with {n} spatial dims)")
     if weight.ndim != n + 2:
         raise error(fn, f"weight must be {n + 2}-D {weight_layout}, got weight of shape "
+                        f"{tuple(weight.shape)}")
+    if 0 in input.shape[-n:]:                  # torch: only the batch or channels may be 0
+        raise error(fn, f"input must have non-zero spatial sizes, got input of shape "
+                        f"{tuple(input.shape)}")
+    if 0 in weight.shape[2:]:
+        raise error(fn, f"kernel sizes must be positive, got weight of shape "
                         f"{tuple(weight.shape)}")
     _check_float(input, "input", fn)
     _check_float(weight, "weight", fn, like=input)
@@ -101,12 +108,15 @@ def _padding_pairs(fn, padding, n, kernel, stride, dilation, allow_strings=True)
     return tuple((v, v) for v in p)
 
 
-def _check_fits(fn, spatial, kernel, pads, dilation, context):
+def _check_fits(fn, spatial, kernel, pads, dilation, context, lead=()):
+    """The (dilated) kernel fits in the padded input, and the padded input ``lead + padded``
+    has a size NumPy can hold (huge paddings are refused here, not by NumPy)."""
     span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     padded = tuple(i + lo + hi for i, (lo, hi) in zip(spatial, pads))
     if any(s > p for s, p in zip(span, padded)):
         raise error(fn, f"kernel size {span} (with dilation) is larger than the padded input "
                         f"{padded}", context)
+    check_numel(tuple(lead) + padded, fn, "padded input", context)
 
 
 # ----------------------------------------------------------------------------- convolution
@@ -123,8 +133,10 @@ def _conv(fn, n, input, weight, bias, stride, padding, dilation, groups):
     _check_channels(fn, tuple(x.shape), w_shape, groups, weight.shape[1] * groups,
                     weight.shape[0])
     _check_bias(fn, bias, (weight.shape[0],))
-    _check_fits(fn, tuple(x.shape[2:]), kernel, pads, dilation,
-                f"input {tuple(input.shape)}, weight {w_shape}, padding={padding!r}")
+    context = f"input {tuple(input.shape)}, weight {w_shape}, padding={padding!r}"
+    _check_fits(fn, tuple(x.shape[2:]), kernel, pads, dilation, context, x.shape[:2])
+    out = conv_out_shape(tuple(x.shape[2:]), kernel, stride, pads, dilation)
+    check_numel((x.shape[0], w_shape[0]) + tuple(out), fn, context=context)
     y = ConvNd.apply(x, weight, bias, stride=stride, pads=pads, dilation=dilation,
                      groups=groups)
     return y if batched else y.squeeze(0)
@@ -243,6 +255,13 @@ def _conv_transpose(fn, n, input, weight, bias, stride, padding, output_padding,
         raise error(fn, f"output size {out} is too small, it must be positive",
                     f"input {tuple(input.shape)}, weight {w_shape}, stride={stride}, "
                     f"padding={padding!r}, dilation={dilation}")
+    context = f"input {tuple(input.shape)}, weight {w_shape}, stride={stride}"
+    check_numel((x.shape[0], c_out) + out, fn, context=context)
+    # What the kernels may touch: the stride-dilated input with a full kernel span each side
+    # (huge dilations and paddings can cancel in ``out`` but not there).
+    check_numel(tuple(x.shape[:2]) + tuple((i - 1) * s + 1 + 2 * d * (k - 1) for i, s, d, k in
+                                           zip(x.shape[2:], stride, dilation, kernel)),
+                fn, "dilated input", context)
     y = ConvTransposeNd.apply(x, weight, bias, stride=stride, pads=pads, dilation=dilation,
                               groups=groups, out=out)
     return y if batched else y.squeeze(0)
@@ -369,14 +388,19 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     check_ndim(input, (3, 4), "input", fn, meaning="(unbatched (C, H, W) or batched "
                                                    "(N, C, H, W))")
     _check_float(input, "input", fn)
+    if 0 in input.shape[-3:]:
+        raise error(fn, f"input must have non-zero channel and spatial sizes (only the batch "
+                        f"may be empty), got input of shape {tuple(input.shape)}")
     kernel = ntuple(kernel_size, 2, "kernel_size", fn)
     dilation = ntuple(dilation, 2, "dilation", fn)
     pads = _padding_pairs(fn, padding, 2, kernel, (1, 1), dilation, allow_strings=False)
     stride = ntuple(stride, 2, "stride", fn)
     batched = input.ndim == 4
     x = input if batched else input.unsqueeze(0)
-    _check_fits(fn, tuple(x.shape[2:]), kernel, pads, dilation,
-                f"input {tuple(input.shape)}, kernel_size={kernel}, padding={padding!r}")
+    context = f"input {tuple(input.shape)}, kernel_size={kernel}, padding={padding!r}"
+    _check_fits(fn, tuple(x.shape[2:]), kernel, pads, dilation, context, x.shape[:2])
+    blocks = math.prod(conv_out_shape(tuple(x.shape[2:]), kernel, stride, pads, dilation))
+    check_numel((x.shape[0], x.shape[1] * math.prod(kernel), blocks), fn, context=context)
     y = Unfold.apply(x, kernel=kernel, stride=stride, pads=pads, dilation=dilation)
     return y if batched else y.squeeze(0)
 
@@ -419,12 +443,16 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     batched = input.ndim == 3
     x = input if batched else input.unsqueeze(0)
     ck, blocks = x.shape[1], x.shape[2]
+    if ck == 0 or blocks == 0:
+        raise error(fn, f"input must have non-zero channel and block sizes (only the batch "
+                        f"may be empty), got input of shape {tuple(input.shape)}")
     if ck % math.prod(kernel):
         raise error(fn, f"the size of the channel dimension of input ({ck}) must be divisible "
                         f"by prod(kernel_size)={math.prod(kernel)}",
                     f"input {tuple(input.shape)}")
     _check_fits(fn, size, kernel, pads, dilation,
-                f"output_size={size}, kernel_size={kernel}, padding={padding!r}")
+                f"output_size={size}, kernel_size={kernel}, padding={padding!r}",
+                (x.shape[0], ck // math.prod(kernel)))
     outs = conv_out_shape(size, kernel, stride, pads, dilation)
     if blocks != math.prod(outs):
         raise error(fn, f"input has {blocks} blocks, but output_size={size} gives "

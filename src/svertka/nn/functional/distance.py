@@ -50,8 +50,11 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     d = check_dim(dim, len(shape), fn)
     if not isinstance(eps, (int, float)) or eps < 0:
         raise error(fn, f"eps must be a non-negative number, got eps={eps!r}")
-    n1 = _clamped_norm(x1, d if x1.ndim == len(shape) else d - len(shape), eps)
-    n2 = _clamped_norm(x2, d if x2.ndim == len(shape) else d - len(shape), eps)
+    # Broadcast first: ``dim`` may be an axis that only one of the two has (torch expands too).
+    x1 = x1 if tuple(x1.shape) == tuple(shape) else x1.expand(*shape)
+    x2 = x2 if tuple(x2.shape) == tuple(shape) else x2.expand(*shape)
+    n1 = _clamped_norm(x1, d, eps)
+    n2 = _clamped_norm(x2, d, eps)
     return ((x1 / n1) * (x2 / n2)).sum(d)
 
 
@@ -82,6 +85,10 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     _pair(x1, x2, fn)
     if not isinstance(p, (int, float)) or p < 0:
         raise error(fn, f"p must be a non-negative number, got p={p!r}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)):
+        raise type_error(fn, f"eps must be a number, got eps={eps!r}")
+    if not isinstance(keepdim, (bool, np.bool_)):
+        raise type_error(fn, f"keepdim must be a bool, got keepdim={keepdim!r}")
     diff = x1 - x2 + eps
     if p == 2:
         return diff.norm(2, -1, keepdim)

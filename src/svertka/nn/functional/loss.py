@@ -140,10 +140,7 @@ def _index_target(input, target, C, ignore_index, fn):
 
 
 def _ignore_index(ignore_index, fn):
-    if not V.is_int(ignore_index):
-        raise V.type_error(fn, f"ignore_index must be an int, got ignore_index="
-                             f"{_fmt(ignore_index)}")
-    return int(ignore_index)
+    return V.check_int(ignore_index, "ignore_index", fn)
 
 
 # ----------------------------------------------------------------------------- classification
@@ -281,6 +278,12 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if x.size and not ((x >= 0) & (x <= 1)).all():
         raise error(fn, f"input must hold probabilities in [0, 1], got values in "
                         f"[{x.min():g}, {x.max():g}]")
+    t = target._data
+    if t.size and not ((t >= 0) & (t <= 1)).all():           # NaN too, as torch
+        raise error(fn, f"target must hold values in [0, 1], got values in "
+                        f"[{np.nanmin(t) if not np.isnan(t).all() else np.nan:g}, "
+                        f"{np.nanmax(t) if not np.isnan(t).all() else np.nan:g}]"
+                        f"{' and NaN' if np.isnan(t).any() else ''}")
     weight = _elementwise_weight(weight, input, fn)
     return _pointwise(fn, "bce", input, target, reduction,
                       None if weight is None else weight._data)

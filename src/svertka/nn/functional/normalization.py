@@ -117,9 +117,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         >>> import svertka.nn.functional as F
         >>> x = svertka.tensor([[1.0, 2.0], [3.0, 6.0]])
         >>> rm, rv = svertka.zeros(2), svertka.ones(2)
-        >>> F.batch_norm(x, rm, rv, training=True, eps=0.0)
-        tensor([[-1., -1.],
-                [ 1.,  1.]])
+        >>> F.batch_norm(x, rm, rv, training=True, eps=1e-5)
+        tensor([[-1.0000, -1.0000],
+                [ 1.0000,  1.0000]])
         >>> rm, rv
         (tensor([0.2000, 0.4000]), tensor([1.1000, 1.7000]))
     """
@@ -130,6 +130,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     weight=weight, bias=bias)
     momentum = _check_real(fn, momentum, "momentum")
     eps = _check_real(fn, eps, "eps", 0.0)
+    if training and not eps > 0:
+        raise error(fn, f"eps must be positive in training (a constant channel would divide by "
+                        f"zero), got eps={eps}")
     x = input._data
     n_per_channel = x.shape[0] * _spatial(x.shape)
     C = x.shape[1]
@@ -264,6 +267,8 @@ def _normalized_shape(fn, input, normalized_shape):
         raise type_error(fn, f"normalized_shape must be an int or a tuple of ints, got "
                              f"normalized_shape={_fmt(normalized_shape)}")
     shape = tuple(input.shape)
+    if not ns:
+        raise error(fn, "normalized_shape must have at least one dim, got normalized_shape=()")
     if len(ns) > len(shape) or (ns and shape[-len(ns):] != ns):
         raise error(fn, f"normalized_shape must equal the trailing dims of input of shape "
                         f"{shape}, got normalized_shape={ns}")
@@ -347,7 +352,9 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         y_c = x_c \Big/ \Big(k + \frac{\alpha}{n} \sum_{c'=c-\lfloor n/2 \rfloor}
               ^{c+\lfloor (n-1)/2 \rfloor} x_{c'}^2\Big)^{\beta}
 
-    with ``n = size`` and zero padding beyond the first and the last channel.
+    with ``n = size`` and zero padding beyond the first and the last channel. The work does not
+    depend on ``size``: window offsets past the channels only add zeros and are skipped (the
+    divisor stays ``size``, as in torch), so ``size=2**40`` costs what ``size=2 C`` does.
 
     Args:
         input: ``(N, C, *)``, at least 3-D.

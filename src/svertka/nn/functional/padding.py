@@ -8,8 +8,17 @@ from __future__ import annotations
 
 import numbers
 
-from svertka._validate import _fmt, check_choice, check_tensor, error, is_int, type_error
-from svertka.kernels.pad import MODES, pairs_from_torch
+from svertka._validate import (
+    INT64_MAX,
+    _fmt,
+    check_choice,
+    check_numel,
+    check_tensor,
+    error,
+    is_int,
+    type_error,
+)
+from svertka.kernels.pad import MODES, padded_shape, pairs_from_torch
 from svertka.ops.pad import Pad
 
 __all__ = ["pad"]
@@ -28,6 +37,8 @@ def _check_pad(pad, input, mode):
     if len(pad) > 2 * input.ndim:
         raise error(fn, f"padding length {len(pad)} is more than two times the input "
                         f"dimension {input.ndim}, got pad={pad}", f"input {tuple(input.shape)}")
+    if any(abs(p) > INT64_MAX for p in pad):
+        raise error(fn, f"pad must be ints that fit in int64, got pad={pad}")
     check_choice(mode, MODES, "mode", fn)
     pairs = pairs_from_torch(pad)
     shape = tuple(input.shape)
@@ -39,8 +50,18 @@ def _check_pad(pad, input, mode):
                             f"for a 3-D or 4-D input, 6 for a 4-D or 5-D input; got pad of "
                             f"length {len(pad)} for a {input.ndim}-D input",
                         f"input {shape}, pad={pad}")
+    if mode != "constant":
+        batch = 1 if input.ndim == max(_RANKS[len(pairs)]) else 0
+        if 0 in shape[batch:]:
+            raise error(fn, f"mode={mode!r} needs non-zero dims (only the batch may be empty), "
+                            f"got input of shape {shape}")
     for d, (n, (lo, hi)) in enumerate(zip(shape[lead:], pairs), start=lead):
         out = n + lo + hi
+        kept = n - max(0, -lo) - max(0, -hi)
+        if kept < 0:
+            raise error(fn, f"negative padding crops {max(0, -lo) + max(0, -hi)} element(s) "
+                            f"of dim {d}, which has only {n}, got padding ({lo}, {hi}) at "
+                            f"dim {d}", f"input {shape}, pad={pad}")
         if mode == "reflect" and (lo >= n or hi >= n):
             raise error(fn, f"reflect padding must be less than the size {n} of dim {d}, "
                             f"got padding ({lo}, {hi}) at dim {d}", f"input {shape}")
@@ -53,6 +74,7 @@ def _check_pad(pad, input, mode):
         if out < (0 if mode == "constant" else 1):
             raise error(fn, f"the size {n} of dim {d} with padding ({lo}, {hi}) gives an "
                             f"output size of {out}", f"input {shape}, mode={mode!r}")
+    check_numel(padded_shape(shape, pairs), fn, context=f"input {shape}, pad={pad}")
     return pairs
 
 

@@ -16,8 +16,10 @@ import math
 import numbers
 
 from svertka._validate import (
+    INT64_MAX,
     _fmt,
     check_ndim,
+    check_numel,
     check_tensor,
     error,
     is_int,
@@ -77,6 +79,11 @@ def _window(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode):
         raise error(fn, f"output size {out} is too small: kernel size {span} (with dilation) "
                         f"is larger than the padded input {padded}",
                     f"input {tuple(input.shape)}, kernel_size={kernel}, padding={pad}")
+    full = K._full_pads(spatial, kernel, stride, pads, dilation, out)
+    lead = tuple(input.shape[:-n])
+    check_numel(lead + tuple(i + lo + hi for i, (lo, hi) in zip(spatial, full)), fn,
+                "padded input", f"kernel_size={kernel}, stride={stride}, padding={pad}")
+    check_numel(lead + tuple(out), fn)
     return kernel, stride, pads, dilation, out
 
 
@@ -224,6 +231,7 @@ def _unpool_size(fn, n, spatial, kernel, stride, pad, output_size):
                 raise error(fn, f"output_size must lie strictly between {d - s} and {d + s} "
                                 f"per axis (the default size {default} -/+ stride), got "
                                 f"output_size={_fmt(output_size)}")
+    check_numel(out, fn, context=f"kernel_size={kernel}, stride={stride}")
     if any(o < 1 for o in out):
         raise error(fn, f"output size {out} must be positive",
                     f"input spatial size {spatial}, kernel_size={kernel}, stride={stride}, "
@@ -340,6 +348,9 @@ def _avg_pool(fn, n, input, kernel_size, stride, padding, ceil_mode, count_inclu
         if not is_int(divisor_override):
             raise type_error(fn, f"divisor_override must be a non-zero int or None, got "
                                  f"divisor_override={_fmt(divisor_override)}")
+        if abs(divisor_override) > INT64_MAX:
+            raise error(fn, f"divisor_override must fit in int64, got "
+                            f"divisor_override={divisor_override}")
         if divisor_override == 0:
             raise error(fn, "divisor_override must be a non-zero int or None, got "
                             "divisor_override=0")
@@ -461,7 +472,7 @@ def _adaptive_size(fn, output_size, n, spatial):
         raise type_error(fn, f"output_size must be {what}, got output_size="
                              f"{_fmt(output_size)}")
     out = tuple(s if o is None else int(o) for o, s in zip(items, spatial))
-    if any(o < 1 for o in out):
+    if any(o < 1 or o > INT64_MAX for o in out):
         raise error(fn, f"output_size must be {what}, got output_size={_fmt(output_size)}")
     return out
 
@@ -469,6 +480,7 @@ def _adaptive_size(fn, output_size, n, spatial):
 def _adaptive_avg(fn, n, input, output_size):
     batched = _check_input(fn, input, n)
     out = _adaptive_size(fn, output_size, n, tuple(input.shape[-n:]))
+    check_numel(tuple(input.shape[:-n]) + out, fn)
     return _unbatch(AdaptiveAvgPoolNd.apply(_batch(input, batched), out=out), batched)
 
 
@@ -477,6 +489,7 @@ def _adaptive_max(fn, n, input, output_size, return_indices):
 
     batched = _check_input(fn, input, n)
     out = _adaptive_size(fn, output_size, n, tuple(input.shape[-n:]))
+    check_numel(tuple(input.shape[:-n]) + out, fn)
     x = _batch(input, batched)
     idx = K.adaptive_max_indices(x._data, out)
     y = _unbatch(GatherPlane.apply(x, indices=idx, n=n), batched)
@@ -629,6 +642,11 @@ def _lp_pool(fn, n, input, norm_type, kernel_size, stride, ceil_mode):
         raise error(fn, "norm_type must be non-zero (the result is (sum x^p)^(1/p)), got "
                         "norm_type=0")
     kernel = ntuple(kernel_size, n, "kernel_size", fn)
+    if math.isinf(norm_type):
+        # torch's limits: p = inf is the max of |x| over the window, p = -inf the min.
+        a = input.abs() if norm_type > 0 else -input.abs()
+        y = _max_pool(fn, n, a, kernel, stride, 0, 1, ceil_mode, False)
+        return y if norm_type > 0 else -y
     # torch's definition: avg_pool of x^p, times the kernel size, sign-preserving root.
     out = _avg_pool(fn, n, input.pow(norm_type), kernel, stride, 0, ceil_mode, True, None, 1)
     return (out.sign() * out.abs().relu()).mul(math.prod(kernel)).pow(1.0 / norm_type)
@@ -637,7 +655,8 @@ def _lp_pool(fn, n, input, norm_type, kernel_size, stride, ceil_mode):
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     r"""1-D power-average pooling ``(sum over the window of x^p)^(1/p)``, as torch's.
 
-    ``p = inf`` would be max pooling, ``p = 1`` sum pooling. As in torch it is computed as
+    ``p = inf`` is max pooling of ``|x|`` (``-inf``: min pooling of ``|x|``), ``p = 1`` sum
+    pooling. As in torch it is otherwise computed as
     ``avg_pool1d(x^p) * kernel_size`` (so with ``ceil_mode`` a clipped last window is
     rescaled to the full kernel size), and negative sums give ``0``.
 

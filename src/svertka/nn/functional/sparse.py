@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from svertka._validate import check_tensor, error, is_int, type_error
+from svertka._validate import INT64_MAX, check_numel, check_tensor, error, is_int, type_error
 from svertka.ops.indexing import Embedding
 from svertka.tensor import Tensor
 
@@ -40,7 +40,7 @@ def one_hot(tensor, num_classes=-1):
     """
     fn = "one_hot"
     a = _long(tensor, "tensor", fn)
-    if not is_int(num_classes) or num_classes < -1:
+    if not is_int(num_classes) or not -1 <= num_classes <= INT64_MAX:
         raise error(fn, f"num_classes must be -1 or a non-negative int, got "
                         f"num_classes={num_classes!r}")
     if a.size and a.min() < 0:
@@ -53,6 +53,7 @@ def one_hot(tensor, num_classes=-1):
     if a.size and a.max() >= num_classes:
         raise error(fn, f"class values must be smaller than num_classes, got a value "
                         f"{a.max()} with num_classes={num_classes}")
+    check_numel(a.shape + (num_classes,), fn, context=f"num_classes={num_classes}")
     out = (a[..., None] == np.arange(num_classes)).astype(np.int64)
     return Tensor._make(out)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from svertka._validate import _fmt, check_tensor, error, is_int, type_error
+from svertka._validate import _fmt, check_numel, check_tensor, error, is_int, type_error
 from svertka.ops.vision import Interpolate, PixelShuffle, PixelUnshuffle
 
 __all__ = ["pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample", "upsample_nearest",
@@ -21,8 +21,8 @@ __all__ = ["pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample", "upsam
 def _check_factor(fn, factor, name):
     if not is_int(factor):
         raise type_error(fn, f"{name} must be a positive int, got {name}={_fmt(factor)}")
-    if factor < 1:
-        raise error(fn, f"{name} must be a positive int, got {name}={factor}")
+    if not 1 <= factor <= 2**31:              # its square must fit in int64, as in torch
+        raise error(fn, f"{name} must be a positive int, got {name}={factor}", "at most 2**31")
     return int(factor)
 
 
@@ -149,12 +149,19 @@ def _sizes(fn, input, size, scale_factor, recompute_scale_factor):
         if not all(math.isfinite(s) and s > 0 for s in scales):
             raise error(fn, f"scale_factor must be positive and finite, got "
                             f"scale_factor={scale_factor!r}")
+        if not all(math.isfinite(float(i) * s) for i, s in zip(spatial, scales)):
+            raise error(fn, f"scale_factor is too large, got scale_factor={scale_factor!r}",
+                        f"input {tuple(input.shape)}")
         out = tuple(math.floor(float(i) * s) for i, s in zip(spatial, scales))
         if recompute_scale_factor:
             scales = None
     if any(i < 1 for i in spatial) or any(o < 1 for o in out):
         raise error(fn, f"input and output sizes must be greater than 0, got input "
                         f"{spatial} and output {out}", f"input {tuple(input.shape)}")
+    if input.shape[1] == 0:
+        raise error(fn, f"input must have a non-zero channel size (only the batch may be "
+                        f"empty), got input of shape {tuple(input.shape)}")
+    check_numel(tuple(input.shape[:2]) + out, fn, context=f"input {tuple(input.shape)}")
     return out, scales
 
 

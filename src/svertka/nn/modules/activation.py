@@ -92,11 +92,11 @@ class PReLU(Module):
 
     def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         super().__init__()
-        if not V.is_int(num_parameters) or num_parameters < 1:
-            raise V.error("PReLU", f"num_parameters must be a positive int, got "
-                                   f"num_parameters={num_parameters!r}")
+        num_parameters = V.check_int(num_parameters, "num_parameters", "PReLU", minimum=1,
+                                     what="a positive int")
+        V.check_numel((num_parameters,), "PReLU", "num_parameters")
         self.num_parameters = num_parameters
-        self.init = init
+        self.init = V.check_real(init, "init", "PReLU")
         self.weight = Parameter(empty(num_parameters, dtype=dtype))
         self.reset_parameters()
 
@@ -162,7 +162,9 @@ class Softplus(Module):
 class Hardtanh(Module):
     def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
         super().__init__()
-        if max_val <= min_val:
+        min_val = V.check_real(min_val, "min_val", "Hardtanh")
+        max_val = V.check_real(max_val, "max_val", "Hardtanh")
+        if not max_val > min_val:
             raise V.error("Hardtanh", f"max_val must be greater than min_val, got "
                                       f"min_val={min_val}, max_val={max_val}")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace

@@ -40,8 +40,7 @@ class _ConvNd(Module):
         n = self._rank
         for arg, value in (("in_channels", in_channels), ("out_channels", out_channels),
                            ("groups", groups)):
-            if not V.is_int(value) or value <= 0:
-                raise V.error(name, f"{arg} must be a positive int, got {arg}={value!r}")
+            V.check_int(value, arg, name, minimum=1, what="a positive int")
         if in_channels % groups:
             raise V.error(name, f"in_channels must be divisible by groups, got "
                                 f"in_channels={in_channels}, groups={groups}")
@@ -68,6 +67,7 @@ class _ConvNd(Module):
         else:
             self.padding = V.ntuple(padding, n, "padding", name, minimum=0)
         self.output_padding = V.ntuple(output_padding, n, "output_padding", name, minimum=0)
+        V.check_numel((in_channels, out_channels) + self.kernel_size, name, "weight")
         self.groups = groups
         self.padding_mode = padding_mode
         if padding_mode != "zeros" and self._transposed:
@@ -281,8 +281,7 @@ class LocallyConnected2d(Module):
         super().__init__()
         name = "LocallyConnected2d"
         for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not V.is_int(value) or value <= 0:
-                raise V.error(name, f"{arg} must be a positive int, got {arg}={value!r}")
+            V.check_int(value, arg, name, minimum=1, what="a positive int")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.input_size = V.ntuple(input_size, 2, "input_size", name)
         self.kernel_size = V.ntuple(kernel_size, 2, "kernel_size", name)
@@ -295,6 +294,7 @@ class LocallyConnected2d(Module):
             raise V.error(name, f"kernel_size {self.kernel_size} is larger than the padded "
                                 f"input {padded}")
         self.output_size = out
+        V.check_numel(out + (out_channels, in_channels) + self.kernel_size, name, "weight")
         dt = _dtype.to_dtype(dtype) if dtype is not None else None
         self.weight = Parameter(empty(*out, out_channels, in_channels, *self.kernel_size,
                                       dtype=dt))

@@ -48,10 +48,10 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
-        for arg, value in (("in_features", in_features), ("out_features", out_features)):
-            if not V.is_int(value) or value < 0:
-                raise V.error("Linear", f"{arg} must be a non-negative int, got "
-                                        f"{arg}={value!r}")
+        in_features, out_features = (
+            V.check_int(value, arg, "Linear", minimum=0, what="a non-negative int")
+            for arg, value in (("in_features", in_features), ("out_features", out_features)))
+        V.check_numel((out_features, in_features), "Linear", "weight")
         self.in_features = in_features
         self.out_features = out_features
         self.weight = Parameter(empty(out_features, in_features, dtype=_dt(dtype)))
@@ -82,6 +82,14 @@ class Bilinear(Module):
     def __init__(self, in1_features, in2_features, out_features, bias=True, device=None,
                  dtype=None):
         super().__init__()
+        fn = "Bilinear"
+        in1_features = V.check_int(in1_features, "in1_features", fn, minimum=1,
+                                   what="a positive int")   # the init divides by it
+        in2_features = V.check_int(in2_features, "in2_features", fn, minimum=0,
+                                   what="a non-negative int")
+        out_features = V.check_int(out_features, "out_features", fn, minimum=0,
+                                   what="a non-negative int")
+        V.check_numel((out_features, in1_features, in2_features), fn, "weight")
         self.in1_features, self.in2_features = in1_features, in2_features
         self.out_features = out_features
         self.weight = Parameter(empty(out_features, in1_features, in2_features,
@@ -114,7 +122,8 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input):
-        return input.flatten(self.start_dim, self.end_dim)
+        V.check_tensor(input, "input", "Flatten")
+        return F.flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -125,9 +134,14 @@ class Unflatten(Module):
 
     def __init__(self, dim, unflattened_size):
         super().__init__()
-        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+        if not isinstance(unflattened_size, (tuple, list)) or not all(
+                V.is_int(s) for s in unflattened_size):
+            raise V.type_error("Unflatten", f"unflattened_size must be a tuple of ints, got "
+                                            f"unflattened_size={V._fmt(unflattened_size)}")
+        self.dim, self.unflattened_size = dim, tuple(int(s) for s in unflattened_size)
 
     def forward(self, input):
+        V.check_tensor(input, "input", "Unflatten")
         return input.unflatten(self.dim, self.unflattened_size)
 
     def extra_repr(self):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 from svertka import _dtype
 from svertka import _validate as V
 from svertka._creation import empty, ones, tensor, zeros
@@ -27,9 +25,9 @@ class _NormBase(Module):
                  track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         name = type(self).__name__
-        if not V.is_int(num_features) or num_features <= 0:
-            raise V.error(name, f"num_features must be a positive int, got "
-                                f"num_features={num_features!r}")
+        num_features = V.check_int(num_features, "num_features", name, minimum=1,
+                                   what="a positive int")
+        V.check_numel((num_features,), name, "num_features")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
@@ -66,6 +64,7 @@ class _NormBase(Module):
                 init.zeros_(self.bias)
 
     def _check_input_dim(self, input):
+        V.check_tensor(input, "input", type(self).__name__)
         if input.ndim not in self._ranks:
             want = " or ".join(f"{r}D" for r in self._ranks)
             raise V.error(type(self).__name__, f"expected {want} input (got {input.ndim}D "
@@ -157,7 +156,12 @@ class GroupNorm(Module):
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None,
                  dtype=None, *, bias=True):
         super().__init__()
-        if not V.is_int(num_groups) or num_groups <= 0 or num_channels % num_groups:
+        num_groups = V.check_int(num_groups, "num_groups", "GroupNorm", minimum=1,
+                                 what="a positive int")
+        num_channels = V.check_int(num_channels, "num_channels", "GroupNorm", minimum=1,
+                                   what="a positive int")
+        V.check_numel((num_channels,), "GroupNorm", "num_channels")
+        if num_channels % num_groups:
             raise V.error("GroupNorm", f"num_channels must be divisible by num_groups, got "
                                        f"num_channels={num_channels}, num_groups={num_groups}")
         self.num_groups, self.num_channels = num_groups, num_channels
@@ -186,9 +190,8 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
                  device=None, dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, numbers.Integral):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
+        self.normalized_shape = V.check_shape(normalized_shape, "normalized_shape",
+                                              "LayerNorm")
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:
             self.weight = Parameter(ones(*self.normalized_shape, dtype=_dt(dtype)))
@@ -213,7 +216,10 @@ class LocalResponseNorm(Module):
 
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+        fn = "LocalResponseNorm"
+        self.size = V.check_int(size, "size", fn, minimum=1, what="a positive int")
+        self.alpha, self.beta, self.k = (V.check_real(v, name, fn) for name, v in
+                                         (("alpha", alpha), ("beta", beta), ("k", k)))
 
     def forward(self, input):
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)

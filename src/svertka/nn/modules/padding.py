@@ -15,12 +15,16 @@ class _PadNd(Module):
     def __init__(self, padding, value=None):
         super().__init__()
         n = 2 * self._rank
+        name = type(self).__name__
         if V.is_int(padding):
             padding = (padding,) * n
-        padding = tuple(padding)
-        if len(padding) != n or not all(V.is_int(p) for p in padding):
-            raise V.error(type(self).__name__, f"padding must be an int or a tuple of {n} "
-                                               f"ints, got padding={padding!r}")
+        if not isinstance(padding, (tuple, list)) or not all(V.is_int(p) for p in padding):
+            raise V.type_error(name, f"padding must be an int or a tuple of {n} ints, got "
+                                     f"padding={V._fmt(padding)}")
+        padding = tuple(int(p) for p in padding)
+        if len(padding) != n:
+            raise V.error(name, f"padding must be an int or a tuple of {n} ints, got "
+                                f"padding={padding!r}")
         self.padding = padding
         self.value = value
 

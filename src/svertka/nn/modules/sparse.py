@@ -39,11 +39,11 @@ class Embedding(Module):
                  norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
                  _freeze=False, device=None, dtype=None):
         super().__init__()
-        for arg, value in (("num_embeddings", num_embeddings),
-                           ("embedding_dim", embedding_dim)):
-            if not V.is_int(value) or value < 0:
-                raise V.error("Embedding", f"{arg} must be a non-negative int, got "
-                                           f"{arg}={value!r}")
+        num_embeddings = V.check_int(num_embeddings, "num_embeddings", "Embedding", minimum=0,
+                                     what="a non-negative int")
+        embedding_dim = V.check_int(embedding_dim, "embedding_dim", "Embedding", minimum=0,
+                                    what="a non-negative int")
+        V.check_numel((num_embeddings, embedding_dim), "Embedding", "weight")
         if padding_idx is not None:
             if not V.is_int(padding_idx) or not -num_embeddings <= padding_idx < num_embeddings:
                 raise V.error("Embedding", f"padding_idx must be within num_embeddings "
