@@ -22,7 +22,6 @@ from svertka import nn
 from svertka._creation import as_tensor
 from svertka.nn.parameter import Parameter
 from svertka.onnx import _ops
-from svertka.tensor import Tensor
 
 __all__ = ["load", "OnnxModule"]
 
@@ -135,6 +134,8 @@ class OnnxModule(nn.Module):
 
     Attributes:
         input_names, output_names (list of str): the graph's inputs and outputs.
+        input_shapes (list of tuple): each input's declared shape, ``None`` for a dimension
+            that is symbolic or not given (``None`` for an input without a shape).
         onnx_names (dict): parameter/buffer name in ``state_dict()`` -> ONNX initializer name.
         opset (int): the model's ``ai.onnx`` opset version.
         source (str): the file it was read from (``'<ModelProto>'`` otherwise).
@@ -144,6 +145,7 @@ class OnnxModule(nn.Module):
         super().__init__()
         self.input_names = []
         self.output_names = []
+        self.input_shapes = []
         self.onnx_names = {}
         self.opset = 0
         self.source = "<ModelProto>"
@@ -266,6 +268,7 @@ def _build(onnx, model, source):
     inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     m.input_names = [i.name for i in graph.input if i.name not in inits]
     m.output_names = [o.name for o in graph.output]
+    m.input_shapes = [_declared_shape(i) for i in graph.input if i.name not in inits]
     # float initializers read in a "static" position (a shape, scales, pads) stay constants
     static = {n for node in graph.node
               for i, n in enumerate(node.input)
@@ -320,5 +323,8 @@ def _build(onnx, model, source):
     return m
 
 
-def _is_tensor(v):
-    return isinstance(v, Tensor)
+def _declared_shape(value_info):
+    t = value_info.type.tensor_type
+    if not t.HasField("shape"):
+        return None
+    return tuple(d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim)
