@@ -112,14 +112,17 @@ def test_load_matches_onnx_node_tests(module):
     assert ran > 0
 
 
+def _module_of(prefix):
+    for start, module in (("test_batchnorm", "batch_normalization"), ("test_maxpool", "maxpool"),
+                          ("test_training_dropout", "dropout"), ("test_resize", "resize")):
+        if prefix.startswith(start):
+            return module
+    raise AssertionError(prefix)
+
+
 @pytest.mark.parametrize("prefix", sorted(_SKIPPED))
-def test_load_skipped_node_tests_fail_clearly(prefix):
-    """A skipped case either runs or is refused with one ValueError naming the node."""
-    module = {"test_batchnorm": "batch_normalization", "test_maxpool": "maxpool",
-              "test_training_dropout": "dropout"}.get(
-        next((k for k in ("test_batchnorm", "test_maxpool", "test_training_dropout")
-              if prefix.startswith(k)), None), "resize")
-    cases = [c for c in _node_cases(module) if c.name.startswith(prefix)]
+def test_load_refuses_skipped_node_tests_naming_the_node(prefix):
+    cases = [c for c in _node_cases(_module_of(prefix)) if c.name.startswith(prefix)]
     assert cases
     for case in cases:
         with pytest.raises(ValueError, match=r"svertka\.onnx\.load: .*\(node '"):
@@ -135,6 +138,58 @@ def _model(nodes, inputs, outputs, inits=(), opset=17):
 
 def _vi(name, shape, t=TensorProto.FLOAT):
     return helper.make_tensor_value_info(name, t, shape)
+
+
+# (op, attributes, input shape, weight shape or None): the attribute combinations the node
+# tests leave out (1-d and 3-d, SAME_LOWER with strides, asymmetric pads, output_shape, ...)
+_WINDOW_CASES = {
+    "conv1d_same_lower_stride2": ("Conv", dict(auto_pad="SAME_LOWER", strides=[2]),
+                                  (2, 4, 9), (6, 4, 4)),
+    "conv3d_pads_dilation_groups": ("Conv", dict(pads=[1, 0, 2, 0, 1, 1], dilations=[1, 2, 1],
+                                                 group=2), (1, 4, 5, 6, 5), (6, 2, 3, 2, 3)),
+    "conv2d_same_upper_stride3": ("Conv", dict(auto_pad="SAME_UPPER", strides=[3, 2]),
+                                  (2, 3, 10, 7), (4, 3, 3, 2)),
+    "conv2d_asymmetric": ("Conv", dict(pads=[0, 2, 1, 0], strides=[2, 1]), (1, 2, 6, 6),
+                          (3, 2, 3, 3)),
+    "conv_transpose2d_output_padding": ("ConvTranspose", dict(strides=[2, 3],
+                                                              output_padding=[1, 2],
+                                                              pads=[1, 0, 1, 0]),
+                                        (1, 4, 4, 3), (4, 2, 3, 3)),
+    "conv_transpose1d_output_shape": ("ConvTranspose", dict(strides=[2], output_shape=[12]),
+                                      (2, 3, 5), (3, 2, 3)),
+    "conv_transpose3d_groups": ("ConvTranspose", dict(group=2, strides=[1, 2, 1]),
+                                (1, 4, 3, 3, 2), (4, 1, 2, 2, 2)),
+    "maxpool2d_same_lower_ceil": ("MaxPool", dict(kernel_shape=[3, 2], strides=[2, 2],
+                                                  auto_pad="SAME_LOWER"), (1, 2, 7, 6), None),
+    "maxpool2d_big_asym_pads_ceil": ("MaxPool", dict(kernel_shape=[2, 2], pads=[1, 0, 1, 1],
+                                                     ceil_mode=1, strides=[2, 2]),
+                                     (1, 1, 5, 5), None),
+    "avgpool2d_asym_exclude_pad": ("AveragePool", dict(kernel_shape=[3, 3], pads=[0, 1, 2, 1],
+                                                       count_include_pad=0), (2, 2, 5, 5), None),
+    "avgpool1d_include_pad_ceil": ("AveragePool", dict(kernel_shape=[3], pads=[1, 1],
+                                                       strides=[2], count_include_pad=1,
+                                                       ceil_mode=1), (1, 2, 8), None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_WINDOW_CASES))
+def test_load_window_ops_match_onnxruntime(case):
+    ort = pytest.importorskip("onnxruntime")
+    op, attrs, x_shape, w_shape = _WINDOW_CASES[case]
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    inits, inputs = [], ["x"]
+    if w_shape is not None:
+        inits = [numpy_helper.from_array(rng.standard_normal(w_shape).astype(np.float32), "w")]
+        inputs.append("w")
+    node = helper.make_node(op, inputs, ["y"], name="n", **attrs)
+    model = _model([node], [_vi("x", list(x_shape))], [_vi("y", None)], inits)
+    model = onnx.shape_inference.infer_shapes(model)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    expected = sess.run(None, {"x": x})[0]
+    got = svertka.onnx.load(model, check=False)(x).detach().numpy()
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_load_rejects_every_unsupported_op_in_one_error():

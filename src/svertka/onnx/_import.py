@@ -13,6 +13,7 @@ input's shape.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -241,14 +242,34 @@ def _opset(model):
 
 
 def _ranks(onnx, model):
-    """Rank of every value that shape inference can tell (best effort)."""
+    """Rank of every value that shape inference can tell (best effort).
+
+    Inference runs on a light copy of the graph: initializers of more than a few elements
+    become typed inputs without data (their shapes are all it needs), so a model with
+    hundreds of megabytes of weights is not copied for it.
+    """
+    from onnx import helper
+
+    g = model.graph
+    declared = {i.name for i in g.input}
+    small, typed = [], []
+    for init in g.initializer:
+        if math.prod(init.dims) <= 64:
+            small.append(init)
+        elif init.name not in declared:
+            typed.append(helper.make_tensor_value_info(init.name, init.data_type,
+                                                       list(init.dims)))
+    light = helper.make_model(
+        helper.make_graph(list(g.node), g.name or "graph", list(g.input) + typed,
+                          list(g.output), initializer=small, value_info=list(g.value_info)),
+        opset_imports=list(model.opset_import), ir_version=model.ir_version)
     try:
-        inferred = onnx.shape_inference.infer_shapes(model)
+        inferred = onnx.shape_inference.infer_shapes(light)
     except Exception:   # inference is a hint: a model it cannot handle still loads
-        inferred = model
-    g = inferred.graph
+        inferred = light
     ranks = {}
-    for vi in list(g.input) + list(g.value_info) + list(g.output):
+    for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + \
+            list(inferred.graph.output):
         t = vi.type.tensor_type
         if t.HasField("shape"):
             ranks[vi.name] = len(t.shape.dim)
