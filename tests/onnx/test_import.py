@@ -207,6 +207,14 @@ def test_load_rejects_every_unsupported_op_in_one_error():
         assert part in msg
 
 
+def test_load_leaves_the_model_proto_unchanged():
+    model = _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", [2])], [_vi("y", [2])])
+    before = model.SerializeToString()
+    m = svertka.onnx.load(model)
+    assert model.SerializeToString() == before
+    assert [s.name for s in m._steps] == ["Relu_0"]
+
+
 def test_load_error_names_the_file(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x00this is not protobuf\xff" * 3)

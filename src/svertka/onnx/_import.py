@@ -78,6 +78,7 @@ class _Builder:
         self.taken = set()
         self.params = {}                    # ONNX name -> Parameter (loose, shared by name)
         self.node = None
+        self.node_name = ""
         self.node_owned = set()             # the current node's inputs a module took over
 
     # ---- inputs of the current node
@@ -104,7 +105,7 @@ class _Builder:
     def add_module(self, module, owned):
         """Register ``module`` for this node; ``owned`` maps its parameter/buffer names to the
         ONNX initializer names they came from."""
-        name = _sanitize(self.node.name, self.taken, f"{self.node.op_type}_{len(self.taken)}")
+        name = _sanitize(self.node_name, self.taken, f"{self.node.op_type}_{len(self.taken)}")
         self.module.add_module(name, module)
         for attr, onnx_name in owned.items():
             self.module.onnx_names[f"{name}.{attr}"] = onnx_name
@@ -301,18 +302,17 @@ def _build(onnx, model, source):
 
     problems = []
     for i, node in enumerate(graph.node):
-        if not node.name:
-            node.name = f"{node.op_type}_{i}"
-        b.node, b.node_owned = node, set()
+        name = node.name or f"{node.op_type}_{i}"     # the caller's ModelProto is not changed
+        b.node, b.node_name, b.node_owned = node, name, set()
         if node.domain not in ("", "ai.onnx") or node.op_type not in _ops.HANDLERS:
             domain = f"{node.domain}." if node.domain not in ("", "ai.onnx") else ""
-            problems.append(f"{domain}{node.op_type} (node {node.name!r})")
+            problems.append(f"{domain}{node.op_type} (node {name!r})")
             continue
         attrs = _attributes(onnx, node)
         try:
             run = _ops.HANDLERS[node.op_type](b, node, attrs)
         except _ops.Unsupported as exc:
-            problems.append(f"{node.op_type} (node {node.name!r}): {exc}")
+            problems.append(f"{node.op_type} (node {name!r}): {exc}")
             continue
         ins = ["" if n in b.node_owned else n for n in node.input]
         if all((not n) or n in consts for n in ins) and node.op_type not in _ops.VOLATILE:
@@ -320,13 +320,13 @@ def _build(onnx, model, source):
             try:
                 out = run(*[consts[n] if n else None for n in ins])
             except _ops.Unsupported as exc:
-                problems.append(f"{node.op_type} (node {node.name!r}): {exc}")
+                problems.append(f"{node.op_type} (node {name!r}): {exc}")
                 continue
             out = out if isinstance(out, tuple) else (out,)
             if all(isinstance(v, np.ndarray) for v in out):
                 consts.update({n: v for n, v in zip(node.output, out) if n})
                 continue
-        m._steps.append(_Step(node.name, node.op_type, ins, list(node.output), run))
+        m._steps.append(_Step(name, node.op_type, ins, list(node.output), run))
     if problems:
         raise ValueError(f"{_FN}: {source} uses operators svertka does not implement: "
                          f"{'; '.join(problems)}")

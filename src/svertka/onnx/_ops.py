@@ -481,6 +481,7 @@ def _dropout(b, node, a):
                               "module.train())")
     drop = b.add_module(nn.Dropout(p), {})
     has_mask = len(node.output) > 1 and bool(node.output[1])
+    name = b.node_name
 
     def run(x, ratio=None, *_):
         if ratio is not None:       # a ratio fed at run time
@@ -489,7 +490,7 @@ def _dropout(b, node, a):
         if has_mask:
             if drop.training:
                 raise ValueError("OnnxModule: the Dropout mask output is not available in "
-                                 f"training mode (node {node.name!r})")
+                                 f"training mode (node {name!r})")
             return y, np.ones(tuple(x.shape), dtype=bool)
         return y
     return run
@@ -747,15 +748,21 @@ def _resize_mode(mode):
     return mode
 
 
+_CTMS = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+         "half_pixel_symmetric")
+_NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+
+
 def _resize(b, node, a):
     mode = _resize_mode(a.get("mode", "nearest"))
     ctm = a.get("coordinate_transformation_mode", "half_pixel")
     if b.opset < 11:
         ctm = "asymmetric"
     nearest_mode = a.get("nearest_mode", "round_prefer_floor")
-    if ctm == "tf_crop_and_resize":
-        raise Unsupported("coordinate_transformation_mode='tf_crop_and_resize' is not "
-                          "implemented")
+    if ctm not in _CTMS:
+        raise Unsupported(f"coordinate_transformation_mode={ctm!r} is not implemented")
+    if mode == "nearest" and nearest_mode not in _NEAREST_MODES:
+        raise Unsupported(f"nearest_mode={nearest_mode!r} is not implemented")
     if int(a.get("antialias", 0)):
         raise Unsupported("antialias=1 is not implemented")
     if a.get("keep_aspect_ratio_policy", "stretch") != "stretch":
