@@ -302,6 +302,33 @@ def test_load_matches_onnxruntime_and_summary_sees_layers():
     assert rows["fc_Gemm"].params == 25
 
 
+def test_load_gradients_match_torch():
+    torch = pytest.importorskip("torch")
+    model, p = _conv_bn_gemm_model()
+    m = svertka.onnx.load(model)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 8, 8))
+    gy = rng.standard_normal((2, 5))
+    xs = svertka.tensor(x.astype(np.float32), requires_grad=True)
+    m(xs).backward(svertka.tensor(gy.astype(np.float32)))
+
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k not in ("bn.mean", "bn.var"))
+         for k, v in p.items()}
+    xt = torch.tensor(x, requires_grad=True)
+    c = torch.nn.functional.conv2d(xt, t["conv.weight"], t["conv.bias"], stride=2, padding=1)
+    n = torch.nn.functional.batch_norm(c, t["bn.mean"], t["bn.var"], t["bn.scale"],
+                                       t["bn.bias"], eps=1e-3)
+    f = torch.relu(n).mean((2, 3))
+    y = f @ t["fc.weight"].T + t["fc.bias"] + t["shift"]
+    y.backward(torch.tensor(gy))
+    np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    params = dict(m.named_parameters())
+    for name, onnx_name in m.onnx_names.items():
+        if name in params:
+            np.testing.assert_allclose(params[name].grad.numpy(), t[onnx_name].grad.numpy(),
+                                       rtol=1e-4, atol=1e-5, err_msg=name)
+
+
 def test_load_module_can_be_fine_tuned():
     model, _ = _conv_bn_gemm_model()
     m = svertka.onnx.load(model)
