@@ -329,6 +329,27 @@ def test_load_gradients_match_torch():
                                        rtol=1e-4, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.parametrize("auto_pad, flat", [("SAME_LOWER", (1, 0, 1, 0)),
+                                            ("SAME_UPPER", (0, 1, 0, 1))])
+def test_load_same_padding_is_a_pad_module_summary_sees(auto_pad, flat):
+    from svertka.analysis import summary
+
+    w = np.random.default_rng(6).standard_normal((4, 3, 3, 3)).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="c", auto_pad=auto_pad,
+                            strides=[2, 2])
+    m = svertka.onnx.load(_model([node], [_vi("x", [1, 3, 8, 8])], [_vi("y", [1, 4, 4, 4])],
+                                 [numpy_helper.from_array(w, "w")]))
+    assert [type(c).__name__ for c in m.children()] == ["ZeroPad2d", "Conv2d"]
+    ref = nn.Sequential(nn.ZeroPad2d(flat), nn.Conv2d(3, 4, 3, stride=2, bias=False))
+    ref[1].weight = nn.Parameter(svertka.tensor(w))
+    got, want = summary(m, (3, 8, 8)).rows[-1], summary(ref, (3, 8, 8)).rows[-1]
+    assert (got.name, got.receptive_field) == ("c", (3, 3))
+    assert got.start == want.start == ((0, 0) if auto_pad == "SAME_LOWER" else (1, 1))
+    x = np.random.default_rng(7).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    with svertka.no_grad():
+        np.testing.assert_allclose(m(x).numpy(), ref(svertka.tensor(x)).numpy(), rtol=1e-6)
+
+
 def test_load_module_can_be_fine_tuned():
     model, _ = _conv_bn_gemm_model()
     m = svertka.onnx.load(model)

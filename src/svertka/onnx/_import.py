@@ -64,10 +64,10 @@ class _Step:
 class _Builder:
     """What an operator handler (``svertka.onnx._ops``) may ask while its node is built."""
 
-    def __init__(self, module, graph, opset, ranks, consts, float_inits):
+    def __init__(self, module, graph, opset, shapes, consts, float_inits):
         self.module = module
         self.opset = opset
-        self.ranks = ranks
+        self.shapes = shapes
         self.consts = consts                # name -> ndarray known at load time
         self.float_inits = float_inits      # name -> ndarray: float initializers
         self.uses = {}
@@ -99,13 +99,20 @@ class _Builder:
         return self.float_inits[name]
 
     def rank(self, i):
-        return self.ranks.get(self.input(i))
+        shape = self.shapes.get(self.input(i))
+        return None if shape is None else len(shape)
+
+    def shape(self, i):
+        """Input ``i``'s shape as shape inference tells it (``None`` for unknown dims), or
+        ``None``."""
+        return self.shapes.get(self.input(i))
 
     # ---- what the node adds to the module
-    def add_module(self, module, owned):
-        """Register ``module`` for this node; ``owned`` maps its parameter/buffer names to the
-        ONNX initializer names they came from."""
-        name = _sanitize(self.node_name, self.taken, f"{self.node.op_type}_{len(self.taken)}")
+    def add_module(self, module, owned, suffix=""):
+        """Register ``module`` for this node (its name plus ``suffix``); ``owned`` maps its
+        parameter/buffer names to the ONNX initializer names they came from."""
+        name = _sanitize(self.node_name + suffix, self.taken,
+                         f"{self.node.op_type}_{len(self.taken)}")
         self.module.add_module(name, module)
         for attr, onnx_name in owned.items():
             self.module.onnx_names[f"{name}.{attr}"] = onnx_name
@@ -242,8 +249,9 @@ def _opset(model):
     return 1
 
 
-def _ranks(onnx, model):
-    """Rank of every value that shape inference can tell (best effort).
+def _shapes(onnx, model):
+    """Shape of every value that shape inference can tell (best effort; ``None`` for a
+    symbolic dimension).
 
     Inference runs on a light copy of the graph: initializers of more than a few elements
     become typed inputs without data (their shapes are all it needs), so a model with
@@ -268,15 +276,15 @@ def _ranks(onnx, model):
         inferred = onnx.shape_inference.infer_shapes(light)
     except Exception:   # inference is a hint: a model it cannot handle still loads
         inferred = light
-    ranks = {}
+    shapes = {}
     for vi in list(inferred.graph.input) + list(inferred.graph.value_info) + \
             list(inferred.graph.output):
-        t = vi.type.tensor_type
-        if t.HasField("shape"):
-            ranks[vi.name] = len(t.shape.dim)
+        shape = _declared_shape(vi)
+        if shape is not None:
+            shapes[vi.name] = shape
     for init in g.initializer:
-        ranks[init.name] = len(init.dims)
-    return ranks
+        shapes[init.name] = tuple(init.dims)
+    return shapes
 
 
 def _build(onnx, model, source):
@@ -298,7 +306,7 @@ def _build(onnx, model, source):
     float_inits = {k: v for k, v in inits.items()
                    if v.dtype.kind == "f" and k not in static}
     consts = {k: v for k, v in inits.items() if k not in float_inits}
-    b = _Builder(m, graph, opset, _ranks(onnx, model), consts, float_inits)
+    b = _Builder(m, graph, opset, _shapes(onnx, model), consts, float_inits)
 
     problems = []
     for i, node in enumerate(graph.node):

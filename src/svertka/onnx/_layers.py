@@ -17,6 +17,7 @@ from svertka.onnx._values import (
     _is_t,
     _np,
     _owned,
+    _pad_flat,
     _pairs,
     _param,
     _t,
@@ -38,10 +39,20 @@ def _conv(b, node, a):
         kernel = tuple(w.shape[2:])
         stride = tuple(a.get("strides", [1] * n))
         dilation = tuple(a.get("dilations", [1] * n))
-        auto = a.get("auto_pad", "NOTSET")
-        static = None if auto.startswith("SAME") else _window_pairs(a, None, kernel, stride,
-                                                                     dilation)
+        x_shape = b.shape(0)
+        if a.get("auto_pad", "NOTSET").startswith("SAME") and (
+                x_shape is None or any(d is None for d in x_shape[2:])):
+            static = None       # SAME padding of a spatial size known only at run time
+        else:
+            static = _window_pairs(a, x_shape, kernel, stride, dilation)
         common = tuple(min(lo, hi) for lo, hi in static) if static else (0,) * n
+        # the asymmetric part of the padding is a ZeroPad module before the convolution, so
+        # summary's receptive fields see where the windows start
+        extra = tuple((lo - c, hi - c) for (lo, hi), c in zip(static, common)) if static \
+            else ((0, 0),) * n
+        pad = None
+        if any(e != (0, 0) for e in extra):
+            pad = b.add_module(getattr(nn, f"ZeroPad{n}d")(_pad_flat(extra)), {}, "_pad")
         conv = getattr(nn, f"Conv{n}d")(w.shape[1] * group, w.shape[0], kernel, stride,
                                         padding=common, dilation=dilation, groups=group,
                                         bias=has_bias)
@@ -51,9 +62,12 @@ def _conv(b, node, a):
         b.add_module(conv, _owned(b, {"weight": 1, "bias": 2}))
 
         def run(x, *_):
-            pairs = static or _window_pairs(a, x.shape, kernel, stride, dilation)
-            extra = tuple((lo - c, hi - c) for (lo, hi), c in zip(pairs, common))
-            return conv(_zero_pad(_t(x), extra))
+            x = _t(x)
+            if pad is not None:
+                return conv(pad(x))
+            if static is None:
+                return conv(_zero_pad(x, _window_pairs(a, x.shape, kernel, stride, dilation)))
+            return conv(x)
         return run
 
     def run(x, w, bias=None):
