@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from svertka._cli_errors import CommandError, describe, user_errors
+from svertka._cli_errors import FILE_ERRORS, CommandError, describe, user_errors
 
 DEFAULTS = {
     "model": "lenet5", "dataset": "digits", "data_dir": None, "epochs": None,
@@ -609,6 +609,70 @@ def cmd_predict(args):
     return 0
 
 
+# ---------------------------------------------------------------------- ONNX models
+def _onnx_or(command, onnx_command, arg):
+    """``command``, or ``onnx_command`` when the file argument ``arg`` names a ``.onnx``."""
+    def run(args):
+        if str(getattr(args, arg)).lower().endswith(".onnx"):
+            return onnx_command(args)
+        return command(args)
+    return run
+
+
+def _load_onnx(path):
+    import svertka.onnx
+
+    with user_errors((ImportError,) + FILE_ERRORS):
+        return svertka.onnx.load(path)
+
+
+def _onnx_sample_shape(model, path):
+    """The declared shape of the model's one input, without the batch axis."""
+    if len(model.input_names) != 1:
+        raise CommandError(f"{path}: the model has {len(model.input_names)} inputs, only "
+                           "models with one input are supported")
+    shape = model.input_shapes[0]
+    if shape is None or len(shape) < 2 or any(d is None for d in shape[1:]):
+        raise CommandError(f"{path}: the input's shape {shape} is not fixed; pass --input "
+                           "CxHxW")
+    return tuple(shape[1:])
+
+
+def _cmd_summary_onnx(args):
+    from svertka.analysis.cli import parse_input_size
+    from svertka.analysis.summary import summary
+
+    if args.num_classes is not None:
+        raise CommandError("--num-classes does not apply to an ONNX model")
+    model = _load_onnx(args.model)
+    with user_errors(ValueError):
+        size = (parse_input_size(args.input) if args.input is not None
+                else _onnx_sample_shape(model, args.model))
+        s = summary(model, size)
+    print(json.dumps(s.to_dict(), indent=1) if args.json else s)
+    return 0
+
+
+def _cmd_predict_onnx(args):
+    import svertka
+    from svertka.nn import functional as F
+
+    model = _load_onnx(args.checkpoint)
+    shape = _onnx_sample_shape(model, args.checkpoint)
+    if len(shape) != 3:
+        raise CommandError(f"{args.checkpoint}: predict needs an image input (C, H, W), the "
+                           f"model's input is {shape}")
+    for path in args.images:
+        x = svertka.tensor(_read_image(path, shape))     # pixels in [0, 1], no normalisation
+        with svertka.no_grad(), user_errors(ValueError, what=args.checkpoint):
+            out = model(x)
+        out = out[0] if isinstance(out, tuple) else out
+        probs = F.softmax(out.reshape(1, -1), dim=1).numpy()[0]
+        top = np.argsort(-probs)[:args.top]
+        print(f"{path}: " + ", ".join(f"{i} {probs[i]:.3f}" for i in top))
+    return 0
+
+
 def cmd_models(args):
     from svertka import models
 
@@ -716,12 +780,14 @@ def build_parser():
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG: needs Pillow) or .npy")
     p.add_argument("--top", type=positive_int, default=3,
                    help="how many classes to show (default 3)")
-    p.set_defaults(func=cmd_predict)
+    p.set_defaults(func=_onnx_or(cmd_predict, _cmd_predict_onnx, "checkpoint"))
 
     from svertka.analysis.cli import add_summary_parser
     from svertka.bench import add_bench_parser
 
-    add_summary_parser(sub)
+    summary_parser = add_summary_parser(sub)
+    summary_parser.set_defaults(func=_onnx_or(summary_parser.get_default("func"),
+                                              _cmd_summary_onnx, "model"))
     add_bench_parser(sub)
     p = sub.add_parser("models", help="list the model zoo")
     p.set_defaults(func=cmd_models)
