@@ -438,6 +438,12 @@ class Tensor:
     def retains_grad(self):
         return self._retains_grad
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` during backward once ``self.grad`` is complete (leaves only)."""
+        from svertka.autograd.engine import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
+
     # ------------------------------------------------------------------ in-place
     def _check_inplace(self, fn):
         if self._ctx is None and self._requires_grad and grad_mode.is_grad_enabled():
