@@ -16,6 +16,7 @@ import datetime
 import json
 import math
 import os
+import signal
 import sys
 import time
 import warnings
@@ -363,7 +364,13 @@ def _launch_mpi(args, cfg):
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     cmd = [mpiexec, "-n", str(n), sys.executable, "-m", "svertka", *argv]
-    return subprocess.run(cmd, env=env).returncode
+    # Ctrl-C reaches mpiexec from the terminal and it forwards it to the ranks (rank 0 saves
+    # interrupted.svk); this process only waits for mpiexec's exit status
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.run(cmd, env=env).returncode
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _train_rank(args, cfg):
@@ -385,9 +392,14 @@ def _train_rank(args, cfg):
     except (CommandError, OSError) as e:
         print(" ".join(f"svertka train: {describe(e)}".split()), file=sys.stderr)
         code = 2
-    if code not in (0, 130) and dist.get_world_size() > 1:
-        # this rank stops here; the others would wait for it in the next collective
+    if code != 0 and dist.get_world_size() > 1:
+        # this rank stops here; the others would wait for it in the next collective. After
+        # Ctrl-C (130) rank 0 has saved interrupted.svk before it gets here; the other ranks
+        # give it a few seconds, in case it is still saving
+        sys.stdout.flush()
         sys.stderr.flush()
+        if code == 130 and dist.get_rank() != 0:
+            time.sleep(10)
         dist._State.comm.Abort(code)
     return code
 
@@ -503,6 +515,10 @@ def _train(args, cfg):
                "parameters": n_params, "classes": list(train_set.classes),
                "config": config_record}
     try:
+        if parallel and history.stopped == "interrupted":
+            # the ranks were interrupted at different points: no collective is safe any
+            # more, so no final evaluation ('svertka evaluate' can measure the checkpoints)
+            raise KeyboardInterrupt
         metrics = train.evaluate(net, test_loader, num_classes, desc="test",
                                  progress=main_rank and train.progress_enabled(cfg["quiet"]))
     except KeyboardInterrupt:
@@ -510,8 +526,10 @@ def _train(args, cfg):
         summary.update(stopped="interrupted", test_accuracy=None, test_loss=None)
         if main_rank:
             train.write_json(os.path.join(out, "metrics.json"), summary)
-        print(f"svertka train: interrupted during the final evaluation; the checkpoints are in "
-              f"{out} (svertka evaluate {os.path.join(out, 'best.svk')})", file=sys.stderr)
+            when = ("during training" if parallel and history.stopped == "interrupted"
+                    else "during the final evaluation")
+            print(f"svertka train: interrupted {when}; the checkpoints are in {out} (svertka "
+                  f"evaluate {os.path.join(out, 'best.svk')})", file=sys.stderr)
         return 130
     summary.update(test_accuracy=metrics["accuracy"], test_loss=metrics["loss"],
                    test_top5_accuracy=metrics["top5_accuracy"],

@@ -1,8 +1,11 @@
 """Data-parallel training from svertka.train and the CLI (``svertka train --nproc 2``)."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 from tests.distributed._mpi import mpi_env, require_mpi, run_mpi
@@ -50,10 +53,11 @@ def _svertka(args, timeout=240):
 def test_cli_nproc_trains_on_two_ranks_rank0_reports_and_resumes(tmp_path, capsys):
     require_mpi()
     run = tmp_path / "run"
-    out = _svertka(["train", "--nproc", "2", "--epochs", "1", "--out", str(run)])
+    out = _svertka(["train", "--nproc", "2", "--epochs", "1", "--batch-size", "128",
+                    "--out", str(run)])
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count("epoch   1/1") == 1          # only rank 0 prints
-    assert "2 processes (batch 32 each)" in out.stdout
+    assert "2 processes (batch 128 each)" in out.stdout
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test_samples"] == 359                # digits' test set, each image once
     assert np.sum(metrics["confusion_matrix"]) == 359
@@ -73,3 +77,26 @@ def test_cli_nproc_without_mpi_says_what_to_install(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert 'svertka train: --nproc 2 needs mpi4py' in err
     assert 'pip install "svertka[mpi]"' in err
+
+
+def test_cli_nproc_ctrl_c_saves_interrupted_checkpoint_once_and_exits_130(tmp_path):
+    require_mpi()
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "svertka", "train", "--nproc", "2",
+                             "--epochs", "200", "--out", str(run)], env=mpi_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)     # its own group, as a terminal's job
+    try:
+        for _ in range(1200):                           # at most 2 minutes for one epoch
+            if (run / "log.csv").exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGINT)              # Ctrl-C: the whole foreground group
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, out + err
+    assert (run / "interrupted.svk").exists()
+    assert out.count("interrupted: saved") == 1         # rank 0 only
+    assert json.loads((run / "metrics.json").read_text())["stopped"] == "interrupted"

@@ -147,9 +147,10 @@ class DistributedDataParallel(Module):
         if self._started_any:
             self._reset()
             raise RuntimeError(
-                "DistributedDataParallel: the previous backward did not produce gradients "
-                "for every parameter (some parameters were not used in the loss); every "
-                "parameter that requires grad must receive a gradient in each backward")
+                "DistributedDataParallel: the previous backward did not finish averaging the "
+                "gradients: either a parameter that requires grad received no gradient (it "
+                "was not used in the loss; every one must receive a gradient in each "
+                "backward), or the backward was interrupted")
         if self.training and self.broadcast_buffers:
             self._sync_from_rank0(include_params=False)
         return self.module(*inputs, **kwargs)
