@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from svertka import distributed as dist
 from svertka._validate import error, is_int, type_error
 from svertka.data.dataset import _as_generator
 
@@ -151,8 +152,6 @@ class DistributedSampler(Sampler):
                  drop_last=False):
         fn = "DistributedSampler"
         if num_replicas is None or rank is None:
-            from svertka import distributed as dist
-
             if not dist.is_initialized():
                 raise RuntimeError(
                     f"{fn}: num_replicas and rank default to the process group's, which is not "
