@@ -147,3 +147,23 @@ def test_ddp_rejects_bad_arguments():
                                          "bucket_cap_mb=0"):
         nn.parallel.DistributedDataParallel(nn.Linear(2, 2), bucket_cap_mb=0)
     assert svertka is not None
+
+
+def test_ddp_buckets_follow_reverse_order_dtype_and_cap():
+    from svertka.nn.parallel.distributed import DistributedDataParallel as DDP
+
+    a = nn.Linear(100, 100)                      # float32: 40,000 + 400 bytes
+    b = nn.Linear(100, 10).double()              # float64: 8,000 + 80 bytes
+    c = nn.Linear(10, 10)                        # float32: 400 + 40 bytes
+    params = list(a.parameters()) + list(b.parameters()) + list(c.parameters())
+    buckets = DDP._make_buckets(params, cap_mb=30_000 / 2**20)
+    order = [p for bk in buckets for p in bk.params]
+    assert sorted(map(id, order)) == sorted(map(id, params))     # each parameter once
+    for bk in buckets:
+        assert len({p.dtype for p in bk.params}) == 1
+        assert bk.buffer.dtype == bk.params[0].numpy(force=True).dtype
+        assert bk.buffer.nbytes <= 30_000 or len(bk.params) == 1
+    # in the order they fill up during backward (reverse registration order): b's float64
+    # bucket is complete before the float32 one that waits for a's bias
+    assert [[id(p) for p in bk.params] for bk in buckets] == [
+        [id(b.bias), id(b.weight)], [id(c.bias), id(c.weight), id(a.bias)], [id(a.weight)]]

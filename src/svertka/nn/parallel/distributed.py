@@ -50,7 +50,8 @@ class DistributedDataParallel(Module):
 
     Args:
         module: the model to replicate.
-        device_ids, output_device, dim: accepted for torch's signature; CPU only.
+        device_ids, output_device, dim, gradient_as_bucket_view: accepted for torch's
+            signature and ignored (CPU only; gradients are copied into and out of the buckets).
         broadcast_buffers: copy rank 0's buffers (BatchNorm's running statistics) to every rank
             at the start of each forward in training mode, as torch does. Without it each rank
             keeps its own statistics.
@@ -120,17 +121,20 @@ class DistributedDataParallel(Module):
     def _make_buckets(params, cap_mb):
         """Reverse registration order, one dtype per bucket, at most ``cap_mb`` MB each."""
         cap = cap_mb * 2 ** 20
-        open_by_dtype, buckets = {}, []
-        for p in reversed(params):
+        open_by_dtype, closed = {}, []       # closed: (position of the last parameter, bucket)
+        for pos, p in enumerate(reversed(params)):
             dt = p._data.dtype
-            group = open_by_dtype.setdefault(dt, [[], 0])
+            group = open_by_dtype.setdefault(dt, [[], 0, 0])
             if group[0] and group[1] + p._data.nbytes > cap:
-                buckets.append(_Bucket(group[0], dt))
+                closed.append((group[2], _Bucket(group[0], dt)))
                 group[0], group[1] = [], 0
             group[0].append(p)
             group[1] += p._data.nbytes
-        buckets.extend(_Bucket(ps, dt) for dt, (ps, _) in open_by_dtype.items() if ps)
-        return buckets
+            group[2] = pos
+        closed.extend((last, _Bucket(ps, dt)) for dt, (ps, _, last) in open_by_dtype.items()
+                      if ps)
+        # started in the order they fill up (with several dtypes, not the order they closed)
+        return [bucket for _, bucket in sorted(closed, key=lambda item: item[0])]
 
     def _sync_from_rank0(self, include_params):
         if self.world_size == 1:
