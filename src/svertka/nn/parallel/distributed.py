@@ -66,7 +66,8 @@ class DistributedDataParallel(Module):
 
     Differences from torch: buffers are broadcast in every training-mode forward (torch
     also broadcasts in eval mode when gradients are enabled); the communication statistics
-    ``comm_stats`` (seconds spent waiting for the reduction, per backward) are svertka's.
+    ``comm_stats`` (seconds spent waiting for the reduction after the last bucket started;
+    set ``comm_stats["timeline"] = []`` to record each wait's start and end) are svertka's.
 
     Examples:
         >>> # under mpiexec -n 2:
@@ -99,7 +100,7 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "require_backward_grad_sync", True)
         object.__setattr__(self, "world_size", dist.get_world_size())
         object.__setattr__(self, "comm_stats", {"backward_steps": 0, "wait_s": 0.0,
-                                                "bytes_per_step": 0})
+                                                "bytes_per_step": 0, "timeline": None})
         self._sync_from_rank0(include_params=True)
         params = []
         seen = set()
@@ -204,8 +205,11 @@ class DistributedDataParallel(Module):
     def _finish(self):
         t0 = time.perf_counter()
         dist._State.mpi.Request.Waitall([b.request for b in self._buckets])
-        self.comm_stats["wait_s"] += time.perf_counter() - t0
+        t1 = time.perf_counter()
+        self.comm_stats["wait_s"] += t1 - t0
         self.comm_stats["backward_steps"] += 1
+        if self.comm_stats["timeline"] is not None:   # set to a list to record (start, end)
+            self.comm_stats["timeline"].append((t0, t1))
         n = self.world_size
         for b in self._buckets:
             b.buffer /= n
