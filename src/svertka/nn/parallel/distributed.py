@@ -24,6 +24,7 @@ import numpy as np
 
 from svertka import distributed as dist
 from svertka._validate import error, type_error
+from svertka.autograd import grad_mode
 from svertka.nn.modules.module import Module
 
 
@@ -53,8 +54,8 @@ class DistributedDataParallel(Module):
         device_ids, output_device, dim, gradient_as_bucket_view: accepted for torch's
             signature and ignored (CPU only; gradients are copied into and out of the buckets).
         broadcast_buffers: copy rank 0's buffers (BatchNorm's running statistics) to every rank
-            at the start of each forward in training mode, as torch does. Without it each rank
-            keeps its own statistics.
+            at the start of each forward that records gradients outside ``no_sync``, as torch
+            does. Without it each rank keeps its own statistics.
         bucket_cap_mb: the largest bucket, in MB (``2**20`` bytes, as torch). Smaller buckets
             start communication earlier; larger ones send fewer messages.
         find_unused_parameters: must be False: every parameter that requires grad must receive
@@ -64,8 +65,7 @@ class DistributedDataParallel(Module):
     submodule ``module``); save ``ddp.module.state_dict()`` for a checkpoint that loads into
     the bare model, as with torch.
 
-    Differences from torch: buffers are broadcast in every training-mode forward (torch
-    also broadcasts in eval mode when gradients are enabled); the communication statistics
+    Difference from torch: the communication statistics
     ``comm_stats`` (seconds spent waiting for the reduction after the last bucket started;
     set ``comm_stats["timeline"] = []`` to record each wait's start and end) are svertka's.
 
@@ -156,7 +156,8 @@ class DistributedDataParallel(Module):
                 "gradients: either a parameter that requires grad received no gradient (it "
                 "was not used in the loss; every one must receive a gradient in each "
                 "backward), or the backward was interrupted")
-        if self.training and self.broadcast_buffers:
+        if (self.broadcast_buffers and self.require_backward_grad_sync
+                and grad_mode.is_grad_enabled()):
             self._sync_from_rank0(include_params=False)
         return self.module(*inputs, **kwargs)
 
