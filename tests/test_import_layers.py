@@ -36,6 +36,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #   - ``serialization`` knows ``nn.Parameter``, ``utils`` re-exports ``data``: the optim/data
 #     layer, with the package root ``svertka`` (its ``__init__`` imports ``nn`` and ``optim``).
 #   - ``bench`` runs models: the tools layer.
+#   - ``distributed`` (MPI process groups and collectives on tensors) sits right above the
+#     tensor API, so that ``nn.parallel`` and ``data``'s DistributedSampler can use it.
 LAYERS = [
     ("kernels", ["svertka.kernels"]),
     ("base", ["svertka._dtype", "svertka._validate", "svertka._device", "svertka.random",
@@ -47,12 +49,13 @@ LAYERS = [
                         "svertka._tensor_ops"]),
     ("tensor", ["svertka.tensor"]),
     ("tensor API", ["svertka._creation", "svertka._functions"]),
+    ("distributed", ["svertka.distributed"]),
     ("nn.functional", ["svertka.nn.functional"]),
     ("nn modules", ["svertka.nn"]),
     ("optim/data", ["svertka.optim", "svertka.data", "svertka.utils", "svertka.serialization",
                     "svertka"]),
     ("tools", ["svertka.models", "svertka.analysis", "svertka.vision", "svertka.viz",
-               "svertka.train", "svertka.bench", "svertka.onnx", "svertka.distributed"]),
+               "svertka.train", "svertka.bench", "svertka.onnx"]),
     ("cli", ["svertka.cli", "svertka.__main__"]),
 ]
 

@@ -2,6 +2,7 @@
 
     svertka train                      # LeNet-5 on the embedded digits, ~98-99% in seconds
     svertka train --dataset mnist --data-dir ~/data --epochs 5
+    svertka train --nproc 2            # data-parallel on 2 processes (mpiexec, svertka[mpi])
     svertka evaluate runs/digits-lenet5/best.svk
     svertka predict runs/digits-lenet5/best.svk image.png --top 3
     svertka models | svertka datasets
@@ -10,10 +11,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import math
 import os
+import signal
 import sys
 import time
 import warnings
@@ -311,6 +314,12 @@ def _resolve(args):
 def cmd_train(args):
     cfg = _resolve(args)
     _check_options(cfg)
+    if getattr(args, "nproc", None) is not None:
+        return _launch_mpi(args, cfg)
+    from svertka import distributed as dist
+
+    if dist.is_mpi_launch():
+        return _train_rank(args, cfg)
     if cfg["threads"]:
         from threadpoolctl import threadpool_limits
 
@@ -319,10 +328,87 @@ def cmd_train(args):
     return _train(args, cfg)
 
 
+def _launch_mpi(args, cfg):
+    """``--nproc N``: run this same command as N ranks under ``mpiexec`` on this machine."""
+    import shutil
+    import subprocess
+
+    from svertka import distributed as dist
+
+    n = args.nproc
+    if n < 1:
+        raise CommandError(f"--nproc must be a positive int, got {n}")
+    if dist.is_mpi_launch():
+        raise CommandError("--nproc starts mpiexec itself; under mpiexec leave it out")
+    here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    mpiexec = here if os.path.exists(here) else shutil.which("mpiexec")
+    if mpiexec is None or not dist.is_available():
+        raise CommandError(f"--nproc {n} needs mpi4py and an MPI runtime with mpiexec; "
+                           f'install them with: pip install "svertka[mpi]"')
+    argv, skip = [], False
+    for a in args.argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            argv.append(a)
+    threads = cfg["threads"] or max(1, (os.cpu_count() or 1) // n)
+    if not cfg["threads"]:
+        argv += ["--threads", str(threads)]
+    if not cfg["out"] and not cfg["resume"]:
+        # one run folder name for every rank (each would read its own clock)
+        argv += ["--out", os.path.join("runs", f"{cfg['dataset']}-{cfg['model']}-"
+                                       f"{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}")]
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    cmd = [mpiexec, "-n", str(n), sys.executable, "-m", "svertka", *argv]
+    # Ctrl-C reaches mpiexec from the terminal and it forwards it to the ranks (rank 0 saves
+    # interrupted.svk); this process only waits for mpiexec's exit status
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.run(cmd, env=env).returncode
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _train_rank(args, cfg):
+    """One rank of a data-parallel run; a failing rank ends the whole job (MPI abort)."""
+    from svertka import backends
+    from svertka import distributed as dist
+
+    dist.init_process_group("mpi")
+    if cfg["threads"]:
+        from threadpoolctl import threadpool_limits
+
+        backends.set_num_threads(cfg["threads"])
+        limits = threadpool_limits(cfg["threads"])
+    else:
+        limits = contextlib.nullcontext()
+    try:
+        with limits:
+            code = _train(args, cfg)
+    except (CommandError, OSError) as e:
+        print(" ".join(f"svertka train: {describe(e)}".split()), file=sys.stderr)
+        code = 2
+    if code != 0 and dist.get_world_size() > 1:
+        # this rank stops here; the others would wait for it in the next collective. After
+        # Ctrl-C (130) rank 0 has saved interrupted.svk before it gets here; the other ranks
+        # give it a few seconds, in case it is still saving
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if code == 130 and dist.get_rank() != 0:
+            time.sleep(10)
+        dist._State.comm.Abort(code)
+    return code
+
+
 def _train(args, cfg):
     import svertka
+    from svertka import distributed as dist
     from svertka import models, train
-    from svertka.data import DataLoader, random_split
+    from svertka.data import DataLoader, DistributedSampler, random_split
 
     resume_state = resume_path = None
     if cfg["resume"]:
@@ -357,10 +443,20 @@ def _train(args, cfg):
     else:
         train_part, val_part = train_set, None
     model = _build_model(models, cfg["model"], num_classes, input_shape, cfg["dataset"])
-    loader = DataLoader(train_part, batch_size=cfg["batch_size"], shuffle=True,
-                        num_workers=cfg["num_workers"])
-    val_loader = DataLoader(val_part, batch_size=256) if val_part is not None else None
-    test_loader = DataLoader(test_set, batch_size=256)
+    # data-parallel (under mpiexec): --batch-size is per rank, as in torch; evaluation shards
+    # hold each image once
+    parallel = dist.is_initialized() and dist.get_world_size() > 1
+    main_rank = train.is_main_process()
+    if parallel:
+        sampler = DistributedSampler(train_part, shuffle=True, seed=cfg["seed"])
+        loader = DataLoader(train_part, batch_size=cfg["batch_size"], sampler=sampler,
+                            num_workers=cfg["num_workers"])
+    else:
+        loader = DataLoader(train_part, batch_size=cfg["batch_size"], shuffle=True,
+                            num_workers=cfg["num_workers"])
+    val_loader = (DataLoader(train.shard_for_evaluation(val_part), batch_size=256)
+                  if val_part is not None else None)
+    test_loader = DataLoader(train.shard_for_evaluation(test_set), batch_size=256)
     optimizer = _make_optimizer(cfg["optimizer"], model.parameters(), cfg["lr"],
                                 cfg["momentum"], cfg["weight_decay"])
     scheduler, sched_step = _make_scheduler(cfg["scheduler"], optimizer, cfg["epochs"],
@@ -370,7 +466,8 @@ def _train(args, cfg):
                 f"{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}")
     if os.path.exists(out) and not os.path.isdir(out):
         raise CommandError(f"--out {out} is a file; the run folder must be a directory")
-    os.makedirs(out, exist_ok=True)
+    if main_rank:
+        os.makedirs(out, exist_ok=True)
     start_epoch, history = 0, None
     if resume_state is not None:
         with user_errors(what=resume_path):  # a checkpoint of another model or optimizer
@@ -379,12 +476,15 @@ def _train(args, cfg):
         h = resume_state.get("history") or {}
         history = train.History(list(h.get("epochs", [])), h.get("best_epoch"),
                                 h.get("best_val_loss", float("inf")))
-    say = (lambda *a: None) if cfg["quiet"] else print
+    net = svertka.nn.parallel.DistributedDataParallel(model) if parallel else model
+    say = (lambda *a: None) if cfg["quiet"] or not main_rank else print
     n_params = sum(p.numel() for p in model.parameters())
     say(f"svertka {svertka.__version__}: training {cfg['model']} ({n_params:,} parameters) on "
         f"{cfg['dataset']} ({len(train_part)} train, {n_val} validation, {len(test_set)} test "
         f"images of {'x'.join(map(str, input_shape))}), {cfg['epochs']} epochs, "
-        f"{cfg['optimizer']} lr={cfg['lr']:g}, batch {cfg['batch_size']}, seed {cfg['seed']}")
+        f"{cfg['optimizer']} lr={cfg['lr']:g}, batch {cfg['batch_size']}, seed {cfg['seed']}"
+        + (f", {dist.get_world_size()} processes (batch {cfg['batch_size']} each)"
+           if parallel else ""))
     if start_epoch:
         say(f"resuming from epoch {start_epoch}")
     config_record = {k: cfg[k] for k in DEFAULTS if k not in ("quiet", "resume")}
@@ -397,12 +497,12 @@ def _train(args, cfg):
         return svertka.nn.functional.cross_entropy(logits, target, label_smoothing=smoothing)
 
     try:
-        history = train.fit(model, loader, val_loader, optimizer=optimizer, loss_fn=loss_fn,
+        history = train.fit(net, loader, val_loader, optimizer=optimizer, loss_fn=loss_fn,
                             epochs=cfg["epochs"], scheduler=scheduler, scheduler_step=sched_step,
                             clip_grad_norm=cfg["clip_grad"], patience=cfg["patience"],
                             out_dir=out, start_epoch=start_epoch, history=history,
                             progress=train.progress_enabled(cfg["quiet"]),
-                            log=None if cfg["quiet"] else print, num_classes=num_classes,
+                            log=say, num_classes=num_classes,
                             checkpoint_extra={"config": config_record})
     except train.TrainingDiverged as e:
         # not a mistake on the command line: the run started and failed (status 1)
@@ -415,19 +515,29 @@ def _train(args, cfg):
                "parameters": n_params, "classes": list(train_set.classes),
                "config": config_record}
     try:
-        metrics = train.evaluate(model, test_loader, num_classes,
-                                 progress=train.progress_enabled(cfg["quiet"]), desc="test")
+        if parallel and history.stopped == "interrupted":
+            # the ranks were interrupted at different points: no collective is safe any
+            # more, so no final evaluation ('svertka evaluate' can measure the checkpoints)
+            raise KeyboardInterrupt
+        metrics = train.evaluate(net, test_loader, num_classes, desc="test",
+                                 progress=main_rank and train.progress_enabled(cfg["quiet"]))
     except KeyboardInterrupt:
         # the checkpoints are kept: 'svertka evaluate' can measure them later
         summary.update(stopped="interrupted", test_accuracy=None, test_loss=None)
-        train.write_json(os.path.join(out, "metrics.json"), summary)
-        print(f"svertka train: interrupted during the final evaluation; the checkpoints are in "
-              f"{out} (svertka evaluate {os.path.join(out, 'best.svk')})", file=sys.stderr)
+        if main_rank:
+            train.write_json(os.path.join(out, "metrics.json"), summary)
+            when = ("during training" if parallel and history.stopped == "interrupted"
+                    else "during the final evaluation")
+            print(f"svertka train: interrupted {when}; the checkpoints are in {out} (svertka "
+                  f"evaluate {os.path.join(out, 'best.svk')})", file=sys.stderr)
         return 130
     summary.update(test_accuracy=metrics["accuracy"], test_loss=metrics["loss"],
                    test_top5_accuracy=metrics["top5_accuracy"],
                    confusion_matrix=metrics["confusion_matrix"],
-                   precision=metrics["precision"], recall=metrics["recall"])
+                   precision=metrics["precision"], recall=metrics["recall"],
+                   test_samples=metrics["samples"])
+    if not main_rank:
+        return 130 if history.stopped == "interrupted" else 0
     train.write_json(os.path.join(out, "metrics.json"), summary)
     say(f"test accuracy {metrics['accuracy']:.4f}  test loss {metrics['loss']:.4f}  "
         f"({len(history.epochs)} epochs, {seconds:.1f}s)")
@@ -765,6 +875,10 @@ def build_parser():
                         "choice; 1 is often faster for small models on a busy machine)")
     p.add_argument("--out", help="run folder (default runs/DATASET-MODEL-TIME)")
     p.add_argument("--resume", help="a checkpoint or run folder to continue")
+    p.add_argument("--nproc", type=int,
+                   help="train data-parallel on this many processes of this machine (starts "
+                        "mpiexec; --batch-size is per process; threads per process: cores / "
+                        "nproc unless --threads; needs svertka[mpi])")
     p.add_argument("--config", help="a TOML file with any of these options")
     p.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     p.set_defaults(func=cmd_train)
@@ -816,6 +930,7 @@ def main(argv=None):
         if extra:  # said by the sub-command, whose options the user was giving
             raise CommandError(f"unrecognized arguments: {' '.join(extra)} (see '{command} "
                                f"--help')")
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         return args.func(args)
     except _UsageError as e:
         return _fail(str(e))

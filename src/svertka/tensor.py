@@ -222,6 +222,12 @@ class Tensor(TensorBase):
         self._ctx._retained = weakref.ref(self)
         return None
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` during backward once ``self.grad`` is complete (leaves only)."""
+        from svertka.autograd.engine import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
+
     # ------------------------------------------------------------------ in-place
     def _check_inplace(self, fn):
         if self._ctx is None and self._requires_grad and grad_mode.is_grad_enabled():

@@ -10,6 +10,12 @@ early when the validation loss stops improving, writes a per-epoch log (``log.cs
 RNG state: resuming continues exactly), stops with an actionable message when the loss or the
 weights become NaN or infinite (never writing such weights over a good checkpoint), and saves a
 checkpoint when interrupted with Ctrl-C.
+
+Data-parallel: give ``fit`` and ``evaluate`` a ``nn.parallel.DistributedDataParallel`` model
+(under ``mpiexec``) and a per-rank loader (``DistributedSampler`` for training,
+:func:`shard_for_evaluation` for evaluation). Then the metrics are summed over the ranks, only
+rank 0 calls ``log``, writes logs and checkpoints (of the bare model, ``model.module``, so they
+load without DDP), and every rank takes the same decisions (early stopping, schedulers).
 """
 
 from __future__ import annotations
@@ -25,9 +31,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import svertka
+from svertka import distributed as dist
 from svertka import random as sv_random
 from svertka.autograd import grad_mode
+from svertka.data import Subset
 from svertka.nn import functional as F
+from svertka.nn.parallel import DistributedDataParallel
 from svertka.nn.utils import clip_grad_norm_
 
 
@@ -65,6 +74,32 @@ def progress_enabled(quiet=False):
     return not quiet and sys.stderr.isatty()
 
 
+# ---------------------------------------------------------------------- data parallel
+def _is_ddp(model):
+    return isinstance(model, DistributedDataParallel)
+
+
+def is_main_process():
+    """True on rank 0 of a process group, and in a process that belongs to none."""
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def shard_for_evaluation(dataset):
+    """This rank's share of ``dataset`` for evaluation: every ``world``-th item from ``rank``.
+
+    Unlike ``DistributedSampler`` there is no padding, so the ranks' shares together hold each
+    item exactly once and the summed counts describe the whole dataset. Outside a process group
+    the dataset itself.
+    """
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return dataset
+    return Subset(dataset, list(range(dist.get_rank(), len(dataset), dist.get_world_size())))
+
+
+def _unwrap(model):
+    return model.module if _is_ddp(model) else model
+
+
 # ---------------------------------------------------------------------- metrics
 def confusion_matrix(targets, predictions, num_classes):
     """``cm[i, j]``: the number of samples of class ``i`` predicted as class ``j``."""
@@ -88,7 +123,9 @@ def evaluate(model, loader, num_classes=None, loss_fn=None, progress=False, desc
     """Loss, top-1 and top-5 accuracy, confusion matrix and per-class precision/recall.
 
     Runs ``model.eval()`` under ``no_grad`` and restores the previous mode. ``loss_fn``
-    defaults to cross-entropy (summed over samples, then averaged over the dataset).
+    defaults to cross-entropy (summed over samples, then averaged over the dataset). With a
+    ``DistributedDataParallel`` model each rank evaluates its own ``loader`` (a shard, see
+    :func:`shard_for_evaluation`) and the counts are summed over the ranks.
 
     Returns:
         a dict with ``loss``, ``accuracy``, ``top5_accuracy``, ``samples``,
@@ -119,13 +156,22 @@ def evaluate(model, loader, num_classes=None, loss_fn=None, progress=False, desc
                 preds_all.append(pred)
     finally:
         model.train(was_training)
+    targets = np.concatenate(targets_all) if targets_all else np.zeros(0, np.int64)
+    preds = np.concatenate(preds_all) if preds_all else np.zeros(0, np.int64)
+    if _is_ddp(model):
+        total_loss, count, correct1, correct5 = dist._allreduce_array(
+            np.array([total_loss, count, correct1, correct5], dtype=np.float64)).tolist()
+        count, correct1, correct5 = int(count), int(correct1), int(correct5)
     if count == 0:
         raise ValueError("evaluate: the loader produced no samples")
-    targets = np.concatenate(targets_all)
-    preds = np.concatenate(preds_all)
     if num_classes is None:
-        num_classes = int(max(targets.max(), preds.max())) + 1
+        top_label = max(targets.max(initial=0), preds.max(initial=0))
+        if _is_ddp(model):
+            top_label = dist._allreduce_array(np.array([top_label]), dist.ReduceOp.MAX)[0]
+        num_classes = int(top_label) + 1
     cm = confusion_matrix(targets, preds, num_classes)
+    if _is_ddp(model):
+        cm = dist._allreduce_array(cm)
     precision, recall = precision_recall(cm)
     return {"loss": total_loss / count, "accuracy": correct1 / count,
             "top5_accuracy": correct5 / count, "samples": count,
@@ -218,9 +264,10 @@ def fit(model, train_loader, val_loader=None, *, optimizer, epochs, loss_fn=None
             validation loss.
         clip_grad_norm: clip the global gradient norm to this value before each step.
         patience: stop when the validation loss has not improved for this many epochs.
-        out_dir: where to write ``log.csv``, ``log.json``, ``last.svk`` and ``best.svk``.
+        out_dir: where to write ``log.csv``, ``log.json``, ``last.svk`` and ``best.svk``
+            (with a ``DistributedDataParallel`` model: rank 0 only, the bare model's state).
         progress: show tqdm progress bars.
-        log: called with one line of text per epoch (``None`` for silence).
+        log: called with one line of text per epoch (``None`` for silence; rank 0 only).
         checkpoint_extra: more entries for every checkpoint (the CLI stores its config).
 
     Returns:
@@ -248,8 +295,12 @@ def _fit(model, train_loader, val_loader, *, optimizer, epochs, loss_fn, schedul
          num_classes, checkpoint_extra):
     loss_fn = loss_fn or F.cross_entropy
     history = history or History()
+    ddp, main = _is_ddp(model), is_main_process()
+    if not main:
+        out_dir, log, progress = None, None, False
     if out_dir is not None:
         os.makedirs(out_dir, exist_ok=True)
+    sampler = getattr(train_loader, "sampler", None)
     params = [p for p in model.parameters() if p.requires_grad]
     plateau = type(scheduler).__name__ == "ReduceLROnPlateau"
     epoch = start_epoch
@@ -257,6 +308,8 @@ def _fit(model, train_loader, val_loader, *, optimizer, epochs, loss_fn, schedul
         for epoch in range(start_epoch, epochs):
             t0 = time.perf_counter()
             model.train()
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)   # a new shuffle per epoch, the same on every rank
             total, count, correct = 0.0, 0, 0
             batches = _progress(train_loader, len(train_loader), f"epoch {epoch + 1}/{epochs}",
                                 progress)
@@ -281,6 +334,9 @@ def _fit(model, train_loader, val_loader, *, optimizer, epochs, loss_fn, schedul
                 correct += int((logits.detach().numpy().argmax(axis=1) == y.numpy()).sum())
                 if progress and hasattr(batches, "set_postfix"):
                     batches.set_postfix(loss=f"{total / count:.4f}", acc=f"{correct / count:.3f}")
+            if ddp:
+                total, count, correct = dist._allreduce_array(
+                    np.array([total, count, correct], dtype=np.float64)).tolist()
             # the epoch's last step may have broken the weights: no later loss would show it
             # before they are saved over the good checkpoints
             broken = _non_finite_state(model)
@@ -314,10 +370,10 @@ def _fit(model, train_loader, val_loader, *, optimizer, epochs, loss_fn, schedul
                 history.best_val_loss, history.best_epoch = monitored, epoch + 1
             if out_dir is not None:
                 extra = {"history": history.to_dict(), **(checkpoint_extra or {})}
-                save_checkpoint(os.path.join(out_dir, "last.svk"), model, optimizer, scheduler,
-                                epoch + 1, extra)
+                save_checkpoint(os.path.join(out_dir, "last.svk"), _unwrap(model), optimizer,
+                                scheduler, epoch + 1, extra)
                 if improved:
-                    save_checkpoint(os.path.join(out_dir, "best.svk"), model, optimizer,
+                    save_checkpoint(os.path.join(out_dir, "best.svk"), _unwrap(model), optimizer,
                                     scheduler, epoch + 1, extra)
                 _write_logs(out_dir, history)
             if log is not None:
@@ -339,7 +395,7 @@ def _fit(model, train_loader, val_loader, *, optimizer, epochs, loss_fn, schedul
         broken = _non_finite_state(model)
         if out_dir is not None and broken is None:
             path = os.path.join(out_dir, "interrupted.svk")
-            save_checkpoint(path, model, optimizer, scheduler, epoch,
+            save_checkpoint(path, _unwrap(model), optimizer, scheduler, epoch,
                             {"history": history.to_dict(), **(checkpoint_extra or {})})
             if log is not None:
                 log(f"interrupted: saved {path} (resume with --resume {path})")

@@ -9,10 +9,69 @@ or to the leaves.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from svertka.autograd import grad_mode
 from svertka.autograd.function import check_saved_versions
+
+# id(leaf tensor) -> (weakref to it, [hook, ...]): post-accumulate-grad hooks, kept here rather
+# than on Tensor so that tensors without hooks cost nothing.
+_post_accumulate_hooks = {}
+
+
+class RemovableHandle:
+    """Returned by ``register_post_accumulate_grad_hook``; ``remove()`` unregisters."""
+
+    def __init__(self, key, hook):
+        self._key, self._hook = key, hook
+
+    def remove(self):
+        entry = _post_accumulate_hooks.get(self._key)
+        if entry is not None and self._hook in entry[1]:
+            entry[1].remove(self._hook)
+            if not entry[1]:
+                del _post_accumulate_hooks[self._key]
+
+
+def register_post_accumulate_grad_hook(tensor, hook):
+    """Call ``hook(tensor)`` once ``tensor.grad`` holds this backward's complete gradient.
+
+    For leaves that require grad (torch's ``Tensor.register_post_accumulate_grad_hook``). The
+    hook runs during the backward pass, as soon as no remaining node can add to this leaf's
+    gradient, so work on it (a gradient all-reduce) overlaps the rest of the backward.
+    """
+    if tensor._ctx is not None or not tensor.requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks "
+                           "can only be registered on leaf tensors that require grad")
+    if not callable(hook):
+        raise TypeError(f"register_post_accumulate_grad_hook: hook must be callable, got "
+                        f"{type(hook).__name__}")
+    key = id(tensor)
+    entry = _post_accumulate_hooks.get(key)
+    if entry is None:
+        ref = weakref.ref(tensor, lambda _r, k=key: _post_accumulate_hooks.pop(k, None))
+        entry = _post_accumulate_hooks[key] = (ref, [])
+    entry[1].append(hook)
+    return RemovableHandle(key, hook)
+
+
+def _last_uses(order, leaf_ids):
+    """For hooked leaves: node id -> the leaves whose last contribution that node makes.
+
+    ``order`` is walked in reverse, so a leaf's last contributor is its consumer with the
+    smallest position in ``order``.
+    """
+    last = {}
+    for node in order:
+        for inp, parent in zip(node.inputs, node.parents):
+            if parent is None and inp is not None and id(inp) in leaf_ids and id(inp) not in last:
+                last[id(inp)] = node
+    by_node = {}
+    for key, node in last.items():
+        by_node.setdefault(id(node), []).append(key)
+    return by_node
 
 
 def _topological_order(roots):
@@ -70,6 +129,10 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
             root_nodes.append(t._ctx)
 
     order = _topological_order(root_nodes)
+    flush_after = {}
+    if _post_accumulate_hooks and capture is None:
+        flush_after = _last_uses(order, _post_accumulate_hooks)
+    handed = set()
     pop = node_grads.pop
     ndarray = np.ndarray
     with grad_mode.no_grad():
@@ -121,6 +184,11 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
                     inp = node.inputs[i]
                     entry = leaf_grads.setdefault(id(inp), [inp, None])
                     entry[1] = g if entry[1] is None else entry[1] + g
+            if flush_after and key in flush_after:
+                for leaf_key in flush_after[key]:
+                    entry = leaf_grads.pop(leaf_key, None)
+                    if entry is not None:
+                        _write_leaf_grad(entry[0], entry[1], handed)
 
     if capture is not None:
         for key, (_t, g) in leaf_grads.items():
@@ -128,16 +196,26 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
                 captured[i] = g
         return captured
 
-    handed = set()
     for t, g in leaf_grads.values():
-        if not t.requires_grad:
-            continue
-        if t.grad is None:
-            # a leaf's .grad must own its memory: users zero or update it in place
-            if id(g) in handed or not (g.flags.owndata and g.flags.writeable):
-                g = np.array(g, copy=True)
-            handed.add(id(g))
-            t.grad = Tensor._make(g)
-        else:
-            t.grad = Tensor._make(t.grad._data + g)
+        _write_leaf_grad(t, g, handed)
     return None
+
+
+def _write_leaf_grad(t, g, handed):
+    """Accumulate ``g`` into leaf ``t``'s ``.grad``, then run its post-accumulate hooks."""
+    from svertka.tensor import Tensor
+
+    if not t.requires_grad:
+        return
+    if t.grad is None:
+        # a leaf's .grad must own its memory: users zero or update it in place
+        if id(g) in handed or not (g.flags.owndata and g.flags.writeable):
+            g = np.array(g, copy=True)
+        handed.add(id(g))
+        t.grad = Tensor._make(g)
+    else:
+        t.grad = Tensor._make(t.grad._data + g)
+    entry = _post_accumulate_hooks.get(id(t))
+    if entry is not None and entry[0]() is t:
+        for hook in list(entry[1]):
+            hook(t)

@@ -11,6 +11,7 @@ from svertka.data.dataset import (  # noqa: F401
 )
 from svertka.data.sampler import (  # noqa: F401
     BatchSampler,
+    DistributedSampler,
     RandomSampler,
     Sampler,
     SequentialSampler,

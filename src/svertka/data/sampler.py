@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from svertka._validate import error, is_int
+from svertka import distributed as dist
+from svertka._validate import error, is_int, type_error
 from svertka.data.dataset import _as_generator
 
 
@@ -113,3 +114,83 @@ class BatchSampler(Sampler):
     def __len__(self):
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+class DistributedSampler(Sampler):
+    """Each of ``num_replicas`` processes visits its own share of a dataset (torch's semantics).
+
+    The dataset's indices (shuffled when ``shuffle``) are padded by wrapping around to a
+    multiple of ``num_replicas`` (or cut to one when ``drop_last``), and rank ``r`` takes every
+    ``num_replicas``-th index from position ``r``. Every rank then yields
+    ``num_samples = ceil(len / num_replicas)`` indices (``drop_last``:
+    ``ceil((len - num_replicas) / num_replicas)`` when the length is not a multiple), and the
+    ranks' shares together cover every index. Call ``set_epoch(epoch)`` before each epoch so
+    that the shuffle differs between epochs while staying the same on every rank.
+
+    Args:
+        dataset: anything with ``len``.
+        num_replicas: the number of processes; default: the world size of the initialised
+            process group (``svertka.distributed``).
+        rank: this process's rank; default: the process group's rank.
+        shuffle: permute the indices with seed ``seed + epoch``.
+        seed: the shuffle seed, the same on every rank.
+        drop_last: drop the tail instead of padding it with repeated indices.
+
+    Difference from torch, on purpose: with ``shuffle=True`` the permutation comes from
+    NumPy's generator (``np.random.default_rng(seed + epoch).permutation``), not torch's, so
+    the orders differ from torch's; the partition property is the same (without
+    ``drop_last`` the shares cover every index, with the wrap-around padding; with it they are
+    disjoint). Without shuffle the index lists are exactly torch's.
+
+    Examples:
+        >>> s = DistributedSampler(range(5), num_replicas=2, rank=1, shuffle=False)
+        >>> list(s), len(s)
+        ([1, 3, 0], 3)
+    """
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
+                 drop_last=False):
+        fn = "DistributedSampler"
+        if num_replicas is None or rank is None:
+            if not dist.is_initialized():
+                raise RuntimeError(
+                    f"{fn}: num_replicas and rank default to the process group's, which is not "
+                    f"initialized; call svertka.distributed.init_process_group() or pass "
+                    f"num_replicas= and rank=")
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
+        if not is_int(num_replicas) or num_replicas <= 0:
+            raise error(fn, f"num_replicas must be a positive int, got "
+                            f"num_replicas={num_replicas!r}")
+        if not is_int(rank) or not 0 <= rank < num_replicas:
+            raise error(fn, f"Invalid rank {rank!r}, rank should be in the interval "
+                            f"[0, {num_replicas - 1}]")
+        if not is_int(seed):
+            raise type_error(fn, f"seed must be an int, got seed={seed!r}")
+        self.dataset = dataset
+        self.num_replicas, self.rank = int(num_replicas), int(rank)
+        self.shuffle, self.seed, self.drop_last = bool(shuffle), int(seed), bool(drop_last)
+        self.epoch = 0
+        n = len(dataset)
+        if self.drop_last and n % self.num_replicas != 0:
+            self.num_samples = -(-(n - self.num_replicas) // self.num_replicas)
+        else:
+            self.num_samples = -(-n // self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def __iter__(self):
+        n = len(self.dataset)
+        if self.shuffle:
+            indices = np.random.default_rng(self.seed + self.epoch).permutation(n)
+        else:
+            indices = np.arange(n)
+        # wrap around to pad (np.resize repeats cyclically), or cut the tail
+        indices = np.resize(indices, self.total_size) if n else indices[:0]
+        return iter(indices[self.rank:self.total_size:self.num_replicas].tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+    def set_epoch(self, epoch):
+        """Use ``seed + epoch`` for the next shuffle (the same on every rank)."""
+        self.epoch = epoch
