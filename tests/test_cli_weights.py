@@ -30,7 +30,7 @@ def resnet18_file(tmp_path_factory):
     """A torchvision-layout ResNet-18 with random weights (a stronger last layer, so that the
     top classes stand apart), saved by torch: ``(path, torch model)``."""
     torch.manual_seed(0)
-    ref = TORCH_REFS["resnet18"]()
+    ref = TORCH_REFS["resnet18"]().float()  # whatever default dtype another test left
     with torch.no_grad():
         ref.fc.weight.mul_(40.0)
     ref.eval()

@@ -53,7 +53,7 @@ def resnet18_checkpoint(tmp_path_factory):
     """``(path, torch model)``: a torchvision-layout ResNet-18 with random weights and
     running statistics, saved by ``torch.save(model.state_dict())``."""
     torch.manual_seed(0)
-    ref = TORCH_REFS["resnet18"]()
+    ref = TORCH_REFS["resnet18"]().float()  # whatever default dtype another test left
     with torch.no_grad():
         for m in ref.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
