@@ -5,6 +5,7 @@
     svertka train --nproc 2            # data-parallel on 2 processes (mpiexec, svertka[mpi])
     svertka evaluate runs/digits-lenet5/best.svk
     svertka predict runs/digits-lenet5/best.svk image.png --top 3
+    svertka predict --model resnet18 --weights IMAGENET1K_V1 cat.jpg
     svertka models | svertka datasets
 """
 
@@ -694,10 +695,84 @@ def _read_image(path, shape):
     return (arr[None] if c == 1 else arr.transpose(2, 0, 1))[None]
 
 
+def _pretrained_image(path, transform):
+    """An image file through a pretrained model's ``transform``: ``(1, 3, H, W)``. ``.npy``
+    files hold one uint8 image ``(H, W)`` or ``(H, W, C)``; other files are read with Pillow."""
+    if path.endswith(".npy"):
+        with user_errors(what=path):
+            raw = np.load(path, allow_pickle=False)
+        if raw.dtype != np.uint8 or raw.ndim not in (2, 3) or (
+                raw.ndim == 3 and raw.shape[2] not in (1, 3, 4)):
+            raise CommandError(f"{path}: an array of {raw.dtype} with shape {raw.shape}; a "
+                               f"pretrained model reads uint8 images (H, W) or (H, W, C)")
+        return transform(raw).unsqueeze(0)
+    try:
+        from PIL import Image
+    except ImportError:
+        raise CommandError("reading images needs Pillow: pip install 'svertka[images]' "
+                           "(or pass .npy arrays)") from None
+    try:  # as in _read_image: any error while decoding the user's file is about the file
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img = img.convert("RGB")
+    except FileNotFoundError as e:
+        raise CommandError(describe(e)) from None
+    except Exception as e:  # noqa: BLE001 - a third-party decoder of user data
+        raise CommandError(f"cannot read image {path}: {describe(e)}") from None
+    return transform(img).unsqueeze(0)
+
+
+def _predict_pretrained(args, images):
+    """``predict --model NAME --weights W``: a zoo model with published weights (a name of
+    its weights enum) or a weights file, the weights' preprocessing and class names."""
+    import svertka
+    from svertka import models
+    from svertka.models import weights as W
+    from svertka.nn import functional as F
+
+    if args.model not in models.list_models():
+        raise CommandError(f"unknown model {args.model!r}; see 'svertka models'")
+    if args.weights is None:
+        raise CommandError("--model needs --weights (a weights name such as DEFAULT, or a "
+                           ".pth/.svk/.safetensors file)")
+    with user_errors(what=f"--weights {args.weights}"):  # a bad name or file, no network
+        chosen = W.resolve(args.model, args.weights)
+        model = models.get_model(args.model, weights=chosen)
+    published = chosen
+    if not isinstance(published, W.Weights) and args.model in W.list_weights():
+        published = W.get_model_weights(args.model).DEFAULT.value  # a file of that model
+    model.eval()
+    for path in images:
+        if isinstance(published, W.Weights):
+            x = _pretrained_image(path, published.transforms())
+            classes = published.meta["categories"]
+        else:
+            x = svertka.tensor(_read_image(path, models.model_info(args.model)["input_size"]))
+            classes = None
+        with svertka.no_grad():
+            probs = F.softmax(model(x), dim=1).numpy()[0]
+        if classes is not None and len(classes) != probs.shape[0]:
+            classes = None
+        if len(images) > 1:
+            print(f"{path}:")
+        for i in np.argsort(-probs, kind="stable")[:args.top or 5]:
+            print(f"{classes[i] if classes else i} {probs[i]:.3f}")
+    return 0
+
+
 def cmd_predict(args):
     import svertka
     from svertka.nn import functional as F
 
+    if args.model is not None:
+        return _predict_pretrained(args, [args.checkpoint] + args.images)
+    if args.weights is not None:
+        raise CommandError("--weights needs --model (the zoo model the weights are for)")
+    if not args.images:
+        raise CommandError("give the image files after the checkpoint (or use --model NAME "
+                           "--weights W IMAGE...)")
+    args.top = args.top or 3
     state, config, models = _load_run(args.checkpoint)
     classes = config["classes"]
     shape = tuple(config["input_shape"])
@@ -767,6 +842,11 @@ def _cmd_predict_onnx(args):
     import svertka
     from svertka.nn import functional as F
 
+    if args.model is not None or args.weights is not None:
+        raise CommandError("--model and --weights are for zoo models, not for an ONNX file")
+    if not args.images:
+        raise CommandError("give the image files after the ONNX model")
+    args.top = args.top or 3
     model = _load_onnx(args.checkpoint)
     shape = _onnx_sample_shape(model, args.checkpoint)
     if len(shape) != 3:
@@ -889,11 +969,20 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="also print the metrics as JSON")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="classify images with a trained checkpoint")
-    p.add_argument("checkpoint", help="a .svk checkpoint or a run folder")
-    p.add_argument("images", nargs="+", help="image files (PNG, JPEG: needs Pillow) or .npy")
-    p.add_argument("--top", type=positive_int, default=3,
-                   help="how many classes to show (default 3)")
+    p = sub.add_parser("predict", help="classify images with a trained checkpoint or a zoo "
+                                       "model's pretrained weights",
+                       description="Classify images with a checkpoint of 'svertka train', or "
+                                   "with --model NAME --weights W (a pretrained zoo model: "
+                                   "svertka predict --model resnet18 --weights IMAGENET1K_V1 "
+                                   "cat.jpg).")
+    p.add_argument("checkpoint", help="a .svk checkpoint or a run folder (with --model: the "
+                                      "first image)")
+    p.add_argument("images", nargs="*", help="image files (PNG, JPEG: needs Pillow) or .npy")
+    p.add_argument("--model", help="a zoo model of 'svertka models', with --weights")
+    p.add_argument("--weights", help="with --model: a weights name (IMAGENET1K_V1, DEFAULT: "
+                                     "downloaded once to $SVERTKA_HOME) or a weights file")
+    p.add_argument("--top", type=positive_int, default=None,
+                   help="how many classes to show (default 3; 5 with --model)")
     p.set_defaults(func=_onnx_or(cmd_predict, _cmd_predict_onnx, "checkpoint"))
 
     from svertka.analysis.cli import add_summary_parser

@@ -5,7 +5,9 @@
 
 The ImageNet models (``alexnet``, ``vgg*``, ``googlenet``, ``resnet18``-``152``,
 ``resnext50_32x4d``, ``mobilenet_v2``) have torchvision's module names and parameter shapes, so
-a torchvision state_dict (as NumPy arrays) loads with ``strict=True``.
+a torchvision state_dict (as NumPy arrays) loads with ``strict=True``; their published
+ImageNet weights load with ``get_model(name, weights="DEFAULT")`` (or an enum member such as
+``ResNet18_Weights.IMAGENET1K_V1``, or a file path): see :mod:`svertka.models.weights`.
 """
 
 from svertka.models.alexnet_vgg import (  # noqa: F401
@@ -50,3 +52,29 @@ from svertka.models.resnet import (  # noqa: F401
 )
 from svertka.models.sequence import GatedCNN, WaveNetStack, gated_cnn, wavenet_stack  # noqa: F401
 from svertka.models.unet import UNet, unet  # noqa: F401
+from svertka.models.weights import (  # noqa: F401
+    AlexNet_Weights,
+    GoogLeNet_Weights,
+    ImageClassification,
+    MobileNet_V2_Weights,
+    ResNet18_Weights,
+    ResNet34_Weights,
+    ResNet50_Weights,
+    ResNet101_Weights,
+    ResNet152_Weights,
+    ResNeXt50_32X4D_Weights,
+    VGG11_BN_Weights,
+    VGG11_Weights,
+    VGG13_BN_Weights,
+    VGG13_Weights,
+    VGG16_BN_Weights,
+    VGG16_Weights,
+    VGG19_BN_Weights,
+    VGG19_Weights,
+    Weights,
+    WeightsEnum,
+    get_model_weights,
+    get_weight,
+    list_weights,
+    load_state_dict_from_url,
+)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+import numpy as np
+
 import svertka
 from svertka import nn
 from svertka.models.registry import register
@@ -71,8 +73,7 @@ class GoogLeNet(nn.Module):
     batch norm after every convolution (from Inception v2), no local response normalisation,
     3x3 instead of 5x5 kernels in the third branch, max pooling with ``ceil_mode=True``.
     Initialisation: ``trunc_normal_(std=0.01, a=-2, b=2)`` for convolutions and linear
-    weights, batch norms 1 and 0. ``transform_input`` (re-normalising ImageNet inputs for
-    Google's weights) is left out. 6,624,904 parameters for 1000 classes without the auxiliary
+    weights, batch norms 1 and 0. 6,624,904 parameters for 1000 classes without the auxiliary
     heads.
 
     In training mode with ``aux_logits=True`` the forward returns
@@ -84,6 +85,10 @@ class GoogLeNet(nn.Module):
         init_weights: apply torchvision's initialisation. Default: True.
         dropout, dropout_aux: dropout probabilities of the head and of the auxiliary heads.
         in_channels: input channels (an addition). Default: 3.
+        transform_input: re-scale ImageNet-normalised RGB inputs to [-1, 1] per channel, as
+            the weights ported from Google's expect (``(x * std + mean - 0.5) / 0.5``);
+            ``get_model("googlenet", weights=...)`` sets it, as torchvision does. Default:
+            False.
 
     Shape:
         - Input: :math:`(N, C_{in}, H, W)` (224 in the paper).
@@ -91,9 +96,10 @@ class GoogLeNet(nn.Module):
     """
 
     def __init__(self, num_classes=1000, aux_logits=True, init_weights=True, dropout=0.2,
-                 dropout_aux=0.7, in_channels=3):
+                 dropout_aux=0.7, in_channels=3, transform_input=False):
         super().__init__()
         self.aux_logits = aux_logits
+        self.transform_input = transform_input
         self.conv1 = BasicConv2d(in_channels, 64, kernel_size=7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.conv2 = BasicConv2d(64, 64, kernel_size=1)
@@ -127,7 +133,21 @@ class GoogLeNet(nn.Module):
                     nn.init.constant_(m.weight, 1)
                     nn.init.constant_(m.bias, 0)
 
+    def _transform_input(self, x):
+        if not self.transform_input:
+            return x
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"GoogLeNet: transform_input needs RGB inputs (N, 3, H, W), got "
+                             f"shape {tuple(x.shape)}")
+        mean = np.array([0.485, 0.456, 0.406], dtype=np.float64)
+        std = np.array([0.229, 0.224, 0.225], dtype=np.float64)
+        dt = np.float64 if x.dtype == svertka.float64 else np.float32
+        scale = (std / 0.5).astype(dt).reshape(1, 3, 1, 1)                # (1, 3, 1, 1)
+        shift = ((mean - 0.5) / 0.5).astype(dt).reshape(1, 3, 1, 1)
+        return x * scale + shift
+
     def forward(self, x):
+        x = self._transform_input(x)
         x = self.maxpool1(self.conv1(x))
         x = self.maxpool2(self.conv3(self.conv2(x)))
         x = self.maxpool3(self.inception3b(self.inception3a(x)))
@@ -145,7 +165,8 @@ class GoogLeNet(nn.Module):
 
 @register("googlenet", (3, 224, 224), "GoogLeNet / Inception v1 (torchvision layout, batch "
                                       "norm), 6.6M params")
-def googlenet(num_classes=1000, aux_logits=False, in_channels=3, dropout=0.2, dropout_aux=0.7):
+def googlenet(num_classes=1000, aux_logits=False, in_channels=3, dropout=0.2, dropout_aux=0.7,
+              transform_input=False):
     """GoogLeNet; see :class:`GoogLeNet`. ``aux_logits`` defaults to False here (torchvision's
     defaults to True), so that the model returns plain logits to the training loop; pass
     ``aux_logits=True`` for the paper's auxiliary heads (13,004,888 parameters).
@@ -157,4 +178,5 @@ def googlenet(num_classes=1000, aux_logits=False, in_channels=3, dropout=0.2, dr
     >>> googlenet(num_classes=10).eval()(svertka.zeros(1, 3, 32, 32)).shape
     svertka.Size([1, 10])
     """
-    return GoogLeNet(num_classes, aux_logits, True, dropout, dropout_aux, in_channels)
+    return GoogLeNet(num_classes, aux_logits, True, dropout, dropout_aux, in_channels,
+                     transform_input)

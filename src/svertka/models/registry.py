@@ -44,10 +44,17 @@ def model_info(name):
                          f"{', '.join(list_models())}") from None
 
 
-def get_model(name, **kwargs):
+def get_model(name, weights=None, **kwargs):
     """Build a registered model. ``in_channels`` is passed only to builders that take it; for
     the others it must equal the model's input channels. ``input_size`` (the sample shape
     ``(C, H, W)``, which the CLI always passes) goes only to builders that take it.
+
+    ``weights`` loads pretrained weights (see :mod:`svertka.models.weights`): a name of the
+    model's weights enum (``"IMAGENET1K_V1"``, ``"DEFAULT"``), a member of it
+    (``ResNet18_Weights.IMAGENET1K_V1``), or the path of a ``.pth`` / ``.svk`` /
+    ``.safetensors`` file holding a state dict (or a training checkpoint with one under
+    ``model`` or ``state_dict``). With published weights ``num_classes`` is the number of
+    their categories (1000), as in torchvision. Default: None (random initialisation).
 
     >>> from svertka import models
     >>> m = models.get_model("lenet5", num_classes=10)
@@ -55,6 +62,16 @@ def get_model(name, **kwargs):
     61706
     """
     info = model_info(name)
+    from svertka.models import weights as W
+
+    chosen = W.resolve(name, weights)
+    if isinstance(chosen, W.Weights):
+        n = len(chosen.meta["categories"])
+        if kwargs.get("num_classes", n) != n:
+            raise ValueError(f"get_model: the weights of {name!r} have {n} classes, got "
+                             f"num_classes={kwargs['num_classes']}")
+        kwargs["num_classes"] = n
+        kwargs = {**chosen.builder_kwargs, **kwargs}
     builder = info["builder"]
     params = inspect.signature(builder).parameters
     if "input_size" in kwargs and "input_size" not in params:
@@ -64,4 +81,7 @@ def get_model(name, **kwargs):
         if c != info["input_size"][0]:
             raise ValueError(f"get_model: model {name!r} takes {info['input_size'][0]}-channel "
                              f"inputs, got in_channels={c}")
-    return builder(**kwargs)
+    model = builder(**kwargs)
+    if chosen is not None:
+        W.load_into(model, chosen, name)
+    return model

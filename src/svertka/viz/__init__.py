@@ -117,7 +117,16 @@ def filter_grid(weight):
 
 
 def save_first_layer_filters(model, path):
-    """The first convolution's filters as an image grid."""
+    """The first convolution's filters as an image grid (RGB when it reads RGB images).
+
+    The lecture picture of what AlexNet's first layer learned::
+
+        from svertka import models, viz
+        viz.save_first_layer_filters(models.get_model("alexnet", weights="DEFAULT"),
+                                     "alexnet-filters.png")
+
+    Returns the written paths (empty without matplotlib, or without a 2-D convolution).
+    """
     if not available():
         return []
     w = first_conv_weight(model)

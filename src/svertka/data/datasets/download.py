@@ -53,7 +53,7 @@ def check_integrity(path, sha256=None, md5=None):
     return algorithm is None or file_digest(path, algorithm) == digest
 
 
-def download_url(url, root, filename=None, sha256=None, md5=None, timeout=60):
+def download_url(url, root, filename=None, sha256=None, md5=None, timeout=60, hash_prefix=None):
     """Fetch ``url`` into ``root/filename`` and return that path.
 
     The body is streamed into a temporary file in ``root`` while its digest is computed; only
@@ -67,6 +67,9 @@ def download_url(url, root, filename=None, sha256=None, md5=None, timeout=60):
         filename: the name to save under (default: the last part of the URL).
         sha256, md5: the expected hex digest (none: no verification).
         timeout: seconds to wait for the server.
+        hash_prefix: the expected first hex digits of the SHA-256 (torch's
+            ``download_url_to_file(..., hash_prefix=)``: the pretrained weights' file names
+            carry one); checked when ``sha256`` is not given.
 
     Raises:
         DownloadError: the URL could not be read (the message says where to place the file
@@ -89,7 +92,14 @@ def download_url(url, root, filename=None, sha256=None, md5=None, timeout=60):
     filename = filename or os.path.basename(url.rstrip("/").split("?")[0])
     path = os.path.join(root, filename)
     algorithm, digest = _expected(sha256, md5)
-    if os.path.isfile(path) and (algorithm is None or file_digest(path, algorithm) == digest):
+    if algorithm is None and hash_prefix:
+        algorithm, digest = "sha256", hash_prefix.lower()
+    prefix_only = algorithm is not None and len(digest) < {"sha256": 64, "md5": 32}[algorithm]
+
+    def matches(hexdigest):
+        return hexdigest.startswith(digest) if prefix_only else hexdigest == digest
+
+    if os.path.isfile(path) and (algorithm is None or matches(file_digest(path, algorithm))):
         return path
     os.makedirs(root, exist_ok=True)
     h = hashlib.new(algorithm) if algorithm else None
@@ -112,10 +122,11 @@ def download_url(url, root, filename=None, sha256=None, md5=None, timeout=60):
                 raise DownloadError(
                     f"download_url: could not download {url}: {reason} (place the file "
                     f"by hand at {path})") from exc
-        if h is not None and h.hexdigest() != digest:
+        if h is not None and not matches(h.hexdigest()):
+            expected = f"a digest starting {digest}" if prefix_only else digest
             raise ValueError(
-                f"download_url: {path}: {algorithm} checksum mismatch, expected {digest}, got "
-                f"{h.hexdigest()} (downloaded from {url}; the partial file was deleted)")
+                f"download_url: {path}: {algorithm} checksum mismatch, expected {expected}, "
+                f"got {h.hexdigest()} (downloaded from {url}; the partial file was deleted)")
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
