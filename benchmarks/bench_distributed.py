@@ -1,7 +1,7 @@
 """Data-parallel training throughput: svertka on 1 and 2 MPI ranks against torch.
 
     python benchmarks/bench_distributed.py                    # LeNet-5, batch 64 per rank
-    python benchmarks/bench_distributed.py --models lenet5 lecture_cnn --steps 60 --rounds 3
+    python benchmarks/bench_distributed.py --models lenet5 lecture_cnn resnet20 --rounds 3
     python benchmarks/bench_distributed.py --bucket-cap-mb 0.05  # several buckets: overlap
 
 Configurations, each a fresh process (or an ``mpiexec -n 2`` job), float32 training steps
@@ -35,16 +35,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHAPES = {"lenet5": (1, 28, 28), "lecture_cnn": (3, 32, 32)}
+SHAPES = {"lenet5": (1, 28, 28), "lecture_cnn": (3, 32, 32), "resnet20": (3, 32, 32)}
 
 
 def _worker(args):
     import numpy as np
     from threadpoolctl import threadpool_limits
 
-    from svertka.bench import lecture_cnn, lenet5
+    from svertka.bench import lecture_cnn, lenet5, resnet20_cifar
 
-    build = {"lenet5": lenet5, "lecture_cnn": lecture_cnn}[args.model]
+    build = {"lenet5": lenet5, "lecture_cnn": lecture_cnn, "resnet20": resnet20_cifar}[args.model]
     shape = SHAPES[args.model]
     rng = np.random.default_rng(0)
     x_np = rng.standard_normal((args.batch, *shape)).astype(np.float32)

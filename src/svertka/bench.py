@@ -61,8 +61,9 @@ def lenet5(nn):
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
 
 
-def resnet18_cifar(nn):
-    """ResNet-18 (basic blocks 2-2-2-2) with the CIFAR stem: 3x3 conv stride 1, no max pool."""
+def _basic_block(nn):
+    """ResNet's basic block for the module library ``nn`` (svertka's or torch's): two 3x3
+    conv-BN pairs and a 1x1 projection shortcut where the shape changes."""
 
     class Block(nn.Module):
         def __init__(self, cin, cout, stride):
@@ -82,12 +83,31 @@ def resnet18_cifar(nn):
             y = self.bn2(self.conv2(y))
             return self.relu(y + (x if self.down is None else self.down(x)))
 
-    layers = [nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
-    cin = 64
-    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
-        cin = cout
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 10))
+    return Block
+
+
+def _cifar_resnet(nn, stem, stages):
+    """A 3x3 stride-1 conv stem of ``stem`` channels, then ``(channels, stride, blocks)``
+    stages of basic blocks, global average pooling and a 10-class Linear."""
+    block = _basic_block(nn)
+    layers = [nn.Conv2d(3, stem, 3, 1, 1, bias=False), nn.BatchNorm2d(stem), nn.ReLU()]
+    cin = stem
+    for cout, stride, blocks in stages:
+        for i in range(blocks):
+            layers.append(block(cin, cout, stride if i == 0 else 1))
+            cin = cout
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 10))
+
+
+def resnet18_cifar(nn):
+    """ResNet-18 (basic blocks 2-2-2-2) with the CIFAR stem: 3x3 conv stride 1, no max pool."""
+    return _cifar_resnet(nn, 64, ((64, 1, 2), (128, 2, 2), (256, 2, 2), (512, 2, 2)))
+
+
+def resnet20_cifar(nn):
+    """He et al.'s CIFAR ResNet-20 (16-32-64 channels, 3 basic blocks each), with 1x1
+    projection shortcuts (their option B) so that the same code builds it in torch."""
+    return _cifar_resnet(nn, 16, ((16, 1, 3), (32, 2, 3), (64, 2, 3)))
 
 
 def conv3x3(nn):
