@@ -496,6 +496,40 @@ def _shuffle(n, r, up):
     return n.op("Reshape", [x, n.ints([0, C_ * r * r, H // r, W // r])])
 
 
+def _interpolate(n):
+    """Resizing as svertka computes it: per resized axis, a Gather of the source indices
+    (times the linear weights, summed over the two taps). Exact for every mode and
+    scale-factor rounding rule, and the batch axis stays free; ONNX's Resize would need
+    opset 18's ``axes`` for that and has its own rounding of the scales."""
+    kw = n.kwargs
+    size, mode = tuple(kw.get("size", ())), kw.get("mode", "nearest")
+    x_shape = n.shape(0)
+    lead = len(x_shape) - len(size)
+    sf = kw.get("scale_factors") or (None,) * len(size)
+    y = n.inp(0)
+    for axis, O, s in zip(range(lead, len(x_shape)), size, sf):
+        I = x_shape[axis]
+        if mode == "linear":
+            i0, i1, w0, w1 = VI.linear_weights(I, O, kw.get("align_corners", False), s)
+            taps = [(i0, w0), (i1, w1)]
+        else:
+            idx = VI.nearest_index(I, O, s, mode == "nearest-exact", np.dtype(n.dtype).type,
+                                   len(size) == 2)
+            if np.array_equal(idx, np.arange(I)):
+                continue
+            taps = [(idx, None)]
+        parts = []
+        for idx, w in taps:
+            part = n.op("Gather", [y, n.ints(idx)], axis=axis)
+            if w is not None:
+                shape = [1] * len(x_shape)
+                shape[axis] = O
+                part = n.op("Mul", [part, n.const(w.astype(n.dtype).reshape(shape))])
+            parts.append(part)
+        y = parts[0] if len(parts) == 1 else n.op("Add", parts)
+    return y
+
+
 def _lrn(n):
     kw = n.kwargs
     return n.op("LRN", [n.inp(0)], size=int(kw["size"]), alpha=float(kw["alpha"]),
@@ -521,6 +555,7 @@ _TRANSLATE = {
     PL.AdaptiveAvgPoolNd: _adaptive_avg_pool,
     N.Normalize: _normalize,
     N.LocalResponseNorm: _lrn,
+    VI.Interpolate: _interpolate,
     E.Add: _binary("Add"),
     E.Sub: _binary("Sub"),
     E.Mul: _binary("Mul"),
