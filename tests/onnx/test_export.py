@@ -298,13 +298,14 @@ def test_export_interpolate_matches_onnxruntime_with_dynamic_batch(kwargs):
     nn.Sequential(nn.GroupNorm(1, 2), nn.GELU(), nn.Hardswish(), nn.Softmax(dim=1)),
     nn.Sequential(nn.AdaptiveAvgPool2d((2, 3)), nn.Flatten(), nn.LogSoftmax(dim=1)),
 ], ids=["conv", "conv-transpose", "avg-pool", "pool-activations", "group-norm", "adaptive"])
-def test_export_layer_matches_onnxruntime(layer):
+def test_export_layer_matches_onnxruntime_at_every_opset(layer):
     svertka.manual_seed(0)
     x = svertka.randn(2, 2, 7, 9)
-    data = _export_bytes(layer, x)
     layer.eval()
     with svertka.no_grad():
         want = layer(x).numpy()
-    (got,) = _run(data, x.numpy())
-    assert got.shape == want.shape
-    assert _rel_err(got, want) < RTOL
+    for opset in (13, 17, 18, 21):
+        data = _export_bytes(layer, x, opset_version=opset)
+        (got,) = _run(data, x.numpy())
+        assert got.shape == want.shape
+        assert _rel_err(got, want) < RTOL, opset

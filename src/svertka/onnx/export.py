@@ -105,7 +105,7 @@ class _Node:
         where = f" in module '{self.path}'" if self.path else ""
         raise UnsupportedOperatorError(
             f"{_FN}: {self.fn.__name__}{where} {why} (svertka.onnx.export translates the ops "
-            f"listed in svertka.onnx.export.supported_ops())")
+            f"listed in svertka.onnx.supported_ops())")
 
 
 class _Graph:
@@ -455,6 +455,13 @@ def _silu(n):
     return n.op("Mul", [x, n.op("Sigmoid", [x])])
 
 
+def _hardswish(n):
+    if n.g.opset >= 14:
+        return n.op("HardSwish", [n.inp(0)])
+    x = n.inp(0)
+    return n.op("Mul", [x, n.op("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5)])
+
+
 def _softplus(n):
     _pointwise_params(n, beta=1.0)
     return n.op("Softplus", [n.inp(0)])
@@ -586,7 +593,7 @@ _TRANSLATE = {
     A.Softplus: _softplus,
     A.Softsign: _same("Softsign"),
     A.Hardsigmoid: _same("HardSigmoid", alpha=1.0 / 6.0, beta=0.5),
-    A.Hardswish: _same("HardSwish"),
+    A.Hardswish: _hardswish,
     A.Prelu: _prelu,
     A.Softmax: _softmax("Softmax"),
     A.LogSoftmax: _softmax("LogSoftmax"),
