@@ -609,6 +609,27 @@ def cmd_predict(args):
     return 0
 
 
+def cmd_models(args):
+    from svertka import models
+
+    for name in models.list_models():
+        info = models.model_info(name) if hasattr(models, "model_info") else {}
+        desc = info.get("description", "") if isinstance(info, dict) else ""
+        print(f"{name:20s} {desc}")
+    return 0
+
+
+def cmd_datasets(args):
+    for name, info in DATASETS.items():
+        print(f"{name:14s} {info.description}\n{'':14s} files: {info.files}\n{'':14s} "
+              f"defaults: {info.epochs} epochs, lr {info.lr:g}"
+              + (", augmentation" if info.augment else "")
+              + (f", label smoothing {info.label_smoothing}" if info.label_smoothing else ""))
+    print("\nDATA_DIR is --data-dir (default ~/.svertka/data); --download fetches the standard "
+          "files and checks their checksums.")
+    return 0
+
+
 def _input_shape(text):
     """argparse type: a sample shape such as ``1x28x28`` (C x H x W, or C x L)."""
     parts = text.lower().split("x")
@@ -651,27 +672,6 @@ def cmd_export(args):
     if info is not None and info.mean is not None:
         print(f"inputs are images in [0, 1] normalised as in training: mean {list(info.mean)}, "
               f"std {list(info.std)}")
-    return 0
-
-
-def cmd_models(args):
-    from svertka import models
-
-    for name in models.list_models():
-        info = models.model_info(name) if hasattr(models, "model_info") else {}
-        desc = info.get("description", "") if isinstance(info, dict) else ""
-        print(f"{name:20s} {desc}")
-    return 0
-
-
-def cmd_datasets(args):
-    for name, info in DATASETS.items():
-        print(f"{name:14s} {info.description}\n{'':14s} files: {info.files}\n{'':14s} "
-              f"defaults: {info.epochs} epochs, lr {info.lr:g}"
-              + (", augmentation" if info.augment else "")
-              + (f", label smoothing {info.label_smoothing}" if info.label_smoothing else ""))
-    print("\nDATA_DIR is --data-dir (default ~/.svertka/data); --download fetches the standard "
-          "files and checks their checksums.")
     return 0
 
 
@@ -763,6 +763,15 @@ def build_parser():
                    help="how many classes to show (default 3)")
     p.set_defaults(func=cmd_predict)
 
+    from svertka.analysis.cli import add_summary_parser
+    from svertka.bench import add_bench_parser
+
+    add_summary_parser(sub)
+    add_bench_parser(sub)
+    p = sub.add_parser("models", help="list the model zoo")
+    p.set_defaults(func=cmd_models)
+    p = sub.add_parser("datasets", help="list datasets and where their files go")
+    p.set_defaults(func=cmd_datasets)
     p = sub.add_parser("export", help="write a trained checkpoint as an ONNX model",
                        description="Export a checkpoint of 'svertka train' (or its run folder) "
                                    "to ONNX for onnxruntime and other runtimes; needs the "
@@ -777,16 +786,6 @@ def build_parser():
     p.add_argument("--dynamic-batch", dest="dynamic_batch", action="store_true",
                    help="let the batch size vary (default: batch 1)")
     p.set_defaults(func=cmd_export)
-
-    from svertka.analysis.cli import add_summary_parser
-    from svertka.bench import add_bench_parser
-
-    add_summary_parser(sub)
-    add_bench_parser(sub)
-    p = sub.add_parser("models", help="list the model zoo")
-    p.set_defaults(func=cmd_models)
-    p = sub.add_parser("datasets", help="list datasets and where their files go")
-    p.set_defaults(func=cmd_datasets)
     return parser
 
 
