@@ -253,17 +253,19 @@ def test_export_rejects_non_tensor_args():
         export(nn.Linear(3, 2), ([1.0, 2.0, 3.0],), io.BytesIO())
 
 
-def test_export_round_trips_through_the_importer():
+@pytest.mark.parametrize("name", ["lenet5", "resnet20", "mobilenet_v2", "googlenet",
+                                  "gated_cnn"])
+def test_export_round_trips_through_the_importer(name, tmp_path):
     load = getattr(svertka.onnx, "load", None)
     if load is None:
         pytest.skip("svertka.onnx.load (the importer) is not in this tree")
     svertka.manual_seed(0)
-    model = models.resnet20().eval()
-    x = svertka.randn(2, 3, 8, 8)
-    buf = io.BytesIO()
-    export(model, x, buf)
-    buf.seek(0)
-    back = load(buf)
+    model = _with_running_stats(_build(name)).eval()
+    path = tmp_path / "model.onnx"
+    export(model, svertka.randn(2, *_size(name)), path,
+           dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    back = load(str(path))
+    x = svertka.randn(3, *_size(name))
     with svertka.no_grad():
         assert _rel_err(back(x).numpy(), model(x).numpy()) < RTOL
 

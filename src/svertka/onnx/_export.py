@@ -27,7 +27,6 @@ import numpy as np
 from svertka import nn
 from svertka.autograd import function as _function
 from svertka.autograd import grad_mode
-from svertka.kernels import pool as _kpool
 from svertka.ops import activation as A
 from svertka.ops import conv as C
 from svertka.ops import dropout as D
@@ -257,13 +256,13 @@ def _adaptive_avg_pool(n):
     x = n.inp(0)
     if len(spatial) == len(n.shape(0)) - 2 and all(o == 1 for o in out):
         return n.op("GlobalAveragePool", [x])
-    if len(spatial) == len(n.shape(0)) - 2 and _kpool.adaptive_uniform(spatial, out):
+    if len(spatial) == len(n.shape(0)) - 2 and all(s % o == 0 for s, o in zip(spatial, out)):
         k = [s // o for s, o in zip(spatial, out)]
         return n.op("AveragePool", [x], kernel_shape=k, strides=k)
     # unequal bins: adaptive averaging is separable, one constant (O, L) matrix per axis
     y = x
     for ax, (size, o) in enumerate(zip(spatial, out)):
-        mat = _kpool.adaptive_avg_matrix(size, o, n.dtype)          # (O, L)
+        mat = _adaptive_matrix(size, o, n.dtype)                    # (O, L)
         perm = list(range(len(n.shape(0))))
         axis = len(perm) - len(out) + ax
         perm[axis], perm[-1] = perm[-1], perm[axis]
@@ -272,6 +271,16 @@ def _adaptive_avg_pool(n):
         t = n.op("MatMul", [t, n.const(mat.T)])                      # (..., O)
         y = t if last else n.op("Transpose", [t], perm=perm)
     return y
+
+
+def _adaptive_matrix(size, o, dtype):
+    """``(O, L)`` matrix whose row ``i`` averages torch's adaptive bin ``i``:
+    ``[floor(i L / O), ceil((i + 1) L / O))``."""
+    i = np.arange(o)
+    start, end = (i * size) // o, -((-(i + 1) * size) // o)
+    pos = np.arange(size)
+    inside = (pos >= start[:, None]) & (pos < end[:, None])          # (O, L)
+    return (inside / (end - start)[:, None]).astype(dtype)
 
 
 def _normalize(n):
@@ -485,9 +494,11 @@ def _softmax(op_type):
 
 
 def _glu(n):
+    # two Slices rather than a Split: the simpler op, read by more importers (svertka's too)
     dim = int(n.kwargs.get("dim", -1))
     half = n.shape(0)[dim] // 2
-    a, b = n.op("Split", [n.inp(0), n.ints([half, half])], n_out=2, axis=dim)
+    a = n.op("Slice", [n.inp(0), n.ints([0]), n.ints([half]), n.ints([dim])])
+    b = n.op("Slice", [n.inp(0), n.ints([half]), n.ints([2 * half]), n.ints([dim])])
     return n.op("Mul", [a, n.op("Sigmoid", [b])])
 
 
