@@ -884,6 +884,51 @@ def cmd_datasets(args):
     return 0
 
 
+def _input_shape(text):
+    """argparse type: a sample shape such as ``1x28x28`` (C x H x W, or C x L)."""
+    parts = text.lower().split("x")
+    if not 2 <= len(parts) <= 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected positive sizes like 1x28x28 (C x H x W), "
+                                         f"got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
+def cmd_export(args):
+    import svertka
+
+    try:
+        import onnx  # noqa: F401
+        from svertka.onnx import export
+    except ImportError:
+        raise CommandError("writing ONNX needs the onnx package: pip install "
+                           "'svertka[onnx]'") from None
+    state, config, models = _load_run(args.checkpoint)
+    shape = tuple(config["input_shape"])
+    model = _model_of_run(models, state, config, len(config["classes"]), shape,
+                          args.checkpoint)
+    sample = args.input or shape
+    if sample[0] != shape[0]:
+        raise CommandError(f"--input {'x'.join(map(str, sample))} has {sample[0]} channels, "
+                           f"the model of {args.checkpoint} takes {shape[0]}")
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        raise CommandError(f"cannot write {args.output}: the folder {folder} does not exist")
+    x = svertka.zeros(1, *sample)
+    dynamic = {"input": {0: "batch"}, "output": {0: "batch"}} if args.dynamic_batch else None
+    # the model cannot take that input size, or holds an op without an ONNX counterpart
+    with user_errors(ValueError, what=f"{config['model']} on a {'x'.join(map(str, sample))} "
+                                      f"input"):
+        export(model, x, args.output, opset_version=args.opset, dynamic_axes=dynamic)
+    batch = "N" if args.dynamic_batch else "1"
+    print(f"{args.output}: {config['model']}, input 'input' float32 "
+          f"{'x'.join([batch, *map(str, sample)])}, output 'output', opset {args.opset}")
+    info = DATASETS.get(config["dataset"])
+    if info is not None and info.mean is not None:
+        print(f"inputs are images in [0, 1] normalised as in training: mean {list(info.mean)}, "
+              f"std {list(info.std)}")
+    return 0
+
+
 # ---------------------------------------------------------------------- parser
 class _UsageError(Exception):
     def __init__(self, prog, message):
@@ -996,6 +1041,20 @@ def build_parser():
     p.set_defaults(func=cmd_models)
     p = sub.add_parser("datasets", help="list datasets and where their files go")
     p.set_defaults(func=cmd_datasets)
+    p = sub.add_parser("export", help="write a trained checkpoint as an ONNX model",
+                       description="Export a checkpoint of 'svertka train' (or its run folder) "
+                                   "to ONNX for onnxruntime and other runtimes; needs the "
+                                   "onnx package (pip install 'svertka[onnx]').")
+    p.add_argument("checkpoint", help="a .svk checkpoint or a run folder")
+    p.add_argument("output", help="the .onnx file to write")
+    p.add_argument("--input", type=_input_shape,
+                   help="the sample shape C x H x W to trace with, e.g. 1x28x28 (default: the "
+                        "run's input shape)")
+    p.add_argument("--opset", type=int, default=17, choices=range(13, 22), metavar="{13..21}",
+                   help="ONNX opset version (default 17)")
+    p.add_argument("--dynamic-batch", dest="dynamic_batch", action="store_true",
+                   help="let the batch size vary (default: batch 1)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

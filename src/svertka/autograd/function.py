@@ -146,6 +146,8 @@ class Function:
                                    for a, n in zip(args, needs))
             if ctx._saved:
                 _record_versions(ctx, args, arrays, out, result)
+            if _KEEP_CALLS:
+                ctx.call = (args, kwargs, out.shape, out.dtype)
         if cls.is_view and isinstance(args[0], Tensor):
             # A view shares its base's version counter, as in torch: modifying either in
             # place invalidates what the graph saved from the other.
@@ -154,6 +156,27 @@ class Function:
 
 
 _TENSOR = []
+
+# While true (inside ``keep_calls()``), every node of the graph also keeps the arguments of its
+# call and its output's shape and dtype, ``ctx.call = (args, kwargs, shape, dtype)``: the ONNX
+# exporter reads the graph with its constants (buffers, scalars) and parameters (stride, ...).
+# Off otherwise, so that a node does not keep its intermediate inputs alive.
+_KEEP_CALLS = False
+
+
+class keep_calls:
+    """Context manager: the nodes recorded inside it keep their call's arguments
+    (``ctx.call``); used by ``svertka.onnx.export`` to read a traced forward."""
+
+    def __enter__(self):
+        global _KEEP_CALLS
+        self._before, _KEEP_CALLS = _KEEP_CALLS, True
+        return self
+
+    def __exit__(self, *exc):
+        global _KEEP_CALLS
+        _KEEP_CALLS = self._before
+        return False
 
 
 def _load_tensor():
