@@ -393,13 +393,7 @@ def _error_names(name):
 # Failures inside files this suite's owner may not change (tensor.py, _functions.py,
 # _creation.py, kernels/conv.py): op -> (predicate on (args, kwargs), reason). Filled from
 # the long fuzz runs; each is a known bug reported to its owner.
-KNOWN_BUGS = {
-    # kernels/conv.py (not this suite's owner's): a NaN in a transposed convolution's weight
-    # spreads NaN to outputs that torch computes as finite (0 * NaN in the GEMM/col2im path).
-    name: "kernels/conv.py: a NaN weight gives NaN where torch is finite"
-    for name in ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-                 "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
-}
+KNOWN_BUGS = {}  # op -> reason; empty: every bug the long runs found is fixed
 
 
 # ----------------------------------------------------------------------------- hostile values
@@ -769,14 +763,24 @@ def test_threshold_nan_threshold_keeps_input_as_torch():
         y.numpy(), TF.threshold(torch.tensor(x), float("nan"), float("nan")).numpy())
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS["conv_transpose3d"])
-def test_conv_transpose3d_nan_weight_matches_torch_nan_pattern():
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_nan_weight_gives_torch_nan_pattern(n, stride):
     """Found by the fuzz run: ``conv_transpose3d(x (1,2,3,3,3), w (2,2,2,2,2) holding one NaN,
-    bias (2,), stride=1)`` gives NaN where torch gives finite values."""
+    stride=1)`` gave NaN where torch gives finite values (the stride-1 input gradient as a
+    convolution multiplied the zero padding by the NaN). The transposed forward and the
+    input gradient of a convolution, with one NaN weight, have torch's NaN positions."""
     rng = np.random.default_rng(0)
-    x, w, b = rng.standard_normal((1, 2, 3, 3, 3)), rng.standard_normal((2, 2, 2, 2, 2)), \
-        rng.standard_normal(2)
+    x, w = rng.standard_normal((2, 2) + (5,) * n), rng.standard_normal((2, 2) + (3,) * n)
     w.reshape(-1)[5] = np.nan
-    y = F.conv_transpose3d(svertka.tensor(x), svertka.tensor(w), svertka.tensor(b)).numpy()
-    t = TF.conv_transpose3d(torch.tensor(x), torch.tensor(w), torch.tensor(b)).numpy()
+    sv, th = getattr(F, f"conv_transpose{n}d"), getattr(TF, f"conv_transpose{n}d")
+    y = sv(svertka.tensor(x), svertka.tensor(w), stride=stride, padding=1).numpy()
+    t = th(torch.tensor(x), torch.tensor(w), stride=stride, padding=1).numpy()
     np.testing.assert_array_equal(np.isnan(y), np.isnan(t))
+    xs, xt = svertka.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ys = getattr(F, f"conv{n}d")(xs, svertka.tensor(w), stride=stride, padding=1)
+    yt = getattr(TF, f"conv{n}d")(xt, torch.tensor(w), stride=stride, padding=1)
+    gy = rng.standard_normal(tuple(yt.shape))
+    ys.backward(svertka.tensor(gy))
+    yt.backward(torch.tensor(gy))
+    np.testing.assert_array_equal(np.isnan(xs.grad.numpy()), np.isnan(xt.grad.numpy()))

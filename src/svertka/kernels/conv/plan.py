@@ -179,6 +179,14 @@ def _gx_as_conv_pays(w_shape, x_shape, outs, groups):
     return Cog * math.prod(x_shape[2:]) <= GX_AS_CONV_MAX_RATIO * Cg * math.prod(outs)
 
 
+def _finite(w):
+    """Whether the weight holds only finite numbers. The input gradient as a convolution
+    multiplies ``gy``'s zero padding by every weight, so a NaN or inf weight would reach
+    positions that col2im (and torch) never multiply it into: those weights take col2im. (A
+    finite weight whose sum overflows takes it too; col2im is exact, only slower.)"""
+    return math.isfinite(float(np.add.reduce(w, axis=None)))
+
+
 def _fft_forward_applies(x_shape, kernel, stride, pads, dilation, groups, out):
     return (all(s == 1 for s in stride) and all(d == 1 for d in dilation) and groups == 1
             and out == conv_out_shape(x_shape[2:], kernel, stride, pads, dilation))
@@ -432,6 +440,8 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups, algorithm=No
         return direct.input_grad(gy, w, x_shape, stride, pads, dilation, groups, BLOCK_BYTES)
     if path == "implicit_gemm":
         return implicit.input_grad(gy, w, x_shape, stride, pads, dilation, groups)
+    if path == "as_conv" and not _finite(w):
+        path = "col2im"
     if path == "as_conv":
         # gy padded by d(K-1) - lo (low side) and correlated with the flipped weight, input
         # and output channels swapped within each group
@@ -492,6 +502,8 @@ def conv_backward(gy, x, w, stride, pads, dilation, groups, need_x=True, need_w=
     """
     path = backward_path(x.shape, w.shape, gy.shape, stride, pads, dilation, groups, need_x,
                          need_w, saved, algorithm)
+    if path != "separate" and not _finite(w):
+        path = "separate"
     if path == "depthwise":
         gx, gw = depthwise.backward(gy, x, w, pads, dilation, DEPTHWISE_BLOCK_BYTES)
     elif path == "fused":
