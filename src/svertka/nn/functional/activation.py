@@ -20,6 +20,7 @@ from svertka._validate import (
     check_dim,
     check_float_tensor,
     check_real,
+    check_same_dtype,
     check_tensor,
     error,
     type_error,
@@ -167,9 +168,7 @@ def prelu(input, weight):
     check_tensor(weight, "weight", fn)
     if weight.ndim > 1:
         raise error(fn, f"weight must be 0-D or 1-D, got weight of shape {tuple(weight.shape)}")
-    if weight._data.dtype != input._data.dtype:
-        raise type_error(fn, f"input and weight must have the same dtype, got input of dtype "
-                             f"{input._data.dtype} and weight of dtype {weight._data.dtype}")
+    check_same_dtype(weight, "weight", input, fn)
     n = weight.numel()
     if n != 1:
         channels = input.shape[1] if input.ndim >= 2 else 1
