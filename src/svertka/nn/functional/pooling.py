@@ -108,9 +108,7 @@ def _max_pool(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, r
                                         dilation=dilation, ceil_mode=bool(ceil_mode)), batched)
     idx, empty = K.max_pool_indices(x._data, kernel, stride, pads, dilation, bool(ceil_mode))
     y = _unbatch(GatherPlane.apply(x, indices=idx, n=n, empty=empty), batched)
-    if return_indices:
-        return y, Tensor._make(idx if batched else idx[0])
-    return y
+    return y, Tensor._make(idx if batched else idx[0])
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
