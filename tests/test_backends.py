@@ -378,3 +378,12 @@ def test_tune_malloc_switches_at_run_time():
 def test_tune_malloc_rejects_non_bools():
     with pytest.raises(TypeError, match="tune_malloc: enable must be a bool, got 1"):
         backends.tune_malloc(1)
+
+
+def test_select_conv_algorithm_takes_no_dilation():
+    # dilation does not change the column matrix's size, so the rule takes no such argument;
+    # an old positional call (stride, dilation, groups) fails loudly instead of misreading.
+    with pytest.raises(TypeError):
+        backends.select_conv_algorithm((8, 32, 16, 16), (32, 1, 3, 3), 1, 1, 32)
+    with pytest.raises(TypeError):
+        backends.select_conv_algorithm((8, 32, 16, 16), (32, 1, 3, 3), dilation=2)

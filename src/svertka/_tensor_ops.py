@@ -25,7 +25,7 @@ from svertka._indexing import (
 )
 from svertka._promotion import common_dtype, operand
 from svertka._tensor_base import TensorBase
-from svertka._validate import check_dim, error, is_int, type_error
+from svertka._validate import check_dim, check_float_tensor, error, is_int, type_error
 from svertka.autograd.engine import run_backward
 from svertka.ops import movement as V
 from svertka.ops import reduce as R
@@ -516,9 +516,7 @@ def softmax(x, dim, op, fn):
     """``Tensor.softmax``/``log_softmax`` (``op``: ``ops.activation.Softmax``/``LogSoftmax``,
     which ``nn.functional`` applies too) of a floating-point tensor along ``dim``; ``None``
     picks torch's legacy implicit dim with a warning, as ``nn.functional.softmax`` does."""
-    if x._data.dtype.kind != "f":
-        raise type_error(fn, f"input must be a floating-point tensor, got input of dtype "
-                             f"{x._data.dtype}")
+    check_float_tensor(x, "input", fn)
     if dim is None:
         dim = 0 if x.ndim in (0, 1, 3) else 1
         warnings.warn(f"Implicit dimension choice for {fn} has been deprecated. Change the "

@@ -65,12 +65,16 @@ def check_int(value, name, fn, *, minimum=None, what=None):
     return value
 
 
-def check_real(value, name, fn, what="a real number"):
-    """``value`` as a float; TypeError for strings, None, bools and the like."""
+def check_real(value, name, fn, what="a real number", *, minimum=None):
+    """``value`` as a float; TypeError for strings, None, bools and the like, ValueError when
+    ``minimum`` is given and ``value`` is below it (or NaN)."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating,
                                                          np.integer)):
         raise type_error(fn, f"{name} must be {what}, got {name}={_fmt(value)}")
-    return float(value)
+    value = float(value)
+    if minimum is not None and not value >= minimum:
+        raise error(fn, f"{name} must be >= {minimum}, got {name}={value!r}")
+    return value
 
 
 def check_shape(value, name, fn):
@@ -128,6 +132,28 @@ def check_tensor(x, name, fn):
     so that ``layer("x")`` names the layer instead of failing on ``"x".ndim``)."""
     if not isinstance(x, TensorBase):
         raise type_error(fn, f"{name} must be a Tensor, got {type(x).__name__}")
+    return x
+
+
+def check_float_tensor(x, name, fn, like=None, context=None):
+    """Raise TypeError unless ``x`` is a Tensor of a floating-point dtype (and, when ``like``
+    is given, of ``like``'s dtype, see ``check_same_dtype``); ``context`` ends the message."""
+    check_tensor(x, name, fn)
+    dt = x._data.dtype
+    if dt.kind != "f":
+        raise type_error(fn, f"{name} must be a floating-point tensor, got {name} of dtype {dt}",
+                         context)
+    if like is not None:
+        check_same_dtype(x, name, like, fn)
+    return x
+
+
+def check_same_dtype(x, name, like, fn, like_name="input"):
+    """Raise TypeError unless the Tensors ``x`` and ``like`` (named ``like_name``) share a dtype."""
+    dt, want = x._data.dtype, like._data.dtype
+    if dt != want:
+        raise type_error(fn, f"{like_name} and {name} must have the same dtype, got {like_name} "
+                             f"of dtype {want} and {name} of dtype {dt}")
     return x
 
 

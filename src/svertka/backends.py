@@ -136,7 +136,7 @@ class conv_algorithm:
         return False
 
 
-def select_conv_algorithm(x_shape, w_shape, stride=1, dilation=1, groups=1):
+def select_conv_algorithm(x_shape, w_shape, stride=1, *, groups=1):
     """The algorithm ``'auto'`` picks for a convolution of ``x_shape`` with ``w_shape``.
 
     The rules are the plan's (:func:`svertka.kernels.conv.plan.select_algorithm`): a
@@ -148,10 +148,11 @@ def select_conv_algorithm(x_shape, w_shape, stride=1, dilation=1, groups=1):
 
     Args:
         x_shape: ``(N, C, I1, .., In)``. w_shape: ``(Co, C // groups, K1, .., Kn)``.
-        stride, dilation: ints or tuples (only used to size the column matrix).
-        groups (int): number of groups.
+        stride: an int or a tuple (only used to size the column matrix; dilation does not
+            change its size, so it is no argument).
+        groups (int): number of groups, keyword-only.
     """
-    return plan.select_algorithm(x_shape, w_shape, stride, dilation, groups)
+    return plan.select_algorithm(x_shape, w_shape, stride, groups=groups)
 
 
 def resolve_conv_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm=None):

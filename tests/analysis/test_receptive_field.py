@@ -168,3 +168,14 @@ def test_receptive_field_rejects_bad_arguments():
         empirical_receptive_field(net, (1, 8, 8), layer="0", unit=(6, 0))
     with pytest.raises(ValueError, match="has no spatial layer"):
         receptive_field(nn.Sequential(nn.Linear(4, 2)), (4,))
+
+
+@pytest.mark.parametrize("padding, low", [("same", 1), ("valid", 0), (2, 2)])
+def test_layer_geometry_of_conv_reads_its_public_padding(padding, low):
+    # torch's internal _reversed_padding_repeated_twice is not part of the contract: a conv
+    # without it (as a conv module built elsewhere may be) still has its geometry.
+    from svertka.analysis.receptive_field import layer_geometry
+    conv = nn.Conv2d(1, 1, 4, padding=padding)
+    conv.__dict__.pop("_reversed_padding_repeated_twice", None)
+    g = layer_geometry(conv, ReceptiveField((1, 1), (1, 1), (0, 0)), (8, 8), (8, 8))
+    assert g == ReceptiveField((4, 4), (1, 1), (1.5 - low, 1.5 - low))  # the window centre

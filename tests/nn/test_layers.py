@@ -193,3 +193,26 @@ def test_layer_constructor_rejects_wrong_types_and_huge_sizes(expr, exc, message
 def test_layer_forward_rejects_non_tensor_input(expr, arg, message):
     with pytest.raises(TypeError, match=message):
         eval(expr, {}, vars(nn))(arg)
+
+
+def _activation_classes():
+    from svertka.nn.modules import activation
+    return sorted(name for name, cls in vars(activation).items()
+                  if isinstance(cls, type) and not name.startswith("_")
+                  and cls.__module__ == activation.__name__)
+
+
+@pytest.mark.parametrize("name", _activation_classes())
+def test_activation_module_subclasses_what_torch_subclasses(name):
+    # e.g. nn.SiLU is no nn.ReLU in torch, and nn.ReLU6 is an nn.Hardtanh.
+    classes = _activation_classes()
+    ours = [other for other in classes if issubclass(getattr(nn, name), getattr(nn, other))]
+    theirs = [other for other in classes
+              if issubclass(getattr(torch.nn, name), getattr(torch.nn, other))]
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("name", ["SiLU", "SELU", "Mish", "Hardsigmoid", "Hardswish", "ReLU6"])
+def test_activation_module_is_not_a_relu(name):
+    assert not isinstance(getattr(nn, name)(), nn.ReLU)
+    assert isinstance(nn.ReLU6(), nn.Hardtanh)

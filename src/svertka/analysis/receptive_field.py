@@ -32,6 +32,7 @@ from collections import namedtuple
 import numpy as np
 
 from svertka import _validate as V
+from svertka.kernels.conv import same_pads
 
 __all__ = ["ReceptiveField", "receptive_field", "empirical_receptive_field", "layer_geometry"]
 
@@ -127,6 +128,16 @@ def _upsample(g, in_sp, out_sp, mode, align_corners):
     return _make(rf, jump, start)
 
 
+def _conv_low_pads(conv):
+    """The padding before each spatial axis, from torch's public ``padding`` attribute
+    (``'valid'``, ``'same'`` or a tuple; ``'same'`` puts the odd pixel after, as torch)."""
+    if conv.padding == "valid":
+        return (0,) * len(conv.kernel_size)
+    if conv.padding == "same":
+        return tuple(lo for lo, _ in same_pads(conv.kernel_size, conv.dilation))
+    return tuple(conv.padding)
+
+
 def layer_geometry(module, geometry, in_spatial, out_spatial):
     """The output's :class:`ReceptiveField` of one (leaf) module, from its input's.
 
@@ -150,12 +161,11 @@ def layer_geometry(module, geometry, in_spatial, out_spatial):
     name = type(module).__name__
     fn = "receptive_field"
     if isinstance(module, _ConvNd):
-        flat = module._reversed_padding_repeated_twice
-        lo = tuple(flat[2 * (n - 1 - i)] for i in range(n))
         if module._transposed:
             return _transposed(geometry, module.kernel_size, module.stride, module.padding,
                                module.dilation)
-        return _window(geometry, module.kernel_size, module.stride, lo, module.dilation)
+        return _window(geometry, module.kernel_size, module.stride,
+                       _conv_low_pads(module), module.dilation)
     if name == "LocallyConnected2d":
         return _window(geometry, module.kernel_size, module.stride, module.padding, (1,) * n)
     pools = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from svertka.autograd.function import Function
+from svertka.kernels.special import erf
 
 
 def unbroadcast(g, shape):
@@ -424,8 +425,6 @@ class Erf(Function):
 
     @staticmethod
     def forward(ctx, x):
-        from svertka.ops.activation import erf
-
         ctx.save_for_backward(x)
         return erf(x)
 

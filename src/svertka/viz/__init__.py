@@ -6,36 +6,9 @@ list of paths it wrote (empty when matplotlib is missing, so callers need no che
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-
-def available():
-    """Whether matplotlib can be imported."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path):
-    plt = _plt()
-    tmp = f"{path}.tmp.png"
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return [path]
+from svertka.viz._backend import _plt, _save, available
 
 
 def save_training_curves(epochs, path):

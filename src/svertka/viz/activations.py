@@ -98,7 +98,7 @@ def save_activation_maps(model, x, layer_name, path, max_maps=64):
         ``[path]``, or ``[]`` without matplotlib. 2-D maps are drawn as images (each scaled to
         its own range), 1-D maps as the rows of one image, a flat output as a bar chart.
     """
-    from svertka import viz
+    from svertka.viz import _backend as viz
 
     fn = "save_activation_maps"
     if not V.is_int(max_maps) or max_maps <= 0:
@@ -199,7 +199,7 @@ def _unbatched_hint(model, x):
 def save_saliency(model, x, path, target=None):
     """The image and its saliency map (:func:`saliency_map`) side by side, for one 2-D image
     ``(C, H, W)`` (or the first of a batch). Returns ``[path]`` (``[]`` without matplotlib)."""
-    from svertka import viz
+    from svertka.viz import _backend as viz
 
     x = _batch("save_saliency", x)
     if x.ndim == 4:

@@ -61,7 +61,7 @@ def animate_convolution(input_size, kernel_size, stride=1, padding=0, dilation=1
     Returns:
         ``[path]`` (``[]`` without matplotlib or Pillow).
     """
-    from svertka import viz
+    from svertka.viz import _backend as viz
 
     fn = "animate_convolution"
     out, frames = convolution_frames(input_size, kernel_size, stride, padding, dilation)

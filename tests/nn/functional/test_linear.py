@@ -141,7 +141,8 @@ ERRORS = [
     ("linear_int_input", lambda: F.linear(_t(2, 4, dtype=np.int64), _t(3, 4)), TypeError,
      "linear: input must be a floating-point tensor, got input of dtype int64"),
     ("linear_dtype_mismatch", lambda: F.linear(_t(2, 4), _t(3, 4, dtype=np.float32)), TypeError,
-     "linear: weight has dtype float32, expected the input's dtype float64"),
+     "linear: input and weight must have the same dtype, got input of dtype float64 and "
+     "weight of dtype float32"),
     ("linear_not_tensor", lambda: F.linear(np.zeros((2, 4)), _t(3, 4)), TypeError,
      "linear: input must be a Tensor, got ndarray"),
     ("bilinear_batch_mismatch", lambda: F.bilinear(_t(2, 3), _t(3, 4), _t(2, 3, 4)), ValueError,

@@ -385,8 +385,8 @@ ERRORS = [
      "cross_entropy: target must be an integer tensor of class indices, got target of dtype "
      "float64"),
     ("ce_int_prob_target", lambda: F.cross_entropy(_t(3, 4), _t(3, 4, dtype=np.int64)),
-     TypeError, r"cross_entropy: target with class probabilities \(the input's shape \(3, 4\)\) "
-                "must be floating-point"),
+     TypeError, r"cross_entropy: target must be a floating-point tensor, got target of dtype "
+                r"int64 \(a target of the input's shape \(3, 4\) holds class probabilities\)"),
     ("ce_bool_target", lambda: F.cross_entropy(_t(3, 4), _t(3, dtype=np.bool_)), TypeError,
      "dtype bool"),
     ("ce_bad_reduction", lambda: F.cross_entropy(_t(3, 4), _i(0, 1, 2), reduction="avg"),
@@ -397,7 +397,8 @@ ERRORS = [
      r"\(5,\)"),
     ("ce_weight_dtype", lambda: F.cross_entropy(_t(3, 4), _i(0, 1, 2),
                                                 weight=_t(4, dtype=np.float32)), TypeError,
-     "cross_entropy: weight has dtype float32, expected the input's dtype float64"),
+     "cross_entropy: input and weight must have the same dtype, got input of dtype float64 "
+     "and weight of dtype float32"),
     ("ce_label_smoothing", lambda: F.cross_entropy(_t(3, 4), _i(0, 1, 2), label_smoothing=1.5),
      ValueError, r"cross_entropy: label_smoothing must be a probability in \[0, 1\], got "
                  "label_smoothing=1.5"),
@@ -428,7 +429,8 @@ ERRORS = [
     ("mse_target_not_broadcastable", lambda: F.mse_loss(_t(2, 3), _t(4)), ValueError,
      r"mse_loss: target of shape \(4,\) does not broadcast with input of shape \(2, 3\)"),
     ("mse_target_dtype", lambda: F.mse_loss(_t(2), _t(2, dtype=np.float32)), TypeError,
-     "mse_loss: target has dtype float32, expected the input's dtype float64"),
+     "mse_loss: input and target must have the same dtype, got input of dtype float64 and "
+     "target of dtype float32"),
     ("mse_weight_shape", lambda: F.mse_loss(_t(2, 3), _t(2, 3), weight=_t(3)), ValueError,
      r"mse_loss: weight must have the input's shape \(2, 3\), got weight of shape \(3,\)"),
     ("l1_int_input", lambda: F.l1_loss(_t(2, dtype=np.int64), _t(2)), TypeError,

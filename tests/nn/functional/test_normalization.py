@@ -450,7 +450,8 @@ BAD = [
      r"given when training=False", lambda: F.batch_norm(_t(2, 3), None, None)),
     ("bn_one_running_stat", ValueError, r"batch_norm: running_mean and running_var must both",
      lambda: F.batch_norm(_t(2, 3), _t(3), None, training=True)),
-    ("bn_momentum_none", TypeError, r"batch_norm: momentum must be a float, got momentum=None",
+    ("bn_momentum_none", TypeError,
+     r"batch_norm: momentum must be a real number, got momentum=None",
      lambda: F.batch_norm(_t(2, 3), _t(3), _t(3), training=True, momentum=None)),
     ("bn_negative_eps", ValueError, r"batch_norm: eps must be >= 0.0, got eps=-1.0",
      lambda: F.batch_norm(_t(2, 3), _t(3), _t(3), eps=-1.0)),
@@ -505,13 +506,13 @@ BAD = [
      r"size=0", lambda: F.local_response_norm(_t(2, 3, 4), 0)),
     ("lrn_size_float", TypeError, r"local_response_norm: size must be a positive int, got "
      r"size=2.0", lambda: F.local_response_norm(_t(2, 3, 4), 2.0)),
-    ("lrn_alpha_type", TypeError, r"local_response_norm: alpha must be a float, got "
+    ("lrn_alpha_type", TypeError, r"local_response_norm: alpha must be a real number, got "
      r"alpha='a'", lambda: F.local_response_norm(_t(2, 3, 4), 2, "a")),
     ("normalize_dim", ValueError, r"normalize: dim out of range",
      lambda: F.normalize(_t(2, 3), dim=2)),
     ("normalize_negative_p", ValueError, r"normalize: p must be a positive number, inf or 0, "
      r"got p=-1.0", lambda: F.normalize(_t(2, 3), p=-1)),
-    ("normalize_p_type", TypeError, r"normalize: p must be a float, got p='fro'",
+    ("normalize_p_type", TypeError, r"normalize: p must be a real number, got p='fro'",
      lambda: F.normalize(_t(2, 3), p="fro")),
 ]
 BAD_IDS = [b[0] for b in BAD]

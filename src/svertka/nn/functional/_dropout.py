@@ -13,7 +13,14 @@ from __future__ import annotations
 import numbers
 import warnings
 
-from svertka._validate import _fmt, check_ndim, check_probability, check_tensor, error, type_error
+from svertka._validate import (
+    _fmt,
+    check_float_tensor,
+    check_ndim,
+    check_probability,
+    error,
+    type_error,
+)
 from svertka.ops import dropout as D
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
@@ -21,10 +28,7 @@ __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
 
 
 def _check(fn, input, p):
-    check_tensor(input, "input", fn)
-    if input._data.dtype.kind != "f":
-        raise type_error(fn, f"input must be a floating-point tensor, got input of dtype "
-                             f"{input._data.dtype}")
+    check_float_tensor(input, "input", fn)
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise type_error(fn, f"p must be a probability in [0, 1], got p={_fmt(p)}")
     return check_probability(p, "p", fn)

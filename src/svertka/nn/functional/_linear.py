@@ -7,27 +7,16 @@ dimensions.
 
 from __future__ import annotations
 
-from svertka._validate import check_dim, check_tensor, error, type_error
+from svertka._validate import check_dim, check_float_tensor, check_tensor, error
 from svertka.ops import linear as L
 
 __all__ = ["linear", "bilinear", "flatten"]
 
 
-def _float(x, name, fn, like=None):
-    check_tensor(x, name, fn)
-    dt = x._data.dtype
-    if dt.kind != "f":
-        raise type_error(fn, f"{name} must be a floating-point tensor, got {name} of dtype {dt}")
-    if like is not None and dt != like._data.dtype:
-        raise type_error(fn, f"{name} has dtype {dt}, expected the input's dtype "
-                             f"{like._data.dtype}")
-    return x
-
-
 def _bias(bias, out, weight, fn, input):
     if bias is None:
         return None
-    _float(bias, "bias", fn, like=input)
+    check_float_tensor(bias, "bias", fn, like=input)
     # torch broadcasts the bias onto (*, out): () and (1,) are accepted too
     if bias.ndim > 1 or (bias.ndim == 1 and bias.shape[0] not in (1, out)):
         raise error(fn, f"bias must have shape ({out},) to match weight {tuple(weight.shape)}, "
@@ -63,8 +52,8 @@ def linear(input, weight, bias=None):
         svertka.Size([8, 4, 2])
     """
     fn = "linear"
-    _float(input, "input", fn)
-    _float(weight, "weight", fn, like=input)
+    check_float_tensor(input, "input", fn)
+    check_float_tensor(weight, "weight", fn, like=input)
     if input.ndim == 0:
         raise error(fn, "input must be at least 1-D (*, in_features), got a 0-D input")
     if weight.ndim != 2:
@@ -101,9 +90,9 @@ def bilinear(input1, input2, weight, bias=None):
         tensor([9.5000])
     """
     fn = "bilinear"
-    _float(input1, "input1", fn)
-    _float(input2, "input2", fn, like=input1)
-    _float(weight, "weight", fn, like=input1)
+    check_float_tensor(input1, "input1", fn)
+    check_float_tensor(input2, "input2", fn, like=input1)
+    check_float_tensor(weight, "weight", fn, like=input1)
     if weight.ndim != 3:
         raise error(fn, f"weight must be 3-D (out_features, in1_features, in2_features), got "
                         f"weight of shape {tuple(weight.shape)}")
@@ -118,7 +107,7 @@ def bilinear(input1, input2, weight, bias=None):
         raise error(fn, f"inputs have {input1.shape[-1]} and {input2.shape[-1]} features, "
                         f"weight expects {in1} and {in2}", f"weight {tuple(weight.shape)}")
     if bias is not None:
-        _float(bias, "bias", fn, like=input1)
+        check_float_tensor(bias, "bias", fn, like=input1)
         if tuple(bias.shape) != (out,):
             raise error(fn, f"bias must have shape ({out},) to match weight "
                             f"{tuple(weight.shape)}, got bias of shape {tuple(bias.shape)}")

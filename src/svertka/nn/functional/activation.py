@@ -11,12 +11,20 @@ rule (``dim=0`` for 0-, 1- and 3-D inputs, else ``dim=1``) and warn, as torch do
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 
-from svertka._validate import _fmt, check_choice, check_dim, check_tensor, error, type_error
+from svertka._validate import (
+    check_choice,
+    check_dim,
+    check_float_tensor,
+    check_real,
+    check_same_dtype,
+    check_tensor,
+    error,
+    type_error,
+)
 from svertka.ops import activation as A
 
 __all__ = ["relu", "relu_", "relu6", "elu", "elu_", "selu", "selu_", "celu", "celu_",
@@ -29,21 +37,12 @@ __all__ = ["relu", "relu_", "relu6", "elu", "elu_", "selu", "selu_", "celu", "ce
 # ----------------------------------------------------------------------------- helpers
 
 def _input(input, fn, floating=True):
+    if floating:
+        return check_float_tensor(input, "input", fn)
     check_tensor(input, "input", fn)
-    kind = input._data.dtype.kind
-    if floating and kind != "f":
-        raise type_error(fn, f"input must be a floating-point tensor, got input of dtype "
-                             f"{input._data.dtype}")
-    if kind == "b":                    # as torch: clipping a bool is not defined
+    if input._data.dtype.kind == "b":  # as torch: clipping a bool is not defined
         raise type_error(fn, "input must be a numeric tensor, got input of dtype bool")
     return input
-
-
-def _real(value, name, fn):
-    """A Python float from a real number (bools and non-numbers are TypeErrors)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise type_error(fn, f"{name} must be a real number, got {name}={_fmt(value)}")
-    return float(value)
 
 
 def _pointwise(fn, op, input, inplace=False, floating=True, **params):
@@ -135,7 +134,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
         >>> F.leaky_relu(svertka.tensor([-2.0, 3.0]), 0.5)
         tensor([-1.,  3.])
     """
-    slope = _real(negative_slope, "negative_slope", "leaky_relu")
+    slope = check_real(negative_slope, "negative_slope", "leaky_relu")
     return _pointwise("leaky_relu", A.LeakyRelu, input, inplace, negative_slope=slope)
 
 
@@ -169,9 +168,7 @@ def prelu(input, weight):
     check_tensor(weight, "weight", fn)
     if weight.ndim > 1:
         raise error(fn, f"weight must be 0-D or 1-D, got weight of shape {tuple(weight.shape)}")
-    if weight._data.dtype != input._data.dtype:
-        raise type_error(fn, f"input and weight must have the same dtype, got input of dtype "
-                             f"{input._data.dtype} and weight of dtype {weight._data.dtype}")
+    check_same_dtype(weight, "weight", input, fn)
     n = weight.numel()
     if n != 1:
         channels = input.shape[1] if input.ndim >= 2 else 1
@@ -200,7 +197,7 @@ def elu(input, alpha=1.0, inplace=False):
         >>> F.elu(svertka.tensor([0.0, 2.0]))
         tensor([0., 2.])
     """
-    alpha = _real(alpha, "alpha", "elu")
+    alpha = check_real(alpha, "alpha", "elu")
     return _pointwise("elu", A.Elu, input, inplace, alpha=alpha)
 
 
@@ -253,7 +250,7 @@ def celu(input, alpha=1.0, inplace=False):
         >>> F.celu(svertka.tensor([0.0, 2.0]), alpha=2.0)
         tensor([0., 2.])
     """
-    alpha = _real(alpha, "alpha", "celu")
+    alpha = check_real(alpha, "alpha", "celu")
     if alpha == 0:
         raise error("celu", "alpha must be non-zero, got alpha=0")
     return _pointwise("celu", A.Elu, input, inplace, alpha=alpha, input_scale=1.0 / alpha)
@@ -404,8 +401,8 @@ def softplus(input, beta=1.0, threshold=20.0):
         >>> F.softplus(svertka.tensor([0.0, 30.0], dtype=svertka.float64))
         tensor([ 0.6931, 30.0000], dtype=svertka.float64)
     """
-    beta = _real(beta, "beta", "softplus")
-    threshold = _real(threshold, "threshold", "softplus")
+    beta = check_real(beta, "beta", "softplus")
+    threshold = check_real(threshold, "threshold", "softplus")
     if beta == 0:
         raise error("softplus", "beta must be non-zero, got beta=0")
     return _pointwise("softplus", A.Softplus, input, beta=beta, threshold=threshold)
@@ -491,8 +488,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         >>> F.hardtanh(svertka.tensor([-3.0, 0.5, 3.0]))
         tensor([-1.0000,  0.5000,  1.0000])
     """
-    lo = _real(min_val, "min_val", "hardtanh")
-    hi = _real(max_val, "max_val", "hardtanh")
+    lo = check_real(min_val, "min_val", "hardtanh")
+    hi = check_real(max_val, "max_val", "hardtanh")
     if lo > hi:
         raise error("hardtanh", f"min_val must not exceed max_val, got min_val={min_val!r} "
                                 f"and max_val={max_val!r}")
@@ -524,8 +521,8 @@ def threshold(input, threshold, value, inplace=False):
         >>> F.threshold(svertka.tensor([0.5, 1.0, 2.0]), 1.0, -5.0)
         tensor([-5., -5.,  2.])
     """
-    th = _real(threshold, "threshold", "threshold")
-    val = _real(value, "value", "threshold")
+    th = check_real(threshold, "threshold", "threshold")
+    val = check_real(value, "value", "threshold")
     return _pointwise("threshold", A.Threshold, input, inplace, floating=False, threshold=th,
                       value=val)
 
@@ -555,7 +552,7 @@ def tanhshrink(input):
 
 
 def _lambd(lambd, fn):
-    lambd = _real(lambd, "lambd", fn)
+    lambd = check_real(lambd, "lambd", fn)
     if not 0 <= lambd < float("inf"):          # NaN and inf too, as torch
         raise error(fn, f"lambd must be non-negative, got lambd={lambd!r}", "a finite number")
     return lambd

@@ -13,6 +13,7 @@ import math
 from svertka._validate import (
     _fmt,
     check_choice,
+    check_float_tensor,
     check_ndim,
     check_numel,
     check_tensor,
@@ -29,15 +30,6 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
 
 
 # ----------------------------------------------------------------------------- argument checks
-
-def _check_float(t, name, fn, like=None):
-    dt = t._data.dtype
-    if dt.kind != "f":
-        raise type_error(fn, f"{name} must be a floating-point tensor, got {name} of dtype {dt}")
-    if like is not None and dt != like._data.dtype:
-        raise type_error(fn, f"input and {name} must have the same dtype, got input of dtype "
-                             f"{like._data.dtype} and {name} of dtype {dt}")
-
 
 def _check_operands(fn, input, weight, bias, n, weight_layout):
     """Types, ranks and dtypes of input/weight/bias; returns whether the input is batched."""
@@ -56,10 +48,10 @@ def _check_operands(fn, input, weight, bias, n, weight_layout):
     if 0 in weight.shape[2:]:
         raise error(fn, f"kernel sizes must be positive, got weight of shape "
                         f"{tuple(weight.shape)}")
-    _check_float(input, "input", fn)
-    _check_float(weight, "weight", fn, like=input)
+    check_float_tensor(input, "input", fn)
+    check_float_tensor(weight, "weight", fn, like=input)
     if bias is not None:
-        _check_float(bias, "bias", fn, like=input)
+        check_float_tensor(bias, "bias", fn, like=input)
     return input.ndim == n + 2
 
 
@@ -387,7 +379,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     check_tensor(input, "input", fn)
     check_ndim(input, (3, 4), "input", fn, meaning="(unbatched (C, H, W) or batched "
                                                    "(N, C, H, W))")
-    _check_float(input, "input", fn)
+    check_float_tensor(input, "input", fn)
     if 0 in input.shape[-3:]:
         raise error(fn, f"input must have non-zero channel and spatial sizes (only the batch "
                         f"may be empty), got input of shape {tuple(input.shape)}")
@@ -434,7 +426,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     check_tensor(input, "input", fn)
     check_ndim(input, (2, 3), "input", fn, meaning="(unbatched (C*K1*K2, L) or batched "
                                                    "(N, C*K1*K2, L))")
-    _check_float(input, "input", fn)
+    check_float_tensor(input, "input", fn)
     size = ntuple(output_size, 2, "output_size", fn)
     kernel = ntuple(kernel_size, 2, "kernel_size", fn)
     dilation = ntuple(dilation, 2, "dilation", fn)
@@ -505,10 +497,10 @@ def locally_connected2d(input, weight, bias=None, stride=1, padding=0):
     if weight.ndim != 6:
         raise error(fn, f"weight must be 6-D (H_out, W_out, C_out, C_in, K1, K2), got weight "
                         f"of shape {tuple(weight.shape)}")
-    _check_float(input, "input", fn)
-    _check_float(weight, "weight", fn, like=input)
+    check_float_tensor(input, "input", fn)
+    check_float_tensor(weight, "weight", fn, like=input)
     if bias is not None:
-        _check_float(bias, "bias", fn, like=input)
+        check_float_tensor(bias, "bias", fn, like=input)
     batched = input.ndim == 4
     stride = ntuple(stride, 2, "stride", fn)
     kernel = tuple(weight.shape[4:])

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from svertka._validate import check_dim, check_tensor, error, type_error
+from svertka._validate import check_dim, check_float_tensor, error, type_error
 
 __all__ = ["cosine_similarity", "pairwise_distance"]
 
 
 def _pair(x1, x2, fn):
     for name, t in (("x1", x1), ("x2", x2)):
-        check_tensor(t, name, fn)
-        if t._data.dtype.kind != "f":
-            raise type_error(fn, f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+        check_float_tensor(t, name, fn)
     try:
         shape = np.broadcast_shapes(x1.shape, x2.shape)
     except ValueError:

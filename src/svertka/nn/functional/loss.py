@@ -12,13 +12,20 @@ input's dtype (no type promotion).
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 
 from svertka import _validate as V
-from svertka._validate import _fmt, check_choice, check_probability, check_tensor, error
+from svertka._validate import (
+    _fmt,
+    check_choice,
+    check_float_tensor,
+    check_probability,
+    check_real,
+    check_tensor,
+    error,
+)
 from svertka.ops import loss as L
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
@@ -37,23 +44,6 @@ def _reduction(reduction, size_average, reduce, fn, choices=_REDUCTIONS):
         warnings.warn(f"{fn}: size_average and reduce are deprecated, use "
                       f"reduction='{reduction}' instead", UserWarning, stacklevel=3)
     return check_choice(reduction, choices, "reduction", fn)
-
-
-def _float(x, name, fn, like=None):
-    check_tensor(x, name, fn)
-    dt = x._data.dtype
-    if dt.kind != "f":
-        raise V.type_error(fn, f"{name} must be a floating-point tensor, got {name} of dtype {dt}")
-    if like is not None and dt != like._data.dtype:
-        raise V.type_error(fn, f"{name} has dtype {dt}, expected the input's dtype "
-                             f"{like._data.dtype}")
-    return x
-
-
-def _real(value, name, fn):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise V.type_error(fn, f"{name} must be a real number, got {name}={_fmt(value)}")
-    return float(value)
 
 
 def _broadcast_target(input, target, fn):
@@ -80,7 +70,7 @@ def _elementwise_weight(weight, input, fn, name="weight", exact=False):
     """A weight of the input's shape (``exact``) or broadcastable to it."""
     if weight is None:
         return None
-    _float(weight, name, fn, like=input)
+    check_float_tensor(weight, name, fn, like=input)
     if exact:
         ok = weight.shape == input.shape
         want = f"the input's shape {tuple(input.shape)}"
@@ -96,14 +86,14 @@ def _elementwise_weight(weight, input, fn, name="weight", exact=False):
 
 
 def _pointwise(fn, kind, input, target, reduction, weight=None, mean_by="count", **params):
-    _float(input, "input", fn)
-    _float(target, "target", fn, like=input)
+    check_float_tensor(input, "input", fn)
+    check_float_tensor(target, "target", fn, like=input)
     return L.PointwiseLoss.apply(input, target, weight, kind=kind, reduction=reduction,
                                  mean_by=mean_by, params=params)
 
 
 def _class_input(input, fn):
-    _float(input, "input", fn)
+    check_float_tensor(input, "input", fn)
     if input.ndim == 0:
         raise error(fn, "input must be (C,), (N, C) or (N, C, d1, ...), got a 0-D input")
     C = input.shape[0] if input.ndim == 1 else input.shape[1]
@@ -115,7 +105,7 @@ def _class_input(input, fn):
 def _class_weight(weight, C, input, fn):
     if weight is None:
         return None
-    _float(weight, "weight", fn, like=input)
+    check_float_tensor(weight, "weight", fn, like=input)
     if tuple(weight.shape) != (C,):
         raise error(fn, f"weight must be a 1-D tensor of C={C} class weights, got weight of "
                         f"shape {tuple(weight.shape)}")
@@ -190,11 +180,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     eps = check_probability(label_smoothing, "label_smoothing", fn)
     probs = target.shape == input.shape
     if probs:
-        if target._data.dtype.kind != "f":
-            raise V.type_error(fn, f"target with class probabilities (the input's shape "
-                                 f"{tuple(input.shape)}) must be floating-point, got target of "
-                                 f"dtype {target._data.dtype}")
-        _float(target, "target", fn, like=input)
+        check_float_tensor(target, "target", fn, like=input,
+                           context=f"a target of the input's shape {tuple(input.shape)} holds "
+                                   f"class probabilities")
         if ignore_index >= 0:
             raise error(fn, f"ignore_index is not supported for class-probability targets, got "
                             f"ignore_index={ignore_index}")
@@ -271,7 +259,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     """
     fn = "binary_cross_entropy"
     reduction = _reduction(reduction, size_average, reduce, fn)
-    _float(input, "input", fn)
+    check_float_tensor(input, "input", fn)
     check_tensor(target, "target", fn)
     _same_shape_target(input, target, fn)
     x = input._data
@@ -316,7 +304,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     """
     fn = "binary_cross_entropy_with_logits"
     reduction = _reduction(reduction, size_average, reduce, fn)
-    _float(input, "input", fn)
+    check_float_tensor(input, "input", fn)
     check_tensor(target, "target", fn)
     _same_shape_target(input, target, fn)
     weight = _elementwise_weight(weight, input, fn)
@@ -351,7 +339,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     """
     fn = "mse_loss"
     reduction = _reduction(reduction, size_average, reduce, fn)
-    _float(input, "input", fn)
+    check_float_tensor(input, "input", fn)
     check_tensor(target, "target", fn)
     _broadcast_target(input, target, fn)
     _elementwise_weight(weight, input, fn, exact=True)
@@ -380,7 +368,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     """
     fn = "l1_loss"
     reduction = _reduction(reduction, size_average, reduce, fn)
-    _float(input, "input", fn)
+    check_float_tensor(input, "input", fn)
     check_tensor(target, "target", fn)
     _broadcast_target(input, target, fn)
     _elementwise_weight(weight, input, fn, exact=True)
@@ -410,10 +398,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     """
     fn = "smooth_l1_loss"
     reduction = _reduction(reduction, size_average, reduce, fn)
-    beta = _real(beta, "beta", fn)
+    beta = check_real(beta, "beta", fn)
     if not beta >= 0:
         raise error(fn, f"beta must be non-negative, got beta={beta}")
-    _float(input, "input", fn)
+    check_float_tensor(input, "input", fn)
     check_tensor(target, "target", fn)
     _broadcast_target(input, target, fn)
     return _pointwise(fn, "smooth_l1", input, target, reduction, beta=beta)
@@ -443,10 +431,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """
     fn = "huber_loss"
     reduction = _reduction(reduction, None, None, fn)
-    delta = _real(delta, "delta", fn)
+    delta = check_real(delta, "delta", fn)
     if not delta > 0:
         raise error(fn, f"delta must be positive, got delta={delta}")
-    _float(input, "input", fn)
+    check_float_tensor(input, "input", fn)
     check_tensor(target, "target", fn)
     _broadcast_target(input, target, fn)
     _elementwise_weight(weight, input, fn, exact=True)
@@ -488,9 +476,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         warnings.warn("kl_div: reduction='mean' divides the total loss by both the batch size "
                       "and the support size; 'batchmean' divides only by the batch size, as "
                       "the mathematical definition", UserWarning, stacklevel=2)
-    _float(input, "input", fn)
+    check_float_tensor(input, "input", fn)
     check_tensor(target, "target", fn)
-    _float(target, "target", fn, like=input)
+    check_float_tensor(target, "target", fn, like=input)
     try:
         np.broadcast_shapes(input.shape, target.shape)
     except ValueError:

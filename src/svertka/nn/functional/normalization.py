@@ -11,11 +11,19 @@ torch does; their version counters are bumped.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from svertka._validate import _fmt, check_dim, check_tensor, error, is_int, type_error
+from svertka._validate import (
+    _fmt,
+    check_dim,
+    check_float_tensor,
+    check_real,
+    check_tensor,
+    error,
+    is_int,
+    type_error,
+)
 from svertka.ops import norm as N
 
 __all__ = ["batch_norm", "instance_norm", "group_norm", "layer_norm", "rms_norm",
@@ -24,10 +32,7 @@ __all__ = ["batch_norm", "instance_norm", "group_norm", "layer_norm", "rms_norm"
 
 # ---------------------------------------------------------------------------- argument checks
 def _check_input(fn, input, min_ndim, layout="(N, C, *)"):
-    check_tensor(input, "input", fn)
-    if input._data.dtype.kind != "f":
-        raise type_error(fn, f"input must be a floating-point tensor, got input of dtype "
-                             f"{input._data.dtype}")
+    check_float_tensor(input, "input", fn)
     if input.ndim < min_ndim:
         raise error(fn, f"input must be at least {min_ndim}-D {layout}, got input of shape "
                         f"{tuple(input.shape)}")
@@ -37,10 +42,7 @@ def _check_param(fn, t, name, shape, what):
     """``t`` is None or a floating-point Tensor of exactly ``shape``."""
     if t is None:
         return None
-    check_tensor(t, name, fn)
-    if t._data.dtype.kind != "f":
-        raise type_error(fn, f"{name} must be a floating-point tensor, got {name} of dtype "
-                             f"{t._data.dtype}")
+    check_float_tensor(t, name, fn)
     if tuple(t.shape) != tuple(shape):
         raise error(fn, f"{name} must have shape {tuple(shape)} ({what}), got {name} of shape "
                         f"{tuple(t.shape)}")
@@ -51,15 +53,6 @@ def _check_channels(fn, input, **params):
     C = input.shape[1]
     for name, t in params.items():
         _check_param(fn, t, name, (C,), f"one value per channel of input {tuple(input.shape)}")
-
-
-def _check_real(fn, value, name, minimum=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise type_error(fn, f"{name} must be a float, got {name}={_fmt(value)}")
-    value = float(value)
-    if minimum is not None and not value >= minimum:
-        raise error(fn, f"{name} must be >= {minimum}, got {name}={value!r}")
-    return value
 
 
 def _check_running(fn, running_mean, running_var):
@@ -128,8 +121,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _check_running(fn, running_mean, running_var)
     _check_channels(fn, input, running_mean=running_mean, running_var=running_var,
                     weight=weight, bias=bias)
-    momentum = _check_real(fn, momentum, "momentum")
-    eps = _check_real(fn, eps, "eps", 0.0)
+    momentum = check_real(momentum, "momentum", fn)
+    eps = check_real(eps, "eps", fn, minimum=0.0)
     if training and not eps > 0:
         raise error(fn, f"eps must be positive in training (a constant channel would divide by "
                         f"zero), got eps={eps}")
@@ -191,8 +184,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     _check_running(fn, running_mean, running_var)
     _check_channels(fn, input, running_mean=running_mean, running_var=running_var,
                     weight=weight, bias=bias)
-    momentum = _check_real(fn, momentum, "momentum")
-    eps = _check_real(fn, eps, "eps", 0.0)
+    momentum = check_real(momentum, "momentum", fn)
+    eps = check_real(eps, "eps", fn, minimum=0.0)
     x = input._data
     S = _spatial(x.shape)
     stat_shape = (x.shape[0], x.shape[1], S)                  # (N, C, S)
@@ -249,7 +242,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                         f"(C={C} in input of shape {tuple(input.shape)}), got "
                         f"num_groups={num_groups}")
     _check_channels(fn, input, weight=weight, bias=bias)
-    eps = _check_real(fn, eps, "eps", 0.0)
+    eps = check_real(eps, "eps", fn, minimum=0.0)
     x = input._data
     stat_shape = (x.shape[0], num_groups, (C // num_groups) * _spatial(x.shape))  # (N, G, M)
     mean, var = N.moments(x.reshape(stat_shape), (2,))          # (N, G, 1)
@@ -302,7 +295,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     _check_input(fn, input, len(ns), "(*, *normalized_shape)")
     for name, t in (("weight", weight), ("bias", bias)):
         _check_param(fn, t, name, ns, "normalized_shape")
-    eps = _check_real(fn, eps, "eps", 0.0)
+    eps = check_real(eps, "eps", fn, minimum=0.0)
     x = input._data
     D = math.prod(ns)
     stat_shape = (x.size // D if D else math.prod(x.shape[:x.ndim - len(ns)]), D)  # (M, D)
@@ -339,7 +332,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     _check_param(fn, weight, "weight", ns, "normalized_shape")
     if eps is None:
         eps = float(np.finfo(input._data.dtype).eps)
-    eps = _check_real(fn, eps, "eps", 0.0)
+    eps = check_real(eps, "eps", fn, minimum=0.0)
     axes = tuple(range(input.ndim - len(ns), input.ndim))
     return N.RMSNorm.apply(input, weight, axes=axes, eps=eps)
 
@@ -380,9 +373,9 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         raise type_error(fn, f"size must be a positive int, got size={_fmt(size)}")
     if size <= 0:
         raise error(fn, f"size must be a positive int, got size={size}")
-    alpha = _check_real(fn, alpha, "alpha")
-    beta = _check_real(fn, beta, "beta")
-    k = _check_real(fn, k, "k")
+    alpha = check_real(alpha, "alpha", fn)
+    beta = check_real(beta, "beta", fn)
+    k = check_real(k, "k", fn)
     if input.numel() == 0:
         return input
     return N.LocalResponseNorm.apply(input, size=int(size), alpha=alpha, beta=beta, k=k)
@@ -409,14 +402,11 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
                 [0.0000, 0.0000]])
     """
     fn = "normalize"
-    check_tensor(input, "input", fn)
-    if input._data.dtype.kind != "f":
-        raise type_error(fn, f"input must be a floating-point tensor, got input of dtype "
-                             f"{input._data.dtype}")
-    p = _check_real(fn, p, "p")
+    check_float_tensor(input, "input", fn)
+    p = check_real(p, "p", fn)
     if not p >= 0:
         raise error(fn, f"p must be a positive number, inf or 0, got p={p!r}")
-    eps = _check_real(fn, eps, "eps", 0.0)
+    eps = check_real(eps, "eps", fn, minimum=0.0)
     axis = check_dim(dim, input.ndim, fn)
     if input.ndim == 0:
         raise error(fn, f"input must be at least 1-D, got input of shape {tuple(input.shape)}")

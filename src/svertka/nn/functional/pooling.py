@@ -13,13 +13,14 @@ window, as in max pooling).
 from __future__ import annotations
 
 import math
-import numbers
 
 from svertka._validate import (
     INT64_MAX,
     _fmt,
+    check_float_tensor,
     check_ndim,
     check_numel,
+    check_real,
     check_tensor,
     error,
     is_int,
@@ -44,9 +45,7 @@ def _check_input(fn, input, n):
     check_tensor(input, "input", fn)
     check_ndim(input, (n + 1, n + 2), "input", fn,
                meaning=f"(unbatched (C, L...) or batched (N, C, L...) with {n} spatial dims)")
-    dt = input._data.dtype
-    if dt.kind != "f":
-        raise type_error(fn, f"input must be a floating-point tensor, got input of dtype {dt}")
+    check_float_tensor(input, "input", fn)
     shape = tuple(input.shape)
     if any(s == 0 for s in shape[-(n + 1):]):
         raise error(fn, f"input must have non-zero channel and spatial sizes (only the batch "
@@ -109,9 +108,7 @@ def _max_pool(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode, r
                                         dilation=dilation, ceil_mode=bool(ceil_mode)), batched)
     idx, empty = K.max_pool_indices(x._data, kernel, stride, pads, dilation, bool(ceil_mode))
     y = _unbatch(GatherPlane.apply(x, indices=idx, n=n, empty=empty), batched)
-    if return_indices:
-        return y, Tensor._make(idx if batched else idx[0])
-    return y
+    return y, Tensor._make(idx if batched else idx[0])
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -635,9 +632,7 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
 
 def _lp_pool(fn, n, input, norm_type, kernel_size, stride, ceil_mode):
     _check_input(fn, input, n)
-    if not isinstance(norm_type, numbers.Real) or isinstance(norm_type, bool):
-        raise type_error(fn, f"norm_type must be a real number, got norm_type="
-                             f"{_fmt(norm_type)}")
+    check_real(norm_type, "norm_type", fn)
     if norm_type == 0:
         raise error(fn, "norm_type must be non-zero (the result is (sum x^p)^(1/p)), got "
                         "norm_type=0")

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from svertka._validate import INT64_MAX, check_numel, check_tensor, error, is_int, type_error
+from svertka._validate import (
+    INT64_MAX,
+    check_float_tensor,
+    check_numel,
+    check_tensor,
+    error,
+    is_int,
+    type_error,
+)
 from svertka.ops.indexing import Embedding
 from svertka.tensor import Tensor
 
@@ -86,9 +94,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if weight.ndim != 2:
         raise error(fn, f"weight must be 2-D (num_embeddings, embedding_dim), got weight of "
                         f"shape {tuple(weight.shape)}")
-    if weight._data.dtype.kind != "f":
-        raise type_error(fn, f"weight must be a floating-point tensor, got dtype "
-                             f"{weight.dtype}")
+    check_float_tensor(weight, "weight", fn)
     for name, value, default in (("max_norm", max_norm, None),
                                  ("scale_grad_by_freq", scale_grad_by_freq, False),
                                  ("sparse", sparse, False)):

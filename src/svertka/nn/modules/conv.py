@@ -11,6 +11,7 @@ import math
 from svertka import _dtype
 from svertka import _validate as V
 from svertka._creation import empty
+from svertka.kernels.conv import same_pads
 from svertka.nn import functional as F
 from svertka.nn import init
 from svertka.nn.modules.module import Module
@@ -77,10 +78,7 @@ class _ConvNd(Module):
         if self.padding == "valid":
             pairs = [(0, 0)] * n
         elif self.padding == "same":
-            pairs = []
-            for d, k in zip(self.dilation, self.kernel_size):
-                total = d * (k - 1)
-                pairs.append((total // 2, total - total // 2))
+            pairs = same_pads(self.kernel_size, self.dilation)
         else:
             pairs = [(p, p) for p in self.padding]
         self._reversed_padding_repeated_twice = tuple(v for lo, hi in reversed(pairs)
