@@ -97,10 +97,16 @@ class Function:
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
+        """Compute the output (one ndarray) from the input arrays; ``ctx`` stores what
+        ``backward`` needs. Every operation overrides it.
+        """
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx, gy):
+        """The gradient of each positional input of ``forward`` (or ``None``), given the gradient
+        ``gy`` of the output. Every operation overrides it.
+        """
         raise NotImplementedError
 
     @classmethod
