@@ -73,10 +73,12 @@ class Sequential(Module):
         # torch renumbers nothing here either; keys stay as they were
 
     def append(self, module):
+        """Add ``module`` at the end; return self."""
         self.add_module(str(len(self)), module)
         return self
 
     def insert(self, index, module):
+        """Insert ``module`` before position ``index``; return self."""
         modules = list(self._modules.values())
         n = len(modules)
         if not -n <= index <= n:
@@ -88,6 +90,7 @@ class Sequential(Module):
         return self
 
     def extend(self, modules):
+        """Add each module of ``modules`` at the end; return self."""
         for m in modules:
             self.append(m)
         return self
@@ -126,15 +129,18 @@ class ModuleList(Module):
         return self.extend(modules)
 
     def append(self, module):
+        """Add ``module`` at the end; return self."""
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules):
+        """Add each module of ``modules`` at the end; return self."""
         for m in modules:
             self.append(m)
         return self
 
     def insert(self, index, module):
+        """Insert ``module`` before position ``index``."""
         modules = list(self._modules.values())
         modules.insert(index, module)
         self._modules.clear()
@@ -173,21 +179,27 @@ class ModuleDict(Module):
         return key in self._modules
 
     def keys(self):
+        """The names of the modules, in insertion order."""
         return self._modules.keys()
 
     def values(self):
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def items(self):
+        """The ``(name, module)`` pairs, in insertion order."""
         return self._modules.items()
 
     def pop(self, key):
+        """Remove the module ``key`` and return it."""
         return self._modules.pop(key)
 
     def clear(self):
+        """Remove every module."""
         self._modules.clear()
 
     def update(self, modules):
+        """Add the modules of a mapping or of an iterable of ``(name, module)`` pairs."""
         items = modules.items() if hasattr(modules, "items") else modules
         for key, module in items:
             self.add_module(key, module)
@@ -215,12 +227,14 @@ class ParameterList(Module):
         return self._parameters[str(_index(idx, len(self), "ParameterList"))]
 
     def append(self, value):
+        """Add ``value`` (a tensor becomes a Parameter) at the end; return self."""
         if not isinstance(value, Parameter):
             value = Parameter(value)
         self.register_parameter(str(len(self)), value)
         return self
 
     def extend(self, values):
+        """Add each of ``values`` at the end; return self."""
         for v in values:
             self.append(v)
         return self
@@ -252,10 +266,13 @@ class ParameterDict(Module):
         return key in self._parameters
 
     def keys(self):
+        """The names of the parameters, in insertion order."""
         return self._parameters.keys()
 
     def values(self):
+        """The parameters, in insertion order."""
         return self._parameters.values()
 
     def items(self):
+        """The ``(name, parameter)`` pairs, in insertion order."""
         return self._parameters.items()

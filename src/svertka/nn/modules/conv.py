@@ -98,6 +98,9 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Draw the weight from ``kaiming_uniform_(a=sqrt(5))`` and the bias from
+        ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, as torch.
+        """
         _reset_conv_parameters(self.weight, self.bias)
 
     def extra_repr(self):
@@ -305,6 +308,9 @@ class LocallyConnected2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Draw weight and bias from ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, with
+        ``fan_in = in_channels * kH * kW``.
+        """
         fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         bound = 1 / math.sqrt(fan_in)  # kaiming_uniform(a=sqrt(5)) of a conv with this fan-in
         init.uniform_(self.weight, -bound, bound)

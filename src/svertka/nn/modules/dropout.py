@@ -30,6 +30,24 @@ class Dropout(_DropoutNd):
 
 
 class Dropout1d(_DropoutNd):
+    """Zero whole channels of ``(N, C, L)`` with probability ``p`` in training, scaling the rest
+    by ``1 / (1 - p)``, as ``torch.nn.Dropout1d``; the identity in eval mode.
+
+    Args:
+        p (float): the probability of zeroing a channel. Default: 0.5.
+        inplace (bool): modify the input in place. Default: ``False``.
+
+    Shape:
+        - Input: ``(N, C, L)`` or ``(C, L)``.
+        - Output: the input's shape.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.Dropout1d(0.2)(svertka.randn(4, 8, 16)).shape
+        svertka.Size([4, 8, 16])
+    """
+
     _fn = "dropout1d"
 
 
@@ -40,6 +58,24 @@ class Dropout2d(_DropoutNd):
 
 
 class Dropout3d(_DropoutNd):
+    """Zero whole channels of ``(N, C, D, H, W)`` with probability ``p`` in training, scaling the
+    rest by ``1 / (1 - p)``, as ``torch.nn.Dropout3d``; the identity in eval mode.
+
+    Args:
+        p (float): the probability of zeroing a channel. Default: 0.5.
+        inplace (bool): modify the input in place. Default: ``False``.
+
+    Shape:
+        - Input: ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+        - Output: the input's shape.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.Dropout3d(0.2)(svertka.randn(2, 4, 3, 5, 5)).shape
+        svertka.Size([2, 4, 3, 5, 5])
+    """
+
     _fn = "dropout3d"
 
 

@@ -62,6 +62,9 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Draw the weight from ``kaiming_uniform_(a=sqrt(5))`` and the bias from
+        ``U(-1/sqrt(in_features), 1/sqrt(in_features))``, as torch.
+        """
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in = self.in_features
@@ -101,6 +104,7 @@ class Bilinear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Draw weight and bias from ``U(-1/sqrt(in1_features), 1/sqrt(in1_features))``."""
         bound = 1 / math.sqrt(self.weight.shape[1])
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:

@@ -50,6 +50,7 @@ class _NormBase(Module):
         self.reset_parameters()
 
     def reset_running_stats(self):
+        """Reset the running mean to 0, the running variance to 1 and the batch count to 0."""
         if self.track_running_stats:
             with grad_mode.no_grad():
                 self.running_mean.zero_()
@@ -57,6 +58,7 @@ class _NormBase(Module):
                 self.num_batches_tracked.zero_()
 
     def reset_parameters(self):
+        """Reset the running statistics, the weight to 1 and the bias to 0."""
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
@@ -116,6 +118,28 @@ class BatchNorm2d(_BatchNorm):
 
 
 class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over ``(N, C, D, H, W)``, as ``torch.nn.BatchNorm3d``; see
+    ``BatchNorm2d``.
+
+    Args:
+        num_features (int): the number of channels ``C``.
+        eps (float): added to the variance for stability. Default: 1e-5.
+        momentum (float or None): the weight of the new statistic in the running average;
+            ``None`` takes the cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel weight and bias. Default: ``True``.
+        track_running_stats (bool): keep running statistics for eval mode. Default: ``True``.
+
+    Shape:
+        - Input: ``(N, C, D, H, W)``.
+        - Output: ``(N, C, D, H, W)`` (same shape as input).
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.BatchNorm3d(4)(svertka.randn(2, 4, 3, 5, 5)).shape
+        svertka.Size([2, 4, 3, 5, 5])
+    """
+
     _ranks = (5,)
 
 
@@ -137,6 +161,28 @@ class _InstanceNorm(_NormBase):
 
 
 class InstanceNorm1d(_InstanceNorm):
+    """Normalise each channel of each sample over its positions, as
+    ``torch.nn.InstanceNorm1d``.
+
+    Args:
+        num_features (int): the number of channels ``C``.
+        eps (float): added to the variance for stability. Default: 1e-5.
+        momentum (float or None): the weight of the new statistic in the running average;
+            ``None`` takes the cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel weight and bias. Default: ``False``.
+        track_running_stats (bool): keep running statistics for eval mode. Default: ``False``.
+
+    Shape:
+        - Input: ``(N, C, L)`` or ``(C, L)``.
+        - Output: the input's shape.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.InstanceNorm1d(4)(svertka.randn(2, 4, 10)).shape
+        svertka.Size([2, 4, 10])
+    """
+
     _ranks = (2, 3)
 
 
@@ -147,6 +193,28 @@ class InstanceNorm2d(_InstanceNorm):
 
 
 class InstanceNorm3d(_InstanceNorm):
+    """Normalise each channel of each sample over its positions, as
+    ``torch.nn.InstanceNorm3d``.
+
+    Args:
+        num_features (int): the number of channels ``C``.
+        eps (float): added to the variance for stability. Default: 1e-5.
+        momentum (float or None): the weight of the new statistic in the running average;
+            ``None`` takes the cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel weight and bias. Default: ``False``.
+        track_running_stats (bool): keep running statistics for eval mode. Default: ``False``.
+
+    Shape:
+        - Input: ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+        - Output: the input's shape.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.InstanceNorm3d(4)(svertka.randn(2, 4, 3, 5, 5)).shape
+        svertka.Size([2, 4, 3, 5, 5])
+    """
+
     _ranks = (4, 5)
 
 

@@ -30,11 +30,51 @@ class Upsample(Module):
 
 
 class UpsamplingNearest2d(Upsample):
+    """Nearest-neighbour upsampling of ``(N, C, H, W)``, as ``torch.nn.UpsamplingNearest2d``:
+    ``Upsample(size, scale_factor, mode='nearest')``.
+
+    Args:
+        size (int or tuple, optional): the output size ``(H_out, W_out)``.
+        scale_factor (float or tuple, optional): the multiplier of ``H`` and ``W``.
+
+    Shape:
+        - Input: ``(N, C, H, W)``.
+        - Output: ``(N, C, H_out, W_out)`` with ``H_out = floor(H * scale_factor)`` or ``size``.
+
+    Examples::
+
+        >>> import svertka
+        >>> up = svertka.nn.UpsamplingNearest2d(scale_factor=2)
+        >>> up(svertka.tensor([[[[1., 2.]]]]))
+        tensor([[[[1., 1., 2., 2.],
+                  [1., 1., 2., 2.]]]])
+    """
+
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, mode="nearest")
 
 
 class UpsamplingBilinear2d(Upsample):
+    """Bilinear upsampling of ``(N, C, H, W)`` with aligned corners, as
+    ``torch.nn.UpsamplingBilinear2d``: ``Upsample(size, scale_factor, mode='bilinear',
+    align_corners=True)``.
+
+    Args:
+        size (int or tuple, optional): the output size ``(H_out, W_out)``.
+        scale_factor (float or tuple, optional): the multiplier of ``H`` and ``W``.
+
+    Shape:
+        - Input: ``(N, C, H, W)``.
+        - Output: ``(N, C, H_out, W_out)`` with ``H_out = floor(H * scale_factor)`` or ``size``.
+
+    Examples::
+
+        >>> import svertka
+        >>> up = svertka.nn.UpsamplingBilinear2d(size=(1, 3))
+        >>> up(svertka.tensor([[[[0., 2.]]]]))
+        tensor([[[[0., 1., 2.]]]])
+    """
+
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
 
