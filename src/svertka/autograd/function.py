@@ -77,6 +77,7 @@ class Context:
         return self._saved
 
     def name(self):
+        """The node's name, ``'<Function>Backward'`` (torch appends a number: ``AddBackward0``)."""
         return self.fn.__name__ + "Backward"
 
     def __repr__(self):
@@ -111,6 +112,9 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        """Run ``forward`` on the inputs' arrays and return the output Tensor, linked to a new
+        ``Context`` when gradient mode is on and an input requires grad.
+        """
         Tensor = _TENSOR[0] if _TENSOR else _load_tensor()
         track = grad_mode.is_grad_enabled()
         ctx = Context(cls)

@@ -24,6 +24,8 @@ def _shape(a):
 
 
 class Add(Function):
+    """``a + b``, broadcasting; each gradient is summed back to its input's shape."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (_shape(a), _shape(b))
@@ -37,6 +39,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    """``a - b``, broadcasting; each gradient is summed back to its input's shape."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (_shape(a), _shape(b))
@@ -50,6 +54,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """``a * b``, broadcasting."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -64,6 +70,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    """``a / b`` (true division), broadcasting; ``x / 0`` is inf or nan, as torch."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -109,6 +117,8 @@ class Pow(Function):
 
 
 class Neg(Function):
+    """``-a``."""
+
     @staticmethod
     def forward(ctx, a):
         return np.negative(a)
@@ -119,6 +129,8 @@ class Neg(Function):
 
 
 class Abs(Function):
+    """``|a|``; the gradient is ``sign(a) * gy`` (0 at 0, as torch)."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -131,6 +143,8 @@ class Abs(Function):
 
 
 class Exp(Function):
+    """``exp(a)``; the backward reuses the output."""
+
     @staticmethod
     def forward(ctx, a):
         with np.errstate(over="ignore"):  # exp(1000) is inf, as torch
@@ -145,6 +159,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    """The natural logarithm; ``log(0)`` is ``-inf`` and ``log(-1)`` nan, as torch."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -159,6 +175,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    """``sqrt(a)``; the backward reuses the output."""
+
     @staticmethod
     def forward(ctx, a):
         with np.errstate(invalid="ignore"):
@@ -174,6 +192,8 @@ class Sqrt(Function):
 
 
 class Sin(Function):
+    """``sin(a)``."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -186,6 +206,8 @@ class Sin(Function):
 
 
 class Cos(Function):
+    """``cos(a)``."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -198,6 +220,8 @@ class Cos(Function):
 
 
 class Tanh(Function):
+    """``tanh(a)``; the backward reuses the output."""
+
     @staticmethod
     def forward(ctx, a):
         y = np.tanh(a)
@@ -217,6 +241,8 @@ def sigmoid_array(a):
 
 
 class Sigmoid(Function):
+    """``1 / (1 + exp(-a))``, computed without overflow; the backward reuses the output."""
+
     @staticmethod
     def forward(ctx, a):
         y = sigmoid_array(np.asarray(a))
@@ -266,18 +292,26 @@ class _Rounding(Function):
 
 
 class Sign(_Rounding):
+    """-1, 0 or 1 per element; the gradient is zero."""
+
     fn = staticmethod(np.sign)
 
 
 class Floor(_Rounding):
+    """Round down; the gradient is zero."""
+
     fn = staticmethod(np.floor)
 
 
 class Ceil(_Rounding):
+    """Round up; the gradient is zero."""
+
     fn = staticmethod(np.ceil)
 
 
 class Round(_Rounding):
+    """Round half to even, as torch; the gradient is zero."""
+
     fn = staticmethod(np.round)  # half to even, as torch
 
 
@@ -331,6 +365,8 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    """The elementwise minimum, broadcasting; a tie splits the gradient equally, as torch."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -395,6 +431,8 @@ class Clone(Function):
 
 
 class Log1p(Function):
+    """``log(1 + a)``, accurate for small ``a``."""
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -407,6 +445,8 @@ class Log1p(Function):
 
 
 class Expm1(Function):
+    """``exp(a) - 1``, accurate for small ``a``."""
+
     @staticmethod
     def forward(ctx, x):
         y = np.expm1(x)
