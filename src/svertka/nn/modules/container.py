@@ -97,7 +97,19 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of modules whose parameters are registered (``torch.nn.ModuleList``)."""
+    """A list of modules whose parameters are registered, as ``torch.nn.ModuleList``; it
+    supports indexing, slicing, ``len``, iteration, ``append``, ``extend`` and ``insert``.
+
+    Args:
+        modules (iterable of Module, optional): the initial modules.
+
+    Examples::
+
+        >>> from svertka import nn
+        >>> layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+        >>> len(layers), len(list(layers.parameters()))
+        (3, 6)
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -153,7 +165,19 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of modules whose parameters are registered (``torch.nn.ModuleDict``)."""
+    """A dict of modules whose parameters are registered, as ``torch.nn.ModuleDict``; it
+    keeps insertion order.
+
+    Args:
+        modules (mapping or iterable of (str, Module) pairs, optional): the initial modules.
+
+    Examples::
+
+        >>> from svertka import nn
+        >>> heads = nn.ModuleDict({"cls": nn.Linear(2, 3)})
+        >>> [name for name, _ in heads.named_parameters()]
+        ['cls.weight', 'cls.bias']
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -210,7 +234,20 @@ class ModuleDict(Module):
 
 
 class ParameterList(Module):
-    """A list of parameters registered under the names ``"0"``, ``"1"``, ..."""
+    """A list of parameters registered under the names ``"0"``, ``"1"``, ..., as
+    ``torch.nn.ParameterList``; a plain tensor becomes a Parameter.
+
+    Args:
+        values (iterable of Tensor, optional): the initial parameters.
+
+    Examples::
+
+        >>> import svertka
+        >>> from svertka import nn
+        >>> ps = nn.ParameterList([nn.Parameter(svertka.zeros(2)) for _ in range(2)])
+        >>> [name for name, _ in ps.named_parameters()]
+        ['0', '1']
+    """
 
     def __init__(self, values=None):
         super().__init__()
@@ -241,7 +278,19 @@ class ParameterList(Module):
 
 
 class ParameterDict(Module):
-    """A dict of parameters registered under their keys."""
+    """A dict of parameters registered under their keys, as ``torch.nn.ParameterDict``.
+
+    Args:
+        parameters (mapping or iterable of (str, Tensor) pairs, optional): the initial parameters.
+
+    Examples::
+
+        >>> import svertka
+        >>> from svertka import nn
+        >>> ps = nn.ParameterDict({"scale": nn.Parameter(svertka.ones(3))})
+        >>> [name for name, _ in ps.named_parameters()]
+        ['scale']
+    """
 
     def __init__(self, parameters=None):
         super().__init__()
