@@ -22,8 +22,23 @@ class _WeightedLoss(_Loss):
 
 
 class CrossEntropyLoss(_WeightedLoss):
-    """Cross-entropy of logits ``(N, C, *)`` against class indices ``(N, *)`` or class
-    probabilities; see :func:`svertka.nn.functional.cross_entropy`.
+    """Cross-entropy of logits against class indices or class probabilities, as
+    ``torch.nn.CrossEntropyLoss``: ``log_softmax`` over the class dimension, then ``NLLLoss``; see
+    :func:`svertka.nn.functional.cross_entropy`.
+
+    Args:
+        weight (Tensor, optional): a weight per class, shape ``(C,)``.
+        ignore_index (int): a target index that adds nothing to the loss or the mean.
+            Default: -100.
+        reduction (str): ``'mean'`` (default), ``'sum'`` or ``'none'`` (one loss per sample).
+        label_smoothing (float): mix the target with the uniform distribution by this amount.
+            Default: 0.0.
+
+    Shape:
+        - Input: ``(N, C)``, ``(C)`` or ``(N, C, d1, ...)``: logits.
+        - Target: ``(N)`` or ``(N, d1, ...)`` class indices in ``[0, C)``, or the input's shape
+          for class probabilities.
+        - Output: a scalar, or ``(N)`` / ``(N, d1, ...)`` with ``reduction='none'``.
 
     Examples::
 

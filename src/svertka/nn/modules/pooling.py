@@ -56,11 +56,22 @@ class MaxPool1d(_MaxPoolNd):
 
 
 class MaxPool2d(_MaxPoolNd):
-    """Max over ``kernel_size`` windows, as ``torch.nn.MaxPool2d`` (stride defaults to the
-    kernel size).
+    """Max over ``kernel_size`` windows of a 2-D signal, as ``torch.nn.MaxPool2d``.
+
+    Args:
+        kernel_size (int or tuple): the window size.
+        stride (int or tuple, optional): the window step. Default: ``kernel_size``.
+        padding (int or tuple): implicit ``-inf`` padding on both sides. Default: 0.
+        dilation (int or tuple): the spacing between window elements. Default: 1.
+        return_indices (bool): also return the flat index of each maximum (for
+            ``MaxUnpool2d``). Default: ``False``.
+        ceil_mode (bool): round the output size up instead of down. Default: ``False``.
 
     Shape:
-        ``H_out = floor((H + 2p - d(k-1) - 1) / s) + 1`` (ceil with ``ceil_mode``).
+        - Input: ``(N, C, H, W)`` or ``(C, H, W)``.
+        - Output: ``(N, C, H_out, W_out)``, with
+          ``H_out = floor((H + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``
+          (likewise ``W_out``; ``ceil`` with ``ceil_mode``).
 
     Examples::
 
@@ -254,8 +265,29 @@ class AdaptiveAvgPool1d(_AdaptivePool):
 
 
 class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
-    """Average pooling to a fixed ``output_size``; ``AdaptiveAvgPool2d(1)`` is global average
-    pooling."""
+    """Average pooling of a 2-D signal to a fixed ``output_size``, as
+    ``torch.nn.AdaptiveAvgPool2d``; ``AdaptiveAvgPool2d(1)`` is global average pooling.
+
+    Window ``i`` along a dimension of size ``L`` spans ``floor(i * L / out)`` to
+    ``ceil((i + 1) * L / out)`` (exclusive).
+
+    Args:
+        output_size (int or tuple): the output size ``(H_out, W_out)``; ``None`` in a tuple keeps
+            that input size.
+
+    Shape:
+        - Input: ``(N, C, H, W)`` or ``(C, H, W)``.
+        - Output: ``(N, C, H_out, W_out)``.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.AdaptiveAvgPool2d(1)(svertka.randn(2, 8, 7, 7)).shape
+        svertka.Size([2, 8, 1, 1])
+        >>> svertka.nn.AdaptiveAvgPool2d((2, 2))(svertka.arange(16.).reshape(1, 1, 4, 4))
+        tensor([[[[ 2.5000,  4.5000],
+                  [10.5000, 12.5000]]]])
+    """
 
     _rank = 2
 
