@@ -33,7 +33,20 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
 
 
 def as_tensor(data, dtype=None):
-    """Like ``tensor`` but shares memory with a NumPy array (or Tensor) of the same dtype."""
+    """A tensor of ``data`` that shares memory with it where it can, as ``torch.as_tensor``.
+
+    A NumPy array or Tensor of the requested dtype (any, when ``dtype`` is ``None``) is shared;
+    anything else is copied as :func:`tensor` copies it.
+
+    Examples::
+
+        >>> import numpy as np, svertka
+        >>> a = np.zeros(2)
+        >>> t = svertka.as_tensor(a)
+        >>> a[0] = 1.0
+        >>> t.tolist()
+        [1.0, 0.0]
+    """
     if isinstance(data, Tensor) and (dtype is None or data.dtype == _dtype.to_dtype(dtype)):
         return data
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == _dtype.to_np(dtype)):
@@ -43,7 +56,17 @@ def as_tensor(data, dtype=None):
 
 
 def from_numpy(array):
-    """A tensor sharing memory with ``array`` (keeps its dtype)."""
+    """A tensor sharing memory with the NumPy ``array`` (of its dtype), as ``torch.from_numpy``.
+
+    Examples::
+
+        >>> import numpy as np, svertka
+        >>> a = np.arange(3)
+        >>> t = svertka.from_numpy(a)
+        >>> a[0] = 7
+        >>> t
+        tensor([7, 1, 2])
+    """
     if not isinstance(array, np.ndarray):
         raise type_error("from_numpy", f"expected np.ndarray, got {type(array).__name__}")
     _dtype.from_numpy_dtype(array.dtype)
@@ -163,21 +186,78 @@ def _random(fn, size, dtype, requires_grad, device, draw):
 
 
 def randn(*size, dtype=None, requires_grad=False, device=None, generator=None):
-    """Standard normal samples from the global generator (``svertka.manual_seed``)."""
+    """Samples of the standard normal distribution ``N(0, 1)``, as ``torch.randn``.
+
+    Args:
+        *size (int...): the shape: ints, or one tuple or list of ints.
+        dtype (svertka.dtype, optional): a floating-point type. Default: the default dtype.
+        requires_grad (bool): whether autograd records operations on the result. Default: ``False``.
+        device: ``None`` or ``'cpu'``; svertka runs on the CPU only.
+        generator (numpy.random.Generator, optional): draw from it instead of the global
+            generator.
+
+    The draws come from NumPy's generator (seeded by ``svertka.manual_seed``), so a seed gives
+    other numbers than in torch.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.randn(2, 3).shape
+        svertka.Size([2, 3])
+    """
     rng = generator or get_rng()
     return _random("randn", size, dtype, requires_grad, device,
                    lambda s, d: rng.standard_normal(s, dtype=d))
 
 
 def rand(*size, dtype=None, requires_grad=False, device=None, generator=None):
-    """Uniform samples in [0, 1) from the global generator."""
+    """Samples of the uniform distribution on ``[0, 1)``, as ``torch.rand``.
+
+    Args:
+        *size (int...): the shape: ints, or one tuple or list of ints.
+        dtype (svertka.dtype, optional): a floating-point type. Default: the default dtype.
+        requires_grad (bool): whether autograd records operations on the result. Default: ``False``.
+        device: ``None`` or ``'cpu'``; svertka runs on the CPU only.
+        generator (numpy.random.Generator, optional): draw from it instead of the global
+            generator.
+
+    The draws come from NumPy's generator (seeded by ``svertka.manual_seed``), so a seed gives
+    other numbers than in torch.
+
+    Examples::
+
+        >>> import svertka
+        >>> x = svertka.rand(1000)
+        >>> bool(((x >= 0) & (x < 1)).all())
+        True
+    """
     rng = generator or get_rng()
     return _random("rand", size, dtype, requires_grad, device,
                    lambda s, d: rng.random(s, dtype=d))
 
 
 def randint(low, high=None, size=None, dtype=None, generator=None, device=None):
-    """Integers uniform in [low, high) (``randint(high, size)`` as torch allows)."""
+    """Integers drawn uniformly from ``[low, high)``, as ``torch.randint``; ``randint(high, size)``
+    takes ``low = 0``.
+
+    Args:
+        low (int): the smallest value. Default: 0.
+        high (int): the bound, not included.
+        size (tuple of ints): the shape.
+        dtype (svertka.dtype, optional): the element type. Default: ``int64``.
+        generator (numpy.random.Generator, optional): draw from it instead of the global
+            generator.
+        device: ``None`` or ``'cpu'``; svertka runs on the CPU only.
+
+    Examples::
+
+        >>> import svertka
+        >>> x = svertka.randint(3, 10, (2, 4))
+        >>> x.shape, x.dtype
+        (svertka.Size([2, 4]), svertka.int64)
+        >>> bool(((x >= 3) & (x < 10)).all())
+        True
+    """
     if size is None:
         low, high, size = 0, low, high
     if high is None or size is None:
@@ -212,7 +292,25 @@ def randperm(n, dtype=None, generator=None, device=None):
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
-    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 for integer arguments."""
+    """Values from ``start`` to ``end`` (exclusive) by ``step``, as ``torch.arange``.
+
+    Args:
+        start (number): the first value (the end, with ``start`` 0, when ``end`` is omitted).
+        end (number, optional): the bound, not included.
+        step (number): the spacing, non-zero. Default: 1.
+        dtype (svertka.dtype, optional): the element type. Default: ``int64`` when every
+            argument is an int, else the default dtype.
+        requires_grad (bool): whether autograd records operations on the result. Default: ``False``.
+        device: ``None`` or ``'cpu'``; svertka runs on the CPU only.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.arange(5)
+        tensor([0, 1, 2, 3, 4])
+        >>> svertka.arange(1, 2.5, 0.5)
+        tensor([1.0000, 1.5000, 2.0000])
+    """
     if end is None:
         start, end = 0, start
     if step == 0:
