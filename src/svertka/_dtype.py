@@ -56,6 +56,9 @@ _default_float = float32
 
 
 def get_default_dtype():
+    """The dtype of tensors made from Python floats (float32 unless ``set_default_dtype`` changed
+    it).
+    """
     return _default_float
 
 

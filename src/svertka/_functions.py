@@ -59,6 +59,7 @@ def min(input, dim=None, keepdim=False):  # noqa: A001
 
 
 def is_tensor(obj):
+    """Whether ``obj`` is a svertka Tensor (a Parameter included)."""
     return isinstance(obj, Tensor)
 
 

@@ -22,6 +22,7 @@ class Size(tuple):
         return f"svertka.Size({list(self)})"
 
     def numel(self):
+        """The number of elements of a tensor of this shape."""
         return int(np.prod(self, dtype=np.int64))
 
 
@@ -51,9 +52,11 @@ class TensorBase:
         return self._data.ndim
 
     def dim(self):
+        """The number of dimensions (``ndim``)."""
         return self._data.ndim
 
     def numel(self):
+        """The number of elements."""
         return int(self._data.size)
 
     nelement = numel
@@ -65,6 +68,7 @@ class TensorBase:
     is_cuda = False
 
     def is_floating_point(self):
+        """Whether the dtype is a floating-point type."""
         return self._data.dtype.kind == "f"
 
     @property
@@ -80,6 +84,7 @@ class TensorBase:
         return self._version[0]
 
     def element_size(self):
+        """The size of one element in bytes."""
         return self._data.itemsize
 
     def __len__(self):
@@ -104,6 +109,7 @@ class TensorBase:
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def tolist(self):
+        """The values as (nested) Python lists of numbers; a 0-D tensor gives a number."""
         return self._data.tolist()
 
     def __float__(self):
@@ -125,35 +131,47 @@ class TensorBase:
         return bool(self._data.reshape(()))
 
     def is_contiguous(self):
+        """Whether the data is C-contiguous in memory."""
         return bool(self._data.flags.c_contiguous)
 
     def type(self, dtype=None):
+        """Without ``dtype``, the type's name (``'svertka.float32'``, where torch says
+        ``'torch.FloatTensor'``); with it, the tensor cast to ``dtype``.
+        """
         if dtype is None:
             return f"svertka.{self.dtype.name}"
         return self.to(dtype)
 
     def type_as(self, other):
+        """This tensor cast to the dtype of ``other``."""
         return self.to(other.dtype)
 
     def cpu(self):
+        """Return self: svertka tensors live on the CPU."""
         return self
 
     def float(self):
+        """This tensor cast to float32."""
         return self.to(_dtype.float32)
 
     def double(self):
+        """This tensor cast to float64."""
         return self.to(_dtype.float64)
 
     def half(self):
+        """This tensor cast to float16."""
         return self.to(_dtype.float16)
 
     def long(self):
+        """This tensor cast to int64."""
         return self.to(_dtype.int64)
 
     def int(self):
+        """This tensor cast to int32."""
         return self.to(_dtype.int32)
 
     def bool(self):
+        """This tensor cast to bool."""
         return self.to(_dtype.bool_)
 
     @property
@@ -161,7 +179,11 @@ class TensorBase:
         return self._retains_grad
 
     def equal(self, other):
+        """Whether ``other`` has the same shape and the same values (a Python bool)."""
         return self.shape == other.shape and bool(np.array_equal(self._data, other._data))
 
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """Whether every element is close to ``other``'s: ``|self - other| <= atol + rtol *
+        |other|``.
+        """
         return bool(np.allclose(self._data, other._data, rtol, atol, equal_nan))

@@ -719,6 +719,7 @@ def cmd_bench(args):
 
 
 def main(argv=None):
+    """Run ``svertka bench`` with the command-line arguments ``argv``."""
     import argparse
     p = add_arguments(argparse.ArgumentParser(prog="svertka bench",
                                               description=__doc__.splitlines()[0]))

@@ -313,6 +313,7 @@ def _resolve(args):
 
 
 def cmd_train(args):
+    """``svertka train``: train a model on a dataset, then save it and its history."""
     cfg = _resolve(args)
     _check_options(cfg)
     if getattr(args, "nproc", None) is not None:
@@ -634,6 +635,7 @@ def _model_of_run(models, state, config, num_classes, shape, checkpoint):
 
 
 def cmd_evaluate(args):
+    """``svertka evaluate``: the loss and accuracy of a saved model on a dataset."""
     from svertka import train
     from svertka.data import DataLoader
 
@@ -762,6 +764,7 @@ def _predict_pretrained(args, images):
 
 
 def cmd_predict(args):
+    """``svertka predict``: the top classes of a model for images."""
     import svertka
     from svertka.nn import functional as F
 
@@ -864,6 +867,7 @@ def _cmd_predict_onnx(args):
 
 
 def cmd_models(args):
+    """``svertka models``: list the model zoo."""
     from svertka import models
 
     for name in models.list_models():
@@ -874,6 +878,7 @@ def cmd_models(args):
 
 
 def cmd_datasets(args):
+    """``svertka datasets``: list the known datasets and their files."""
     for name, info in DATASETS.items():
         print(f"{name:14s} {info.description}\n{'':14s} files: {info.files}\n{'':14s} "
               f"defaults: {info.epochs} epochs, lr {info.lr:g}"
@@ -955,6 +960,7 @@ def positive_int(text):
 
 
 def build_parser():
+    """The ``svertka`` command's argument parser, with one subcommand per ``cmd_*``."""
     parser = _Parser(
         prog="svertka", description="svertka: train and inspect convolutional networks in "
                                     "NumPy. Run 'svertka train' to train LeNet-5 on the "

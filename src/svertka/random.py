@@ -75,4 +75,5 @@ def get_rng_state():
 
 
 def set_rng_state(state):
+    """Restore the generator's state saved by :func:`get_rng_state`."""
     _generator.bit_generator.state = state

@@ -93,12 +93,15 @@ class safe_open:  # noqa: N801 - the safetensors package's name
         return False
 
     def keys(self):
+        """The names of the tensors in the file, in its order."""
         return list(self._file.keys())
 
     def metadata(self):
+        """The file's ``__metadata__`` dict of strings, or ``None``."""
         return self._file.metadata()
 
     def get_tensor(self, name):
+        """Read the tensor ``name`` from the file."""
         if self._file.get_slice(name).get_dtype() != "BF16":
             return Tensor._make(np.array(self._file.get_tensor(name), copy=True))
         if self._all is None:  # NumPy has no bfloat16: the whole file's bytes, once

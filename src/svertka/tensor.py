@@ -114,6 +114,7 @@ class Tensor(TensorBase):
 
     # ------------------------------------------------------------------ attributes
     def requires_grad_(self, requires_grad=True):
+        """Set whether autograd records operations on this leaf tensor; return self."""
         if self._ctx is not None and not requires_grad:
             raise RuntimeError(
                 "requires_grad_: you can only change requires_grad flags of leaf tensors. "
@@ -136,6 +137,7 @@ class Tensor(TensorBase):
         self._data = value
 
     def size(self, dim=None):
+        """The shape as a ``svertka.Size``, or the length of dimension ``dim``."""
         if dim is None:
             return Size(self._data.shape)
         return self._data.shape[check_dim(dim, self.ndim, "size")]
@@ -147,6 +149,7 @@ class Tensor(TensorBase):
         return device("cpu")
 
     def cuda(self, *args, **kwargs):
+        """Raise ``ValueError``: svertka runs on the CPU only (torch copies to a GPU)."""
         raise error("cuda", "svertka runs on the CPU only (svertka.cuda.is_available() is "
                             "False); use .to('cpu') or leave tensors where they are")
 
@@ -155,6 +158,7 @@ class Tensor(TensorBase):
 
     # ------------------------------------------------------------------ conversion
     def item(self):
+        """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
             raise error("item", f"a Tensor with {self._data.size} elements cannot be converted "
                                 f"to a Python scalar")
@@ -167,14 +171,17 @@ class Tensor(TensorBase):
         return t
 
     def detach_(self):
+        """Detach this tensor from the graph in place, making it a leaf; return self."""
         self._ctx = None
         self._requires_grad = False
         return self
 
     def clone(self):
+        """A copy with its own memory; gradients flow back to this tensor."""
         return E.Clone.apply(self)
 
     def contiguous(self):
+        """This tensor if it is C-contiguous, else a C-contiguous copy."""
         if self._data.flags.c_contiguous:
             return self
         return E.Clone.apply(self, order="C")
@@ -278,19 +285,23 @@ class Tensor(TensorBase):
         return self._set_from(getattr(self, method)(other), fn)
 
     def add_(self, other, *, alpha=1):
+        """In-place ``self += alpha * other``; return self."""
         if alpha != 1:
             other = other * alpha
         return self._inplace("add_", np.add, other)
 
     def sub_(self, other, *, alpha=1):
+        """In-place ``self -= alpha * other``; return self."""
         if alpha != 1:
             other = other * alpha
         return self._inplace("sub_", np.subtract, other)
 
     def mul_(self, other):
+        """In-place ``self *= other``; return self."""
         return self._inplace("mul_", np.multiply, other)
 
     def div_(self, other):
+        """In-place ``self /= other`` (true division); return self."""
         return self._inplace("div_", np.true_divide, other)
 
     __iadd__ = add_
@@ -299,9 +310,11 @@ class Tensor(TensorBase):
     __itruediv__ = div_
 
     def zero_(self):
+        """Fill with zeros in place; return self."""
         return self._fill(0, "zero_")
 
     def fill_(self, value):
+        """Fill with ``value`` in place; return self."""
         return self._fill(value, "fill_")
 
     def _fill(self, value, fn):
@@ -316,6 +329,9 @@ class Tensor(TensorBase):
         return self
 
     def copy_(self, src):
+        """Copy the values of ``src`` (broadcast to this shape, cast to this dtype) in place; return
+        self.
+        """
         if not isinstance(src, Tensor):
             src = Tensor._make(np.asarray(src))
         if grad_mode.is_grad_enabled() and src._requires_grad:
@@ -326,6 +342,7 @@ class Tensor(TensorBase):
         return self
 
     def clamp_(self, min=None, max=None):
+        """In-place :meth:`clamp`; return self."""
         if grad_mode.is_grad_enabled() and self._requires_grad:
             return self._set_from(self.clamp(min, max), "clamp_")
         np.clip(self._data, min, max, out=self._data)
@@ -333,12 +350,14 @@ class Tensor(TensorBase):
         return self
 
     def uniform_(self, a=0.0, b=1.0):
+        """Fill in place with samples of the uniform distribution on ``[a, b)``; return self."""
         from svertka.random import get_rng
 
         with grad_mode.no_grad():
             return self.copy_(Tensor._make(get_rng().uniform(a, b, self._data.shape)))
 
     def normal_(self, mean=0.0, std=1.0):
+        """Fill in place with samples of ``N(mean, std**2)``; return self."""
         from svertka.random import get_rng
 
         with grad_mode.no_grad():
@@ -414,24 +433,31 @@ class Tensor(TensorBase):
         return self.abs()
 
     def add(self, other, *, alpha=1):
+        """``self + alpha * other``, broadcasting."""
         return self + (other * alpha if alpha != 1 else other)
 
     def sub(self, other, *, alpha=1):
+        """``self - alpha * other``, broadcasting."""
         return self - (other * alpha if alpha != 1 else other)
 
     def mul(self, other):
+        """``self * other``, broadcasting."""
         return self * other
 
     def div(self, other):
+        """``self / other`` (true division), broadcasting."""
         return self / other
 
     def pow(self, exponent):
+        """``self ** exponent``, elementwise."""
         return self ** exponent
 
     def matmul(self, other):
+        """The matrix product ``self @ other`` (see ``svertka.matmul``)."""
         return matmul(self, other)
 
     def neg(self):
+        """``-self``, elementwise."""
         return -self
 
     # comparisons: no gradient, boolean results
@@ -478,27 +504,35 @@ class Tensor(TensorBase):
         return Tensor._make(np.invert(self._data))
 
     def logical_not(self):
+        """A bool tensor, True where this one is zero."""
         return Tensor._make(np.logical_not(self._data))
 
     def isnan(self):
+        """A bool tensor, True where an element is NaN."""
         return Tensor._make(np.isnan(self._data))
 
     def isinf(self):
+        """A bool tensor, True where an element is +inf or -inf."""
         return Tensor._make(np.isinf(self._data))
 
     def isfinite(self):
+        """A bool tensor, True where an element is neither infinite nor NaN."""
         return Tensor._make(np.isfinite(self._data))
 
     def sign(self):
+        """-1, 0 or 1 per element, as the sign of each."""
         return E.Sign.apply(self)
 
     def floor(self):
+        """The largest integer not above each element."""
         return E.Floor.apply(self)
 
     def ceil(self):
+        """The smallest integer not below each element."""
         return E.Ceil.apply(self)
 
     def round(self):
+        """Each element rounded to the nearest integer, halves to even."""
         return E.Round.apply(self)
 
     # ------------------------------------------------------------------ unary math
@@ -507,39 +541,51 @@ class Tensor(TensorBase):
         return fn.apply(x)
 
     def abs(self):
+        """The absolute value of each element."""
         return E.Abs.apply(self)
 
     def exp(self):
+        """``e ** x``, elementwise."""
         return self._float_unary(E.Exp)
 
     def log(self):
+        """The natural logarithm, elementwise."""
         return self._float_unary(E.Log)
 
     def sqrt(self):
+        """The square root, elementwise."""
         return self._float_unary(E.Sqrt)
 
     def rsqrt(self):
+        """``1 / sqrt(x)``, elementwise."""
         return 1 / self.sqrt()
 
     def reciprocal(self):
+        """``1 / x``, elementwise."""
         return 1 / self
 
     def square(self):
+        """``x * x``, elementwise."""
         return self * self
 
     def sin(self):
+        """The sine, elementwise."""
         return self._float_unary(E.Sin)
 
     def cos(self):
+        """The cosine, elementwise."""
         return self._float_unary(E.Cos)
 
     def tanh(self):
+        """The hyperbolic tangent, elementwise."""
         return self._float_unary(E.Tanh)
 
     def sigmoid(self):
+        """``1 / (1 + exp(-x))``, elementwise."""
         return self._float_unary(E.Sigmoid)
 
     def relu(self):
+        """``max(x, 0)``, elementwise."""
         return E.Relu.apply(self)
 
     def softmax(self, dim):
@@ -551,6 +597,7 @@ class Tensor(TensorBase):
         return O.softmax(self, dim, A.LogSoftmax, "log_softmax")
 
     def clamp(self, min=None, max=None):
+        """Each element limited to ``[min, max]`` (either bound may be ``None``, or a tensor)."""
         if min is None and max is None:
             raise error("clamp", "at least one of min or max must not be None")
         if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -572,6 +619,7 @@ class Tensor(TensorBase):
 
     # ------------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim=False, *, dtype=None):
+        """The sum over ``dim`` (an int, a tuple, or ``None`` for all elements)."""
         axis = _dims(dim, self.ndim, "sum")
         np_dt = _dtype.to_np(dtype)
         if np_dt is None and self._data.dtype.kind in "bui":
@@ -580,6 +628,7 @@ class Tensor(TensorBase):
         return R.Sum.apply(x, axis=axis, keepdim=keepdim, dtype=np_dt)
 
     def mean(self, dim=None, keepdim=False, *, dtype=None):
+        """The mean over ``dim`` (an int, a tuple, or ``None`` for all elements)."""
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind not in "fc":
             raise error("mean", f"could not infer output dtype: input dtype must be floating "
@@ -587,88 +636,114 @@ class Tensor(TensorBase):
         return R.Mean.apply(x, axis=_dims(dim, x.ndim, "mean"), keepdim=keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """The variance over ``dim``, with Bessel's correction unless ``unbiased=False`` or
+        ``correction=0``.
+        """
         return O.var_std(self, R.Var, "var", dim, unbiased, keepdim, correction)
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """The standard deviation over ``dim``; the square root of :meth:`var`."""
         return O.var_std(self, R.Std, "std", dim, unbiased, keepdim, correction)
 
     def prod(self, dim=None, keepdim=False):
+        """The product over ``dim`` (or over all elements)."""
         return R.Prod.apply(self, axis=_dims(dim, self.ndim, "prod"), keepdim=keepdim)
 
     def logsumexp(self, dim, keepdim=False):
+        """``log(sum(exp(x)))`` over ``dim``, computed without overflow."""
         return R.LogSumExp.apply(self, axis=_dims(dim, self.ndim, "logsumexp"),
                                  keepdim=keepdim)
 
     def max(self, dim=None, keepdim=False):
+        """The largest element or, with ``dim``, the pair ``(values, indices)`` along it."""
         return _pair_or_tensor(O.extreme(self, dim, keepdim, np.max, "max"))
 
     def min(self, dim=None, keepdim=False):
+        """The smallest element or, with ``dim``, the pair ``(values, indices)`` along it."""
         return _pair_or_tensor(O.extreme(self, dim, keepdim, np.min, "min"))
 
     def amax(self, dim=(), keepdim=False):
+        """The largest values over ``dim`` (an int or tuple; all dimensions by default)."""
         return O.aextreme(self, dim, keepdim, np.max, "amax")
 
     def amin(self, dim=(), keepdim=False):
+        """The smallest values over ``dim`` (an int or tuple; all dimensions by default)."""
         return O.aextreme(self, dim, keepdim, np.min, "amin")
 
     def argmax(self, dim=None, keepdim=False):
+        """The index of the largest element (of the flattened tensor, or along ``dim``)."""
         return Tensor._make(O.arg(self, dim, keepdim, np.argmax, "argmax"))
 
     def argmin(self, dim=None, keepdim=False):
+        """The index of the smallest element (of the flattened tensor, or along ``dim``)."""
         return Tensor._make(O.arg(self, dim, keepdim, np.argmin, "argmin"))
 
     def all(self, dim=None, keepdim=False):
+        """Whether every element (or every element along ``dim``) is non-zero, as a bool tensor."""
         return Tensor._make(np.asarray(np.all(self._data, axis=_dims(dim, self.ndim, "all"),
                                               keepdims=keepdim)))
 
     def any(self, dim=None, keepdim=False):
+        """Whether some element (or some element along ``dim``) is non-zero, as a bool tensor."""
         return Tensor._make(np.asarray(np.any(self._data, axis=_dims(dim, self.ndim, "any"),
                                               keepdims=keepdim)))
 
     def norm(self, p=2, dim=None, keepdim=False):
+        """The ``p``-norm over ``dim`` (over all elements by default)."""
         return O.norm(self, p, dim, keepdim)
 
     # ------------------------------------------------------------------ movement
     def reshape(self, *shape, _fn="reshape"):
+        """The same elements in a new shape (one size may be -1); a view when possible."""
         shape = _shape_args(shape, _fn)
         target = _resolve_shape(shape, self._data.size, _fn)
         return V.Reshape.apply(self, shape=target)
 
     def view(self, *shape):
+        """The same memory in a new shape (or, given a dtype, reinterpreted as it)."""
         if len(shape) == 1 and not isinstance(shape[0], (tuple, list, Size)) and not is_int(
                 shape[0]):
             return self.to(shape[0])  # view(dtype)
         return self.reshape(*shape, _fn="view")
 
     def view_as(self, other):
+        """A view of this tensor in the shape of ``other``."""
         return self.reshape(other.shape)
 
     def reshape_as(self, other):
+        """This tensor reshaped to the shape of ``other``."""
         return self.reshape(other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
+        """The dimensions ``start_dim`` to ``end_dim`` merged into one."""
         return O.flatten(self, start_dim, end_dim)
 
     def unflatten(self, dim, sizes):
+        """Dimension ``dim`` split into ``sizes``."""
         return O.unflatten(self, dim, sizes)
 
     def squeeze(self, dim=None):
+        """The dimensions of size 1 (all, or those in ``dim``) removed."""
         return O.squeeze(self, dim)
 
     def unsqueeze(self, dim):
+        """A dimension of size 1 inserted at ``dim``."""
         d = check_dim(dim, self.ndim + 1, "unsqueeze")
         shape = self.shape
         return self.reshape(shape[:d] + (1,) + shape[d:])
 
     def permute(self, *dims):
+        """A view with the dimensions in the order ``dims``."""
         return O.permute(self, dims)
 
     def transpose(self, dim0, dim1):
+        """A view with dimensions ``dim0`` and ``dim1`` swapped."""
         return O.transpose(self, dim0, dim1)
 
     swapaxes = transpose
 
     def t(self):
+        """The transpose of a 2-D tensor (a 0-D or 1-D tensor unchanged)."""
         if self.ndim > 2:
             raise error("t", f"expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
         return self.transpose(0, 1) if self.ndim == 2 else self
@@ -682,30 +757,38 @@ class Tensor(TensorBase):
         return self.transpose(-2, -1)
 
     def expand(self, *sizes):
+        """A broadcast view to ``sizes`` (-1 keeps a size); no memory is copied."""
         return O.expand(self, sizes)
 
     def expand_as(self, other):
+        """A broadcast view to the shape of ``other``."""
         return self.expand(*other.shape)
 
     def repeat(self, *reps):
+        """The tensor tiled ``reps`` times along each dimension."""
         return O.repeat(self, reps)
 
     def flip(self, *dims):
+        """The elements in reverse order along ``dims``."""
         dims = _shape_args(dims, "flip")
         return V.Flip.apply(self, axes=tuple(check_dim(d, self.ndim, "flip") for d in dims))
 
     def split(self, split_size_or_sections, dim=0):
+        """Chunks of size ``split_size_or_sections`` (or of the listed sizes) along ``dim``."""
         return O.split(self, split_size_or_sections, dim)
 
     def chunk(self, chunks, dim=0):
+        """At most ``chunks`` nearly equal views along ``dim``."""
         return O.chunk(self, chunks, dim)
 
     def narrow(self, dim, start, length):
+        """A view of ``length`` elements from ``start`` along ``dim``."""
         d = check_dim(dim, self.ndim, "narrow")
         index = (slice(None),) * d + (slice(start, start + length),)
         return self[index]
 
     def unbind(self, dim=0):
+        """The slices along ``dim``, as a tuple of tensors with that dimension removed."""
         d = check_dim(dim, self.ndim, "unbind")
         return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
 
@@ -718,15 +801,19 @@ class Tensor(TensorBase):
         return V.Getitem.apply(self, index=index)
 
     def where(self, condition, other):
+        """Elements of self where ``condition`` holds, else of ``other``."""
         return where(condition, self, other)
 
     def masked_fill(self, mask, value):
+        """A copy with ``value`` where ``mask`` is True."""
         return where(mask, tensor_like(value, self), self)
 
     def maximum(self, other):
+        """The elementwise maximum with ``other`` (NaN propagates)."""
         return maximum(self, other)
 
     def minimum(self, other):
+        """The elementwise minimum with ``other`` (NaN propagates)."""
         return minimum(self, other)
 
     # ------------------------------------------------------------------ more ops
@@ -854,6 +941,7 @@ class Tensor(TensorBase):
         return O.index_select(self, dim, index)
 
     def masked_fill_(self, mask, value):
+        """In-place :meth:`masked_fill`; return self."""
         return self._set_from(self.masked_fill(mask, value), "masked_fill_")
 
     def nonzero(self, *, as_tuple=False):
@@ -942,20 +1030,25 @@ class Tensor(TensorBase):
     ger = outer
 
     def log1p(self):
+        """``log(1 + x)``, accurate for small ``x``."""
         return self._float_unary(E.Log1p)
 
     def expm1(self):
+        """``exp(x) - 1``, accurate for small ``x``."""
         return self._float_unary(E.Expm1)
 
     def erf(self):
+        """The error function, elementwise."""
         return self._float_unary(E.Erf)
 
     def atan2(self, other):
+        """The angle of the point ``(other, self)``: ``atan(self / other)`` in its quadrant."""
         return _float_binary(E.Atan2, self, other, "atan2")
 
     arctan2 = atan2
 
     def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """A bool tensor, True where ``|self - other| <= atol + rtol * |other|``."""
         b = other._data if isinstance(other, Tensor) else other
         _check_broadcast("isclose", self, b)
         return Tensor._make(np.asarray(np.isclose(self._data, b, rtol, atol, equal_nan)))
@@ -970,19 +1063,25 @@ class Tensor(TensorBase):
         return out
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """A tensor of zeros of ``size``, with this tensor's dtype unless ``dtype`` is given."""
         return self._new("zeros", size, dtype, requires_grad, np.zeros)
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        """A tensor of ones of ``size``, with this tensor's dtype unless ``dtype`` is given."""
         return self._new("ones", size, dtype, requires_grad, np.ones)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        """An uninitialised tensor of ``size``, with this tensor's dtype unless given."""
         return self._new("empty", size, dtype, requires_grad, np.empty)
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        """A tensor of ``size`` filled with ``fill_value``, with this tensor's dtype unless
+        given."""
         return self._new("full", (size,), dtype, requires_grad,
                          lambda s, d: np.full(s, fill_value, dtype=d))
 
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        """A new leaf tensor copying ``data``, with this tensor's dtype unless given."""
         if isinstance(data, Tensor):
             data = data._data
         return Tensor(data, dtype=dtype if dtype is not None else self.dtype,
@@ -992,27 +1091,35 @@ class Tensor(TensorBase):
         return self._set_from(getattr(self, method)(), fn)
 
     def abs_(self):
+        """In-place :meth:`abs`; return self."""
         return self._unary_("abs", "abs_")
 
     def exp_(self):
+        """In-place :meth:`exp`; return self."""
         return self._unary_("exp", "exp_")
 
     def log_(self):
+        """In-place :meth:`log`; return self."""
         return self._unary_("log", "log_")
 
     def sqrt_(self):
+        """In-place :meth:`sqrt`; return self."""
         return self._unary_("sqrt", "sqrt_")
 
     def neg_(self):
+        """In-place :meth:`neg`; return self."""
         return self._unary_("neg", "neg_")
 
     def sigmoid_(self):
+        """In-place :meth:`sigmoid`; return self."""
         return self._unary_("sigmoid", "sigmoid_")
 
     def tanh_(self):
+        """In-place :meth:`tanh`; return self."""
         return self._unary_("tanh", "tanh_")
 
     def relu_(self):
+        """In-place :meth:`relu`; return self."""
         return self._unary_("relu", "relu_")
 
     def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
@@ -1062,6 +1169,7 @@ class Tensor(TensorBase):
 
 
 def tensor_like(value, like):
+    """A constant tensor of ``value`` with the dtype of ``like``."""
     return Tensor._make(np.asarray(value, dtype=like._data.dtype))
 
 
@@ -1112,12 +1220,28 @@ def matmul(input, other):
 
 
 def maximum(input, other):
+    """The elementwise maximum of ``input`` and ``other``, broadcasting; NaN propagates.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.maximum(svertka.tensor([1., 5.]), svertka.tensor([3., 2.]))
+        tensor([3., 5.])
+    """
     _check_broadcast("maximum", input, other)
     dt = result_dtype(input, other)
     return E.Maximum.apply(_operand(input, dt), _operand(other, dt))
 
 
 def minimum(input, other):
+    """The elementwise minimum of ``input`` and ``other``, broadcasting; NaN propagates.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.minimum(svertka.tensor([1., 5.]), svertka.tensor([3., 2.]))
+        tensor([1., 2.])
+    """
     _check_broadcast("minimum", input, other)
     dt = result_dtype(input, other)
     return E.Minimum.apply(_operand(input, dt), _operand(other, dt))

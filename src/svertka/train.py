@@ -220,6 +220,7 @@ class History:
     stopped: str = "completed"   # 'completed', 'early_stopping', 'interrupted'
 
     def to_dict(self):
+        """The history as a JSON-able dict."""
         return {"epochs": self.epochs, "best_epoch": self.best_epoch,
                 "best_val_loss": self.best_val_loss, "stopped": self.stopped}
 

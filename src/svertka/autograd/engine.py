@@ -28,6 +28,7 @@ class RemovableHandle:
         self._key, self._hook = key, hook
 
     def remove(self):
+        """Unregister the hook; removing it twice is a no-op."""
         entry = _post_accumulate_hooks.get(self._key)
         if entry is not None and self._hook in entry[1]:
             entry[1].remove(self._hook)

@@ -77,6 +77,7 @@ class Context:
         return self._saved
 
     def name(self):
+        """The node's name, ``'<Function>Backward'`` (torch appends a number: ``AddBackward0``)."""
         return self.fn.__name__ + "Backward"
 
     def __repr__(self):
@@ -97,14 +98,23 @@ class Function:
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
+        """Compute the output (one ndarray) from the input arrays; ``ctx`` stores what
+        ``backward`` needs. Every operation overrides it.
+        """
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx, gy):
+        """The gradient of each positional input of ``forward`` (or ``None``), given the gradient
+        ``gy`` of the output. Every operation overrides it.
+        """
         raise NotImplementedError
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        """Run ``forward`` on the inputs' arrays and return the output Tensor, linked to a new
+        ``Context`` when gradient mode is on and an input requires grad.
+        """
         Tensor = _TENSOR[0] if _TENSOR else _load_tensor()
         track = grad_mode.is_grad_enabled()
         ctx = Context(cls)

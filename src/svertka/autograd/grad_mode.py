@@ -13,6 +13,11 @@ def is_grad_enabled():
 
 
 def set_grad_enabled(mode):
+    """Turn gradient recording on (``True``) or off for the code that follows.
+
+    Unlike torch's, it is a plain function, not also a context manager: use ``no_grad()`` /
+    ``enable_grad()`` for a block.
+    """
     global _enabled
     _enabled = bool(mode)
 

@@ -63,6 +63,7 @@ class TensorDataset(Dataset):
         return self.tensors[0].shape[0]
 
     def get_batch(self, indices):
+        """The samples at ``indices`` as one batch: one tensor per stored tensor."""
         idx = np.asarray(indices, dtype=np.int64)
         return [Tensor._make(t._data[idx]) for t in self.tensors]
 

@@ -20,6 +20,10 @@ class Sampler:
 
 
 class SequentialSampler(Sampler):
+    """Yield ``0, 1, ..., len(data_source) - 1`` in order, as
+    ``torch.utils.data.SequentialSampler``.
+    """
+
     def __init__(self, data_source):
         self.data_source = data_source
 
@@ -60,6 +64,8 @@ class RandomSampler(Sampler):
 
 
 class SubsetRandomSampler(Sampler):
+    """Yield the given ``indices`` in a random order each epoch, as torch's."""
+
     def __init__(self, indices, generator=None):
         self.indices = list(indices)
         self.generator = generator

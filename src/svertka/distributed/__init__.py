@@ -181,6 +181,7 @@ def _comm(fn):
 
 
 def get_backend(group=None):
+    """The backend of the process group: always ``'mpi'``."""
     _check_group(group, "get_backend")
     _comm("get_backend")
     return "mpi"
@@ -215,9 +216,11 @@ class Work:
         self._request, self._finish = request, finish
 
     def is_completed(self):
+        """Whether the collective has finished."""
         return self._request is None or self._request.Test()
 
     def wait(self, timeout=None):
+        """Block until the collective has finished; return ``True``."""
         if self._request is not None:
             self._request.Wait()
             self._request = None

@@ -269,6 +269,7 @@ class Weights:
         return _hash_prefix(self.file_name)
 
     def get_state_dict(self, progress=False, check_hash=True):
+        """Download (or read from the cache) and return the state dict, checking its hash prefix."""
         return load_state_dict_from_url(self.url, progress=progress, check_hash=check_hash,
                                         sha256=self.sha256)
 
@@ -294,6 +295,7 @@ class WeightsEnum(enum.Enum):
                         f"got {type(obj).__name__}")
 
     def get_state_dict(self, progress=False, check_hash=True):
+        """The state dict of this member's weights (see :meth:`Weights.get_state_dict`)."""
         return self.value.get_state_dict(progress=progress, check_hash=check_hash)
 
     def __repr__(self):
@@ -356,6 +358,8 @@ for _model, _enum_name, _members, _default in _TABLE:
                for k, (f, r) in _members.items()}
     _values["DEFAULT"] = _values[f"IMAGENET1K_V{_default}"]
     _cls = WeightsEnum(_enum_name, _values, module=__name__, qualname=_enum_name)
+    _cls.__doc__ = (f"torchvision's pretrained weights of ``{_model}``: "
+                    f"{', '.join(_members)}; ``DEFAULT`` is IMAGENET1K_V{_default}.")
     globals()[_enum_name] = _cls
     _BY_MODEL[_model] = _cls
     __all__.append(_enum_name)

@@ -127,14 +127,17 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 
 
 def constant_(tensor, val):
+    """Fill ``tensor`` with ``val`` in place, without recording gradients; return it."""
     return _fill(tensor, val, "constant_")
 
 
 def zeros_(tensor):
+    """Fill ``tensor`` with zeros in place, without recording gradients; return it."""
     return _fill(tensor, 0, "zeros_")
 
 
 def ones_(tensor):
+    """Fill ``tensor`` with ones in place, without recording gradients; return it."""
     return _fill(tensor, 1, "ones_")
 
 

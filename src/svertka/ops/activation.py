@@ -38,6 +38,9 @@ class Pointwise(Function):
 
     @staticmethod
     def value_and_slope(x, want_slope, **params):
+        """``(f(x), f'(x))`` on the array ``x``; the slope is ``None`` unless ``want_slope``. Every
+        pointwise activation overrides it.
+        """
         raise NotImplementedError
 
     @classmethod

@@ -25,6 +25,8 @@ def _shape(a):
 
 
 class Add(Function):
+    """``a + b``, broadcasting; each gradient is summed back to its input's shape."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (_shape(a), _shape(b))
@@ -38,6 +40,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    """``a - b``, broadcasting; each gradient is summed back to its input's shape."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (_shape(a), _shape(b))
@@ -51,6 +55,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """``a * b``, broadcasting."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -65,6 +71,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    """``a / b`` (true division), broadcasting; ``x / 0`` is inf or nan, as torch."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -110,6 +118,8 @@ class Pow(Function):
 
 
 class Neg(Function):
+    """``-a``."""
+
     @staticmethod
     def forward(ctx, a):
         return np.negative(a)
@@ -120,6 +130,8 @@ class Neg(Function):
 
 
 class Abs(Function):
+    """``|a|``; the gradient is ``sign(a) * gy`` (0 at 0, as torch)."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -132,6 +144,8 @@ class Abs(Function):
 
 
 class Exp(Function):
+    """``exp(a)``; the backward reuses the output."""
+
     @staticmethod
     def forward(ctx, a):
         with np.errstate(over="ignore"):  # exp(1000) is inf, as torch
@@ -146,6 +160,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    """The natural logarithm; ``log(0)`` is ``-inf`` and ``log(-1)`` nan, as torch."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -160,6 +176,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    """``sqrt(a)``; the backward reuses the output."""
+
     @staticmethod
     def forward(ctx, a):
         with np.errstate(invalid="ignore"):
@@ -175,6 +193,8 @@ class Sqrt(Function):
 
 
 class Sin(Function):
+    """``sin(a)``."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -187,6 +207,8 @@ class Sin(Function):
 
 
 class Cos(Function):
+    """``cos(a)``."""
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -199,6 +221,8 @@ class Cos(Function):
 
 
 class Tanh(Function):
+    """``tanh(a)``; the backward reuses the output."""
+
     @staticmethod
     def forward(ctx, a):
         y = np.tanh(a)
@@ -218,6 +242,8 @@ def sigmoid_array(a):
 
 
 class Sigmoid(Function):
+    """``1 / (1 + exp(-a))``, computed without overflow; the backward reuses the output."""
+
     @staticmethod
     def forward(ctx, a):
         y = sigmoid_array(np.asarray(a))
@@ -267,18 +293,26 @@ class _Rounding(Function):
 
 
 class Sign(_Rounding):
+    """-1, 0 or 1 per element; the gradient is zero."""
+
     fn = staticmethod(np.sign)
 
 
 class Floor(_Rounding):
+    """Round down; the gradient is zero."""
+
     fn = staticmethod(np.floor)
 
 
 class Ceil(_Rounding):
+    """Round up; the gradient is zero."""
+
     fn = staticmethod(np.ceil)
 
 
 class Round(_Rounding):
+    """Round half to even, as torch; the gradient is zero."""
+
     fn = staticmethod(np.round)  # half to even, as torch
 
 
@@ -332,6 +366,8 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    """The elementwise minimum, broadcasting; a tie splits the gradient equally, as torch."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -396,6 +432,8 @@ class Clone(Function):
 
 
 class Log1p(Function):
+    """``log(1 + a)``, accurate for small ``a``."""
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -408,6 +446,8 @@ class Log1p(Function):
 
 
 class Expm1(Function):
+    """``exp(a) - 1``, accurate for small ``a``."""
+
     @staticmethod
     def forward(ctx, x):
         y = np.expm1(x)

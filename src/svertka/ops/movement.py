@@ -13,6 +13,8 @@ from svertka.ops.elementwise import unbroadcast
 
 
 class Reshape(Function):
+    """A new shape of the same elements (a view when NumPy can make one)."""
+
     is_view = True
 
     @staticmethod
@@ -26,6 +28,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    """The dimensions reordered by ``axes`` (a view)."""
+
     is_view = True
 
     @staticmethod
@@ -39,6 +43,8 @@ class Permute(Function):
 
 
 class Expand(Function):
+    """A broadcast view to ``shape``; the gradient is summed over the broadcast dimensions."""
+
     is_view = True
 
     @staticmethod
@@ -130,6 +136,8 @@ class IndexPut(Function):
 
 
 class Cat(Function):
+    """The arrays joined along ``axis``; the gradient is split back along it."""
+
     @staticmethod
     def forward(ctx, *arrays, axis=0):
         ctx.axis = axis
@@ -144,6 +152,8 @@ class Cat(Function):
 
 
 class Stack(Function):
+    """The arrays stacked along a new ``axis``."""
+
     @staticmethod
     def forward(ctx, *arrays, axis=0):
         ctx.axis = axis
@@ -156,6 +166,8 @@ class Stack(Function):
 
 
 class Flip(Function):
+    """The elements reversed along ``axes`` (a copy, as ``torch.flip``)."""
+
     @staticmethod
     def forward(ctx, a, axes=None):
         ctx.axes = axes

@@ -17,6 +17,8 @@ def _expand(g, shape, axis, keepdim):
 
 
 class Sum(Function):
+    """The sum over ``axis`` (a tuple, or ``None`` for all); the gradient is broadcast back."""
+
     @staticmethod
     def forward(ctx, a, axis=None, keepdim=False, dtype=None):
         ctx.args = (a.shape, axis, keepdim)
@@ -29,6 +31,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    """The mean over ``axis`` (a tuple, or ``None`` for all)."""
+
     @staticmethod
     def forward(ctx, a, axis=None, keepdim=False):
         ctx.args = (a.shape, axis, keepdim)
@@ -160,6 +164,8 @@ class MaxMinDim(Function):
 
 
 class LogSumExp(Function):
+    """``log(sum(exp(a)))`` over ``axis``, shifted by the maximum to avoid overflow."""
+
     @staticmethod
     def forward(ctx, a, axis=None, keepdim=False):
         m = np.max(a, axis=axis, keepdims=True)
@@ -180,6 +186,8 @@ class LogSumExp(Function):
 
 
 class Prod(Function):
+    """The product over ``axis``; its gradient is exact where inputs are zero."""
+
     @staticmethod
     def forward(ctx, a, axis=None, keepdim=False):
         ctx.save_for_backward(a)

@@ -119,6 +119,9 @@ class LRScheduler:
         return self._last_lr
 
     def get_lr(self):
+        """The learning rate of each parameter group for the current ``last_epoch``; every
+        scheduler overrides it. Call :meth:`step` and read :meth:`get_last_lr` instead.
+        """
         raise NotImplementedError
 
     def step(self, epoch=None):

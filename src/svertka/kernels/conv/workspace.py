@@ -38,6 +38,7 @@ class Workspace:
         self._lock = threading.Lock()
 
     def take(self, shape, dtype):
+        """A scratch array of ``shape`` and ``dtype``, from a given-back block when one fits."""
         dtype = np.dtype(dtype)
         need = math.prod(shape) * dtype.itemsize
         block = None
@@ -75,6 +76,7 @@ class Workspace:
             self.nbytes += block.nbytes
 
     def clear(self):
+        """Drop every kept block."""
         with self._lock:
             self._free.clear()
             self.nbytes = 0

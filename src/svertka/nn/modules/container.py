@@ -73,10 +73,12 @@ class Sequential(Module):
         # torch renumbers nothing here either; keys stay as they were
 
     def append(self, module):
+        """Add ``module`` at the end; return self."""
         self.add_module(str(len(self)), module)
         return self
 
     def insert(self, index, module):
+        """Insert ``module`` before position ``index``; return self."""
         modules = list(self._modules.values())
         n = len(modules)
         if not -n <= index <= n:
@@ -88,13 +90,26 @@ class Sequential(Module):
         return self
 
     def extend(self, modules):
+        """Add each module of ``modules`` at the end; return self."""
         for m in modules:
             self.append(m)
         return self
 
 
 class ModuleList(Module):
-    """A list of modules whose parameters are registered (``torch.nn.ModuleList``)."""
+    """A list of modules whose parameters are registered, as ``torch.nn.ModuleList``; it
+    supports indexing, slicing, ``len``, iteration, ``append``, ``extend`` and ``insert``.
+
+    Args:
+        modules (iterable of Module, optional): the initial modules.
+
+    Examples::
+
+        >>> from svertka import nn
+        >>> layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+        >>> len(layers), len(list(layers.parameters()))
+        (3, 6)
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -126,15 +141,18 @@ class ModuleList(Module):
         return self.extend(modules)
 
     def append(self, module):
+        """Add ``module`` at the end; return self."""
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules):
+        """Add each module of ``modules`` at the end; return self."""
         for m in modules:
             self.append(m)
         return self
 
     def insert(self, index, module):
+        """Insert ``module`` before position ``index``."""
         modules = list(self._modules.values())
         modules.insert(index, module)
         self._modules.clear()
@@ -147,7 +165,19 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of modules whose parameters are registered (``torch.nn.ModuleDict``)."""
+    """A dict of modules whose parameters are registered, as ``torch.nn.ModuleDict``; it
+    keeps insertion order.
+
+    Args:
+        modules (mapping or iterable of (str, Module) pairs, optional): the initial modules.
+
+    Examples::
+
+        >>> from svertka import nn
+        >>> heads = nn.ModuleDict({"cls": nn.Linear(2, 3)})
+        >>> [name for name, _ in heads.named_parameters()]
+        ['cls.weight', 'cls.bias']
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -173,21 +203,27 @@ class ModuleDict(Module):
         return key in self._modules
 
     def keys(self):
+        """The names of the modules, in insertion order."""
         return self._modules.keys()
 
     def values(self):
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def items(self):
+        """The ``(name, module)`` pairs, in insertion order."""
         return self._modules.items()
 
     def pop(self, key):
+        """Remove the module ``key`` and return it."""
         return self._modules.pop(key)
 
     def clear(self):
+        """Remove every module."""
         self._modules.clear()
 
     def update(self, modules):
+        """Add the modules of a mapping or of an iterable of ``(name, module)`` pairs."""
         items = modules.items() if hasattr(modules, "items") else modules
         for key, module in items:
             self.add_module(key, module)
@@ -198,7 +234,20 @@ class ModuleDict(Module):
 
 
 class ParameterList(Module):
-    """A list of parameters registered under the names ``"0"``, ``"1"``, ..."""
+    """A list of parameters registered under the names ``"0"``, ``"1"``, ..., as
+    ``torch.nn.ParameterList``; a plain tensor becomes a Parameter.
+
+    Args:
+        values (iterable of Tensor, optional): the initial parameters.
+
+    Examples::
+
+        >>> import svertka
+        >>> from svertka import nn
+        >>> ps = nn.ParameterList([nn.Parameter(svertka.zeros(2)) for _ in range(2)])
+        >>> [name for name, _ in ps.named_parameters()]
+        ['0', '1']
+    """
 
     def __init__(self, values=None):
         super().__init__()
@@ -215,19 +264,33 @@ class ParameterList(Module):
         return self._parameters[str(_index(idx, len(self), "ParameterList"))]
 
     def append(self, value):
+        """Add ``value`` (a tensor becomes a Parameter) at the end; return self."""
         if not isinstance(value, Parameter):
             value = Parameter(value)
         self.register_parameter(str(len(self)), value)
         return self
 
     def extend(self, values):
+        """Add each of ``values`` at the end; return self."""
         for v in values:
             self.append(v)
         return self
 
 
 class ParameterDict(Module):
-    """A dict of parameters registered under their keys."""
+    """A dict of parameters registered under their keys, as ``torch.nn.ParameterDict``.
+
+    Args:
+        parameters (mapping or iterable of (str, Tensor) pairs, optional): the initial parameters.
+
+    Examples::
+
+        >>> import svertka
+        >>> from svertka import nn
+        >>> ps = nn.ParameterDict({"scale": nn.Parameter(svertka.ones(3))})
+        >>> [name for name, _ in ps.named_parameters()]
+        ['scale']
+    """
 
     def __init__(self, parameters=None):
         super().__init__()
@@ -252,10 +315,13 @@ class ParameterDict(Module):
         return key in self._parameters
 
     def keys(self):
+        """The names of the parameters, in insertion order."""
         return self._parameters.keys()
 
     def values(self):
+        """The parameters, in insertion order."""
         return self._parameters.values()
 
     def items(self):
+        """The ``(name, parameter)`` pairs, in insertion order."""
         return self._parameters.items()

@@ -96,6 +96,9 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Draw the weight from ``kaiming_uniform_(a=sqrt(5))`` and the bias from
+        ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, as torch.
+        """
         _reset_conv_parameters(self.weight, self.bias)
 
     def extra_repr(self):
@@ -138,9 +141,30 @@ class _Conv(_ConvNd):
 class Conv1d(_Conv):
     """1-D convolution over ``(N, C_in, L)``, as ``torch.nn.Conv1d``.
 
+    Args:
+        in_channels (int): the input channels ``C_in`` (divisible by ``groups``).
+        out_channels (int): the output channels ``C_out`` (divisible by ``groups``).
+        kernel_size (int or tuple): the kernel size.
+        stride (int or tuple): the step of the kernel. Default: 1.
+        padding (int, tuple or str): zero padding on both sides, or ``'same'`` / ``'valid'``.
+            Default: 0.
+        dilation (int or tuple): the spacing between kernel elements. Default: 1.
+        groups (int): split the channels into this many independent groups. Default: 1.
+        bias (bool): learn an additive bias per output channel. Default: ``True``.
+        padding_mode (str): ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
+            Default: ``'zeros'``.
+
     Shape:
-        input ``(N, C_in, L)``, output ``(N, C_out, L_out)`` with
-        ``L_out = floor((L + 2p - d(k-1) - 1) / s) + 1``.
+        - Input: ``(N, C_in, L)`` or ``(C_in, L)``.
+        - Output: ``(N, C_out, L_out)`` with
+          ``L_out = floor((L + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``.
+
+    Examples::
+
+        >>> import svertka
+        >>> conv = svertka.nn.Conv1d(4, 8, kernel_size=3, padding=1)
+        >>> conv(svertka.randn(2, 4, 16)).shape
+        svertka.Size([2, 8, 16])
     """
 
     _rank = 1
@@ -175,7 +199,34 @@ class Conv2d(_Conv):
 
 
 class Conv3d(_Conv):
-    """3-D convolution over ``(N, C_in, D, H, W)``, as ``torch.nn.Conv3d``."""
+    """3-D convolution over ``(N, C_in, D, H, W)``, as ``torch.nn.Conv3d``.
+
+    Args:
+        in_channels (int): the input channels ``C_in`` (divisible by ``groups``).
+        out_channels (int): the output channels ``C_out`` (divisible by ``groups``).
+        kernel_size (int or tuple): the kernel size.
+        stride (int or tuple): the step of the kernel. Default: 1.
+        padding (int, tuple or str): zero padding on both sides, or ``'same'`` / ``'valid'``.
+            Default: 0.
+        dilation (int or tuple): the spacing between kernel elements. Default: 1.
+        groups (int): split the channels into this many independent groups. Default: 1.
+        bias (bool): learn an additive bias per output channel. Default: ``True``.
+        padding_mode (str): ``'zeros'``, ``'reflect'``, ``'replicate'`` or ``'circular'``.
+            Default: ``'zeros'``.
+
+    Shape:
+        - Input: ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)``.
+        - Output: ``(N, C_out, D_out, H_out, W_out)`` with
+          ``D_out = floor((D + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``
+          (likewise ``H_out``, ``W_out``).
+
+    Examples::
+
+        >>> import svertka
+        >>> conv = svertka.nn.Conv3d(2, 4, kernel_size=3, stride=2)
+        >>> conv(svertka.randn(1, 2, 9, 9, 9)).shape
+        svertka.Size([1, 4, 4, 4, 4])
+    """
 
     _rank = 3
 
@@ -221,7 +272,36 @@ class _ConvTranspose(_ConvNd):
 
 
 class ConvTranspose1d(_ConvTranspose):
-    """1-D transposed convolution (the gradient of Conv1d w.r.t. its input)."""
+    """1-D transposed convolution, as ``torch.nn.ConvTranspose1d``: the gradient of ``Conv1d``
+    with respect to its input.
+
+    Args:
+        in_channels (int): the input channels ``C_in`` (divisible by ``groups``).
+        out_channels (int): the output channels ``C_out`` (divisible by ``groups``).
+        kernel_size (int or tuple): the kernel size.
+        stride (int or tuple): the step of the kernel over the output. Default: 1.
+        padding (int or tuple): ``dilation * (kernel_size - 1) - padding`` zeros padded on both
+            sides of the input. Default: 0.
+        output_padding (int or tuple): extra size added to one side of the output (smaller than
+            ``stride`` or ``dilation``). Default: 0.
+        groups (int): split the channels into this many independent groups. Default: 1.
+        bias (bool): learn an additive bias per output channel. Default: ``True``.
+        dilation (int or tuple): the spacing between kernel elements. Default: 1.
+
+    Call it as ``layer(input, output_size=None)``; ``output_size`` picks ``output_padding``.
+
+    Shape:
+        - Input: ``(N, C_in, L)`` or ``(C_in, L)``.
+        - Output: ``(N, C_out, L_out)`` with ``L_out = (L - 1) * stride - 2 * padding +
+          dilation * (kernel_size - 1) + output_padding + 1``.
+
+    Examples::
+
+        >>> import svertka
+        >>> up = svertka.nn.ConvTranspose1d(4, 2, kernel_size=2, stride=2)
+        >>> up(svertka.randn(1, 4, 5)).shape
+        svertka.Size([1, 2, 10])
+    """
 
     _rank = 1
 
@@ -244,7 +324,36 @@ class ConvTranspose2d(_ConvTranspose):
 
 
 class ConvTranspose3d(_ConvTranspose):
-    """3-D transposed convolution."""
+    """3-D transposed convolution, as ``torch.nn.ConvTranspose3d``: the gradient of ``Conv3d``
+    with respect to its input.
+
+    Args:
+        in_channels (int): the input channels ``C_in`` (divisible by ``groups``).
+        out_channels (int): the output channels ``C_out`` (divisible by ``groups``).
+        kernel_size (int or tuple): the kernel size.
+        stride (int or tuple): the step of the kernel over the output. Default: 1.
+        padding (int or tuple): ``dilation * (kernel_size - 1) - padding`` zeros padded on both
+            sides of the input. Default: 0.
+        output_padding (int or tuple): extra size added to one side of the output (smaller than
+            ``stride`` or ``dilation``). Default: 0.
+        groups (int): split the channels into this many independent groups. Default: 1.
+        bias (bool): learn an additive bias per output channel. Default: ``True``.
+        dilation (int or tuple): the spacing between kernel elements. Default: 1.
+
+    Call it as ``layer(input, output_size=None)``; ``output_size`` picks ``output_padding``.
+
+    Shape:
+        - Input: ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)``.
+        - Output: ``(N, C_out, D_out, H_out, W_out)`` with ``D_out = (D - 1) * stride -
+          2 * padding + dilation * (kernel_size - 1) + output_padding + 1`` (likewise H, W).
+
+    Examples::
+
+        >>> import svertka
+        >>> up = svertka.nn.ConvTranspose3d(4, 2, kernel_size=2, stride=2)
+        >>> up(svertka.randn(1, 4, 2, 3, 3)).shape
+        svertka.Size([1, 2, 4, 6, 6])
+    """
 
     _rank = 3
 
@@ -303,6 +412,9 @@ class LocallyConnected2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Draw weight and bias from ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, with
+        ``fan_in = in_channels * kH * kW``.
+        """
         fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         bound = 1 / math.sqrt(fan_in)  # kaiming_uniform(a=sqrt(5)) of a conv with this fan-in
         init.uniform_(self.weight, -bound, bound)

@@ -7,7 +7,23 @@ from svertka.nn.modules.module import Module
 
 
 class CosineSimilarity(Module):
-    """Cosine similarity of ``x1`` and ``x2`` along ``dim``, as ``torch.nn.CosineSimilarity``."""
+    """``x1 . x2 / max(||x1|| * ||x2||, eps)`` along ``dim``, as ``torch.nn.CosineSimilarity``.
+
+    Args:
+        dim (int): the dimension of the vectors. Default: 1.
+        eps (float): the floor of the norms' product. Default: 1e-8.
+
+    Shape:
+        - Input1, Input2: broadcastable shapes with the vectors along ``dim``.
+        - Output: the broadcast shape without ``dim``.
+
+    Examples::
+
+        >>> import svertka
+        >>> cos = svertka.nn.CosineSimilarity(dim=1)
+        >>> cos(svertka.tensor([[1., 0.], [1., 1.]]), svertka.tensor([[1., 0.], [0., 1.]]))
+        tensor([1.0000, 0.7071])
+    """
 
     def __init__(self, dim=1, eps=1e-8):
         super().__init__()
@@ -18,7 +34,24 @@ class CosineSimilarity(Module):
 
 
 class PairwiseDistance(Module):
-    """The p-norm of ``x1 - x2 + eps`` along the last dim, as ``torch.nn.PairwiseDistance``."""
+    """The ``p``-norm of ``x1 - x2 + eps`` along the last dimension, as
+    ``torch.nn.PairwiseDistance``.
+
+    Args:
+        p (float): the norm degree. Default: 2.
+        eps (float): added to the difference to avoid a zero norm. Default: 1e-6.
+        keepdim (bool): keep the last dimension, of size 1. Default: ``False``.
+
+    Shape:
+        - Input1, Input2: ``(N, D)`` or ``(D)``, broadcastable.
+        - Output: ``(N)`` or ``()``; ``(N, 1)`` with ``keepdim``.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.PairwiseDistance()(svertka.tensor([[0., 0.]]), svertka.tensor([[3., 4.]]))
+        tensor([5.0000])
+    """
 
     def __init__(self, p=2.0, eps=1e-6, keepdim=False):
         super().__init__()

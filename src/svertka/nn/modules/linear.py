@@ -18,7 +18,15 @@ def _dt(dtype):
 
 
 class Identity(Module):
-    """Returns its input; accepts and ignores any constructor arguments (as torch)."""
+    """Return the input unchanged, as ``torch.nn.Identity``; any constructor arguments are
+    accepted and ignored (a placeholder where a layer is switched off).
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.Identity(54, unused="x")(svertka.tensor([1., 2.]))
+        tensor([1., 2.])
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -62,6 +70,9 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Draw the weight from ``kaiming_uniform_(a=sqrt(5))`` and the bias from
+        ``U(-1/sqrt(in_features), 1/sqrt(in_features))``, as torch.
+        """
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in = self.in_features
@@ -77,7 +88,25 @@ class Linear(Module):
 
 
 class Bilinear(Module):
-    """``y = x1^T A x2 + b``, as ``torch.nn.Bilinear``."""
+    """``y = x1^T A x2 + b`` per output feature, as ``torch.nn.Bilinear``.
+
+    Args:
+        in1_features (int): the size of each ``x1`` sample.
+        in2_features (int): the size of each ``x2`` sample.
+        out_features (int): the size of each output sample.
+        bias (bool): learn an additive bias. Default: ``True``.
+
+    Shape:
+        - Input1: ``(*, in1_features)``; Input2: ``(*, in2_features)``, the same ``*``.
+        - Output: ``(*, out_features)``.
+
+    Examples::
+
+        >>> import svertka
+        >>> m = svertka.nn.Bilinear(2, 3, 4)
+        >>> m(svertka.randn(5, 2), svertka.randn(5, 3)).shape
+        svertka.Size([5, 4])
+    """
 
     def __init__(self, in1_features, in2_features, out_features, bias=True, device=None,
                  dtype=None):
@@ -101,6 +130,7 @@ class Bilinear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        """Draw weight and bias from ``U(-1/sqrt(in1_features), 1/sqrt(in1_features))``."""
         bound = 1 / math.sqrt(self.weight.shape[1])
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
@@ -115,7 +145,22 @@ class Bilinear(Module):
 
 
 class Flatten(Module):
-    """Flattens dims ``start_dim..end_dim`` (default: all but the batch dim)."""
+    """Merge the dimensions ``start_dim`` to ``end_dim`` into one, as ``torch.nn.Flatten``.
+
+    Args:
+        start_dim (int): the first dimension to merge. Default: 1 (keep the batch dimension).
+        end_dim (int): the last dimension to merge. Default: -1.
+
+    Shape:
+        - Input: ``(*, S_start, ..., S_end, *)``.
+        - Output: ``(*, S_start * ... * S_end, *)``.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.Flatten()(svertka.zeros(2, 3, 4, 5)).shape
+        svertka.Size([2, 60])
+    """
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
@@ -130,7 +175,22 @@ class Flatten(Module):
 
 
 class Unflatten(Module):
-    """Expands dim ``dim`` into ``unflattened_size``."""
+    """Split dimension ``dim`` into ``unflattened_size``, as ``torch.nn.Unflatten``.
+
+    Args:
+        dim (int): the dimension to split.
+        unflattened_size (tuple of ints): the new sizes; their product is the size of ``dim``.
+
+    Shape:
+        - Input: ``(*, S_dim, *)``.
+        - Output: ``(*, U_1, ..., U_n, *)``.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.Unflatten(1, (3, 4))(svertka.zeros(2, 12)).shape
+        svertka.Size([2, 3, 4])
+    """
 
     def __init__(self, dim, unflattened_size):
         super().__init__()

@@ -22,8 +22,23 @@ class _WeightedLoss(_Loss):
 
 
 class CrossEntropyLoss(_WeightedLoss):
-    """Cross-entropy of logits ``(N, C, *)`` against class indices ``(N, *)`` or class
-    probabilities; see :func:`svertka.nn.functional.cross_entropy`.
+    """Cross-entropy of logits against class indices or class probabilities, as
+    ``torch.nn.CrossEntropyLoss``: ``log_softmax`` over the class dimension, then ``NLLLoss``; see
+    :func:`svertka.nn.functional.cross_entropy`.
+
+    Args:
+        weight (Tensor, optional): a weight per class, shape ``(C,)``.
+        ignore_index (int): a target index that adds nothing to the loss or the mean.
+            Default: -100.
+        reduction (str): ``'mean'`` (default), ``'sum'`` or ``'none'`` (one loss per sample).
+        label_smoothing (float): mix the target with the uniform distribution by this amount.
+            Default: 0.0.
+
+    Shape:
+        - Input: ``(N, C)``, ``(C)`` or ``(N, C, d1, ...)``: logits.
+        - Target: ``(N)`` or ``(N, d1, ...)`` class indices in ``[0, C)``, or the input's shape
+          for class probabilities.
+        - Output: a scalar, or ``(N)`` / ``(N, d1, ...)`` with ``reduction='none'``.
 
     Examples::
 
@@ -43,6 +58,27 @@ class CrossEntropyLoss(_WeightedLoss):
 
 
 class NLLLoss(_WeightedLoss):
+    """The negative log-likelihood ``-input[n, target[n]]`` of log-probabilities, as
+    ``torch.nn.NLLLoss``; ``CrossEntropyLoss`` is ``log_softmax`` followed by it.
+
+    Args:
+        weight (Tensor, optional): a weight per class, shape ``(C,)``.
+        ignore_index (int): a target value that adds nothing to the loss or the mean. Default: -100.
+        reduction (str): ``'mean'`` (default), ``'sum'`` or ``'none'`` (one loss per element).
+
+    Shape:
+        - Input: ``(N, C)`` or ``(N, C, d1, ...)``: log-probabilities.
+        - Target: ``(N)`` or ``(N, d1, ...)``: class indices in ``[0, C)``.
+        - Output: a scalar, or the target's shape with ``reduction='none'``.
+
+    Examples::
+
+        >>> import svertka
+        >>> logp = svertka.tensor([[-1., -2., -3.], [-4., -5., -6.]])
+        >>> svertka.nn.NLLLoss()(logp, svertka.tensor([0, 2]))
+        tensor(3.5000)
+    """
+
     def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
         super().__init__(weight, reduction)
         self.ignore_index = ignore_index
@@ -53,16 +89,69 @@ class NLLLoss(_WeightedLoss):
 
 
 class MSELoss(_Loss):
+    """The mean squared error ``(x - y) ** 2``, as ``torch.nn.MSELoss``.
+
+    Args:
+        reduction (str): ``'mean'`` (default), ``'sum'`` or ``'none'`` (one loss per element).
+
+    Shape:
+        - Input: ``(*)``, any shape.
+        - Target: ``(*)``, the shape of the input.
+        - Output: a scalar, or ``(*)`` with ``reduction='none'``.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.MSELoss()(svertka.tensor([1., 2., 3.]), svertka.tensor([1., 0., 0.]))
+        tensor(4.3333)
+    """
+
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
+    """The mean absolute error ``|x - y|``, as ``torch.nn.L1Loss``.
+
+    Args:
+        reduction (str): ``'mean'`` (default), ``'sum'`` or ``'none'`` (one loss per element).
+
+    Shape:
+        - Input: ``(*)``, any shape.
+        - Target: ``(*)``, the shape of the input.
+        - Output: a scalar, or ``(*)`` with ``reduction='none'``.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.L1Loss()(svertka.tensor([1., 2., 3.]), svertka.tensor([1., 0., 0.]))
+        tensor(1.6667)
+    """
+
     def forward(self, input, target):
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class SmoothL1Loss(_Loss):
+    """``0.5 * d ** 2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 * beta`` (``d = x - y``), as
+    ``torch.nn.SmoothL1Loss``.
+
+    Args:
+        reduction (str): ``'mean'`` (default), ``'sum'`` or ``'none'`` (one loss per element).
+        beta (float): where the loss turns from quadratic to linear. Default: 1.0.
+
+    Shape:
+        - Input: ``(*)``, any shape.
+        - Target: ``(*)``, the shape of the input.
+        - Output: a scalar, or ``(*)`` with ``reduction='none'``.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.SmoothL1Loss()(svertka.tensor([1., 2., 3.]), svertka.tensor([1., 0., 0.]))
+        tensor(1.3333)
+    """
+
     def __init__(self, reduction="mean", beta=1.0):
         super().__init__(reduction)
         self.beta = beta
@@ -72,6 +161,26 @@ class SmoothL1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
+    """``0.5 * d ** 2`` where ``|d| <= delta``, else ``delta * (|d| - 0.5 * delta)`` (``d = x -
+    y``), as ``torch.nn.HuberLoss``.
+
+    Args:
+        reduction (str): ``'mean'`` (default), ``'sum'`` or ``'none'`` (one loss per element).
+        delta (float): where the loss turns from quadratic to linear. Default: 1.0.
+
+    Shape:
+        - Input: ``(*)``, any shape.
+        - Target: ``(*)``, the shape of the input.
+        - Output: a scalar, or ``(*)`` with ``reduction='none'``.
+
+    Examples::
+
+        >>> import svertka
+        >>> loss = svertka.nn.HuberLoss(delta=2.0)
+        >>> loss(svertka.tensor([1., 2., 3.]), svertka.tensor([1., 0., 0.]))
+        tensor(2.)
+    """
+
     def __init__(self, reduction="mean", delta=1.0):
         super().__init__(reduction)
         self.delta = delta
@@ -81,12 +190,52 @@ class HuberLoss(_Loss):
 
 
 class BCELoss(_WeightedLoss):
+    """The binary cross-entropy ``-(y * log(x) + (1 - y) * log(1 - x))`` of probabilities, as
+    ``torch.nn.BCELoss`` (each log clamped at -100).
+
+    Args:
+        weight (Tensor, optional): a weight broadcast against the input.
+        reduction (str): ``'mean'`` (default), ``'sum'`` or ``'none'`` (one loss per element).
+
+    Shape:
+        - Input: ``(*)``, any shape.
+        - Target: ``(*)``, the shape of the input.
+        - Output: a scalar, or ``(*)`` with ``reduction='none'``.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.BCELoss()(svertka.tensor([0.5, 0.5]), svertka.tensor([1., 0.]))
+        tensor(0.6931)
+    """
+
     def forward(self, input, target):
         return F.binary_cross_entropy(input, target, weight=self.weight,
                                       reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_WeightedLoss):
+    """``BCELoss`` of ``sigmoid(input)``, computed stably from the logits, as
+    ``torch.nn.BCEWithLogitsLoss``.
+
+    Args:
+        weight (Tensor, optional): a weight broadcast against the input.
+        reduction (str): ``'mean'`` (default), ``'sum'`` or ``'none'`` (one loss per element).
+        pos_weight (Tensor, optional): a weight of the positive term per class (broadcast
+            along the last dimension).
+
+    Shape:
+        - Input: ``(*)``, any shape.
+        - Target: ``(*)``, the shape of the input.
+        - Output: a scalar, or ``(*)`` with ``reduction='none'``.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.BCEWithLogitsLoss()(svertka.zeros(2), svertka.tensor([1., 0.]))
+        tensor(0.6931)
+    """
+
     def __init__(self, weight=None, reduction="mean", pos_weight=None):
         super().__init__(weight, reduction)
         self.register_buffer("pos_weight", pos_weight)

@@ -33,6 +33,7 @@ class RemovableHandle:
         self.id = next(RemovableHandle._ids)
 
     def remove(self):
+        """Unregister the hook; removing it twice is a no-op."""
         self._hooks.pop(self.id, None)
 
     def __enter__(self):
@@ -91,6 +92,10 @@ class Module:
 
     # ------------------------------------------------------------------ calling
     def forward(self, *args, **kwargs):
+        """The computation of the module, on its inputs; every subclass overrides it.
+
+        Call the module (``module(x)``) rather than ``forward`` so that the hooks run.
+        """
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
                                   f'"forward" function')
 
@@ -178,6 +183,7 @@ class Module:
                       | set(self._modules))
 
     def register_parameter(self, name, param):
+        """Add ``param`` (an ``nn.Parameter`` or ``None``) as parameter ``name``."""
         if not isinstance(name, str) or not name or "." in name:
             raise KeyError(f"register_parameter: parameter name must be a non-empty string "
                            f"without '.', got {name!r}")
@@ -205,6 +211,7 @@ class Module:
             self._non_persistent_buffers_set.add(name)
 
     def add_module(self, name, module):
+        """Add ``module`` (a ``Module`` or ``None``) as submodule ``name``."""
         if not isinstance(name, str) or "." in name or not name:
             raise KeyError(f"add_module: module name must be a non-empty string without '.', "
                            f"got {name!r}")
@@ -216,6 +223,7 @@ class Module:
     register_module = add_module
 
     def get_submodule(self, target):
+        """The submodule at the dotted path ``target`` (``''`` is the module itself)."""
         module = self
         for item in target.split(".") if target else []:
             if item not in module._modules:
@@ -225,6 +233,7 @@ class Module:
         return module
 
     def get_parameter(self, target):
+        """The parameter at the dotted path ``target`` (``'layer1.0.weight'``)."""
         mod_path, _, name = target.rpartition(".")
         module = self.get_submodule(mod_path)
         if name not in module._parameters:
@@ -234,6 +243,10 @@ class Module:
 
     # ------------------------------------------------------------------ traversal
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """Yield ``(dotted name, module)`` for the module and every submodule, depth first.
+
+        A module reachable by two paths is yielded once unless ``remove_duplicate=False``.
+        """
         if memo is None:
             memo = set()
         if remove_duplicate:
@@ -248,10 +261,12 @@ class Module:
             yield from module.named_modules(memo, sub, remove_duplicate)
 
     def modules(self):
+        """Yield the module and every submodule, depth first, each once."""
         for _, m in self.named_modules():
             yield m
 
     def named_children(self):
+        """Yield ``(name, module)`` for each direct submodule, each once."""
         seen = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
@@ -259,6 +274,7 @@ class Module:
                 yield name, module
 
     def children(self):
+        """Yield each direct submodule once."""
         for _, m in self.named_children():
             yield m
 
@@ -274,21 +290,30 @@ class Module:
                 yield (f"{mod_prefix}.{name}" if mod_prefix else name), value
 
     def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """Yield ``(dotted name, parameter)`` for the parameters of the module and, with
+        ``recurse=True``, of its submodules; a shared parameter is yielded once.
+        """
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
+        """Yield the parameters of the module and (``recurse=True``) its submodules, each once."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """Yield ``(dotted name, buffer)`` for the buffers, as :meth:`named_parameters`."""
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse=True):
+        """Yield the buffers of the module and (``recurse=True``) its submodules, each once."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
     # ------------------------------------------------------------------ modes
     def train(self, mode=True):
+        """Set training mode (``mode=True``) or evaluation mode on the module and all submodules;
+        return self.
+        """
         if not isinstance(mode, bool):
             raise ValueError(f"train: mode is expected to be a bool, got mode={mode!r}")
         for m in self.modules():
@@ -296,14 +321,19 @@ class Module:
         return self
 
     def eval(self):
+        """Set evaluation mode (dropout off, batch norm uses running statistics); return self."""
         return self.train(False)
 
     def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` on every parameter; return self."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none=True):
+        """Reset the gradients of every parameter: to ``None`` (default) or, with
+        ``set_to_none=False``, to zeros.
+        """
         for p in self.parameters():
             if p.grad is None:
                 continue
@@ -356,18 +386,23 @@ class Module:
         return self
 
     def double(self):
+        """Cast floating-point parameters and buffers to float64, in place; return self."""
         return self._cast(np.dtype(np.float64))
 
     def float(self):
+        """Cast floating-point parameters and buffers to float32, in place; return self."""
         return self._cast(np.dtype(np.float32))
 
     def half(self):
+        """Cast floating-point parameters and buffers to float16, in place; return self."""
         return self._cast(np.dtype(np.float16))
 
     def cpu(self):
+        """Return self: svertka runs on the CPU only."""
         return self
 
     def cuda(self, device=None):
+        """Raise ``ValueError``: svertka runs on the CPU only (torch moves the module to a GPU)."""
         raise ValueError("cuda: svertka runs on the CPU only (svertka.cuda.is_available() is "
                          "False)")
 
@@ -440,6 +475,9 @@ class Module:
 
     # ------------------------------------------------------------------ printing
     def extra_repr(self):
+        """The module's own settings for its ``repr`` (``'3, 8, kernel_size=(3, 3)'``); override it
+        in layers with hyperparameters. The base returns ``''``.
+        """
         return ""
 
     def _get_name(self):

@@ -50,6 +50,7 @@ class _NormBase(Module):
         self.reset_parameters()
 
     def reset_running_stats(self):
+        """Reset the running mean to 0, the running variance to 1 and the batch count to 0."""
         if self.track_running_stats:
             with grad_mode.no_grad():
                 self.running_mean.zero_()
@@ -57,6 +58,7 @@ class _NormBase(Module):
                 self.num_batches_tracked.zero_()
 
     def reset_parameters(self):
+        """Reset the running statistics, the weight to 1 and the bias to 0."""
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
@@ -94,15 +96,48 @@ class _BatchNorm(_NormBase):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalisation over ``(N, C)`` or ``(N, C, L)``, as ``torch.nn.BatchNorm1d``."""
+    """Batch normalisation over ``(N, C)`` or ``(N, C, L)``, as ``torch.nn.BatchNorm1d``;
+    see ``BatchNorm2d``.
+
+    Args:
+        num_features (int): the number of channels ``C``.
+        eps (float): added to the variance for stability. Default: 1e-5.
+        momentum (float or None): the weight of the new statistic in the running average;
+            ``None`` takes the cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel weight and bias. Default: ``True``.
+        track_running_stats (bool): keep running statistics for eval mode. Default: ``True``.
+
+    Shape:
+        - Input: ``(N, C)`` or ``(N, C, L)``.
+        - Output: the input's shape.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.BatchNorm1d(4)(svertka.randn(8, 4, 10)).shape
+        svertka.Size([8, 4, 10])
+    """
 
     _ranks = (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalisation over ``(N, C, H, W)``: per channel, normalise with the batch's mean
-    and (biased) variance in training, with the running statistics in eval; running statistics
-    are updated with ``momentum`` and the unbiased variance.
+    """Batch normalisation over ``(N, C, H, W)``, as ``torch.nn.BatchNorm2d``: per channel,
+    ``(x - mean) / sqrt(var + eps) * weight + bias``, with the batch's mean and (biased) variance
+    in training and the running statistics in eval mode; the running statistics are updated with
+    ``momentum`` and the unbiased variance.
+
+    Args:
+        num_features (int): the number of channels ``C``.
+        eps (float): added to the variance for stability. Default: 1e-5.
+        momentum (float or None): the weight of the new statistic in the running average;
+            ``None`` takes the cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel weight and bias. Default: ``True``.
+        track_running_stats (bool): keep running statistics for eval mode. Default: ``True``.
+
+    Shape:
+        - Input: ``(N, C, H, W)``.
+        - Output: ``(N, C, H, W)`` (same shape as input).
 
     Examples::
 
@@ -110,12 +145,36 @@ class BatchNorm2d(_BatchNorm):
         >>> bn = svertka.nn.BatchNorm2d(16)
         >>> [k for k in bn.state_dict()]
         ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
+        >>> bn(svertka.randn(4, 16, 8, 8)).shape
+        svertka.Size([4, 16, 8, 8])
     """
 
     _ranks = (4,)
 
 
 class BatchNorm3d(_BatchNorm):
+    """Batch normalisation over ``(N, C, D, H, W)``, as ``torch.nn.BatchNorm3d``; see
+    ``BatchNorm2d``.
+
+    Args:
+        num_features (int): the number of channels ``C``.
+        eps (float): added to the variance for stability. Default: 1e-5.
+        momentum (float or None): the weight of the new statistic in the running average;
+            ``None`` takes the cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel weight and bias. Default: ``True``.
+        track_running_stats (bool): keep running statistics for eval mode. Default: ``True``.
+
+    Shape:
+        - Input: ``(N, C, D, H, W)``.
+        - Output: ``(N, C, D, H, W)`` (same shape as input).
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.BatchNorm3d(4)(svertka.randn(2, 4, 3, 5, 5)).shape
+        svertka.Size([2, 4, 3, 5, 5])
+    """
+
     _ranks = (5,)
 
 
@@ -137,21 +196,103 @@ class _InstanceNorm(_NormBase):
 
 
 class InstanceNorm1d(_InstanceNorm):
+    """Normalise each channel of each sample over its positions, as
+    ``torch.nn.InstanceNorm1d``.
+
+    Args:
+        num_features (int): the number of channels ``C``.
+        eps (float): added to the variance for stability. Default: 1e-5.
+        momentum (float or None): the weight of the new statistic in the running average;
+            ``None`` takes the cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel weight and bias. Default: ``False``.
+        track_running_stats (bool): keep running statistics for eval mode. Default: ``False``.
+
+    Shape:
+        - Input: ``(N, C, L)`` or ``(C, L)``.
+        - Output: the input's shape.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.InstanceNorm1d(4)(svertka.randn(2, 4, 10)).shape
+        svertka.Size([2, 4, 10])
+    """
+
     _ranks = (2, 3)
 
 
 class InstanceNorm2d(_InstanceNorm):
-    """Normalise each channel of each sample over its spatial positions."""
+    """Normalise each channel of each sample over its spatial positions, as
+    ``torch.nn.InstanceNorm2d``.
+
+    Args:
+        num_features (int): the number of channels ``C``.
+        eps (float): added to the variance for stability. Default: 1e-5.
+        momentum (float or None): the weight of the new statistic in the running average.
+            Default: 0.1.
+        affine (bool): learn a per-channel weight and bias. Default: ``False``.
+        track_running_stats (bool): keep running statistics for eval mode. Default: ``False``.
+
+    Shape:
+        - Input: ``(N, C, H, W)`` or ``(C, H, W)``.
+        - Output: the input's shape.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.InstanceNorm2d(3)(svertka.randn(2, 3, 8, 8)).shape
+        svertka.Size([2, 3, 8, 8])
+    """
 
     _ranks = (3, 4)
 
 
 class InstanceNorm3d(_InstanceNorm):
+    """Normalise each channel of each sample over its positions, as
+    ``torch.nn.InstanceNorm3d``.
+
+    Args:
+        num_features (int): the number of channels ``C``.
+        eps (float): added to the variance for stability. Default: 1e-5.
+        momentum (float or None): the weight of the new statistic in the running average;
+            ``None`` takes the cumulative average. Default: 0.1.
+        affine (bool): learn a per-channel weight and bias. Default: ``False``.
+        track_running_stats (bool): keep running statistics for eval mode. Default: ``False``.
+
+    Shape:
+        - Input: ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+        - Output: the input's shape.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.InstanceNorm3d(4)(svertka.randn(2, 4, 3, 5, 5)).shape
+        svertka.Size([2, 4, 3, 5, 5])
+    """
+
     _ranks = (4, 5)
 
 
 class GroupNorm(Module):
-    """Normalise each sample over groups of ``num_channels // num_groups`` channels."""
+    """Normalise each sample over groups of ``num_channels // num_groups`` channels, as
+    ``torch.nn.GroupNorm``; then a per-channel affine transform.
+
+    Args:
+        num_groups (int): the number of groups; it divides ``num_channels``.
+        num_channels (int): the number of channels ``C``.
+        eps (float): added to the variance for stability. Default: 1e-5.
+        affine (bool): learn a per-channel weight and bias. Default: ``True``.
+
+    Shape:
+        - Input: ``(N, C, *)``.
+        - Output: the input's shape.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.GroupNorm(2, 6)(svertka.randn(4, 6, 5, 5)).shape
+        svertka.Size([4, 6, 5, 5])
+    """
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None,
                  dtype=None, *, bias=True):
@@ -185,7 +326,27 @@ class GroupNorm(Module):
 
 
 class LayerNorm(Module):
-    """Normalise over the trailing ``normalized_shape`` dims of each sample."""
+    """Normalise each sample over its trailing ``normalized_shape`` dimensions, as
+    ``torch.nn.LayerNorm``; then an elementwise affine transform.
+
+    Args:
+        normalized_shape (int or tuple): the trailing shape to normalise over.
+        eps (float): added to the variance for stability. Default: 1e-5.
+        elementwise_affine (bool): learn a weight (and a bias) of ``normalized_shape``.
+            Default: ``True``.
+        bias (bool): learn the bias too. Default: ``True``.
+
+    Shape:
+        - Input: ``(N, *)``, ending in ``normalized_shape``.
+        - Output: the input's shape.
+
+    Examples::
+
+        >>> import svertka
+        >>> ln = svertka.nn.LayerNorm(3, elementwise_affine=False)
+        >>> ln(svertka.tensor([[1., 2., 3.]]))
+        tensor([[-1.2247,  0.0000,  1.2247]])
+    """
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
                  device=None, dtype=None):
@@ -212,7 +373,26 @@ class LayerNorm(Module):
 
 
 class LocalResponseNorm(Module):
-    """AlexNet's normalisation across ``size`` neighbouring channels."""
+    """AlexNet's normalisation across ``size`` neighbouring channels, as
+    ``torch.nn.LocalResponseNorm``: ``x / (k + alpha / size * sum of x**2 over the window) **
+    beta``.
+
+    Args:
+        size (int): the number of neighbouring channels in the window.
+        alpha (float): the scale of the sum. Default: 1e-4.
+        beta (float): the exponent. Default: 0.75.
+        k (float): the additive constant. Default: 1.
+
+    Shape:
+        - Input: ``(N, C, *)``.
+        - Output: the input's shape.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.nn.LocalResponseNorm(2)(svertka.randn(2, 8, 5, 5)).shape
+        svertka.Size([2, 8, 5, 5])
+    """
 
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()

@@ -70,6 +70,7 @@ class Embedding(Module):
             self.weight = Parameter(_weight, requires_grad=not _freeze)
 
     def reset_parameters(self):
+        """Draw the weight from ``N(0, 1)``; the row ``padding_idx`` becomes zeros."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
             with grad_mode.no_grad():
@@ -78,6 +79,9 @@ class Embedding(Module):
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
                         norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+        """An Embedding whose weight is a copy of the 2-D ``embeddings`` (frozen unless
+        ``freeze=False``), as torch's.
+        """
         if embeddings.ndim != 2:
             raise V.error("Embedding.from_pretrained", f"embeddings must be 2-D, got shape "
                                                        f"{tuple(embeddings.shape)}")
