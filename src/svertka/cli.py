@@ -899,6 +899,7 @@ def _input_shape(text):
 
 
 def cmd_export(args):
+    """``svertka export``: a checkpoint of ``svertka train`` written as an ONNX model."""
     import svertka
 
     try:
