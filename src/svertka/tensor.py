@@ -30,6 +30,7 @@ from svertka._tensor_base import Size, TensorBase
 from svertka._tensor_str import format_tensor
 from svertka._validate import check_dim, error, is_int, type_error
 from svertka.autograd import grad_mode
+from svertka.autograd.hooks import node_hooks, register_hook
 from svertka.ops import activation as A
 from svertka.ops import elementwise as E
 from svertka.ops import matmul as M
@@ -219,8 +220,30 @@ class Tensor(TensorBase):
         if self._ctx is None:
             return self
         self._retains_grad = True
-        self._ctx._retained = weakref.ref(self)
+        node_hooks(self._ctx).retained = weakref.ref(self)
         return None
+
+    def register_hook(self, hook):
+        """Register ``hook(grad) -> Tensor or None``, called with this tensor's gradient.
+
+        The hook runs each time a gradient with respect to this tensor is computed (the sum
+        of all contributions, before it is accumulated into a leaf's ``.grad`` or passed on);
+        a non-None return replaces the gradient. Works on leaves and non-leaves.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook (also a context manager).
+
+        Examples::
+
+            >>> import svertka
+            >>> x = svertka.tensor([1.0, 2.0], requires_grad=True)
+            >>> h = x.register_hook(lambda g: g * 2)
+            >>> (x * 3).sum().backward()
+            >>> x.grad
+            tensor([6., 6.])
+            >>> h.remove()
+        """
+        return register_hook(self, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         """Call ``hook(self)`` during backward once ``self.grad`` is complete (leaves only)."""

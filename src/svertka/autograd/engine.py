@@ -15,6 +15,7 @@ import numpy as np
 
 from svertka.autograd import grad_mode
 from svertka.autograd.function import check_saved_versions
+from svertka.autograd.hooks import leaf_hooks, run_hooks, run_leaf_hooks
 
 # id(leaf tensor) -> (weakref to it, [hook, ...]): post-accumulate-grad hooks, kept here rather
 # than on Tensor so that tensors without hooks cost nothing.
@@ -130,8 +131,10 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
 
     order = _topological_order(root_nodes)
     flush_after = {}
-    if _post_accumulate_hooks and capture is None:
-        flush_after = _last_uses(order, _post_accumulate_hooks)
+    if (_post_accumulate_hooks or leaf_hooks) and capture is None:
+        # hooked leaves are written as soon as their last contributor ran, as torch's
+        # AccumulateGrad node runs as soon as it is ready
+        flush_after = _last_uses(order, set(_post_accumulate_hooks) | set(leaf_hooks))
     handed = set()
     pop = node_grads.pop
     ndarray = np.ndarray
@@ -143,13 +146,18 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
                 if not retain_graph:
                     node._saved, node._freed = (), True
                 continue
+            hooks = node._hooks
+            if hooks is not None:
+                if hooks.hooks:
+                    gy = run_hooks(hooks.hooks, gy)
+                if hooks.retained is not None and capture is None:
+                    t = hooks.retained()
+                    if t is not None and t._ctx is node:
+                        t.grad = Tensor._make(np.array(gy) if t.grad is None
+                                              else t.grad._data + gy)
             if capture_node and key in capture_node:
                 for i in capture_node[key]:
                     captured[i] = gy
-            if node._retained is not None and capture is None:
-                t = node._retained()
-                if t is not None and t._ctx is node:
-                    t.grad = Tensor._make(np.array(gy) if t.grad is None else t.grad._data + gy)
             if node._saved_versions is not None:
                 check_saved_versions(node)
             grads = node.fn.backward(node, gy)
@@ -191,9 +199,12 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
                         _write_leaf_grad(entry[0], entry[1], handed)
 
     if capture is not None:
-        for key, (_t, g) in leaf_grads.items():
-            for i in capture_leaf.get(key, ()):
-                captured[i] = g
+        for key, (t, g) in leaf_grads.items():
+            if key in capture_leaf:
+                if leaf_hooks:
+                    g = run_leaf_hooks(t, g)
+                for i in capture_leaf[key]:
+                    captured[i] = g
         return captured
 
     for t, g in leaf_grads.values():
@@ -207,6 +218,8 @@ def _write_leaf_grad(t, g, handed):
 
     if not t.requires_grad:
         return
+    if leaf_hooks:
+        g = run_leaf_hooks(t, g)
     if t.grad is None:
         # a leaf's .grad must own its memory: users zero or update it in place
         if id(g) in handed or not (g.flags.owndata and g.flags.writeable):
