@@ -88,7 +88,7 @@ class Tensor(TensorBase):
     """
 
     __slots__ = ("_data", "grad", "_requires_grad", "_ctx", "_version", "_retains_grad",
-                 "__weakref__")
+                 "_inference", "__weakref__")
     __array_priority__ = 1000  # ndarray + Tensor -> Tensor.__radd__
 
     def __init__(self, data, dtype=None, requires_grad=False):
@@ -105,6 +105,8 @@ class Tensor(TensorBase):
     def _make(cls, array):
         """Wrap an ndarray without copying; no gradient tracking."""
         t = cls.__new__(cls)
+        if grad_mode._inference:  # factories inside inference_mode make inference tensors
+            t._inference = True
         t._data = array
         t.grad = None
         t._requires_grad = False
@@ -119,6 +121,9 @@ class Tensor(TensorBase):
             raise RuntimeError(
                 "requires_grad_: you can only change requires_grad flags of leaf tensors. "
                 "Use .detach() to get a tensor that does not require grad.")
+        if requires_grad and self.is_inference() and not grad_mode._inference:
+            raise RuntimeError("requires_grad_: setting requires_grad=True on inference tensor "
+                               "outside InferenceMode is not allowed.")
         if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(
                 f"requires_grad_: only tensors of floating point dtype can require gradients, "
@@ -222,6 +227,10 @@ class Tensor(TensorBase):
         self._retains_grad = True
         node_hooks(self._ctx).retained = weakref.ref(self)
         return None
+
+    def is_inference(self):
+        """Whether this tensor was made inside ``svertka.inference_mode()``."""
+        return getattr(self, "_inference", False)
 
     def register_hook(self, hook):
         """Register ``hook(grad) -> Tensor or None``, called with this tensor's gradient.

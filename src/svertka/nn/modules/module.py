@@ -522,6 +522,9 @@ class Module:
         if not hasattr(state_dict, "items"):
             raise TypeError(f"load_state_dict: expected a dict-like state_dict, got "
                             f"{type(state_dict).__name__}")
+        for name, module in list(self.named_modules()):
+            if hasattr(module, "_lazy_load"):  # lazy layers take their shapes from the state
+                module._lazy_load(state_dict, f"{name}." if name else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
