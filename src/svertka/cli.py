@@ -733,6 +733,7 @@ def _predict_pretrained(args, images):
 
     if args.model not in models.list_models():
         raise CommandError(f"unknown model {args.model!r}; see 'svertka models'")
+    _check_explain(args, images)
     if args.weights is None:
         raise CommandError("--model needs --weights (a weights name such as DEFAULT, or a "
                            ".pth/.svk/.safetensors file)")
@@ -758,7 +759,41 @@ def _predict_pretrained(args, images):
             print(f"{path}:")
         for i in np.argsort(-probs, kind="stable")[:args.top or 5]:
             print(f"{classes[i] if classes else i} {probs[i]:.3f}")
+        _explain(args, model, x, path, int(np.argmax(probs)))
     return 0
+
+
+def _check_explain(args, images):
+    """``--layer``/``--out`` need ``--explain``; ``--out`` names one picture."""
+    explain = getattr(args, "explain", None)
+    if explain is None:
+        for flag in ("layer", "out"):
+            if getattr(args, flag, None) is not None:
+                raise CommandError(f"--{flag} needs --explain gradcam")
+        return
+    if args.out is not None and len(images) > 1:
+        raise CommandError(f"--out names one picture, but {len(images)} images were given; "
+                           f"leave it out to write IMAGE.gradcam.png next to each image")
+    from svertka import viz
+
+    if not viz.available():
+        raise CommandError("--explain needs matplotlib: pip install 'svertka[viz]'")
+
+
+def _explain(args, model, x, path, target):
+    """``--explain gradcam``: the Grad-CAM picture of ``x`` for class ``target``."""
+    if getattr(args, "explain", None) is None:
+        return
+    from svertka import viz
+
+    layer = args.layer if args.layer is not None else viz.default_cam_layer(model)
+    if layer is None:
+        raise CommandError("--explain gradcam: the model has no convolution; name a layer "
+                           "with --layer")
+    out = args.out or f"{os.path.splitext(str(path))[0]}.gradcam.png"
+    with user_errors(what="--explain gradcam"):  # an unknown --layer, an unwritable --out
+        viz.save_grad_cam(model, x, layer, out, target=target)
+    print(f"{path}: Grad-CAM of class {target} at layer {layer!r} written to {out}")
 
 
 def cmd_predict(args):
@@ -772,6 +807,7 @@ def cmd_predict(args):
     if not args.images:
         raise CommandError("give the image files after the checkpoint (or use --model NAME "
                            "--weights W IMAGE...)")
+    _check_explain(args, args.images)
     args.top = args.top or 3
     state, config, models = _load_run(args.checkpoint)
     classes = config["classes"]
@@ -791,6 +827,7 @@ def cmd_predict(args):
         top = np.argsort(-probs)[:args.top]
         text = ", ".join(f"{classes[i] if classes else i} {probs[i]:.3f}" for i in top)
         print(f"{path}: {text}")
+        _explain(args, model, x, path, int(top[0]))
     return 0
 
 
@@ -983,6 +1020,15 @@ def build_parser():
                                      "downloaded once to $SVERTKA_HOME) or a weights file")
     p.add_argument("--top", type=positive_int, default=None,
                    help="how many classes to show (default 3; 5 with --model)")
+    p.add_argument("--explain", choices=["gradcam"], default=None,
+                   help="also write a picture of why: gradcam (Grad-CAM heat map over the "
+                        "image, for the top class; needs matplotlib)")
+    p.add_argument("--layer", default=None,
+                   help="with --explain: the module whose maps Grad-CAM uses (a name of "
+                        "model.named_modules(); default the last convolution)")
+    p.add_argument("--out", default=None,
+                   help="with --explain and one image: the picture's path (default "
+                        "IMAGE.gradcam.png next to the image)")
     p.set_defaults(func=_onnx_or(cmd_predict, _cmd_predict_onnx, "checkpoint"))
 
     from svertka.analysis.cli import add_summary_parser
