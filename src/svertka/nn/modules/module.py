@@ -227,11 +227,11 @@ class Module:
 
             >>> import svertka
             >>> lin = svertka.nn.Linear(3, 2)
-            >>> h = lin.register_full_backward_hook(lambda m, gi, go: (gi[0] * 0,))
+            >>> h = lin.register_full_backward_hook(lambda m, gi, go: (svertka.ones(1, 3),))
             >>> x = svertka.ones(1, 3, requires_grad=True)
             >>> lin(x).sum().backward()
             >>> x.grad
-            tensor([[0., 0., 0.]])
+            tensor([[1., 1., 1.]])
         """
         return self._register("_backward_hooks", hook, prepend)
 
