@@ -76,7 +76,7 @@ ALLOWED_UPWARD = {
 KNOWN_CIRCLES = [
     ["svertka.autograd", "svertka.autograd.gradcheck"],
     ["svertka.ops.activation", "svertka.ops.elementwise"],
-    ["svertka.viz", "svertka.viz.activations", "svertka.viz.animation"],
+    ["svertka.viz", "svertka.viz.activations", "svertka.viz.animation", "svertka.viz.gradcam"],
 ]
 
 
