@@ -193,3 +193,35 @@ def test_forward_pre_hook_with_kwargs_replaces_args_and_kwargs():
                                     with_kwargs=True)
         outs.append(m(lib.ones(2), scale=2.0).tolist())
     assert outs[0] == outs[1] == [6.0, 6.0]
+
+
+def _residual_calls(lib):
+    L = lib.nn
+
+    class Res(L.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = L.Linear(4, 4), L.Linear(4, 4), L.Linear(4, 4)
+            self.shared = L.Tanh()
+
+        def forward(self, x):
+            h = self.shared(self.a(x))
+            return self.shared(self.b(h) + self.c(x)) + h
+
+    m = Res().double()
+    calls = []
+    for n, mod in m.named_children():
+        mod.register_full_backward_hook(lambda mm, gi, go, n=n: calls.append(("hook", n)))
+        mod.register_full_backward_pre_hook(lambda mm, go, n=n: calls.append(("pre", n)))
+        if hasattr(mod, "weight"):
+            mod.weight.register_hook(lambda g, n=n: calls.append(("weight", n)))
+    x = lib.ones(2, 4, dtype=lib.float64, requires_grad=True)
+    x.register_hook(lambda g: calls.append("x"))
+    m(x).sum().backward()
+    return calls
+
+
+def test_hooks_fire_in_torch_order_through_branches_and_a_module_called_twice():
+    calls = _residual_calls(svertka)
+    assert calls == _residual_calls(torch)
+    assert calls.count(("hook", "shared")) == 2

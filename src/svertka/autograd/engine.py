@@ -88,7 +88,10 @@ def _topological_order(roots):
             continue
         seen.add(id(node))
         stack.append((node, True))
-        for p in node.parents:
+        # inputs pushed last-to-first: the last input's branch (usually the one made last in
+        # the forward) runs first in the backward, nearer torch's order (latest node first),
+        # which is the order in which hooks see their gradients
+        for p in reversed(node.parents):
             if p is not None and id(p) not in seen:
                 stack.append((p, False))
     return order
