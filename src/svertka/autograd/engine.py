@@ -15,7 +15,7 @@ import numpy as np
 
 from svertka.autograd import grad_mode
 from svertka.autograd.function import check_saved_versions
-from svertka.autograd.hooks import leaf_hooks, run_hooks, run_leaf_hooks
+from svertka.autograd.hooks import NodeHooks, leaf_hooks, run_hooks, run_leaf_hooks
 
 # id(leaf tensor) -> (weakref to it, [hook, ...]): post-accumulate-grad hooks, kept here rather
 # than on Tensor so that tensors without hooks cost nothing.
@@ -75,8 +75,15 @@ def _last_uses(order, leaf_ids):
     return by_node
 
 
-def _topological_order(roots):
-    """Nodes reachable from ``roots``, each after all nodes it depends on (post-order)."""
+def _topological_order(roots, latest_first=False):
+    """Nodes reachable from ``roots``, each after all nodes it depends on (post-order).
+
+    With ``latest_first`` (when hooks are registered, which see the order), an op's inputs are
+    expanded last-to-first, so that the backward runs the last input's branch (usually the one
+    made last in the forward) first, nearer torch's order (latest node first). Without hooks
+    the order only decides in which order three or more contributions to one gradient are
+    summed, so the cheaper loop is kept.
+    """
     order, seen = [], set()
     stack = [(r, False) for r in roots]
     while stack:
@@ -88,10 +95,7 @@ def _topological_order(roots):
             continue
         seen.add(id(node))
         stack.append((node, True))
-        # inputs pushed last-to-first: the last input's branch (usually the one made last in
-        # the forward) runs first in the backward, nearer torch's order (latest node first),
-        # which is the order in which hooks see their gradients
-        for p in reversed(node.parents):
+        for p in (reversed(node.parents) if latest_first else node.parents):
             if p is not None and id(p) not in seen:
                 stack.append((p, False))
     return order
@@ -132,7 +136,8 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
             _accumulate(node_grads, id(t._ctx), g)
             root_nodes.append(t._ctx)
 
-    order = _topological_order(root_nodes)
+    order = _topological_order(root_nodes,
+                               NodeHooks.live > 0 or bool(leaf_hooks or _post_accumulate_hooks))
     flush_after = {}
     if (_post_accumulate_hooks or leaf_hooks) and capture is None:
         # hooked leaves are written as soon as their last contributor ran, as torch's

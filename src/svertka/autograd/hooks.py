@@ -58,9 +58,16 @@ class NodeHooks:
 
     __slots__ = ("hooks", "retained")
 
+    #: how many exist (graphs with hooks alive): the engine then follows torch's order
+    live = 0
+
     def __init__(self):
         self.hooks = OrderedDict()
         self.retained = None
+        NodeHooks.live += 1
+
+    def __del__(self):
+        NodeHooks.live -= 1
 
 
 def node_hooks(ctx):
