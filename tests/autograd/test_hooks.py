@@ -225,3 +225,20 @@ def test_hooks_fire_in_torch_order_through_branches_and_a_module_called_twice():
     calls = _residual_calls(svertka)
     assert calls == _residual_calls(torch)
     assert calls.count(("hook", "shared")) == 2
+
+
+@pytest.mark.parametrize("lib", [svertka, torch], ids=["svertka", "torch"])
+def test_retain_grad_is_filled_by_autograd_grad(lib):
+    x = lib.ones(2, requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    lib.autograd.grad((y * y).sum(), x)
+    assert y.retains_grad and not x.retains_grad
+    assert y.grad.tolist() == [4.0, 4.0]
+
+
+def test_module_hook_registration_rejects_non_callable():
+    for method in ("register_forward_hook", "register_forward_pre_hook",
+                   "register_full_backward_hook", "register_full_backward_pre_hook"):
+        with pytest.raises(TypeError, match=f"{method}: hook must be callable, got int"):
+            getattr(nn.Linear(1, 1), method)(3)

@@ -158,7 +158,7 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
             if hooks is not None:
                 if hooks.hooks:
                     gy = run_hooks(hooks.hooks, gy)
-                if hooks.retained is not None and capture is None:
+                if hooks.retained is not None:  # also in autograd.grad, as torch
                     t = hooks.retained()
                     if t is not None and t._ctx is node:
                         t.grad = Tensor._make(np.array(gy) if t.grad is None

@@ -153,8 +153,11 @@ class Module:
 
     def _register(self, name, hook, prepend, flags=()):
         if not callable(hook):
-            raise TypeError(f"register{name}: hook must be callable, got "
-                            f"{type(hook).__name__}")
+            public = {"_forward_hooks": "register_forward_hook",
+                      "_forward_pre_hooks": "register_forward_pre_hook",
+                      "_backward_hooks": "register_full_backward_hook",
+                      "_backward_pre_hooks": "register_full_backward_pre_hook"}[name]
+            raise TypeError(f"{public}: hook must be callable, got {type(hook).__name__}")
         hooks = self._hooks(name)
         extra = [self._hooks(n) for n, on in flags]
         handle = RemovableHandle(hooks, extra_dict=extra)
