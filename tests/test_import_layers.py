@@ -67,6 +67,7 @@ ALLOWED_UPWARD = {
     ("svertka.autograd.function", "svertka.tensor"),
     ("svertka.autograd.engine", "svertka.tensor"),
     ("svertka.autograd.gradcheck", "svertka.tensor"),
+    ("svertka.autograd.hooks", "svertka.tensor"),
 }
 
 # Circles inside one layer, left as they are (a circle across layers needs an import that

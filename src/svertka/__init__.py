@@ -51,9 +51,12 @@ from svertka._dtype import (  # noqa: E402
 from svertka._functions import *  # noqa: E402,F401,F403
 from svertka._functions import __all__ as _function_names  # noqa: E402
 from svertka._tensor_ops import cat, chunk, concat, concatenate, split, stack  # noqa: E402
+from svertka._threads import get_num_threads, set_num_threads  # noqa: E402
 from svertka.autograd.grad_mode import (  # noqa: E402
     enable_grad,
+    inference_mode,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
 )
@@ -79,7 +82,7 @@ __all__ = [
     "enable_grad", "is_grad_enabled", "set_grad_enabled", "manual_seed", "initial_seed",
     "get_rng_state", "set_rng_state", "cat", "concat", "concatenate", "stack", "split", "chunk",
     "where", "maximum", "minimum", "matmul", "autograd", "nn", "optim", "save", "load", "device",
-    "cuda",
+    "cuda", "inference_mode", "is_inference_mode_enabled", "set_num_threads", "get_num_threads",
     "CheckpointError", *_function_names,
 ]
 

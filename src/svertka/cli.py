@@ -394,10 +394,16 @@ def _train_rank(args, cfg):
     except (CommandError, OSError) as e:
         print(" ".join(f"svertka train: {describe(e)}".split()), file=sys.stderr)
         code = 2
+    if code == 130 and getattr(args, "agreed_interrupt", False):
+        # Ctrl-C during training: every rank stopped after the same step (train's agreed
+        # interrupt) and rank 0 saved interrupted.svk; the ranks leave together
+        dist.barrier()
+        dist.destroy_process_group()
+        return code
     if code != 0 and dist.get_world_size() > 1:
         # this rank stops here; the others would wait for it in the next collective. After
-        # Ctrl-C (130) rank 0 has saved interrupted.svk before it gets here; the other ranks
-        # give it a few seconds, in case it is still saving
+        # a Ctrl-C outside training (the final evaluation) rank 0 may still be writing: the
+        # other ranks give it a few seconds
         sys.stdout.flush()
         sys.stderr.flush()
         if code == 130 and dist.get_rank() != 0:
@@ -518,8 +524,10 @@ def _train(args, cfg):
                "config": config_record}
     try:
         if parallel and history.stopped == "interrupted":
-            # the ranks were interrupted at different points: no collective is safe any
-            # more, so no final evaluation ('svertka evaluate' can measure the checkpoints)
+            # the ranks stopped together after the same step (fit's agreed interrupt); the
+            # user asked to stop, so no final evaluation ('svertka evaluate' measures the
+            # checkpoints)
+            args.agreed_interrupt = True
             raise KeyboardInterrupt
         metrics = train.evaluate(net, test_loader, num_classes, desc="test",
                                  progress=main_rank and train.progress_enabled(cfg["quiet"]))
@@ -735,6 +743,7 @@ def _predict_pretrained(args, images):
 
     if args.model not in models.list_models():
         raise CommandError(f"unknown model {args.model!r}; see 'svertka models'")
+    _check_explain(args, images)
     if args.weights is None:
         raise CommandError("--model needs --weights (a weights name such as DEFAULT, or a "
                            ".pth/.svk/.safetensors file)")
@@ -760,7 +769,41 @@ def _predict_pretrained(args, images):
             print(f"{path}:")
         for i in np.argsort(-probs, kind="stable")[:args.top or 5]:
             print(f"{classes[i] if classes else i} {probs[i]:.3f}")
+        _explain(args, model, x, path, int(np.argmax(probs)))
     return 0
+
+
+def _check_explain(args, images):
+    """``--layer``/``--out`` need ``--explain``; ``--out`` names one picture."""
+    explain = getattr(args, "explain", None)
+    if explain is None:
+        for flag in ("layer", "out"):
+            if getattr(args, flag, None) is not None:
+                raise CommandError(f"--{flag} needs --explain gradcam")
+        return
+    if args.out is not None and len(images) > 1:
+        raise CommandError(f"--out names one picture, but {len(images)} images were given; "
+                           f"leave it out to write IMAGE.gradcam.png next to each image")
+    from svertka import viz
+
+    if not viz.available():
+        raise CommandError("--explain needs matplotlib: pip install 'svertka[viz]'")
+
+
+def _explain(args, model, x, path, target):
+    """``--explain gradcam``: the Grad-CAM picture of ``x`` for class ``target``."""
+    if getattr(args, "explain", None) is None:
+        return
+    from svertka import viz
+
+    layer = args.layer if args.layer is not None else viz.default_cam_layer(model)
+    if layer is None:
+        raise CommandError("--explain gradcam: the model has no convolution; name a layer "
+                           "with --layer")
+    out = args.out or f"{os.path.splitext(str(path))[0]}.gradcam.png"
+    with user_errors(what="--explain gradcam"):  # an unknown --layer, an unwritable --out
+        viz.save_grad_cam(model, x, layer, out, target=target)
+    print(f"{path}: Grad-CAM of class {target} at layer {layer!r} written to {out}")
 
 
 def cmd_predict(args):
@@ -775,6 +818,7 @@ def cmd_predict(args):
     if not args.images:
         raise CommandError("give the image files after the checkpoint (or use --model NAME "
                            "--weights W IMAGE...)")
+    _check_explain(args, args.images)
     args.top = args.top or 3
     state, config, models = _load_run(args.checkpoint)
     classes = config["classes"]
@@ -794,6 +838,7 @@ def cmd_predict(args):
         top = np.argsort(-probs)[:args.top]
         text = ", ".join(f"{classes[i] if classes else i} {probs[i]:.3f}" for i in top)
         print(f"{path}: {text}")
+        _explain(args, model, x, path, int(top[0]))
     return 0
 
 
@@ -1035,6 +1080,15 @@ def build_parser():
                                      "downloaded once to $SVERTKA_HOME) or a weights file")
     p.add_argument("--top", type=positive_int, default=None,
                    help="how many classes to show (default 3; 5 with --model)")
+    p.add_argument("--explain", choices=["gradcam"], default=None,
+                   help="also write a picture of why: gradcam (Grad-CAM heat map over the "
+                        "image, for the top class; needs matplotlib)")
+    p.add_argument("--layer", default=None,
+                   help="with --explain: the module whose maps Grad-CAM uses (a name of "
+                        "model.named_modules(); default the last convolution)")
+    p.add_argument("--out", default=None,
+                   help="with --explain and one image: the picture's path (default "
+                        "IMAGE.gradcam.png next to the image)")
     p.set_defaults(func=_onnx_or(cmd_predict, _cmd_predict_onnx, "checkpoint"))
 
     from svertka.analysis.cli import add_summary_parser

@@ -30,6 +30,7 @@ from svertka._tensor_base import Size, TensorBase
 from svertka._tensor_str import format_tensor
 from svertka._validate import check_dim, error, is_int, type_error
 from svertka.autograd import grad_mode
+from svertka.autograd.hooks import node_hooks, register_hook
 from svertka.ops import activation as A
 from svertka.ops import elementwise as E
 from svertka.ops import matmul as M
@@ -87,7 +88,7 @@ class Tensor(TensorBase):
     """
 
     __slots__ = ("_data", "grad", "_requires_grad", "_ctx", "_version", "_retains_grad",
-                 "__weakref__")
+                 "_inference", "__weakref__")
     __array_priority__ = 1000  # ndarray + Tensor -> Tensor.__radd__
 
     def __init__(self, data, dtype=None, requires_grad=False):
@@ -104,6 +105,8 @@ class Tensor(TensorBase):
     def _make(cls, array):
         """Wrap an ndarray without copying; no gradient tracking."""
         t = cls.__new__(cls)
+        if grad_mode._inference:  # factories inside inference_mode make inference tensors
+            t._inference = True
         t._data = array
         t.grad = None
         t._requires_grad = False
@@ -119,6 +122,9 @@ class Tensor(TensorBase):
             raise RuntimeError(
                 "requires_grad_: you can only change requires_grad flags of leaf tensors. "
                 "Use .detach() to get a tensor that does not require grad.")
+        if requires_grad and self.is_inference() and not grad_mode._inference:
+            raise RuntimeError("requires_grad_: setting requires_grad=True on inference tensor "
+                               "outside InferenceMode is not allowed.")
         if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(
                 f"requires_grad_: only tensors of floating point dtype can require gradients, "
@@ -226,8 +232,34 @@ class Tensor(TensorBase):
         if self._ctx is None:
             return self
         self._retains_grad = True
-        self._ctx._retained = weakref.ref(self)
+        node_hooks(self._ctx).retained = weakref.ref(self)
         return None
+
+    def is_inference(self):
+        """Whether this tensor was made inside ``svertka.inference_mode()``."""
+        return getattr(self, "_inference", False)
+
+    def register_hook(self, hook):
+        """Register ``hook(grad) -> Tensor or None``, called with this tensor's gradient.
+
+        The hook runs each time a gradient with respect to this tensor is computed (the sum
+        of all contributions, before it is accumulated into a leaf's ``.grad`` or passed on);
+        a non-None return replaces the gradient. Works on leaves and non-leaves.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook (also a context manager).
+
+        Examples::
+
+            >>> import svertka
+            >>> x = svertka.tensor([1.0, 2.0], requires_grad=True)
+            >>> h = x.register_hook(lambda g: g * 2)
+            >>> (x * 3).sum().backward()
+            >>> x.grad
+            tensor([6., 6.])
+            >>> h.remove()
+        """
+        return register_hook(self, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         """Call ``hook(self)`` during backward once ``self.grad`` is complete (leaves only)."""

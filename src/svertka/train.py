@@ -24,7 +24,9 @@ import csv
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -291,6 +293,38 @@ def fit(model, train_loader, val_loader=None, *, optimizer, epochs, loss_fn=None
                     num_classes=num_classes, checkpoint_extra=checkpoint_extra)
 
 
+class _AgreedInterrupt:
+    """Ctrl-C during a data-parallel ``fit``: the signal only sets a flag, and after each
+    optimizer step and each epoch the ranks agree (a one-number all-reduce) whether any of
+    them was interrupted. Every rank then stops at the same point, with no collective left
+    half-done, and rank 0 saves ``interrupted.svk``. (A KeyboardInterrupt raised wherever the
+    signal lands would leave the other ranks waiting in a collective.)"""
+
+    def __init__(self, active):
+        self.active = active and threading.current_thread() is threading.main_thread()
+        self.requested = False
+        self._previous = None
+
+    def _request(self, signum, frame):
+        self.requested = True
+
+    def __enter__(self):
+        if self.active:
+            self._previous = signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+    def check(self):
+        """Raise KeyboardInterrupt on every rank when any rank was interrupted."""
+        if self.active and dist._allreduce_array(np.array([float(self.requested)]),
+                                                 op=dist.ReduceOp.MAX)[0]:
+            raise KeyboardInterrupt
+
+
 def _fit(model, train_loader, val_loader, *, optimizer, epochs, loss_fn, scheduler,
          scheduler_step, clip_grad_norm, patience, out_dir, start_epoch, history, progress, log,
          num_classes, checkpoint_extra):
@@ -305,101 +339,106 @@ def _fit(model, train_loader, val_loader, *, optimizer, epochs, loss_fn, schedul
     params = [p for p in model.parameters() if p.requires_grad]
     plateau = type(scheduler).__name__ == "ReduceLROnPlateau"
     epoch = start_epoch
-    try:
-        for epoch in range(start_epoch, epochs):
-            t0 = time.perf_counter()
-            model.train()
-            if hasattr(sampler, "set_epoch"):
-                sampler.set_epoch(epoch)   # a new shuffle per epoch, the same on every rank
-            total, count, correct = 0.0, 0, 0
-            batches = _progress(train_loader, len(train_loader), f"epoch {epoch + 1}/{epochs}",
-                                progress)
-            for step, (x, y) in enumerate(batches):
-                logits = model(x)
-                loss = loss_fn(logits, y)
-                value = loss.item()
-                if not math.isfinite(value):
+    agreed = _AgreedInterrupt(ddp and dist.get_world_size() > 1)
+    with agreed:
+        try:
+            for epoch in range(start_epoch, epochs):
+                t0 = time.perf_counter()
+                model.train()
+                if hasattr(sampler, "set_epoch"):
+                    sampler.set_epoch(epoch)   # a new shuffle per epoch, the same on every rank
+                total, count, correct = 0.0, 0, 0
+                batches = _progress(train_loader, len(train_loader), f"epoch {epoch + 1}/{epochs}",
+                                    progress)
+                for step, (x, y) in enumerate(batches):
+                    logits = model(x)
+                    loss = loss_fn(logits, y)
+                    value = loss.item()
+                    if not math.isfinite(value):
+                        raise TrainingDiverged(
+                            f"fit: the loss became {value} at epoch {epoch + 1}, batch {step + 1}. "
+                            + _advice(optimizer))
+                    optimizer.zero_grad()
+                    loss.backward()
+                    if clip_grad_norm is not None:
+                        clip_grad_norm_(params, clip_grad_norm)
+                    optimizer.step()
+                    agreed.check()
+                    if scheduler is not None and scheduler_step == "batch":
+                        scheduler.step()
+                    n = y.shape[0]
+                    total += value * n
+                    count += n
+                    correct += int((logits.detach().numpy().argmax(axis=1) == y.numpy()).sum())
+                    if progress and hasattr(batches, "set_postfix"):
+                        batches.set_postfix(loss=f"{total / count:.4f}",
+                                            acc=f"{correct / count:.3f}")
+                if ddp:
+                    total, count, correct = dist._allreduce_array(
+                        np.array([total, count, correct], dtype=np.float64)).tolist()
+                # the epoch's last step may have broken the weights: no later loss would show it
+                # before they are saved over the good checkpoints
+                broken = _non_finite_state(model)
+                if broken is not None:
                     raise TrainingDiverged(
-                        f"fit: the loss became {value} at epoch {epoch + 1}, batch {step + 1}. "
-                        + _advice(optimizer))
-                optimizer.zero_grad()
-                loss.backward()
-                if clip_grad_norm is not None:
-                    clip_grad_norm_(params, clip_grad_norm)
-                optimizer.step()
-                if scheduler is not None and scheduler_step == "batch":
-                    scheduler.step()
-                n = y.shape[0]
-                total += value * n
-                count += n
-                correct += int((logits.detach().numpy().argmax(axis=1) == y.numpy()).sum())
-                if progress and hasattr(batches, "set_postfix"):
-                    batches.set_postfix(loss=f"{total / count:.4f}", acc=f"{correct / count:.3f}")
-            if ddp:
-                total, count, correct = dist._allreduce_array(
-                    np.array([total, count, correct], dtype=np.float64)).tolist()
-            # the epoch's last step may have broken the weights: no later loss would show it
-            # before they are saved over the good checkpoints
-            broken = _non_finite_state(model)
-            if broken is not None:
-                raise TrainingDiverged(
-                    f"fit: the weights became non-finite ({broken} holds NaN or inf) at epoch "
-                    f"{epoch + 1}, after its last optimizer step; the checkpoints of the "
-                    f"epochs before are kept. " + _advice(optimizer))
-            record = {"epoch": epoch + 1, "train_loss": total / max(count, 1),
-                      "train_accuracy": correct / max(count, 1),
-                      "lr": optimizer.param_groups[0]["lr"]}
-            if val_loader is not None:
-                metrics = evaluate(model, val_loader, num_classes, None)
-                record.update(val_loss=metrics["loss"], val_accuracy=metrics["accuracy"],
-                              val_top5_accuracy=metrics["top5_accuracy"])
-                if not math.isfinite(metrics["loss"]):
-                    raise TrainingDiverged(
-                        f"fit: the validation loss became {metrics['loss']} at epoch "
-                        f"{epoch + 1}; the checkpoints of the epochs before are kept. "
-                        + _advice(optimizer))
-            record["seconds"] = time.perf_counter() - t0
-            if scheduler is not None and scheduler_step == "epoch":
-                if plateau:
-                    scheduler.step(record.get("val_loss", record["train_loss"]))
-                else:
-                    scheduler.step()
-            history.epochs.append(record)
-            monitored = record.get("val_loss", record["train_loss"])
-            improved = monitored < history.best_val_loss
-            if improved:
-                history.best_val_loss, history.best_epoch = monitored, epoch + 1
-            if out_dir is not None:
-                extra = {"history": history.to_dict(), **(checkpoint_extra or {})}
-                save_checkpoint(os.path.join(out_dir, "last.svk"), _unwrap(model), optimizer,
-                                scheduler, epoch + 1, extra)
+                        f"fit: the weights became non-finite ({broken} holds NaN or inf) at epoch "
+                        f"{epoch + 1}, after its last optimizer step; the checkpoints of the "
+                        f"epochs before are kept. " + _advice(optimizer))
+                record = {"epoch": epoch + 1, "train_loss": total / max(count, 1),
+                          "train_accuracy": correct / max(count, 1),
+                          "lr": optimizer.param_groups[0]["lr"]}
+                if val_loader is not None:
+                    metrics = evaluate(model, val_loader, num_classes, None)
+                    record.update(val_loss=metrics["loss"], val_accuracy=metrics["accuracy"],
+                                  val_top5_accuracy=metrics["top5_accuracy"])
+                    if not math.isfinite(metrics["loss"]):
+                        raise TrainingDiverged(
+                            f"fit: the validation loss became {metrics['loss']} at epoch "
+                            f"{epoch + 1}; the checkpoints of the epochs before are kept. "
+                            + _advice(optimizer))
+                agreed.check()   # also a Ctrl-C during the validation phase
+                record["seconds"] = time.perf_counter() - t0
+                if scheduler is not None and scheduler_step == "epoch":
+                    if plateau:
+                        scheduler.step(record.get("val_loss", record["train_loss"]))
+                    else:
+                        scheduler.step()
+                history.epochs.append(record)
+                monitored = record.get("val_loss", record["train_loss"])
+                improved = monitored < history.best_val_loss
                 if improved:
-                    save_checkpoint(os.path.join(out_dir, "best.svk"), _unwrap(model), optimizer,
+                    history.best_val_loss, history.best_epoch = monitored, epoch + 1
+                if out_dir is not None:
+                    extra = {"history": history.to_dict(), **(checkpoint_extra or {})}
+                    save_checkpoint(os.path.join(out_dir, "last.svk"), _unwrap(model), optimizer,
                                     scheduler, epoch + 1, extra)
-                _write_logs(out_dir, history)
-            if log is not None:
-                text = (f"epoch {epoch + 1:3d}/{epochs}  train loss {record['train_loss']:.4f} "
-                        f"acc {record['train_accuracy']:.4f}")
-                if "val_loss" in record:
-                    text += (f"  val loss {record['val_loss']:.4f} "
-                             f"acc {record['val_accuracy']:.4f}")
-                log(text + f"  ({record['seconds']:.1f}s)")
-            if patience is not None and history.best_epoch is not None and \
-                    epoch + 1 - history.best_epoch >= patience:
-                history.stopped = "early_stopping"
+                    if improved:
+                        save_checkpoint(os.path.join(out_dir, "best.svk"), _unwrap(model),
+                                        optimizer, scheduler, epoch + 1, extra)
+                    _write_logs(out_dir, history)
                 if log is not None:
-                    log(f"early stopping: no improvement for {patience} epochs (best epoch "
-                        f"{history.best_epoch})")
-                break
-    except KeyboardInterrupt:
-        history.stopped = "interrupted"
-        broken = _non_finite_state(model)
-        if out_dir is not None and broken is None:
-            path = os.path.join(out_dir, "interrupted.svk")
-            save_checkpoint(path, _unwrap(model), optimizer, scheduler, epoch,
-                            {"history": history.to_dict(), **(checkpoint_extra or {})})
-            if log is not None:
-                log(f"interrupted: saved {path} (resume with --resume {path})")
-        elif out_dir is not None and log is not None:
-            log(f"interrupted: not saved, the weights hold NaN or inf ({broken})")
+                    text = (f"epoch {epoch + 1:3d}/{epochs}  train loss {record['train_loss']:.4f} "
+                            f"acc {record['train_accuracy']:.4f}")
+                    if "val_loss" in record:
+                        text += (f"  val loss {record['val_loss']:.4f} "
+                                 f"acc {record['val_accuracy']:.4f}")
+                    log(text + f"  ({record['seconds']:.1f}s)")
+                if patience is not None and history.best_epoch is not None and \
+                        epoch + 1 - history.best_epoch >= patience:
+                    history.stopped = "early_stopping"
+                    if log is not None:
+                        log(f"early stopping: no improvement for {patience} epochs (best epoch "
+                            f"{history.best_epoch})")
+                    break
+        except KeyboardInterrupt:
+            history.stopped = "interrupted"
+            broken = _non_finite_state(model)
+            if out_dir is not None and broken is None:
+                path = os.path.join(out_dir, "interrupted.svk")
+                save_checkpoint(path, _unwrap(model), optimizer, scheduler, epoch,
+                                {"history": history.to_dict(), **(checkpoint_extra or {})})
+                if log is not None:
+                    log(f"interrupted: saved {path} (resume with --resume {path})")
+            elif out_dir is not None and log is not None:
+                log(f"interrupted: not saved, the weights hold NaN or inf ({broken})")
     return history

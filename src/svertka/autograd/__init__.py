@@ -10,11 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 from svertka.autograd.function import Context, Function
-from svertka.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from svertka.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from svertka.autograd.gradcheck import gradcheck
 
 __all__ = ["Function", "Context", "grad", "gradcheck", "no_grad", "enable_grad",
-           "is_grad_enabled", "set_grad_enabled"]
+           "is_grad_enabled", "set_grad_enabled", "inference_mode"]
 
 
 def _seq(x):

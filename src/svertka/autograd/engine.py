@@ -15,25 +15,12 @@ import numpy as np
 
 from svertka.autograd import grad_mode
 from svertka.autograd.function import check_saved_versions
+from svertka.autograd.hooks import NodeHooks, RemovableHandle, leaf_hooks, run_hooks, run_leaf_hooks
 
-# id(leaf tensor) -> (weakref to it, [hook, ...]): post-accumulate-grad hooks, kept here rather
-# than on Tensor so that tensors without hooks cost nothing.
+# id(leaf tensor) -> (weakref to it, {handle id: hook}): post-accumulate-grad hooks, kept here
+# rather than on Tensor so that tensors without hooks cost nothing; an entry goes with its
+# tensor or with its last hook.
 _post_accumulate_hooks = {}
-
-
-class RemovableHandle:
-    """Returned by ``register_post_accumulate_grad_hook``; ``remove()`` unregisters."""
-
-    def __init__(self, key, hook):
-        self._key, self._hook = key, hook
-
-    def remove(self):
-        """Unregister the hook; removing it twice is a no-op."""
-        entry = _post_accumulate_hooks.get(self._key)
-        if entry is not None and self._hook in entry[1]:
-            entry[1].remove(self._hook)
-            if not entry[1]:
-                del _post_accumulate_hooks[self._key]
 
 
 def register_post_accumulate_grad_hook(tensor, hook):
@@ -53,9 +40,10 @@ def register_post_accumulate_grad_hook(tensor, hook):
     entry = _post_accumulate_hooks.get(key)
     if entry is None:
         ref = weakref.ref(tensor, lambda _r, k=key: _post_accumulate_hooks.pop(k, None))
-        entry = _post_accumulate_hooks[key] = (ref, [])
-    entry[1].append(hook)
-    return RemovableHandle(key, hook)
+        entry = _post_accumulate_hooks[key] = (ref, {})
+    handle = RemovableHandle(entry[1])
+    entry[1][handle.id] = hook
+    return handle
 
 
 def _last_uses(order, leaf_ids):
@@ -75,8 +63,15 @@ def _last_uses(order, leaf_ids):
     return by_node
 
 
-def _topological_order(roots):
-    """Nodes reachable from ``roots``, each after all nodes it depends on (post-order)."""
+def _topological_order(roots, latest_first=False):
+    """Nodes reachable from ``roots``, each after all nodes it depends on (post-order).
+
+    With ``latest_first`` (when hooks are registered, which see the order), an op's inputs are
+    expanded last-to-first, so that the backward runs the last input's branch (usually the one
+    made last in the forward) first, nearer torch's order (latest node first). Without hooks
+    the order only decides in which order three or more contributions to one gradient are
+    summed, so the cheaper loop is kept.
+    """
     order, seen = [], set()
     stack = [(r, False) for r in roots]
     while stack:
@@ -88,7 +83,7 @@ def _topological_order(roots):
             continue
         seen.add(id(node))
         stack.append((node, True))
-        for p in node.parents:
+        for p in (reversed(node.parents) if latest_first else node.parents):
             if p is not None and id(p) not in seen:
                 stack.append((p, False))
     return order
@@ -129,10 +124,15 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
             _accumulate(node_grads, id(t._ctx), g)
             root_nodes.append(t._ctx)
 
-    order = _topological_order(root_nodes)
+    for key in [k for k, (_, hooks) in _post_accumulate_hooks.items() if not hooks]:
+        del _post_accumulate_hooks[key]                  # their last hook was removed
+    order = _topological_order(root_nodes,
+                               NodeHooks.live > 0 or bool(leaf_hooks or _post_accumulate_hooks))
     flush_after = {}
-    if _post_accumulate_hooks and capture is None:
-        flush_after = _last_uses(order, _post_accumulate_hooks)
+    if (_post_accumulate_hooks or leaf_hooks) and capture is None:
+        # hooked leaves are written as soon as their last contributor ran, as torch's
+        # AccumulateGrad node runs as soon as it is ready
+        flush_after = _last_uses(order, set(_post_accumulate_hooks) | set(leaf_hooks))
     handed = set()
     pop = node_grads.pop
     ndarray = np.ndarray
@@ -144,13 +144,18 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
                 if not retain_graph:
                     node._saved, node._freed = (), True
                 continue
+            hooks = node._hooks
+            if hooks is not None:
+                if hooks.hooks:
+                    gy = run_hooks(hooks.hooks, gy)
+                if hooks.retained is not None:  # also in autograd.grad, as torch
+                    t = hooks.retained()
+                    if t is not None and t._ctx is node:
+                        t.grad = Tensor._make(np.array(gy) if t.grad is None
+                                              else t.grad._data + gy)
             if capture_node and key in capture_node:
                 for i in capture_node[key]:
                     captured[i] = gy
-            if node._retained is not None and capture is None:
-                t = node._retained()
-                if t is not None and t._ctx is node:
-                    t.grad = Tensor._make(np.array(gy) if t.grad is None else t.grad._data + gy)
             if node._saved_versions is not None:
                 check_saved_versions(node)
             grads = node.fn.backward(node, gy)
@@ -192,9 +197,12 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
                         _write_leaf_grad(entry[0], entry[1], handed)
 
     if capture is not None:
-        for key, (_t, g) in leaf_grads.items():
-            for i in capture_leaf.get(key, ()):
-                captured[i] = g
+        for key, (t, g) in leaf_grads.items():
+            if key in capture_leaf:
+                if leaf_hooks:
+                    g = run_leaf_hooks(t, g)
+                for i in capture_leaf[key]:
+                    captured[i] = g
         return captured
 
     for t, g in leaf_grads.values():
@@ -208,6 +216,8 @@ def _write_leaf_grad(t, g, handed):
 
     if not t.requires_grad:
         return
+    if leaf_hooks:
+        g = run_leaf_hooks(t, g)
     if t.grad is None:
         # a leaf's .grad must own its memory: users zero or update it in place
         if id(g) in handed or not (g.flags.owndata and g.flags.writeable):
@@ -218,5 +228,5 @@ def _write_leaf_grad(t, g, handed):
         t.grad = Tensor._make(t.grad._data + g)
     entry = _post_accumulate_hooks.get(id(t))
     if entry is not None and entry[0]() is t:
-        for hook in list(entry[1]):
+        for hook in list(entry[1].values()):
             hook(t)

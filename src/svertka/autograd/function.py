@@ -48,14 +48,14 @@ class Context:
     """
 
     __slots__ = ("fn", "inputs", "input_meta", "parents", "needs_input_grad", "_saved",
-                 "_saved_versions", "_freed", "_retained", "__dict__", "__weakref__")
+                 "_saved_versions", "_freed", "_hooks", "__dict__", "__weakref__")
 
     def __init__(self, fn):
         self.fn = fn
         self._saved = ()
         self._saved_versions = None
         self._freed = False
-        self._retained = None
+        self._hooks = None  # autograd.hooks.NodeHooks: register_hook, retain_grad
 
     def save_for_backward(self, *arrays):
         """Keep arrays (inputs, outputs or intermediates) for ``backward``.

@@ -23,6 +23,7 @@ import numpy as np
 from svertka import _dtype
 from svertka._validate import error, type_error
 from svertka.autograd import grad_mode
+from svertka.nn.modules.lazy import UninitializedParameter
 from svertka.tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -135,12 +136,17 @@ class Optimizer:
             params = list(params)
         param_group = dict(param_group)
         param_group["params"] = params
-        for p in params:
+        for i, p in enumerate(params):
             if not isinstance(p, Tensor):
                 raise type_error(name, f"optimizer can only optimize Tensors, but one of the "
                                        f"params is {type(p).__name__}")
             if not (p.is_leaf or p.retains_grad):
                 raise error(name, "can't optimize a non-leaf Tensor")
+            if isinstance(p, UninitializedParameter):
+                # departure from torch, which accepts it and fails later, or not at all
+                raise error(name, f"optimizer got an uninitialized parameter (index {i} of the "
+                                  f"group), of a Lazy module not called yet: run one forward "
+                                  f"pass (a dry run) before building the optimizer")
         for key, default in self.defaults.items():
             if default is required and key not in param_group:
                 raise error(name, f"parameter group didn't specify a value of required "

@@ -121,3 +121,4 @@ from svertka.viz.activations import (  # noqa: E402,F401
     save_saliency,
 )
 from svertka.viz.animation import animate_convolution  # noqa: E402,F401
+from svertka.viz.gradcam import default_cam_layer, grad_cam, save_grad_cam  # noqa: E402,F401

@@ -352,6 +352,10 @@ CONTAINERS = {"Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList
 NOT_FUZZED = {
     "SyncBatchNorm": "torch's runs only on CUDA tensors in a process group; svertka's is "
                      "checked against a single process in tests/distributed",
+    **{f"Lazy{n}": "becomes the eager layer (fuzzed here) at its first call; compared with "
+                   "torch in tests/nn/test_lazy.py"
+       for n in ("Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+                 "ConvTranspose3d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d")},
 }
 
 SVERTKA_ONLY = {"locally_connected2d", "LocallyConnected2d"}

@@ -52,6 +52,21 @@ from svertka.nn.modules.dropout import (  # noqa: F401
     Dropout2d,
     Dropout3d,
 )
+from svertka.nn.modules.lazy import (  # noqa: F401
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
+    LazyConv1d,
+    LazyConv2d,
+    LazyConv3d,
+    LazyConvTranspose1d,
+    LazyConvTranspose2d,
+    LazyConvTranspose3d,
+    LazyLinear,
+    LazyModuleMixin,
+    UninitializedBuffer,
+    UninitializedParameter,
+)
 from svertka.nn.modules.linear import Bilinear, Flatten, Identity, Linear, Unflatten  # noqa: F401
 from svertka.nn.modules.loss import (  # noqa: F401
     BCELoss,

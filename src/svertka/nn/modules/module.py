@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
+import warnings
 from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from svertka import _dtype
 from svertka.autograd import grad_mode
+from svertka.autograd.hooks import BackwardHook, RemovableHandle
 from svertka.nn.parameter import Buffer, Parameter
 from svertka.tensor import Tensor
 
@@ -23,26 +24,6 @@ class StateDictError(RuntimeError, ValueError):
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
-class RemovableHandle:
-    """Returned by ``register_*_hook``; ``remove()`` unregisters the hook."""
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks):
-        self._hooks = hooks
-        self.id = next(RemovableHandle._ids)
-
-    def remove(self):
-        """Unregister the hook; removing it twice is a no-op."""
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-
-
 def _as_array(value):
     """A NumPy view of a state-dict value: svertka Tensor, NumPy array, torch tensor, number."""
     if isinstance(value, Tensor):
@@ -50,6 +31,11 @@ def _as_array(value):
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
         return value.detach().cpu().numpy()
     return np.asarray(value)
+
+
+_HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+               "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_backward_hooks",
+               "_backward_pre_hooks")
 
 
 class Module:
@@ -87,8 +73,8 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "_forward_hooks", OrderedDict())
-        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        for name in _HOOK_DICTS:
+            object.__setattr__(self, name, OrderedDict())
 
     # ------------------------------------------------------------------ calling
     def forward(self, *args, **kwargs):
@@ -99,31 +85,169 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
                                   f'"forward" function')
 
+    def _hooks(self, name):
+        """The hook dict ``name``, created for modules made before it existed (old pickles)."""
+        d = self.__dict__.get(name)
+        if d is None:
+            d = OrderedDict()
+            object.__setattr__(self, name, d)
+        return d
+
     def __call__(self, *args, **kwargs):
-        for hook in list(self._forward_pre_hooks.values()):
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
-        out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, out)
-            if result is not None:
-                out = result
+        d = self.__dict__
+        if d.get("_forward_pre_hooks"):
+            with_kwargs = self._hooks("_forward_pre_hooks_with_kwargs")
+            for hook_id, hook in list(self._forward_pre_hooks.items()):
+                if hook_id in with_kwargs:
+                    result = hook(self, args, kwargs)
+                    if result is not None:
+                        if not (isinstance(result, tuple) and len(result) == 2):
+                            raise RuntimeError(f"forward pre-hook must return None or a tuple "
+                                               f"of (new_args, new_kwargs), but got {result}.")
+                        args, kwargs = result
+                else:
+                    result = hook(self, args)
+                    if result is not None:
+                        args = result if isinstance(result, tuple) else (result,)
+        bw_hook = None
+        if d.get("_backward_hooks") or d.get("_backward_pre_hooks"):
+            bw_hook = BackwardHook(self, list(self._hooks("_backward_hooks").values()),
+                                   list(self._hooks("_backward_pre_hooks").values()))
+            args = bw_hook.setup_input_hook(args)
+        if not d.get("_forward_hooks"):
+            out = self.forward(*args, **kwargs)
+        else:
+            out = self._forward_with_hooks(args, kwargs)
+        if bw_hook is not None:
+            out = bw_hook.setup_output_hook(out)
         return out
 
-    def register_forward_hook(self, hook):
-        """``hook(module, inputs, output)`` runs after ``forward``; a non-None return replaces
-        the output. Returns a handle whose ``remove()`` unregisters it."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
+    def _forward_with_hooks(self, args, kwargs):
+        """``forward`` then the forward hooks; ``always_call`` hooks also run on an error."""
+        with_kwargs = self._hooks("_forward_hooks_with_kwargs")
+        always = self._hooks("_forward_hooks_always_called")
+        called, out = set(), None
+        try:
+            out = self.forward(*args, **kwargs)
+            for hook_id, hook in list(self._forward_hooks.items()):
+                called.add(hook_id)
+                if hook_id in with_kwargs:
+                    result = hook(self, args, kwargs, out)
+                else:
+                    result = hook(self, args, out)
+                if result is not None:
+                    out = result
+        except Exception:
+            for hook_id, hook in list(self._forward_hooks.items()):
+                if hook_id not in always or hook_id in called:
+                    continue
+                try:
+                    if hook_id in with_kwargs:
+                        result = hook(self, args, kwargs, out)
+                    else:
+                        result = hook(self, args, out)
+                    if result is not None:
+                        out = result
+                except Exception as e:  # noqa: BLE001 - the forward's error is raised below
+                    warnings.warn(f"forward hook with ``always_call=True`` raised an exception "
+                                  f"that was silenced as another error was raised in "
+                                  f"forward: {e}", stacklevel=2)
+            raise
+        return out
+
+    def _register(self, name, hook, prepend, flags=()):
+        if not callable(hook):
+            public = {"_forward_hooks": "register_forward_hook",
+                      "_forward_pre_hooks": "register_forward_pre_hook",
+                      "_backward_hooks": "register_full_backward_hook",
+                      "_backward_pre_hooks": "register_full_backward_pre_hook"}[name]
+            raise TypeError(f"{public}: hook must be callable, got {type(hook).__name__}")
+        hooks = self._hooks(name)
+        extra = [self._hooks(n) for n, on in flags]
+        handle = RemovableHandle(hooks, extra_dict=extra)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        for n, on in flags:
+            if on:
+                self._hooks(n)[handle.id] = True
         return handle
 
-    def register_forward_pre_hook(self, hook):
-        """``hook(module, inputs)`` runs before ``forward``; a non-None return replaces the
-        inputs."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
-        return handle
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """Register ``hook(module, args, output)`` to run after ``forward``.
+
+        A non-None return replaces the output.
+
+        Args:
+            hook: the callable; with ``with_kwargs=True`` it is called as
+                ``hook(module, args, kwargs, output)``.
+            prepend: run it before the hooks already registered (default: after).
+            with_kwargs: pass the keyword arguments of the call too.
+            always_call: run it even when ``forward`` (or an earlier hook) raises.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook (also a context manager).
+
+        Examples::
+
+            >>> import svertka
+            >>> lin = svertka.nn.Linear(3, 2)
+            >>> shapes = []
+            >>> with lin.register_forward_hook(lambda m, a, out: shapes.append(out.shape)):
+            ...     _ = lin(svertka.ones(4, 3))
+            >>> _ = lin(svertka.ones(1, 3))
+            >>> shapes
+            [svertka.Size([4, 2])]
+        """
+        return self._register("_forward_hooks", hook, prepend,
+                              (("_forward_hooks_with_kwargs", with_kwargs),
+                               ("_forward_hooks_always_called", always_call)))
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Register ``hook(module, args)`` to run before ``forward``.
+
+        A non-None return replaces the positional arguments (a single value is wrapped in a
+        tuple). With ``with_kwargs=True`` it is called as ``hook(module, args, kwargs)`` and
+        may return a new ``(args, kwargs)`` pair. ``prepend`` runs it before the hooks already
+        registered. Returns a removable handle.
+        """
+        return self._register("_forward_pre_hooks", hook, prepend,
+                              (("_forward_pre_hooks_with_kwargs", with_kwargs),))
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Register ``hook(module, grad_input, grad_output) -> tuple or None``.
+
+        Called once per forward call's backward, when the gradients with respect to the
+        module's inputs are computed: ``grad_input`` has one entry per positional argument
+        (``None`` where it is not a tensor that requires grad), ``grad_output`` one per output
+        tensor. A non-None return replaces ``grad_input``. As in torch, the module's inputs
+        and outputs must not be modified in place, and the arguments must not be modified.
+
+        Departure from torch: a module with several inputs (or outputs) that receive
+        gradients may read, not replace, them (svertka's graph nodes have one output).
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+
+        Examples::
+
+            >>> import svertka
+            >>> lin = svertka.nn.Linear(3, 2)
+            >>> h = lin.register_full_backward_hook(lambda m, gi, go: (svertka.ones(1, 3),))
+            >>> x = svertka.ones(1, 3, requires_grad=True)
+            >>> lin(x).sum().backward()
+            >>> x.grad
+            tensor([[1., 1., 1.]])
+        """
+        return self._register("_backward_hooks", hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Register ``hook(module, grad_output) -> tuple or None``, called when the
+        gradients with respect to the module's outputs are computed, before those with
+        respect to its inputs; a non-None return replaces ``grad_output``. Returns a removable
+        handle."""
+        return self._register("_backward_pre_hooks", hook, prepend)
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name, value):
@@ -435,6 +559,9 @@ class Module:
         if not hasattr(state_dict, "items"):
             raise TypeError(f"load_state_dict: expected a dict-like state_dict, got "
                             f"{type(state_dict).__name__}")
+        for name, module in list(self.named_modules()):
+            if hasattr(module, "_lazy_load"):  # lazy layers take their shapes from the state
+                module._lazy_load(state_dict, f"{name}." if name else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
