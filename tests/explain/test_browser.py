@@ -1,0 +1,106 @@
+"""svertka explain in a real browser: headless Chromium driven by selenium, on a LeNet-5 trained
+for one epoch on the embedded digits.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and selenium
+(the test extra); skipped when either is absent. With ``SVERTKA_EXPLAIN_SCREENSHOT=path`` the
+page is saved there (the README's picture).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+
+pytest.importorskip("flask", reason="svertka explain needs the web extra (Flask)")
+webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+if not (CHROMIUM and DRIVER):
+    pytest.skip("the browser test needs Debian's chromium and chromium-driver "
+                "(apt-get install chromium chromium-driver)", allow_module_level=True)
+
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from svertka import cli  # noqa: E402
+from svertka.explain.app import create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("explain-run") / "run"
+    assert cli.main(["train", "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def server(trained_run):
+    from werkzeug.serving import make_server
+
+    session = cli._explain_session(cli.build_parser().parse_args(["explain", trained_run]))
+    srv = make_server("127.0.0.1", 0, create_app(session), threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}/", session
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,1600"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _wait(driver, cond, what):
+    return WebDriverWait(driver, 60).until(cond, message=f"the page never showed {what}")
+
+
+def test_page_draws_predicts_outlines_field_and_explores_convolution(server, browser):
+    url, session = server
+    d = browser
+    d.get(url)
+    layers = _wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="layer"]'),
+                   "its layers")
+    assert [e.get_attribute("data-name") for e in layers] == [r["name"] for r in session.layers]
+
+    canvas = d.find_element(By.CSS_SELECTOR, '[data-testid="draw-canvas"]')
+    ActionChains(d).move_to_element_with_offset(canvas, 0, -70).click_and_hold() \
+        .move_by_offset(0, 40).move_by_offset(0, 40).move_by_offset(0, 50).release().perform()
+    pred = d.find_element(By.CSS_SELECTOR, '[data-testid="prediction"]')
+    _wait(d, lambda d: pred.text.split() and pred.text.split()[0] in session.classes,
+          "a prediction")
+    assert pred.text.split()[0] in session.classes
+
+    first = _wait(d, lambda d: d.find_elements(
+        By.CSS_SELECTOR, '[data-testid="feature-map"][data-layer="features.3"]'),
+        "the feature maps")[0]
+    ActionChains(d).move_to_element_with_offset(first, 5, 5).click().perform()
+    box = d.find_element(By.CSS_SELECTOR, '[data-testid="receptive-field"]')
+    _wait(d, lambda d: box.is_displayed() and box.size["width"] > 0, "a receptive field")
+    assert box.size["height"] > 0
+
+    for name, value in (("input", 7), ("kernel", 3), ("stride", 2), ("padding", 1)):
+        d.execute_script("const e = document.getElementById(arguments[0]); e.value = arguments[1];"
+                         "e.dispatchEvent(new Event('input'));", f"cx-{name}", value)
+    out = d.find_element(By.CSS_SELECTOR, '[data-testid="output-size"]')
+    _wait(d, lambda d: out.text == "4", "output size 4")
+    assert d.find_element(By.CSS_SELECTOR, '[data-testid="conv-explorer"]').is_displayed()
+    shot = os.environ.get("SVERTKA_EXPLAIN_SCREENSHOT")
+    if shot:
+        d.execute_script("window.scrollTo(0, 0)")
+        d.save_screenshot(shot)
