@@ -278,3 +278,24 @@ def test_concurrent_predictions_are_all_answered(session):
     for t in threads:
         t.join()
     assert results == [200] * 8
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_predict_preprocesses_like_svertka_predict(tmp_path, session, fmt):
+    rng = np.random.default_rng(1)
+    img = (rng.random((20, 13)) * 255).astype(np.uint8)
+    path = tmp_path / f"x.{fmt.lower()}"
+    Image.fromarray(img).save(path, format=fmt)
+    arr = cli._read_image(str(path), (1, 8, 8))  # what 'svertka predict' reads
+    info = cli.DATASETS["digits"]
+    want = (arr - info.mean[0]) / info.std[0]
+    raw, x = session.decode(path.read_bytes(), f"image/{fmt.lower()}")
+    np.testing.assert_allclose(x, want, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(raw, arr[0], rtol=1e-6, atol=1e-6)
+
+
+def test_unknown_route_and_wrong_method_answer_json(client):
+    r = client.get("/api/nope")
+    assert r.status_code == 404 and "error" in r.get_json()
+    r = client.get("/api/predict")
+    assert r.status_code == 405 and "error" in r.get_json()

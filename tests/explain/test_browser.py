@@ -34,7 +34,9 @@ from svertka.explain.app import create_app  # noqa: E402
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("explain-run") / "run"
-    assert cli.main(["train", "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    # one epoch keeps the test fast; the README's picture shows a model trained for longer
+    epochs = "20" if os.environ.get("SVERTKA_EXPLAIN_SCREENSHOT") else "1"
+    assert cli.main(["train", "--epochs", epochs, "--quiet", "--out", str(out)]) == 0
     return str(out)
 
 

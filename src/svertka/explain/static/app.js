@@ -22,7 +22,7 @@ function fmtAxes(t) { return t ? t.map((v) => +Number(v).toFixed(2)).join("x") :
 async function loadModel() {
   const m = await api("/api/model");
   state.model = m;
-  $("model-name").textContent = `: ${m.name}`;
+  $("model-name").textContent = m.name;
   $("model-totals").textContent = `input ${m.input_shape.join("x")}, ${m.layers.length} layers, ` +
     `${fmtInt(m.total_params)} parameters, ${fmtInt(m.total_macs)} MACs per sample`;
   const box = $("layers");
@@ -156,8 +156,8 @@ async function showField(u) {
     const t = f.theoretical;
     const box = $("rf-box");
     // pixel k covers [k - 0.5, k + 0.5] around its centre k
-    box.style.top = `${(t.rows[0] + 0.5) * sy - 0.5 * sy}px`;
-    box.style.left = `${(t.cols[0] + 0.5) * sx - 0.5 * sx}px`;
+    box.style.top = `${t.rows[0] * sy}px`;
+    box.style.left = `${t.cols[0] * sx}px`;
     box.style.height = `${(t.rows[1] - t.rows[0] + 1) * sy}px`;
     box.style.width = `${(t.cols[1] - t.cols[0] + 1) * sx}px`;
     box.hidden = false;
