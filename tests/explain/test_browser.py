@@ -23,6 +23,7 @@ if not (CHROMIUM and DRIVER):
     pytest.skip("the browser test needs Debian's chromium and chromium-driver "
                 "(apt-get install chromium chromium-driver)", allow_module_level=True)
 
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -84,16 +85,25 @@ def test_page_draws_predicts_outlines_field_and_explores_convolution(server, bro
     ActionChains(d).move_to_element_with_offset(canvas, 0, -70).click_and_hold() \
         .move_by_offset(0, 40).move_by_offset(0, 40).move_by_offset(0, 50).release().perform()
     pred = d.find_element(By.CSS_SELECTOR, '[data-testid="prediction"]')
-    _wait(d, lambda d: pred.text.split() and pred.text.split()[0] in session.classes,
-          "a prediction")
+    # drawing sends several predictions; each rebuilds the feature maps: wait for the last
+    _wait(d, lambda d: d.execute_script("return document.body.dataset.busy") == "0"
+          and pred.text.split() and pred.text.split()[0] in session.classes, "a prediction")
     assert pred.text.split()[0] in session.classes
 
-    first = _wait(d, lambda d: d.find_elements(
-        By.CSS_SELECTOR, '[data-testid="feature-map"][data-layer="features.3"]'),
-        "the feature maps")[0]
-    ActionChains(d).move_to_element_with_offset(first, 5, 5).click().perform()
     box = d.find_element(By.CSS_SELECTOR, '[data-testid="receptive-field"]')
-    _wait(d, lambda d: box.is_displayed() and box.size["width"] > 0, "a receptive field")
+    assert not box.is_displayed()
+
+    def click_unit(d):  # a late prediction may rebuild the maps under the pointer: click again
+        maps = d.find_elements(By.CSS_SELECTOR,
+                               '[data-testid="feature-map"][data-layer="features.3"]')
+        if not maps:
+            return False
+        if not box.is_displayed():
+            ActionChains(d).move_to_element_with_offset(maps[0], 5, 5).click().perform()
+        return box.is_displayed() and box.size["width"] > 0
+
+    WebDriverWait(d, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
+        click_unit, message="the page never showed a receptive field")
     assert box.size["height"] > 0
 
     for name, value in (("input", 7), ("kernel", 3), ("stride", 2), ("padding", 1)):

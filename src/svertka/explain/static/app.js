@@ -75,6 +75,7 @@ async function loadModel() {
 async function predict(body, type) {
   if (state.predicting) { state.again = { body, type }; return; }  // keep only the newest
   state.predicting = true;
+  document.body.dataset.busy = "1";  // the browser test waits for "0"
   try {
     const p = await api("/api/predict", { method: "POST", body, headers: { "Content-Type": type } });
     say("");
@@ -86,6 +87,7 @@ async function predict(body, type) {
   } finally {
     state.predicting = false;
     if (state.again) { const a = state.again; state.again = false; predict(a.body, a.type); }
+    else document.body.dataset.busy = "0";
   }
 }
 
@@ -178,7 +180,10 @@ function setupDrawing() {
   const clear = () => { ctx.fillStyle = "#000"; ctx.fillRect(0, 0, cv.width, cv.height); };
   clear();
   let down = false, last = null, timer = null;
-  const send = () => cv.toBlob((blob) => predict(blob, "image/png"), "image/png");
+  const send = () => {
+    document.body.dataset.busy = "1";  // toBlob is asynchronous
+    cv.toBlob((blob) => predict(blob, "image/png"), "image/png");
+  };
   const pos = (ev) => {
     const r = cv.getBoundingClientRect();
     return [(ev.clientX - r.left) * cv.width / r.width, (ev.clientY - r.top) * cv.height / r.height];
@@ -197,7 +202,13 @@ function setupDrawing() {
     last = p;
     if (!timer) timer = setTimeout(() => { timer = null; send(); }, 150);  // update as you draw
   });
-  const up = () => { if (down) { down = false; send(); } };
+  const up = () => {
+    if (!down) return;
+    down = false;
+    clearTimeout(timer);  // the stroke's last state is sent now
+    timer = null;
+    send();
+  };
   cv.addEventListener("pointerup", up);
   cv.addEventListener("pointerleave", up);
   $("clear").addEventListener("click", () => { clear(); send(); });
