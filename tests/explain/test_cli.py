@@ -54,3 +54,18 @@ def test_explain_serves_on_localhost_and_stops_on_ctrl_c():
             p.kill()
     assert p.returncode == 0
     assert "svertka explain: stopped" in out and "Traceback" not in out
+
+
+def test_explain_zoo_model_without_weights_is_an_untrained_session():
+    pytest.importorskip("flask", reason="svertka explain needs the web extra (Flask)")
+    from svertka.explain import create_app
+
+    args = cli.build_parser().parse_args(["explain", "--model", "lenet5"])
+    session = cli._explain_session(args)
+    assert session.name == "lenet5 (untrained)" and session.input_shape == (1, 32, 32)
+    client = create_app(session).test_client()
+    assert client.get("/api/samples").get_json() == {"samples": []}
+    r = client.post("/api/predict", json={"sample": 0})
+    assert r.status_code == 404 and "no dataset test images" in r.get_json()["error"]
+    r = client.post("/api/predict", json=[[0.5] * 32] * 32)
+    assert r.status_code == 200 and len(r.get_json()["top"]) == 5
