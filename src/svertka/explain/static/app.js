@@ -2,7 +2,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { model: null, layers: [], predicting: false, again: false, picked: null };
+const state = { model: null, layers: [], predicting: false, again: false, picked: null,
+                fieldSeq: 0 };
 
 function say(text) { $("message").textContent = text || ""; }
 
@@ -150,9 +151,11 @@ async function showActivations() {
 }
 
 async function showField(u) {
+  const seq = ++state.fieldSeq;  // a newer click wins over a slower older answer
   try {
     const q = `layer=${encodeURIComponent(u.layer)}&c=${u.c}&i=${u.i}&j=${u.j}`;
     const f = await api(`/api/receptive-field?${q}`);
+    if (seq !== state.fieldSeq) return;
     const [, h, w] = state.model.input_shape;
     const sy = 224 / h, sx = 224 / w;
     const t = f.theoretical;
@@ -224,7 +227,7 @@ function setupDrawing() {
 }
 
 // ---------------------------------------------------------------- convolution explorer
-const cx = { frame: 0, timer: null, geo: null };
+const cx = { frame: 0, timer: null, geo: null, seq: 0 };
 
 function cxValues() {
   const v = {};
@@ -240,15 +243,18 @@ async function cxUpdate() {
   const v = cxValues();
   const q = `input=${v.input}&kernel=${v.kernel}&stride=${v.stride}&padding=${v.padding}` +
     `&dilation=${v.dilation}&transposed=${v.transposed ? 1 : 0}`;
+  const seq = ++cx.seq;  // answers can arrive out of order: only the newest one is shown
+  cxGeometry(v);
   try {
     const r = await api(`/api/conv-arith?${q}`);
+    if (seq !== cx.seq) return;
     $("cx-output").textContent = r.output;
     $("cx-formula").textContent = r.formula;
   } catch (e) {
+    if (seq !== cx.seq) return;
     $("cx-output").textContent = "-";
     $("cx-formula").textContent = e.message;
   }
-  cxGeometry(v);
 }
 
 // The grid the window slides over: the padded input (convolution), or, for a transposed
