@@ -55,6 +55,7 @@ LAYERS = [
     ("optim/data", ["svertka.optim", "svertka.data", "svertka.utils", "svertka.serialization",
                     "svertka"]),
     ("tools", ["svertka.models", "svertka.analysis", "svertka.vision", "svertka.viz",
+               "svertka.explain",
                "svertka.train", "svertka.bench", "svertka.onnx"]),
     ("cli", ["svertka.cli", "svertka.__main__"]),
 ]

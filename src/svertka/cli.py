@@ -977,6 +977,88 @@ def cmd_export(args):
     if info is not None and info.mean is not None:
         print(f"inputs are images in [0, 1] normalised as in training: mean {list(info.mean)}, "
               f"std {list(info.std)}")
+# ---------------------------------------------------------------------- explain
+def _explain_samples(dataset, data_dir, info, count=24):
+    """Up to ``count`` test images of a run's dataset, in [0, 1] (the recipe's normalisation
+    undone), with their labels; None when the dataset's files are not here."""
+    try:
+        _, test_set, _, _ = build_datasets(dataset, data_dir)
+    except CommandError:
+        return None
+    n = min(count, len(test_set))
+    items = [test_set[k] for k in range(n)]  # a few dozen images, read one by one
+    images = np.stack([np.asarray(x.numpy() if hasattr(x, "numpy") else x, np.float32)
+                       for x, _ in items])  # (N, C, H, W)
+    if info is not None and info.mean is not None:
+        c = images.shape[1]
+        images = images * np.asarray(info.std, np.float32).reshape(1, c, 1, 1) + np.asarray(
+            info.mean, np.float32).reshape(1, c, 1, 1)
+    return np.clip(images, 0, 1), np.asarray([int(y) for _, y in items])
+
+
+def _explain_session(args):
+    """The :class:`svertka.explain.Session` of ``svertka explain``'s arguments."""
+    from svertka import models
+    from svertka.explain.session import Session
+    from svertka.models import weights as W
+
+    if args.model is not None:
+        if args.target is not None:
+            raise CommandError("give a run/checkpoint or --model NAME, not both")
+        if args.model not in models.list_models():
+            raise CommandError(f"unknown model {args.model!r}; see 'svertka models'")
+        shape = tuple(models.model_info(args.model)["input_size"])
+        if args.weights is None:  # an untrained model: shapes, fields, the explorer
+            with user_errors(ValueError, what=f"model {args.model!r}"):
+                model = models.get_model(args.model)
+            return Session(model, shape, [str(i) for i in range(_num_outputs(model, shape))],
+                           name=f"{args.model} (untrained)")
+        with user_errors(what=f"--weights {args.weights}"):  # a bad name or file, no network
+            chosen = W.resolve(args.model, args.weights)
+            model = models.get_model(args.model, weights=chosen)
+        if isinstance(chosen, W.Weights):
+            t = chosen.transforms()
+            return Session(model, (3, t.crop_size, t.crop_size), chosen.meta["categories"],
+                           name=f"{args.model} ({args.weights})", mean=t.mean, std=t.std,
+                           preprocess=t)
+        return Session(model, shape, [str(i) for i in range(_num_outputs(model, shape))],
+                       name=f"{args.model} ({args.weights})")
+    if args.weights is not None:
+        raise CommandError("--weights needs --model (the zoo model the weights are for)")
+    if args.target is None:
+        raise CommandError("give a run folder or checkpoint of 'svertka train', or --model NAME")
+    if args.target.endswith(".onnx"):
+        raise CommandError(f"{args.target}: ONNX models are not supported by explain; give a "
+                           f"checkpoint of 'svertka train' or --model NAME")
+    state, config, models = _load_run(args.target)
+    classes, shape = config["classes"], tuple(config["input_shape"])
+    model = _model_of_run(models, state, config, len(classes), shape, args.target)
+    info = DATASETS.get(config["dataset"])
+    return Session(model, shape, classes, name=f"{config['model']} on {config['dataset']}",
+                   mean=info.mean if info else None, std=info.std if info else None,
+                   samples=_explain_samples(config["dataset"], config.get("data_dir"), info),
+                   dataset=config["dataset"])
+
+
+def _num_outputs(model, shape):
+    import svertka
+
+    with svertka.no_grad():
+        return int(np.prod(model.eval()(svertka.zeros(1, *shape)).shape[1:]))
+
+
+def cmd_explain(args):
+    if not 0 <= args.port <= 65535:
+        raise CommandError(f"--port must be in 0..65535, got {args.port}")
+    try:
+        import flask  # noqa: F401
+    except ImportError:
+        raise CommandError("explain needs Flask: pip install 'svertka[web]'") from None
+    session = _explain_session(args)
+    from svertka.explain.app import serve
+
+    with user_errors(OSError, what=f"cannot listen on {args.host}:{args.port}"):
+        serve(session, args.host, args.port)
     return 0
 
 
@@ -1116,6 +1198,22 @@ def build_parser():
     p.add_argument("--dynamic-batch", dest="dynamic_batch", action="store_true",
                    help="let the batch size vary (default: batch 1)")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("explain", help="explore a model in the browser: layers, feature maps, "
+                                       "receptive fields, convolution arithmetic",
+                       description="Serve a local web page (and a JSON API) to see inside a "
+                                   "model: draw or upload an input, see the top-5 prediction, "
+                                   "every layer's feature maps, a unit's receptive field, the "
+                                   "first layer's kernels and a convolution explorer. Needs "
+                                   "svertka[web].")
+    p.add_argument("target", nargs="?", default=None,
+                   help="a run folder or .svk checkpoint of 'svertka train'")
+    p.add_argument("--model", help="a zoo model of 'svertka models' instead (untrained "
+                                   "unless --weights)")
+    p.add_argument("--weights", help="with --model: a weights name or file")
+    p.add_argument("--port", type=int, default=8000, help="default 8000 (0: a free port)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.set_defaults(func=cmd_explain)
     return parser
 
 
