@@ -20,6 +20,10 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test n
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
+if not (CHROMIUM and DRIVER) and os.environ.get("CI") == "true":
+    # .ci/run installs them: in CI a missing browser is a broken set-up, not a reason to skip
+    pytest.fail("CI has no chromium/chromedriver: .ci/run should have installed them",
+                pytrace=False)
 if not (CHROMIUM and DRIVER):
     pytest.skip("the browser test needs Debian's chromium and chromium-driver "
                 "(apt-get install chromium chromium-driver)", allow_module_level=True)
