@@ -128,6 +128,28 @@ def save_activation_maps(model, x, layer_name, path, max_maps=64):
     return viz._save(fig, path)
 
 
+def _backward_from_class_scores(fn, scores, target):
+    """Back-propagate one-hot gradients of the class scores ``(N, classes)`` from ``target``
+    (class indices, one or one per image; default: each image's top class)."""
+    import svertka
+
+    if scores.ndim != 2:
+        raise V.error(fn, f"the model must return class scores (N, classes), got shape "
+                          f"{tuple(scores.shape)}")
+    n, k = scores.shape
+    s = scores.detach().numpy()
+    if target is None:
+        t = s.argmax(axis=1)
+    else:
+        t = np.broadcast_to(np.asarray(target), (n,))
+        if t.dtype.kind not in "iu" or (t < 0).any() or (t >= k).any():
+            raise V.error(fn, f"target must be class indices in [0, {k}), got "
+                              f"target={target!r}")
+    gy = np.zeros_like(s)
+    gy[np.arange(n), t] = 1
+    scores.backward(svertka.tensor(gy))
+
+
 def saliency_map(model, x, target=None):
     """Gradient saliency (Simonyan et al. 2014): ``|d score_target / d x|``, the largest over
     the channels, per input pixel.
@@ -152,7 +174,6 @@ def saliency_map(model, x, target=None):
         >>> s.shape, bool((s >= 0).all())
         ((8, 8), True)
     """
-    import svertka
     from svertka.autograd import grad_mode
 
     fn = "saliency_map"
@@ -164,21 +185,7 @@ def saliency_map(model, x, target=None):
     try:
         with grad_mode.enable_grad():
             scores = model(xb)
-            if scores.ndim != 2:
-                raise V.error(fn, f"the model must return class scores (N, classes), got shape "
-                                  f"{tuple(scores.shape)}")
-            n, k = scores.shape
-            s = scores.detach().numpy()
-            if target is None:
-                t = s.argmax(axis=1)
-            else:
-                t = np.broadcast_to(np.asarray(target), (n,))
-                if t.dtype.kind not in "iu" or (t < 0).any() or (t >= k).any():
-                    raise V.error(fn, f"target must be class indices in [0, {k}), got "
-                                      f"target={target!r}")
-            gy = np.zeros_like(s)
-            gy[np.arange(n), t] = 1
-            scores.backward(svertka.tensor(gy))
+            _backward_from_class_scores(fn, scores, target)
     finally:
         model.train(was)
     sal = np.abs(xb.grad.numpy()).max(axis=1)

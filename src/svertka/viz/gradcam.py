@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from svertka import _validate as V
-from svertka.viz.activations import _batch, _named, _unbatched_hint
+from svertka.viz.activations import _backward_from_class_scores, _batch, _named, _unbatched_hint
 
 __all__ = ["grad_cam", "save_grad_cam", "default_cam_layer"]
 
@@ -83,21 +83,8 @@ def grad_cam(model, x, layer_name, target=None):
             scores = model(xb)
             if not acts:
                 raise V.error(fn, f"module {layer_name!r} was not called in the forward pass")
-            if scores.ndim != 2:
-                raise V.error(fn, f"the model must return class scores (N, classes), got shape "
-                                  f"{tuple(scores.shape)}")
-            n, k = scores.shape
-            s = scores.detach().numpy()
-            if target is None:
-                t = s.argmax(axis=1)
-            else:
-                t = np.broadcast_to(np.asarray(target), (n,))
-                if t.dtype.kind not in "iu" or (t < 0).any() or (t >= k).any():
-                    raise V.error(fn, f"target must be class indices in [0, {k}), got "
-                                      f"target={target!r}")
-            gy = np.zeros_like(s)
-            gy[np.arange(n), t] = 1
-            scores.backward(svertka.tensor(gy))
+            _backward_from_class_scores(fn, scores, target)
+            n = scores.shape[0]
     finally:
         handle.remove()
         model.train(was)
