@@ -977,6 +977,9 @@ def cmd_export(args):
     if info is not None and info.mean is not None:
         print(f"inputs are images in [0, 1] normalised as in training: mean {list(info.mean)}, "
               f"std {list(info.std)}")
+    return 0
+
+
 # ---------------------------------------------------------------------- explain
 def _explain_samples(dataset, data_dir, info, count=24):
     """Up to ``count`` test images of a run's dataset, in [0, 1] (the recipe's normalisation
