@@ -1051,6 +1051,7 @@ def _num_outputs(model, shape):
 
 
 def cmd_explain(args):
+    """``svertka explain``: serve the page and JSON API that look inside a model."""
     if not 0 <= args.port <= 65535:
         raise CommandError(f"--port must be in 0..65535, got {args.port}")
     try:
@@ -1201,6 +1202,7 @@ def build_parser():
     p.add_argument("--dynamic-batch", dest="dynamic_batch", action="store_true",
                    help="let the batch size vary (default: batch 1)")
     p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("explain", help="explore a model in the browser: layers, feature maps, "
                                        "receptive fields, convolution arithmetic",
                        description="Serve a local web page (and a JSON API) to see inside a "
