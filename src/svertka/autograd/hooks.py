@@ -148,6 +148,25 @@ def _identity_fn():
 _IDENTITY = []
 
 
+def _run_replacing(hooks, call, grads, n_wrapped, who, what, only):
+    """Run module backward (pre-)hooks in order; each may return replacements for ``grads``
+    (a tuple of the same length). Replacing is refused where several tensors were wrapped:
+    each is its own graph node, so a replacement could not reach the others."""
+    for hook in list(hooks):
+        result = call(hook, grads)
+        if result is None:
+            continue
+        result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+        if len(result) != len(grads):
+            raise RuntimeError(f"{who} returned an invalid number of {what}, got "
+                               f"{len(result)}, but expected {len(grads)}")
+        if n_wrapped > 1 and any(r is not g for r, g in zip(result, grads)):
+            raise RuntimeError(f"{who.split(':')[0]}: replacing {what} is supported only for "
+                               f"{only}")
+        grads = result
+    return grads
+
+
 class BackwardHook:
     """One forward call's backward hooks (``Module.register_full_backward_hook`` and
     ``register_full_backward_pre_hook``), as torch's ``torch.utils.hooks.BackwardHook``.
@@ -208,20 +227,11 @@ class BackwardHook:
         return tuple(wrapped)
 
     def _call_hooks(self, grad_inputs, i, n_wrapped):
-        for hook in list(self.hooks):
-            result = hook(self.module, grad_inputs, self.grad_outputs)
-            if result is None:
-                continue
-            result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
-            if len(result) != len(grad_inputs):
-                raise RuntimeError(f"register_full_backward_hook: backward hook returned an "
-                                   f"invalid number of grad_input, got {len(result)}, but "
-                                   f"expected {len(grad_inputs)}")
-            if n_wrapped > 1 and any(r is not g for r, g in zip(result, grad_inputs)):
-                raise RuntimeError("register_full_backward_hook: replacing grad_input is "
-                                   "supported only for modules with one tensor input that "
-                                   "requires grad (svertka's graph nodes have one output)")
-            grad_inputs = result
+        grad_inputs = _run_replacing(
+            self.hooks, lambda hook, g: hook(self.module, g, self.grad_outputs), grad_inputs,
+            n_wrapped, "register_full_backward_hook: backward hook", "grad_input",
+            "modules with one tensor input that requires grad (svertka's graph nodes have "
+            "one output)")
         self.grad_outputs = None
         return grad_inputs[i]
 
@@ -256,21 +266,10 @@ class BackwardHook:
         return type(values)(wrapped)
 
     def _call_pre_hooks(self, grads, j, n_wrapped):
-        grad_outputs = tuple(grads)
-        for hook in list(self.pre_hooks):
-            result = hook(self.module, grad_outputs)
-            if result is None:
-                continue
-            result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
-            if len(result) != len(grad_outputs):
-                raise RuntimeError(f"register_full_backward_pre_hook: backward pre hook "
-                                   f"returned an invalid number of grad_output, got "
-                                   f"{len(result)}, but expected {len(grad_outputs)}")
-            if n_wrapped > 1 and any(r is not g for r, g in zip(result, grad_outputs)):
-                raise RuntimeError("register_full_backward_pre_hook: replacing grad_output "
-                                   "is supported only for modules with one output that "
-                                   "receives a gradient")
-            grad_outputs = result
+        grad_outputs = _run_replacing(
+            self.pre_hooks, lambda hook, g: hook(self.module, g), tuple(grads), n_wrapped,
+            "register_full_backward_pre_hook: backward pre hook", "grad_output",
+            "modules with one output that receives a gradient")
         self.grad_outputs = grad_outputs
         if self.input_index is None:
             # no input requires grad: the hooks are called now, with None for each input
