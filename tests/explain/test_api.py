@@ -223,6 +223,88 @@ def test_receptive_field_rejects_bad_query(client, query, words):
     assert r.status_code == 400 and words in r.get_json()["error"]
 
 
+def _digit_input():
+    """A fixed 8x8 input in [0, 1] and its normalised batch, as the digits' recipe makes it."""
+    arr = np.random.default_rng(2).random((8, 8)).astype(np.float32)
+    return arr, ((arr - 0.3055) / 0.3759)[None, None]
+
+
+def test_explain_saliency_matches_viz_saliency_map(client, session):
+    from svertka.viz import saliency_map
+
+    arr, x = _digit_input()
+    r = client.post("/api/explain?method=saliency&target=3", json=arr.tolist())
+    assert r.status_code == 200
+    out = r.get_json()
+    want = saliency_map(session.model, svertka.tensor(x), target=3)[0]
+    want = want / want.max()
+    heat = np.asarray(out["heat"])
+    assert out["method"] == "saliency" and out["target"] == 3 and out["class"] == "3"
+    assert out["shape"] == [8, 8] and heat.shape == (8, 8)
+    assert heat.min() >= 0 and heat.max() == 1.0
+    np.testing.assert_allclose(heat, want, atol=1e-4)  # the JSON rounds to 4 decimals
+    img = Image.open(io.BytesIO(base64.b64decode(out["png"])))
+    assert img.size == (8, 8)
+
+
+def test_explain_gradcam_matches_viz_grad_cam_at_default_and_given_layer(client, session):
+    from svertka.viz import grad_cam
+
+    arr, x = _digit_input()
+    for query, layer, target in (("method=gradcam", "features.3", None),
+                                 ("method=gradcam&layer=features.0&target=7", "features.0", 7)):
+        out = client.post(f"/api/explain?{query}", json=arr.tolist()).get_json()
+        want = grad_cam(session.model, svertka.tensor(x), layer, target=target)[0]
+        assert out["layer"] == layer and out["shape"] == [8, 8]
+        assert want.max() > 0  # a map with something in it
+        np.testing.assert_allclose(np.asarray(out["heat"]), want, atol=1e-4)
+    assert client.get("/api/model").get_json()["cam_layer"] == "features.3"
+
+
+def test_explain_without_body_uses_last_input_and_top1_class(client, session):
+    from svertka.viz import saliency_map
+
+    arr, x = _digit_input()
+    top = client.post("/api/predict", json=arr.tolist()).get_json()["top"][0]
+    client.post("/api/explain", json=np.zeros((8, 8)).tolist())  # does not replace the input
+    out = client.get("/api/explain").get_json()
+    assert out["method"] == "saliency" and out["target"] == top["index"]
+    want = saliency_map(session.model, svertka.tensor(x))[0]  # default target: the top class
+    np.testing.assert_allclose(np.asarray(out["heat"]), want / want.max(), atol=1e-4)
+
+
+@pytest.mark.parametrize("query, status, words", [
+    ("method=lime", 400, "method must be saliency or gradcam, got method='lime'"),
+    ("target=10", 400, "target must be in 0..9, got target=10"),
+    ("target=-1", 400, "target must be in 0..9, got target=-1"),
+    ("target=two", 400, "target must be an int, got target='two'"),
+    ("method=gradcam&layer=nope", 404, "no layer named 'nope'"),
+    ("method=gradcam&layer=classifier.1", 400, "has no spatial output"),
+    ("method=saliency&layer=features.0", 400, "layer applies to method=gradcam only"),
+    ("method=saliency&path=/etc/passwd", 400, "unknown parameters: path"),
+], ids=["method", "target-high", "target-negative", "target-text", "layer-unknown",
+        "layer-not-spatial", "layer-with-saliency", "unknown-parameter"])
+def test_explain_rejects_bad_query_with_json_message(client, query, status, words):
+    client.post("/api/predict", json=[[0.0] * 8] * 8)
+    for r in (client.get(f"/api/explain?{query}"),
+              client.post(f"/api/explain?{query}", json=[[0.5] * 8] * 8)):
+        assert r.status_code == status and words in r.get_json()["error"]
+        assert "Traceback" not in r.get_data(as_text=True)
+
+
+def test_explain_rejects_bad_body_and_missing_input(client, checkpoint):
+    r = client.post("/api/explain", data=b"hello", content_type="application/octet-stream")
+    assert r.status_code == 415 and "not a PNG or JPEG" in r.get_json()["error"]
+    r = client.post("/api/explain", json=[[0.5] * 7] * 8)
+    assert r.status_code == 422 and "shape (8, 7)" in r.get_json()["error"]
+    r = client.post("/api/explain", data=b"", content_type="image/png")
+    assert r.status_code == 400 and "no body" in r.get_json()["error"]
+    args = cli.build_parser().parse_args(["explain", checkpoint])
+    fresh = create_app(cli._explain_session(args)).test_client()
+    r = fresh.get("/api/explain?method=gradcam")
+    assert r.status_code == 409 and "POST one to /api/predict" in r.get_json()["error"]
+
+
 @pytest.mark.parametrize("query, want", [
     ("input=7&kernel=3&stride=2&padding=1", 4),
     ("input=224&kernel=11&stride=4&padding=2", 55),
@@ -250,7 +332,7 @@ def test_conv_arith_rejects_bad_query(client, words, query):
 
 def test_page_and_static_files_are_served_from_package(client):
     page = client.get("/").get_data(as_text=True)
-    for hook in ("draw-canvas", "prediction", "conv-explorer", "output-size"):
+    for hook in ("draw-canvas", "prediction", "conv-explorer", "output-size", "saliency"):
         assert f'data-testid="{hook}"' in page
     assert "http://" not in page and "https://" not in page  # no CDN
     assert client.get("/static/app.js").status_code == 200

@@ -37,6 +37,13 @@ from svertka import cli  # noqa: E402
 from svertka.explain.app import create_app  # noqa: E402
 
 STALE_DELAY = 0.5  # seconds
+# the pixels of a canvas that are not grey (R, G, B not all equal)
+COLOURED_PIXELS = """
+const c = arguments[0], d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+let n = 0;
+for (let k = 0; k < d.length; k += 4) if (d[k] !== d[k + 1] || d[k + 1] !== d[k + 2]) n++;
+return n;
+"""
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +96,8 @@ def _wait(driver, cond, what):
     return WebDriverWait(driver, 60).until(cond, message=f"the page never showed {what}")
 
 
-def test_page_draws_predicts_outlines_field_and_explores_convolution(server, browser):
+def test_page_draws_predicts_overlays_saliency_outlines_field_and_explores_convolution(
+        server, browser):
     url, session = server
     d = browser
     d.get(url)
@@ -105,6 +113,15 @@ def test_page_draws_predicts_outlines_field_and_explores_convolution(server, bro
     _wait(d, lambda d: d.execute_script("return document.body.dataset.busy") == "0"
           and pred.text.split() and pred.text.split()[0] in session.classes, "a prediction")
     assert pred.text.split()[0] in session.classes
+
+    # the class's saliency is drawn over the input: the input is grey, the heat map coloured
+    overlay = d.find_element(By.CSS_SELECTOR, '[data-testid="saliency"]')
+    assert overlay.is_displayed() and overlay.get_attribute("data-method") == "saliency"
+    assert d.execute_script(COLOURED_PIXELS, overlay) > 0
+    d.find_element(By.CSS_SELECTOR, 'input[name="xp-method"][value="gradcam"]') \
+        .find_element(By.XPATH, "..").click()
+    _wait(d, lambda d: overlay.get_attribute("data-method") == "gradcam", "a Grad-CAM map")
+    assert "Grad-CAM" in d.find_element(By.ID, "xp-text").text
 
     box = d.find_element(By.CSS_SELECTOR, '[data-testid="receptive-field"]')
     assert not box.is_displayed()

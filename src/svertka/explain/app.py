@@ -8,12 +8,17 @@ files served from inside the package.
 Endpoints (all answers JSON; an error is ``{"error": message}`` with a 4xx status):
 
 * ``GET /api/model``: the model's name, input shape, classes, layers (``analysis.summary``:
-  name, type, output shape, params, MACs, receptive field, jump, start) and first-layer kernels;
+  name, type, output shape, params, MACs, receptive field, jump, start), first-layer kernels
+  and Grad-CAM's default layer (``cam_layer``);
 * ``GET /api/samples``: the dataset's test images to pick from (PNG, label);
 * ``POST /api/predict``: body PNG/JPEG bytes, a JSON array ``(H, W)`` or ``(C, H, W)`` in
   [0, 1], ``{"image": array}`` or ``{"sample": k}``; answers the top-5 classes;
 * ``GET /api/activations?layer=NAME[&format=array]``: the feature maps of the last input;
 * ``GET /api/receptive-field?layer=NAME&c=&i=&j=``: theoretical and effective field of a unit;
+* ``GET /api/explain?method=saliency|gradcam&target=K&layer=NAME``: the heat map (input's
+  size, values in [0, 1]) of the pixels behind class ``K`` (default the top-1) for the last
+  input: saliency ``|d score / d input|`` or Grad-CAM at ``layer`` (default the last
+  convolution); ``POST`` with a body as for ``/api/predict`` explains that input instead;
 * ``GET /api/conv-arith?input=&kernel=&stride=&padding=&dilation=&transposed=``: output size.
 
 No endpoint takes a path: the server reads only the model it was started with and its own
@@ -87,6 +92,15 @@ def create_app(session):
             raise RequestError(f"missing query values: {', '.join(missing)} "
                                f"(?layer=NAME&c=0&i=0&j=0)")
         return jsonify(session.receptive_field(a["layer"], a["c"], a["i"], a["j"]))
+
+    @app.route("/api/explain", methods=["GET", "POST"])
+    def explain():
+        body = request.get_data(cache=False) if request.method == "POST" else None
+        if request.method == "POST" and not body:
+            raise RequestError("the request has no body: POST an input as to /api/predict, "
+                               "or GET /api/explain to explain the last input")
+        return jsonify(session.explain(request.args.to_dict(), body,
+                                       request.content_type or ""))
 
     @app.get("/api/conv-arith")
     def conv_arithmetic():

@@ -110,7 +110,7 @@ class Session:
     # ------------------------------------------------------------------ the model
     def model_info(self):
         """``/api/model``: the model, its layers (from ``analysis.summary``), first-layer
-        kernels and what inputs the page can offer."""
+        kernels, Grad-CAM's default layer and what inputs the page can offer."""
         keys = ("name", "type", "output_shape", "params", "macs", "receptive_field", "jump",
                 "start")
         layers = [dict({k: r[k] for k in keys}, spatial=len(r["output_shape"]) == 4)
@@ -119,8 +119,15 @@ class Session:
                 "classes": self.classes, "layers": layers,
                 "total_params": self.summary["total_params"],
                 "total_macs": self.summary["total_macs"], "kernels": self._kernels(),
+                "cam_layer": self._cam_layer(),
                 "samples": 0 if self.samples is None else len(self.samples[1]),
                 "max_upload_bytes": MAX_UPLOAD_BYTES}
+
+    def _cam_layer(self):
+        from svertka.viz import default_cam_layer
+
+        name = default_cam_layer(self.model)
+        return name if name in self._rows else None
 
     def _kernels(self):
         from svertka.viz import first_conv_weight
@@ -264,6 +271,70 @@ class Session:
         return {"top": [{"index": int(i), "class": names[int(i)],
                          "probability": float(probs[i])} for i in top],
                 "input_png": png_b64(raw[0] if raw.shape[0] == 1 else raw.transpose(1, 2, 0))}
+
+    # ------------------------------------------------------------------ class evidence
+    def explain(self, query, body=None, content_type=""):
+        """``/api/explain``: which input pixels drove the score of one class, as a heat map of
+        the input's spatial size with values in [0, 1].
+
+        ``query`` holds the request's query values: ``method`` (``saliency``, the default:
+        :func:`svertka.viz.saliency_map` divided by its largest value; or ``gradcam``:
+        :func:`svertka.viz.grad_cam`), ``target`` (a class index; default the top-1 class) and,
+        for ``gradcam`` only, ``layer`` (a layer with spatial output; default the last
+        convolution, :func:`svertka.viz.default_cam_layer`). The input is ``body`` (anything
+        ``/api/predict`` reads; it does not become the last input) or, without a body, the last
+        input. The heat map is rounded to 4 decimals (JSON size) and also sent as a PNG.
+        """
+        import svertka
+        from svertka.viz import grad_cam, saliency_map
+
+        known = {"method", "target", "layer"}
+        unknown = sorted(set(query) - known)
+        if unknown:
+            raise RequestError(f"unknown parameters: {', '.join(unknown)}; use "
+                               f"{', '.join(sorted(known))}")
+        method = str(query.get("method") or "saliency").lower()
+        if method not in ("saliency", "gradcam"):
+            raise RequestError(f"method must be saliency or gradcam, got method={method!r}")
+        layer = query.get("layer") or None
+        if method == "saliency" and layer is not None:
+            raise RequestError("layer applies to method=gradcam only (saliency is the gradient "
+                               "with respect to the input)")
+        if method == "gradcam":
+            if layer is None:
+                layer = self._cam_layer()
+                if layer is None:
+                    raise RequestError("the model has no convolution for Grad-CAM to use; give "
+                                       "a layer with spatial output: ?layer=NAME")
+            row = self._layer(layer)
+            if len(row["output_shape"]) != 4:
+                raise RequestError(f"layer {layer!r} has no spatial output (shape "
+                                   f"{row['output_shape']}); Grad-CAM needs a convolution or "
+                                   f"pooling layer")
+        x = self.decode(body, content_type)[1] if body else self._last_input()[1]
+        with self._lock:
+            with svertka.no_grad():
+                scores = self.model(svertka.tensor(x)).numpy()[0]  # (classes,)
+            if query.get("target") in (None, ""):
+                target = int(np.argmax(scores))
+            else:
+                target = _int_arg("target", query["target"], 0, scores.shape[0] - 1)
+            try:
+                if method == "saliency":
+                    heat = saliency_map(self.model, x, target)[0]  # (H, W)
+                    peak = float(heat.max())
+                    heat = heat / peak if peak > 0 else heat
+                else:
+                    heat = grad_cam(self.model, x, layer, target)[0]  # (H, W), in [0, 1]
+            except ValueError as e:  # a model whose output is not class scores
+                raise RequestError(f"cannot explain this model: {e}", 422) from None
+            finally:
+                self.model.zero_grad()
+        heat = np.asarray(heat, dtype=np.float64)
+        names = self.classes + [str(i) for i in range(len(self.classes), scores.shape[0])]
+        return {"method": method, "target": target, "class": names[target],
+                "layer": layer, "shape": list(heat.shape),
+                "heat": np.round(heat, 4).tolist(), "png": png_b64(heat)}
 
     def _layer(self, layer):
         if layer is None or layer == "":

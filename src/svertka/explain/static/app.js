@@ -3,7 +3,7 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { model: null, layers: [], predicting: false, again: false, picked: null,
-                fieldSeq: 0 };
+                fieldSeq: 0, input: null, explainSeq: 0 };
 
 function say(text) { $("message").textContent = text || ""; }
 
@@ -54,6 +54,7 @@ async function loadModel() {
       $("kernels").append(img);
     }
   }
+  setupExplanation(m);
   const canDraw = m.input_shape[0] === 1;
   $("draw").hidden = !canDraw;
   $("clear").hidden = !canDraw;
@@ -81,6 +82,8 @@ async function predict(body, type) {
     const p = await api("/api/predict", { method: "POST", body, headers: { "Content-Type": type } });
     say("");
     showPrediction(p);
+    state.input = await imageOf(p.input_png);
+    await showExplanation();
     await showActivations();
     if (state.picked) await showField(state.picked);
   } catch (e) {
@@ -174,6 +177,83 @@ async function showField(u) {
   } catch (e) {
     say(e.message);
   }
+}
+
+// ---------------------------------------------------------------- saliency and Grad-CAM
+function imageOf(b64) {
+  const img = new Image();
+  img.src = pngSrc(b64);
+  return img.decode().then(() => img);
+}
+
+function setupExplanation(m) {
+  m.classes.forEach((name, k) => {
+    const o = document.createElement("option");
+    o.value = k;
+    o.textContent = `${k}: ${name}`;
+    $("xp-target").append(o);
+  });
+  const spatial = m.layers.filter((l) => l.spatial).map((l) => l.name);
+  for (const name of spatial) {
+    const o = document.createElement("option");
+    o.value = o.textContent = name;
+    $("xp-layer").append(o);
+  }
+  $("xp-layer").value = m.cam_layer || spatial[spatial.length - 1] || "";
+  const gradcam = document.querySelector('input[name="xp-method"][value="gradcam"]');
+  gradcam.disabled = spatial.length === 0;
+  const again = () => { if (state.input) showExplanation(); };
+  document.querySelectorAll('input[name="xp-method"]').forEach((r) => r.addEventListener("change", again));
+  $("xp-target").addEventListener("change", again);
+  $("xp-layer").addEventListener("change", again);
+}
+
+async function showExplanation() {
+  const seq = ++state.explainSeq;  // a newer input or choice wins over a slower older answer
+  const method = document.querySelector('input[name="xp-method"]:checked').value;
+  $("xp-layer-box").hidden = method !== "gradcam";
+  const q = new URLSearchParams({ method });
+  if ($("xp-target").value !== "") q.set("target", $("xp-target").value);
+  if (method === "gradcam" && $("xp-layer").value) q.set("layer", $("xp-layer").value);
+  try {
+    const e = await api(`/api/explain?${q}`);
+    if (seq !== state.explainSeq) return;
+    drawExplanation(e);
+  } catch (err) {
+    if (seq === state.explainSeq) say(err.message);
+  }
+}
+
+// jet: dark blue (0), cyan, yellow, dark red (1); the legend's CSS gradient has the same stops
+function jet(v) {
+  const c = (t) => Math.round(255 * Math.max(0, Math.min(1, 1.5 - Math.abs(4 * v - t))));
+  return [c(3), c(2), c(1)];
+}
+
+function drawExplanation(e) {
+  const cv = $("xp-canvas"), ctx = cv.getContext("2d");
+  const [h, w] = e.shape;
+  const small = document.createElement("canvas");
+  small.width = w;
+  small.height = h;
+  const heat = small.getContext("2d").createImageData(w, h);
+  e.heat.forEach((row, i) => row.forEach((v, j) => {
+    const k = 4 * (i * w + j);
+    [heat.data[k], heat.data[k + 1], heat.data[k + 2]] = jet(v);
+    heat.data[k + 3] = Math.round(230 * v);  // zero evidence stays transparent
+  }));
+  small.getContext("2d").putImageData(heat, 0, 0);
+  ctx.imageSmoothingEnabled = false;  // one square per input pixel, as in the input view
+  ctx.fillStyle = "#000";
+  ctx.fillRect(0, 0, cv.width, cv.height);
+  if (state.input) ctx.drawImage(state.input, 0, 0, cv.width, cv.height);
+  ctx.drawImage(small, 0, 0, cv.width, cv.height);
+  cv.dataset.method = e.method;
+  cv.dataset.target = e.target;
+  $("xp-text").textContent = e.method === "saliency"
+    ? `saliency of class ${e.class}: |d score / d pixel|, scaled to its largest value`
+    : `Grad-CAM of class ${e.class} at ${e.layer}: where that layer's maps hold the ` +
+      "class's evidence, upsampled to the input";
 }
 
 // ---------------------------------------------------------------- drawing and upload
