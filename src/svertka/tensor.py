@@ -68,10 +68,12 @@ def _float_binary(fn, a, b, name):
 
 def _in_place(name):
     """The method ``<name>_`` (``x.relu_()``): ``self`` overwritten by ``self.<name>()``."""
-    def method(self):
-        return self._set_from(getattr(self, name)(), f"{name}_")
+    fn = f"{name}_"
 
-    method.__name__, method.__qualname__ = f"{name}_", f"Tensor.{name}_"
+    def method(self):
+        return self._set_from(getattr(self, name)(), fn)
+
+    method.__name__, method.__qualname__ = fn, f"Tensor.{fn}"
     method.__doc__ = f"In-place :meth:`{name}`; return self."
     return method
 
