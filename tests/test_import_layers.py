@@ -29,7 +29,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #   - the core layer of STYLE.md (ops/autograd/tensor) is split in its own order: autograd
 #     (Function, the engine) < ops (Function subclasses on ndarrays) < the tensor helpers that
 #     tensor.py is made from (``_tensor_str`` printing, ``_indexing``, ``_convert`` data to
-#     arrays, ``_tensor_ops`` the op bodies) < ``tensor`` itself. autograd makes Tensors,
+#     arrays, ``_tensor_ops`` the op bodies and free functions, ``_tensor_docs`` the docstrings
+#     of the rarer methods) < ``tensor`` itself. autograd makes Tensors,
 #     which is the one inherent ring.
 #   - ``_creation`` (the factories) and ``_functions`` (``svertka.exp(x)``...) build on Tensor:
 #     the tensor API, above tensor.py and below ``nn.functional``.
@@ -46,7 +47,7 @@ LAYERS = [
     ("autograd", ["svertka.autograd"]),
     ("ops", ["svertka.ops"]),
     ("tensor helpers", ["svertka._tensor_str", "svertka._indexing", "svertka._convert",
-                        "svertka._tensor_ops"]),
+                        "svertka._tensor_ops", "svertka._tensor_docs"]),
     ("tensor", ["svertka.tensor"]),
     ("tensor API", ["svertka._creation", "svertka._functions"]),
     ("distributed", ["svertka.distributed"]),

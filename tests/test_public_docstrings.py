@@ -15,8 +15,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import pydoc
+
+import pytest
 
 import svertka
+from svertka import _tensor_docs
 
 
 def _is_private(module_name: str) -> bool:
@@ -73,3 +77,25 @@ def _undocumented():
 def test_every_public_class_and_function_has_a_docstring():
     missing = _undocumented()
     assert not missing, f"{len(missing)} without a docstring:\n" + "\n".join(missing)
+
+
+def test_tensor_docs_are_the_methods_docstrings_in_help():
+    # the docstrings kept in _tensor_docs.py read as if written in tensor.py
+    for name, doc in _tensor_docs.DOCS.items():
+        assert inspect.getdoc(getattr(svertka.Tensor, name)) == inspect.cleandoc(doc), name
+    shown = pydoc.render_doc(svertka.Tensor.topk, renderer=pydoc.plaintext)
+    assert "Examples::" in shown and "svertka.tensor([1., 5., 3., 4.]).topk(2)" in shown
+
+
+def test_tensor_docs_attach_refuses_a_method_documented_twice():
+    def method(doc):
+        def f(self):
+            pass
+        f.__doc__ = doc
+        return f
+
+    methods = {name: method(None) for name in _tensor_docs.DOCS}
+    methods["topk"] = method("Documented in place.")
+    with pytest.raises(RuntimeError, match="Tensor.topk is documented in tensor.py and in "
+                                           "_tensor_docs.py"):
+        _tensor_docs.attach(type("Documented", (), methods))

@@ -164,6 +164,16 @@ def test_where_rejects_non_bool_condition():
         svertka.where(svertka.ones(3), svertka.ones(3), 0.0)
 
 
+def test_where_array_operand_keeps_its_dtype_against_a_number():
+    # a NumPy array operand (no Tensor on either side) promotes as a tensor of its dtype
+    cond = np.array([True, False, True])
+    x = np.arange(3, dtype=np.int32)
+    out = svertka.where(svertka.tensor(cond), x, 7)
+    expected = torch.where(torch.tensor(cond), torch.from_numpy(x), 7)
+    assert out.dtype == svertka.int32 and expected.dtype == torch.int32
+    assert out.tolist() == expected.tolist()
+
+
 # ---------------------------------------------------------------------- unary ops
 UNARY = [
     ("neg", lambda x: -x, None),
@@ -278,6 +288,11 @@ def test_matmul_float32_forward_matches_torch():
     s = svertka.tensor(a) @ svertka.tensor(b)
     assert s.dtype == svertka.float32
     assert_close(s, torch.tensor(a) @ torch.tensor(b), rtol=1e-4)
+
+
+def test_matmul_array_operand_matches_torch_grads():
+    a, b = _rand((3, 4), 23), _rand((4, 2), 24)
+    compare_with_torch(lambda x: svertka.matmul(x, b), lambda x: x @ torch.tensor(b), a)
 
 
 MATMUL_ERRORS = [

@@ -22,19 +22,22 @@ def result_dtype(a, b):
     ``float32 tensor * 2.0`` and ``float32 tensor + float64 0-d tensor`` stay float32, while an
     int tensor times a Python float becomes the default float dtype.
     """
-    def info(x):
-        if isinstance(x, TensorBase):
-            return x._data.dtype, (1 if x._data.ndim else 0)
-        if isinstance(x, bool):
-            return np.dtype(np.bool_), -1
-        if isinstance(x, numbers.Integral):
-            return np.dtype(np.int64), -1
-        if isinstance(x, numbers.Real):
-            return _dtype.get_default_dtype().np, -1
-        raise type_error("svertka", f"unsupported operand type {type(x).__name__}")
-
-    (da, pa), (db, pb) = info(a), info(b)
+    (da, pa), (db, pb) = dtype_priority(a), dtype_priority(b)
     return promote(da, pa, db, pb)
+
+
+def dtype_priority(x):
+    """``(NumPy dtype, priority)`` of an operand for :func:`promote`: a Tensor, or a Python
+    scalar (an ``int`` counts as int64, a ``float`` as the default dtype)."""
+    if isinstance(x, TensorBase):
+        return x._data.dtype, (1 if x._data.ndim else 0)
+    if isinstance(x, bool):
+        return np.dtype(np.bool_), -1
+    if isinstance(x, numbers.Integral):
+        return np.dtype(np.int64), -1
+    if isinstance(x, numbers.Real):
+        return _dtype.get_default_dtype().np, -1
+    raise type_error("svertka", f"unsupported operand type {type(x).__name__}")
 
 
 def promote(da, pa, db, pb):

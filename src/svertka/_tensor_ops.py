@@ -1,10 +1,11 @@
 """The bodies of Tensor's larger operations, shared by the method and the free function.
 
-``x.topk(2)`` and ``svertka.topk(x, 2)`` run :func:`topk` here; ``svertka.cat`` and
-``svertka.einsum`` live here too. This module sits below tensor.py and never imports it
-(tensor.py imports this module): it recognises tensors as :class:`~svertka._tensor_base.TensorBase`
-and makes new tensors only through ops (``Function.apply``). A non-differentiable result (indices,
-counts, draws) is returned as an ndarray, which the Tensor method wraps.
+``x.topk(2)`` and ``svertka.topk(x, 2)`` run :func:`topk` here; the free functions
+``svertka.cat``, ``matmul``, ``where``, ``maximum``, ``einsum``, ... live here too. This module
+sits below tensor.py and never imports it (tensor.py imports this module): it recognises tensors
+as :class:`~svertka._tensor_base.TensorBase` and makes new tensors only through ops
+(``Function.apply``). A non-differentiable result (indices, counts, draws) is returned as an
+ndarray, which the Tensor method wraps.
 """
 
 from __future__ import annotations
@@ -23,14 +24,23 @@ from svertka._indexing import (
     sort_indices,
     topk_indices,
 )
-from svertka._promotion import common_dtype, operand
+from svertka._promotion import (
+    check_broadcast,
+    common_dtype,
+    dtype_priority,
+    operand,
+    promote,
+    result_dtype,
+)
 from svertka._tensor_base import TensorBase
 from svertka._validate import check_dim, check_float_tensor, error, is_int, type_error
 from svertka.autograd.engine import run_backward
 from svertka.ops import movement as V
 from svertka.ops import reduce as R
+from svertka.ops.elementwise import Maximum, Minimum, Where
 from svertka.ops.indexing import Gather, IndexSelect, Scatter
 from svertka.ops.linalg import Einsum, Tri, parse_equation
+from svertka.ops.matmul import MatMul
 from svertka.ops.scan import Cumprod, Cumsum
 from svertka.random import get_rng
 
@@ -298,6 +308,14 @@ def chunk(tensor, chunks, dim=0):
 
 
 # ---------------------------------------------------------------------- sorting and selection
+class ValuesIndices(tuple):
+    """``(values, indices)`` of ``sort``, ``topk``, ``max(dim)``, ``min(dim)``, also by name
+    as in torch (the Tensor method wraps the index array)."""
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+
 def _take_sorted(x, idx, axis):
     """(values, indices) with values gathered from ``x`` at ``idx`` along ``axis``."""
     if x.ndim == 0:
@@ -447,6 +465,42 @@ def tri(x, diagonal, upper, fn):
 
 
 # ---------------------------------------------------------------------- products
+def _constant(array, np_dtype):
+    """An operand given as Python data or an ndarray (no Tensor), cast as a tensor of it
+    would be: the array itself when it has the dtype already."""
+    return array if array.dtype == np_dtype else array.astype(np_dtype)
+
+
+def matmul(input, other):
+    """Matrix product with torch's rules for 1-D operands and batch broadcasting.
+
+    Raises ``ValueError`` naming both shapes when the inner dimensions differ.
+    """
+    constant = not isinstance(other, TensorBase)
+    if constant:
+        other = np.asarray(other)
+    a, b = input.shape, other.shape
+    if len(a) == 0 or len(b) == 0:
+        raise error("matmul", f"both arguments need at least 1 dimension, got shapes "
+                              f"{tuple(a)} and {tuple(b)}")
+    k1 = a[-1]
+    k2 = b[0] if len(b) == 1 else b[-2]
+    if k1 != k2:
+        raise error("matmul", f"shapes {tuple(a)} and {tuple(b)} cannot be multiplied "
+                              f"({k1} != {k2})")
+    ba, bb = a[:-2], b[:-2]
+    try:
+        np.broadcast_shapes(ba, bb)
+    except ValueError:
+        raise error("matmul", f"batch dimensions of shapes {tuple(a)} and {tuple(b)} do not "
+                              f"broadcast") from None
+    if constant:  # promoted as a dimensioned tensor
+        dt = promote(*dtype_priority(input), other.dtype, 1)
+        return MatMul.apply(operand(input, dt), _constant(other, dt))
+    dt = result_dtype(input, other)
+    return MatMul.apply(operand(input, dt), operand(other, dt))
+
+
 def matrix_product(fn, a, b, nd):
     """``mm`` (``nd=2``) and ``bmm`` (``nd=3``): ``a @ b`` without broadcasting."""
     for name, t in (("input", a), ("mat2", b)):
@@ -509,6 +563,58 @@ def einsum(equation, *operands):
                                  f"does not match the previous size {sizes[c]}")
     dt = common_dtype(operands)
     return Einsum.apply(*(operand(t, dt) for t in operands), ins=ins, out=out)
+
+
+# ---------------------------------------------------------------------- elementwise
+def maximum(input, other):
+    """The elementwise maximum of ``input`` and ``other``, broadcasting; NaN propagates.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.maximum(svertka.tensor([1., 5.]), svertka.tensor([3., 2.]))
+        tensor([3., 5.])
+    """
+    check_broadcast("maximum", input, other)
+    dt = result_dtype(input, other)
+    return Maximum.apply(operand(input, dt), operand(other, dt))
+
+
+def minimum(input, other):
+    """The elementwise minimum of ``input`` and ``other``, broadcasting; NaN propagates.
+
+    Examples::
+
+        >>> import svertka
+        >>> svertka.minimum(svertka.tensor([1., 5.]), svertka.tensor([3., 2.]))
+        tensor([1., 2.])
+    """
+    check_broadcast("minimum", input, other)
+    dt = result_dtype(input, other)
+    return Minimum.apply(operand(input, dt), operand(other, dt))
+
+
+def where(condition, input, other):
+    """``condition ? input : other`` elementwise, with broadcasting; differentiable in both."""
+    cond = condition._data if isinstance(condition, TensorBase) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise type_error("where", f"condition must be a bool tensor, got dtype {cond.dtype}")
+    constant = not isinstance(input, TensorBase) and not isinstance(other, TensorBase)
+    if constant:
+        input = np.asarray(input)
+    check_broadcast("where", cond, input, other)
+    if constant:  # promoted as a tensor of the array's dtype
+        dt = promote(input.dtype, 1 if input.ndim else 0, *dtype_priority(other))
+        return Where.apply(cond, _constant(input, dt), operand(other, dt))
+    dt = result_dtype(input, other)
+    return Where.apply(cond, operand(input, dt), operand(other, dt))
+
+
+def isclose(x, other, rtol, atol, equal_nan):
+    """``Tensor.isclose``: the bool array of ``|x - other| <= atol + rtol * |other|``."""
+    b = other._data if isinstance(other, TensorBase) else other
+    check_broadcast("isclose", x, b)
+    return np.asarray(np.isclose(x._data, b, rtol, atol, equal_nan))
 
 
 # ---------------------------------------------------------------------- softmax

@@ -5,8 +5,9 @@ of them one line. What the methods are made of lives in modules below this one, 
 import it (they recognise a tensor as a ``TensorBase``): ``_tensor_base`` (``TensorBase``:
 shape, dtype, conversions), ``_promotion`` (torch's type promotion), ``_indexing`` (shapes and
 indices), ``_convert`` (Python data to arrays), ``_tensor_ops`` (the bodies of the larger
-operations, shared with the free functions ``svertka.cat``, ``svertka.topk``, ...),
-``_tensor_str`` (printing) and the ops.
+operations, shared with the free functions ``svertka.topk``, ..., and the free functions
+``matmul``, ``where``, ``maximum``, ``cat``, ...), ``_tensor_docs`` (the docstrings of the rarer
+methods), ``_tensor_str`` (printing) and the ops.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from svertka._promotion import check_broadcast as _check_broadcast
 from svertka._promotion import operand as _operand
 from svertka._promotion import result_dtype
 from svertka._tensor_base import Size, TensorBase
+from svertka._tensor_docs import attach as attach_docs
+from svertka._tensor_ops import matmul, maximum, minimum, where
 from svertka._tensor_str import format_tensor
-from svertka._validate import check_dim, error, is_int, type_error
+from svertka._validate import check_dim, error, is_int
 from svertka.autograd import grad_mode
 from svertka.autograd.hooks import node_hooks, register_hook
 from svertka.ops import activation as A
 from svertka.ops import elementwise as E
-from svertka.ops import matmul as M
 from svertka.ops import movement as V
 from svertka.ops import reduce as R
 
@@ -64,11 +66,16 @@ def _float_binary(fn, a, b, name):
     return fn.apply(_operand(a, dt), _operand(b, dt))
 
 
-class _MinMaxResult(tuple):
-    """``(values, indices)`` of ``max(dim)``/``min(dim)``, also by name as in torch."""
+def _in_place(name):
+    """The method ``<name>_`` (``x.relu_()``): ``self`` overwritten by ``self.<name>()``."""
+    fn = f"{name}_"
 
-    values = property(lambda self: self[0])
-    indices = property(lambda self: self[1])
+    def method(self):
+        return self._set_from(getattr(self, name)(), fn)
+
+    method.__name__, method.__qualname__ = fn, f"Tensor.{fn}"
+    method.__doc__ = f"In-place :meth:`{name}`; return self."
+    return method
 
 
 class Tensor(TensorBase):
@@ -239,26 +246,7 @@ class Tensor(TensorBase):
         """Whether this tensor was made inside ``svertka.inference_mode()``."""
         return getattr(self, "_inference", False)
 
-    def register_hook(self, hook):
-        """Register ``hook(grad) -> Tensor or None``, called with this tensor's gradient.
-
-        The hook runs each time a gradient with respect to this tensor is computed (the sum
-        of all contributions, before it is accumulated into a leaf's ``.grad`` or passed on);
-        a non-None return replaces the gradient. Works on leaves and non-leaves.
-
-        Returns:
-            A handle whose ``remove()`` unregisters the hook (also a context manager).
-
-        Examples::
-
-            >>> import svertka
-            >>> x = svertka.tensor([1.0, 2.0], requires_grad=True)
-            >>> h = x.register_hook(lambda g: g * 2)
-            >>> (x * 3).sum().backward()
-            >>> x.grad
-            tensor([6., 6.])
-            >>> h.remove()
-        """
+    def register_hook(self, hook):  # the docstring, with an example, is in _tensor_docs.py
         return register_hook(self, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
@@ -849,241 +837,85 @@ class Tensor(TensorBase):
         return minimum(self, other)
 
     # ------------------------------------------------------------------ more ops
+    # The rarer methods: one line each, their docstrings in _tensor_docs.py (attached below).
     def topk(self, k, dim=-1, largest=True, sorted=True):
-        """The ``k`` largest (or smallest) elements along ``dim``: ``(values, indices)``.
-
-        Args:
-            k: how many elements, ``0 <= k <= size of dim``.
-            dim: the dimension (default the last).
-            largest: the largest (default) or the smallest elements.
-            sorted: ignored: the elements always come in sorted order.
-
-        Shape:
-            input ``(*, n, *)``, values and indices ``(*, k, *)``; the gradient of the values
-            flows back to the picked positions.
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.tensor([1., 5., 3., 4.]).topk(2)
-            (tensor([5., 4.]), tensor([1, 3]))
-        """
         return _sorted(*O.topk(self, k, dim, largest))
 
     def sort(self, dim=-1, descending=False, stable=False):
-        """Sorted values along ``dim`` and their positions: ``(values, indices)``.
-
-        Args:
-            dim: the dimension (default the last).
-            descending: largest first.
-            stable: ignored: the sort is always stable (equal values keep their order).
-
-        NaN sorts as the largest value, as in torch.
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.tensor([3., 1., 2.]).sort(descending=True)
-            (tensor([3., 2., 1.]), tensor([0, 2, 1]))
-        """
         return _sorted(*O.sort(self, dim, descending))
 
     def argsort(self, dim=-1, descending=False, stable=False):
-        """The indices that sort ``self`` along ``dim`` (``sort(...)[1]``).
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.tensor([3., 1., 2.]).argsort()
-            tensor([1, 2, 0])
-        """
         return Tensor._make(O.argsort(self, dim, descending))
 
     def gather(self, dim, index):
-        """``out[i][j] = self[i][index[i][j]]`` (``dim=1``), as ``torch.gather``.
-
-        Args:
-            dim: the dimension indexed by ``index``.
-            index: an int tensor with as many dims as ``self``, no larger than ``self`` in the
-                other dims, values in ``[0, self.size(dim))``.
-
-        Shape:
-            output: ``index``'s shape.
-
-        Examples::
-
-            >>> import svertka
-            >>> x = svertka.tensor([[1., 2.], [3., 4.]])
-            >>> x.gather(1, svertka.tensor([[1, 1], [0, 1]]))
-            tensor([[2., 2.],
-                    [3., 4.]])
-        """
         return O.gather(self, dim, index)
 
     def scatter(self, dim, index, src=None, *, value=None, reduce=None):
-        """Out of place ``self[i][index[i][j]] = src[i][j]`` (``dim=1``).
-
-        Args:
-            dim, index: as in :meth:`gather`; ``index`` no larger than ``self`` and ``src``.
-            src: a tensor or a number (``value=`` also accepted).
-            reduce: ``None`` (replace) or ``'add'`` (as :meth:`scatter_add`).
-
-        Duplicate indices: one of the values wins, unspecified (as in torch). Gradients flow to
-        ``self`` (except the overwritten places) and to ``src``.
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.zeros(2, 3).scatter(1, svertka.tensor([[2], [0]]), 1.0)
-            tensor([[0., 0., 1.],
-                    [1., 0., 0.]])
-        """
         return O.scatter(self, dim, index, src, value, reduce)
 
     def scatter_add(self, dim, index, src):
-        """Out of place ``self[i][index[i][j]] += src[i][j]`` (``dim=1``); duplicates add up.
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.zeros(3).scatter_add(0, svertka.tensor([0, 2, 0]), svertka.ones(3))
-            tensor([2., 0., 1.])
-        """
         return O.scatter_add(self, dim, index, src)
 
     def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
-        """In-place :meth:`scatter` (``zeros.scatter_(1, labels[:, None], 1.0)`` one-hot)."""
         return self._set_from(self.scatter(dim, index, src, value=value, reduce=reduce),
                               "scatter_")
 
     def scatter_add_(self, dim, index, src):
-        """In-place :meth:`scatter_add`."""
         return self._set_from(self.scatter_add(dim, index, src), "scatter_add_")
 
     def index_select(self, dim, index):
-        """The slices ``index`` (a 0-D or 1-D int tensor) of ``self`` along ``dim``.
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.arange(6.).reshape(2, 3).index_select(1, svertka.tensor([2, 0]))
-            tensor([[2., 0.],
-                    [5., 3.]])
-        """
         return O.index_select(self, dim, index)
 
     def masked_fill_(self, mask, value):
-        """In-place :meth:`masked_fill`; return self."""
         return self._set_from(self.masked_fill(mask, value), "masked_fill_")
 
     def nonzero(self, *, as_tuple=False):
-        """The indices of the non-zero elements: ``(n, ndim)`` int64, or one 1-D tensor per
-        dim with ``as_tuple=True``. Not differentiable.
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.tensor([[0, 1], [2, 0]]).nonzero()
-            tensor([[0, 1],
-                    [1, 0]])
-        """
         return _wrap(O.nonzero(self, as_tuple))
 
     def cumsum(self, dim, *, dtype=None):
-        """Running sum along ``dim`` (integers and bools sum as int64, as in torch).
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.tensor([1., 2., 3.]).cumsum(0)
-            tensor([1., 3., 6.])
-        """
         return O.cumsum(self, dim, dtype)
 
     def cumprod(self, dim, *, dtype=None):
-        """Running product along ``dim``; the gradient is exact with zeros in the input.
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.tensor([1., 2., 0., 3.]).cumprod(0)
-            tensor([1., 2., 0., 0.])
-        """
         return O.cumprod(self, dim, dtype)
 
     def tril(self, diagonal=0):
-        """The lower triangle of the last two dims (elements with ``col - row <= diagonal``).
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.ones(2, 3).tril()
-            tensor([[1., 0., 0.],
-                    [1., 1., 0.]])
-        """
         return O.tri(self, diagonal, False, "tril")
 
     def triu(self, diagonal=0):
-        """The upper triangle of the last two dims (``col - row >= diagonal``)."""
         return O.tri(self, diagonal, True, "triu")
 
     def mm(self, mat2):
-        """Matrix product of 2-D tensors ``(n, m) @ (m, p)`` (no broadcasting).
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.ones(2, 3).mm(svertka.ones(3, 4)).shape
-            svertka.Size([2, 4])
-        """
         return O.matrix_product("mm", self, mat2, 2)
 
     def bmm(self, mat2):
-        """Batched matrix product ``(b, n, m) @ (b, m, p)`` (no broadcasting)."""
         return O.matrix_product("bmm", self, mat2, 3)
 
     def dot(self, other):
-        """Inner product of two 1-D tensors of the same size.
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.tensor([1., 2.]).dot(svertka.tensor([3., 4.]))
-            tensor(11.)
-        """
         return O.vector_product("dot", "i,i->", self, other, same=True)
 
     inner = dot
 
     def outer(self, vec2):
-        """Outer product of two 1-D tensors: ``out[i, j] = self[i] * vec2[j]``."""
         return O.vector_product("outer", "i,j->ij", self, vec2)
 
     ger = outer
 
     def log1p(self):
-        """``log(1 + x)``, accurate for small ``x``."""
         return self._float_unary(E.Log1p)
 
     def expm1(self):
-        """``exp(x) - 1``, accurate for small ``x``."""
         return self._float_unary(E.Expm1)
 
     def erf(self):
-        """The error function, elementwise."""
         return self._float_unary(E.Erf)
 
     def atan2(self, other):
-        """The angle of the point ``(other, self)``: ``atan(self / other)`` in its quadrant."""
         return _float_binary(E.Atan2, self, other, "atan2")
 
     arctan2 = atan2
 
     def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-        """A bool tensor, True where ``|self - other| <= atol + rtol * |other|``."""
-        b = other._data if isinstance(other, Tensor) else other
-        _check_broadcast("isclose", self, b)
-        return Tensor._make(np.asarray(np.isclose(self._data, b, rtol, atol, equal_nan)))
+        return Tensor._make(O.isclose(self, other, rtol, atol, equal_nan))
 
     def _new(self, fn, size, dtype, requires_grad, make):
         """A new tensor of ``make(shape, np_dtype)`` (the dtype: self's unless given), checked
@@ -1095,102 +927,37 @@ class Tensor(TensorBase):
         return out
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-        """A tensor of zeros of ``size``, with this tensor's dtype unless ``dtype`` is given."""
         return self._new("zeros", size, dtype, requires_grad, np.zeros)
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
-        """A tensor of ones of ``size``, with this tensor's dtype unless ``dtype`` is given."""
         return self._new("ones", size, dtype, requires_grad, np.ones)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
-        """An uninitialised tensor of ``size``, with this tensor's dtype unless given."""
         return self._new("empty", size, dtype, requires_grad, np.empty)
 
     def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
-        """A tensor of ``size`` filled with ``fill_value``, with this tensor's dtype unless
-        given."""
         return self._new("full", (size,), dtype, requires_grad,
                          lambda s, d: np.full(s, fill_value, dtype=d))
 
     def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
-        """A new leaf tensor copying ``data``, with this tensor's dtype unless given."""
         if isinstance(data, Tensor):
             data = data._data
         return Tensor(data, dtype=dtype if dtype is not None else self.dtype,
                       requires_grad=requires_grad)
 
-    def _unary_(self, method, fn):
-        return self._set_from(getattr(self, method)(), fn)
-
-    def abs_(self):
-        """In-place :meth:`abs`; return self."""
-        return self._unary_("abs", "abs_")
-
-    def exp_(self):
-        """In-place :meth:`exp`; return self."""
-        return self._unary_("exp", "exp_")
-
-    def log_(self):
-        """In-place :meth:`log`; return self."""
-        return self._unary_("log", "log_")
-
-    def sqrt_(self):
-        """In-place :meth:`sqrt`; return self."""
-        return self._unary_("sqrt", "sqrt_")
-
-    def neg_(self):
-        """In-place :meth:`neg`; return self."""
-        return self._unary_("neg", "neg_")
-
-    def sigmoid_(self):
-        """In-place :meth:`sigmoid`; return self."""
-        return self._unary_("sigmoid", "sigmoid_")
-
-    def tanh_(self):
-        """In-place :meth:`tanh`; return self."""
-        return self._unary_("tanh", "tanh_")
-
-    def relu_(self):
-        """In-place :meth:`relu`; return self."""
-        return self._unary_("relu", "relu_")
+    abs_, exp_, log_, sqrt_ = (_in_place(n) for n in ("abs", "exp", "log", "sqrt"))
+    neg_, sigmoid_, tanh_, relu_ = (_in_place(n) for n in ("neg", "sigmoid", "tanh", "relu"))
 
     def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
-        """The distinct values (always sorted), optionally the inverse indices and counts;
-        with ``dim``, the distinct slices along it. Not differentiable.
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.tensor([2, 1, 2]).unique(return_counts=True)
-            (tensor([1, 2]), tensor([1, 2]))
-        """
         return _wrap(O.unique(self, return_inverse, return_counts, dim))
 
     def bincount(self, weights=None, minlength=0):
-        """Counts of each value of a 1-D non-negative int tensor (sums of ``weights``).
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.tensor([0, 2, 2]).bincount()
-            tensor([1, 0, 2])
-        """
         return Tensor._make(O.bincount(self, weights, minlength))
 
     def bernoulli(self):
-        """0/1 draws with probabilities ``self`` (in [0, 1]), from ``svertka.random``."""
         return Tensor._make(O.bernoulli(self))
 
     def multinomial(self, num_samples, replacement=False):
-        """Indices drawn from the rows of ``self`` (non-negative weights, not necessarily
-        summing to 1), ``num_samples`` per row; without replacement each index at most once.
-
-        Examples::
-
-            >>> import svertka
-            >>> svertka.tensor([0., 1., 0.]).multinomial(2, replacement=True)
-            tensor([1, 1])
-        """
         return Tensor._make(O.multinomial(self, num_samples, replacement))
 
     # ------------------------------------------------------------------ printing
@@ -1199,6 +966,8 @@ class Tensor(TensorBase):
 
     __str__ = __repr__
 
+
+attach_docs(Tensor)
 
 def tensor_like(value, like):
     """A constant tensor of ``value`` with the dtype of ``like``."""
@@ -1214,78 +983,9 @@ def _wrap(result):
 
 def _sorted(values, indices):
     """``(values, indices)`` of ``sort``/``topk``/``max(dim)``, also by name."""
-    return _MinMaxResult((values, Tensor._make(indices)))
+    return O.ValuesIndices((values, Tensor._make(indices)))
 
 
 def _pair_or_tensor(result):
     """``max``/``min``: a tensor, or the ``(values, index array)`` of a reduction along a dim."""
     return _sorted(*result) if isinstance(result, tuple) else result
-
-
-
-
-# ---------------------------------------------------------------------- free functions
-def matmul(input, other):
-    """Matrix product with torch's rules for 1-D operands and batch broadcasting.
-
-    Raises ``ValueError`` naming both shapes when the inner dimensions differ.
-    """
-    if not isinstance(other, Tensor):
-        other = Tensor._make(np.asarray(other))
-    a, b = input.shape, other.shape
-    if len(a) == 0 or len(b) == 0:
-        raise error("matmul", f"both arguments need at least 1 dimension, got shapes "
-                              f"{tuple(a)} and {tuple(b)}")
-    k1 = a[-1]
-    k2 = b[0] if len(b) == 1 else b[-2]
-    if k1 != k2:
-        raise error("matmul", f"shapes {tuple(a)} and {tuple(b)} cannot be multiplied "
-                              f"({k1} != {k2})")
-    ba, bb = a[:-2], b[:-2]
-    try:
-        np.broadcast_shapes(ba, bb)
-    except ValueError:
-        raise error("matmul", f"batch dimensions of shapes {tuple(a)} and {tuple(b)} do not "
-                              f"broadcast") from None
-    dt = result_dtype(input, other)
-    return M.MatMul.apply(_operand(input, dt), _operand(other, dt))
-
-
-def maximum(input, other):
-    """The elementwise maximum of ``input`` and ``other``, broadcasting; NaN propagates.
-
-    Examples::
-
-        >>> import svertka
-        >>> svertka.maximum(svertka.tensor([1., 5.]), svertka.tensor([3., 2.]))
-        tensor([3., 5.])
-    """
-    _check_broadcast("maximum", input, other)
-    dt = result_dtype(input, other)
-    return E.Maximum.apply(_operand(input, dt), _operand(other, dt))
-
-
-def minimum(input, other):
-    """The elementwise minimum of ``input`` and ``other``, broadcasting; NaN propagates.
-
-    Examples::
-
-        >>> import svertka
-        >>> svertka.minimum(svertka.tensor([1., 5.]), svertka.tensor([3., 2.]))
-        tensor([1., 2.])
-    """
-    _check_broadcast("minimum", input, other)
-    dt = result_dtype(input, other)
-    return E.Minimum.apply(_operand(input, dt), _operand(other, dt))
-
-
-def where(condition, input, other):
-    """``condition ? input : other`` elementwise, with broadcasting; differentiable in both."""
-    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
-    if cond.dtype != np.bool_:
-        raise type_error("where", f"condition must be a bool tensor, got dtype {cond.dtype}")
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        input = Tensor._make(np.asarray(input))
-    _check_broadcast("where", cond, input, other)
-    dt = result_dtype(input, other)
-    return E.Where.apply(cond, _operand(input, dt), _operand(other, dt))
