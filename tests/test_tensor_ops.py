@@ -515,3 +515,13 @@ def test_softmax_and_log_softmax_methods_match_torch():
     a = np.random.default_rng(3).standard_normal((3, 5))
     compare_with_torch(lambda t: t.softmax(1), lambda t: t.softmax(1), a)
     compare_with_torch(lambda t: svertka.log_softmax(t, 0), lambda t: torch.log_softmax(t, 0), a)
+
+
+def test_where_of_two_python_numbers_takes_torch_scalar_dtypes():
+    # torch 2.13 with its default dtype float32: where(m, 1.0, 0.0) is float32, ints int64
+    m = svertka.tensor([True, False])
+    for a, b, dtype in [(1.0, 0.0, svertka.float32), (1, 0, svertka.int64),
+                        (True, False, svertka.bool), (1, 0.5, svertka.float32)]:
+        got = svertka.where(m, a, b)
+        assert got.dtype == dtype, (a, b, got.dtype)
+        assert got.tolist() == [a, b]

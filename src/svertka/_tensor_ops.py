@@ -600,6 +600,11 @@ def where(condition, input, other):
     if cond.dtype != np.bool_:
         raise type_error("where", f"condition must be a bool tensor, got dtype {cond.dtype}")
     constant = not isinstance(input, TensorBase) and not isinstance(other, TensorBase)
+    if constant and isinstance(input, (bool, int, float)) and isinstance(
+            other, (bool, int, float)):
+        # two Python numbers: torch's scalar rules (where(m, 1.0, 0.0) is float32)
+        dt = result_dtype(input, other)
+        return Where.apply(cond, np.asarray(input, dt), np.asarray(other, dt))
     if constant:
         input = np.asarray(input)
     check_broadcast("where", cond, input, other)
