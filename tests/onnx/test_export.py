@@ -23,9 +23,9 @@ RTOL = 1e-4
 # The smallest inputs that keep every op of the model meaningful (strides, ceil-mode pools,
 # adaptive pools that replicate a 1x1 map): the zoo's ImageNet sizes would make the file slow.
 SIZES = {"alexnet": (3, 63, 63), "googlenet": (3, 32, 32), "unet": (1, 16, 16)}
-# HOG is computed with NumPy in forward: it cannot be traced (its own test below).
-UNTRACEABLE = {"hog-softmax"}
-ZOO = [n for n in models.list_models() if n not in UNTRACEABLE]
+# models built for their registered input size (their constructor's default differs)
+KWARGS = {"hog-softmax": {"input_size": (1, 8, 8)}}
+ZOO = models.list_models()
 
 
 def _size(name):
@@ -57,7 +57,7 @@ def _build(name):
         model = VGG(make_vgg_layers(CFGS[cfg], batch_norm=name.endswith("_bn")),
                     init_weights=False)
         return _narrow_classifier(model)
-    model = models.get_model(name)
+    model = models.get_model(name, **KWARGS.get(name, {}))
     return _narrow_classifier(model) if name == "alexnet" else model
 
 
@@ -101,6 +101,62 @@ def test_export_zoo_model_matches_onnxruntime(name):
     (got,) = _run(data, x.numpy())
     assert got.shape == want.shape and np.std(want) > 0
     assert _rel_err(got, want) < RTOL
+
+
+def _digit_like(rng, n, size):
+    """Integer grey levels 0..16 as the digits: exact ties between channels, gradients along
+    the axes and at 45 degrees, flat regions (the cases a float32 binning could get wrong)."""
+    x = rng.integers(0, 17, (n, *size)).astype(np.float32)
+    x[0] = 0
+    x[1, :, :, : size[2] // 2] = 5
+    if size[0] > 1:
+        x[2] = x[2, :1]
+    return x
+
+
+@pytest.mark.parametrize("input_size, block_norm", [
+    ((1, 8, 8), "L2"), ((1, 28, 28), "L1-sqrt"), ((3, 32, 32), "L2-Hys"), ((3, 13, 17), "L1"),
+], ids=["digits", "mnist-L1-sqrt", "colour-L2-Hys", "colour-odd-L1"])
+def test_export_hog_softmax_matches_numpy_hog_in_onnxruntime(input_size, block_norm):
+    """The HOG features are traced (convolutions, atan2, step functions, pooling), so the file
+    computes scikit-image's descriptor: onnxruntime against the NumPy ``hog_batch`` followed
+    by the linear layer, for two batch sizes of a dynamic batch axis."""
+    from svertka.vision import hog_batch
+
+    svertka.manual_seed(0)
+    model = models.get_model("hog-softmax", in_channels=input_size[0], input_size=input_size,
+                             block_norm=block_norm)
+    data = _export_bytes(model, svertka.rand(2, *input_size),
+                         dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    onnx.checker.check_model(data, full_check=True)
+    rng = np.random.default_rng(0)
+    w, b = (p.detach().numpy() for p in (model.classifier.weight, model.classifier.bias))
+    for x in (_digit_like(rng, 5, input_size), rng.random((1, *input_size), np.float32)):
+        feats = hog_batch(x[:, 0] if input_size[0] == 1 else x, model.orientations,
+                          model.pixels_per_cell, model.cells_per_block, block_norm)
+        want = feats @ w.T + b
+        (got,) = _run(data, x)
+        assert got.shape == want.shape
+        assert _rel_err(got, want) < RTOL
+
+
+def test_export_atan2_matches_numpy_in_every_quadrant_and_on_the_axes(tmp_path):
+    """ONNX has no Atan2: the translation's Atan of the quotient, moved by quadrant, with the
+    axes (``b == 0``, including ``atan2(0, 0) == 0``) as special cases; read back too."""
+    class Angle(nn.Module):
+        def forward(self, a, b):
+            return a.atan2(b), a.sign()
+
+    v = np.array([-2.0, -1.0, 0.0, 0.5, 3.0], np.float32)
+    a, b = (np.ascontiguousarray(m) for m in np.meshgrid(v, v, indexing="ij"))
+    path = tmp_path / "atan2.onnx"
+    export(Angle(), (svertka.tensor(a), svertka.tensor(b)), path, input_names=["a", "b"])
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got, sign = sess.run(None, {"a": a, "b": b})
+    np.testing.assert_allclose(got, np.arctan2(a, b), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(sign, np.sign(a))
+    back, _ = svertka.onnx.load(path)(a, b)
+    np.testing.assert_allclose(back.detach().numpy(), np.arctan2(a, b), rtol=1e-6, atol=1e-7)
 
 
 def test_export_dynamic_batch_runs_two_batch_sizes():
@@ -217,11 +273,18 @@ def test_export_rejects_unsupported_op_naming_it_and_its_module():
 
 
 def test_export_rejects_model_computing_forward_outside_the_graph():
-    model = models.get_model("hog-softmax", input_size=(1, 8, 8))
+    class NumpyFeatures(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc(svertka.tensor(np.abs(x.detach().numpy())))
+
     with pytest.raises(UnsupportedOperatorError,
                        match=r"export: output 'output' does not depend on the inputs through "
-                             r"svertka's ops.*\(HOGSoftmax\)"):
-        export(model, svertka.randn(2, 1, 8, 8), io.BytesIO())
+                             r"svertka's ops.*\(NumpyFeatures\)"):
+        export(NumpyFeatures(), svertka.randn(2, 4), io.BytesIO())
 
 
 def test_export_rejects_dropout_called_in_training_mode():
@@ -253,8 +316,10 @@ def test_export_rejects_non_tensor_args():
         export(nn.Linear(3, 2), ([1.0, 2.0, 3.0],), io.BytesIO())
 
 
+# one zoo model per family of ops (the deep ResNets, VGGs, DarkNet and YOLO repeat them)
 @pytest.mark.parametrize("name", ["lenet5", "resnet20", "mobilenet_v2", "googlenet",
-                                  "gated_cnn"])
+                                  "gated_cnn", "hog-softmax", "lecture_cnn", "nin",
+                                  "wavenet_stack"])
 def test_export_round_trips_through_the_importer(name, tmp_path):
     load = getattr(svertka.onnx, "load", None)
     if load is None:

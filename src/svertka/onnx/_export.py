@@ -563,6 +563,23 @@ def _clone(n):
     return n.op("Identity", [n.inp(0)])
 
 
+def _atan2(n):
+    """ONNX has no Atan2: ``atan(a / b)`` moved into the quadrant by ``b``'s and ``a``'s
+    signs, and ``sign(a) * pi / 2`` where ``b == 0`` (there the division is by 1 instead,
+    so that no infinity or NaN appears, not even in the gradient of an imported copy).
+    Signed zeros are not told apart (NumPy gives ``-pi`` for ``atan2(-0.0, -1)`` and ``pi``
+    for ``atan2(0, -0.0)``; here ``pi`` and ``0``)."""
+    a, b = n.inp(0), n.inp(1)
+    zero, pi = n.const(0, n.dtype), n.const(math.pi, n.dtype)
+    on_axis = n.op("Equal", [b, zero])
+    safe_b = n.op("Where", [on_axis, n.const(1, n.dtype), b])
+    angle = n.op("Atan", [n.op("Div", [a, safe_b])])
+    turn = n.op("Where", [n.op("Less", [a, zero]), n.const(-math.pi, n.dtype), pi])
+    angle = n.op("Where", [n.op("Less", [b, zero]), n.op("Add", [angle, turn]), angle])
+    axis = n.op("Mul", [n.op("Sign", [a]), n.const(math.pi / 2, n.dtype)])
+    return n.op("Where", [on_axis, axis, angle])
+
+
 _TRANSLATE = {
     C.ConvNd: _conv,
     C.ConvTransposeNd: _conv_transpose,
@@ -594,6 +611,8 @@ _TRANSLATE = {
     E.Relu: _same("Relu"),
     E.Floor: _same("Floor"),
     E.Ceil: _same("Ceil"),
+    E.Sign: _same("Sign"),
+    E.Atan2: _atan2,
     E.Clamp: _clamp,
     E.Clone: _clone,
     A.Hardtanh: _hardtanh,

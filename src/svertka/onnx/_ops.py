@@ -22,6 +22,7 @@ from svertka.onnx._values import Unsupported, as_value, to_output  # noqa: F401
 STATIC = {
     "Reshape": {1}, "Squeeze": {1}, "Unsqueeze": {1}, "Pad": {1, 2, 3}, "Clip": {1, 2},
     "Resize": {1, 2, 3}, "Upsample": {1}, "Slice": {1, 2, 3, 4}, "ReduceMean": {1},
+    "ReduceSum": {1},
     "Dropout": {1, 2}, "ConstantOfShape": {0}, "Gather": {1},
 }
 #: never folded at load time
@@ -46,5 +47,13 @@ HANDLERS = {
     "Gather": T._gather, "Slice": T._slice, "Pad": T._pad, "Resize": T._resize,
     "Upsample": T._upsample, "Cast": T._cast, "Shape": T._shape, "Constant": T._constant,
     "ConstantOfShape": T._constant_of_shape, "ReduceMean": T._reduce_mean,
-    "Identity": T._identity,
+    "Identity": T._identity, "ReduceSum": T._reduce_sum,
+    # elementwise math and the comparisons of an exported atan2 (ONNX has no Atan2)
+    "Neg": T._unary(np.negative, lambda x: -x), "Abs": T._unary(np.abs, lambda x: x.abs()),
+    "Sqrt": T._unary(np.sqrt, lambda x: x.sqrt()),
+    "Floor": T._unary(np.floor, lambda x: x.floor()),
+    "Sign": T._unary(np.sign, lambda x: x.sign()),
+    "Atan": T._unary(np.arctan, lambda x: x.atan2(1.0)),
+    "Less": T._compare(np.less), "Greater": T._compare(np.greater),
+    "Equal": T._compare(np.equal), "Where": T._where,
 }

@@ -20,6 +20,7 @@ from svertka.onnx._values import (
     _pad_flat,
     _t,
 )
+from svertka.tensor import where
 
 # ------------------------------------------------------------------------------- arithmetic
 
@@ -40,6 +41,36 @@ def _binary(np_f, t_f):
             return t_f(_t(x), _t(y))
         return run
     return handler
+
+
+def _unary(np_f, t_f):
+    """An elementwise operator: NumPy on NumPy inputs (folding), ``t_f`` on Tensors."""
+    def handler(b, node, a):
+        def run(x):
+            if not _is_t(x):
+                x = np.asarray(x)
+                return np_f(x).astype(x.dtype)
+            return t_f(x)
+        return run
+    return handler
+
+
+def _compare(np_f):
+    """Less, Equal, ...: a boolean result has no gradient, so it is a NumPy array even for
+    Tensor inputs (a ``Where`` reads it as its constant condition)."""
+    def handler(b, node, a):
+        return lambda x, y: np_f(_np(x), _np(y))
+    return handler
+
+
+def _where(b, node, a):
+    def run(cond, x, y):
+        cond = _np(cond).astype(bool)
+        if not _is_t(x) and not _is_t(y):
+            x, y = np.asarray(x), np.asarray(y)
+            return np.where(cond, x, y).astype(np.result_type(x, y))
+        return where(cond, _t(x), _t(y))
+    return run
 
 
 # ------------------------------------------------------------------------------- movement
@@ -376,21 +407,27 @@ def _constant_of_shape(b, node, a):
     return run
 
 
-def _reduce_mean(b, node, a):
-    keep = bool(a.get("keepdims", 1))
-    noop = bool(a.get("noop_with_empty_axes", 0))
+def _reduce(np_f, method):
+    def handler(b, node, a):
+        keep = bool(a.get("keepdims", 1))
+        noop = bool(a.get("noop_with_empty_axes", 0))
 
-    def run(x, axes=None):
-        ax = _axes_of(b, a, axes)
-        if not ax:
-            if noop:
-                return x
-            ax = list(range(x.ndim))
-        ax = tuple(sorted(_axis(i, x.ndim) for i in ax))
-        if not _is_t(x):
-            return np.mean(x, axis=ax, keepdims=keep).astype(x.dtype)
-        return x.mean(dim=ax, keepdim=keep)
-    return run
+        def run(x, axes=None):
+            ax = _axes_of(b, a, axes)
+            if not ax:
+                if noop:
+                    return x
+                ax = list(range(x.ndim))
+            ax = tuple(sorted(_axis(i, x.ndim) for i in ax))
+            if not _is_t(x):
+                return np_f(x, axis=ax, keepdims=keep).astype(x.dtype)
+            return getattr(x, method)(dim=ax, keepdim=keep)
+        return run
+    return handler
+
+
+_reduce_mean = _reduce(np.mean, "mean")
+_reduce_sum = _reduce(np.sum, "sum")
 
 
 def _identity(b, node, a):
