@@ -40,7 +40,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         inputs: a Tensor or a sequence of Tensors that the outputs depend on.
         grad_outputs: the upstream gradient of each output; may be omitted for single-element
             outputs (it is then 1).
-        retain_graph: keep the graph for another backward (default False: freed).
+        retain_graph: keep the graph for another backward (default: ``create_graph``).
+        create_graph: record the backward pass itself, so that the returned gradients can be
+            differentiated again (Hessian-vector products, gradient penalties); they are then
+            Tensors with a ``grad_fn``.
         allow_unused: return ``None`` for an input the outputs do not depend on, instead of
             raising.
 
@@ -60,9 +63,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     from svertka.autograd.engine import run_backward
     from svertka.tensor import Tensor
 
-    if create_graph:
-        raise NotImplementedError("grad: create_graph=True (higher-order gradients) is not "
-                                  "supported: svertka's backward passes are NumPy code")
     outputs, _ = _seq(outputs)
     inputs, _ = _seq(inputs)
     if grad_outputs is None:
@@ -87,6 +87,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 raise RuntimeError(f"grad: grad can be implicitly created only for scalar "
                                    f"outputs; output {i} has shape {tuple(o.shape)}")
             g = np.ones(o._data.shape, dtype=o._data.dtype)
+        elif create_graph and isinstance(g, Tensor):
+            if g._data.shape != o._data.shape:
+                raise RuntimeError(f"grad: grad_outputs[{i}] has shape {tuple(g.shape)}, but "
+                                   f"output {i} has shape {o._data.shape}")
+            if g._data.dtype != o._data.dtype:
+                g = g.to(o.dtype)
         else:
             g = g._data if isinstance(g, Tensor) else np.asarray(g)
             if g.shape != o._data.shape:
@@ -95,6 +101,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             g = g.astype(o._data.dtype, copy=False)
         roots.append(o)
         root_grads.append(g)
+    if create_graph:
+        # the backward pass recorded as a graph; the graph is kept (retain_graph follows
+        # create_graph, as in torch) and the gradients are returned as they are
+        from svertka.autograd.graph import run_backward_graph
+
+        root_grads = [g if isinstance(g, Tensor) else Tensor._make(g) for g in root_grads]
+        captured = run_backward_graph(roots, root_grads, capture=list(inputs))
+        for i, g in enumerate(captured):
+            if g is None and not allow_unused:
+                raise RuntimeError(f"grad: one of the differentiated Tensors (input {i}) "
+                                   f"appears to not have been used in the graph; set "
+                                   f"allow_unused=True if this is the desired behavior")
+        return tuple(captured)
     captured = run_backward(roots, root_grads, retain_graph=bool(retain_graph),
                             capture=list(inputs))
     result = []

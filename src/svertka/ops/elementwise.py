@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from svertka.autograd.function import Function
+from svertka.autograd.graph import sum_to
 from svertka.kernels.special import erf
 
 
@@ -38,6 +39,12 @@ class Add(Function):
         na, nb = ctx.needs_input_grad
         return (unbroadcast(gy, sa) if na else None, unbroadcast(gy, sb) if nb else None)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (sum_to(gy, sa) if na else None, sum_to(gy, sb) if nb else None)
+
 
 class Sub(Function):
     """``a - b``, broadcasting; each gradient is summed back to its input's shape."""
@@ -52,6 +59,12 @@ class Sub(Function):
         sa, sb = ctx.shapes
         na, nb = ctx.needs_input_grad
         return (unbroadcast(gy, sa) if na else None, unbroadcast(-gy, sb) if nb else None)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (sum_to(gy, sa) if na else None, sum_to(-gy, sb) if nb else None)
 
 
 class Mul(Function):
@@ -68,6 +81,13 @@ class Mul(Function):
         na, nb = ctx.needs_input_grad
         return (unbroadcast(gy * b, _shape(a)) if na else None,
                 unbroadcast(gy * a, _shape(b)) if nb else None)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        a, b = ctx.saved_graph()
+        na, nb = ctx.needs_input_grad
+        return (sum_to(gy * b, a.shape) if na else None,
+                sum_to(gy * a, b.shape) if nb else None)
 
 
 class Div(Function):
@@ -87,6 +107,13 @@ class Div(Function):
             ga = unbroadcast(gy / b, _shape(a)) if na else None
             gb = unbroadcast(-gy * a / (b * b), _shape(b)) if nb else None
         return ga, gb
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        a, b = ctx.saved_graph()
+        na, nb = ctx.needs_input_grad
+        return (sum_to(gy / b, a.shape) if na else None,
+                sum_to(-gy * a / (b * b), b.shape) if nb else None)
 
 
 class Pow(Function):
@@ -128,6 +155,10 @@ class Neg(Function):
     def backward(ctx, gy):
         return -gy
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return -gy
+
 
 class Abs(Function):
     """``|a|``; the gradient is ``sign(a) * gy`` (0 at 0, as torch)."""
@@ -156,6 +187,11 @@ class Exp(Function):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
+        return gy * y
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        (y,) = ctx.saved_graph()
         return gy * y
 
 

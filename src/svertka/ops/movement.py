@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from svertka.autograd.function import Function
+from svertka.autograd.graph import sum_to
 from svertka.ops.elementwise import unbroadcast
 
 
@@ -25,6 +26,10 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx, gy):
         return gy.reshape(ctx.in_shape)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return Reshape.apply(gy, shape=ctx.in_shape)
 
 
 class Permute(Function):
@@ -55,6 +60,10 @@ class Expand(Function):
     @staticmethod
     def backward(ctx, gy):
         return unbroadcast(gy, ctx.in_shape)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return sum_to(gy, ctx.in_shape)
 
 
 class Repeat(Function):

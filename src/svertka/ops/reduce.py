@@ -16,6 +16,15 @@ def _expand(g, shape, axis, keepdim):
     return g
 
 
+def expand_back(g, shape, axis, keepdim):
+    """The graph form of ``np.broadcast_to(_expand(g, ...), shape)``: ``g`` (a Tensor)
+    broadcast back over the reduced axes."""
+    from svertka.ops.movement import Expand, Reshape
+
+    kshape = tuple(1 if axis is None or i in axis else n for i, n in enumerate(shape))
+    return Expand.apply(Reshape.apply(g, shape=kshape), shape=tuple(shape))
+
+
 class Sum(Function):
     """The sum over ``axis`` (a tuple, or ``None`` for all); the gradient is broadcast back."""
 
@@ -28,6 +37,11 @@ class Sum(Function):
     def backward(ctx, gy):
         shape, axis, keepdim = ctx.args
         return np.broadcast_to(_expand(gy, shape, axis, keepdim), shape)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        shape, axis, keepdim = ctx.args
+        return expand_back(gy, shape, axis, keepdim)
 
 
 class Mean(Function):
@@ -47,6 +61,12 @@ class Mean(Function):
         n = np.prod([shape[i] for i in axis]) if axis is not None else np.prod(shape)
         g = _expand(gy, shape, axis, keepdim) / gy.dtype.type(max(n, 1))
         return np.broadcast_to(g, shape)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        shape, axis, keepdim = ctx.args
+        n = np.prod([shape[i] for i in axis]) if axis is not None else np.prod(shape)
+        return expand_back(gy, shape, axis, keepdim) / float(max(n, 1))
 
 
 class Var(Function):
