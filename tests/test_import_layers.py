@@ -70,6 +70,7 @@ ALLOWED_UPWARD = {
     ("svertka.autograd.gradcheck", "svertka.tensor"),
     ("svertka.autograd.hooks", "svertka.tensor"),
     ("svertka.autograd.graph", "svertka.tensor"),
+    ("svertka.autograd.functional", "svertka.tensor"),
 }
 
 # Circles inside one layer, left as they are (a circle across layers needs an import that
