@@ -43,6 +43,7 @@ class Alias(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """The identity: ``gy``."""
         return gy
 
 

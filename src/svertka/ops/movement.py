@@ -29,6 +29,7 @@ class Reshape(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``gy`` reshaped back, recorded."""
         return Reshape.apply(gy, shape=ctx.in_shape)
 
 
@@ -63,6 +64,7 @@ class Expand(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``gy`` summed back to the input's shape, recorded."""
         return sum_to(gy, ctx.in_shape)
 
 
