@@ -90,6 +90,7 @@ class Pointwise(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         saved = ctx.saved_tensors
         if not ctx.fn.smooth:
             return Mul.apply(gy, saved[0])
@@ -380,6 +381,7 @@ class Prelu(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         x, w = ctx.saved_tensors
         xg, wg = ctx.saved_graph()
         nx, nw = ctx.needs_input_grad
@@ -432,6 +434,7 @@ class Softmax(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (y,) = ctx.saved_graph()
         y1, g1 = _scalar_safe_graph(y), _scalar_safe_graph(gy)
         gx = y1 * (g1 - (g1 * y1).sum(dim=ctx.dim, keepdim=True))
@@ -467,6 +470,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (y,) = ctx.saved_graph()
         y1, g1 = _scalar_safe_graph(y), _scalar_safe_graph(gy)
         gx = g1 - Exp.apply(y1) * g1.sum(dim=ctx.dim, keepdim=True)
@@ -496,6 +500,7 @@ class Glu(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         x = ctx.saved_tensors[2]
         return vjp_by_recompute(ctx, gy, [ctx.input_graph(0, x)],
                                 lambda t: _glu_graph(t, ctx.dim))

@@ -61,5 +61,6 @@ class Dropout(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (noise,) = ctx.saved_tensors
         return Mul.apply(gy, noise)  # the same mask; linear in gy

@@ -41,6 +41,7 @@ class Add(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         sa, sb = ctx.shapes
         na, nb = ctx.needs_input_grad
         return (sum_to(gy, sa) if na else None, sum_to(gy, sb) if nb else None)
@@ -62,6 +63,7 @@ class Sub(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         sa, sb = ctx.shapes
         na, nb = ctx.needs_input_grad
         return (sum_to(gy, sa) if na else None, sum_to(-gy, sb) if nb else None)
@@ -84,6 +86,7 @@ class Mul(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         a, b = ctx.saved_graph()
         na, nb = ctx.needs_input_grad
         return (sum_to(gy * b, a.shape) if na else None,
@@ -110,6 +113,7 @@ class Div(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         a, b = ctx.saved_graph()
         na, nb = ctx.needs_input_grad
         return (sum_to(gy / b, a.shape) if na else None,
@@ -145,6 +149,7 @@ class Pow(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         a, b, y = ctx.saved_graph()
         na, nb = ctx.needs_input_grad
         ad, bd = a._data, b._data
@@ -173,6 +178,7 @@ class Neg(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         return -gy
 
 
@@ -191,6 +197,7 @@ class Abs(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (a,) = ctx.saved_tensors
         return Mul.apply(gy, np.sign(a))  # |a|'' = 0, as torch
 
@@ -212,6 +219,7 @@ class Exp(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (y,) = ctx.saved_graph()
         return gy * y
 
@@ -233,6 +241,7 @@ class Log(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (a,) = ctx.saved_graph()
         return gy / a
 
@@ -255,6 +264,7 @@ class Sqrt(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (y,) = ctx.saved_graph()
         return gy / (y * 2.0)
 
@@ -274,6 +284,7 @@ class Sin(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (a,) = ctx.saved_graph()
         return gy * Cos.apply(a)
 
@@ -293,6 +304,7 @@ class Cos(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (a,) = ctx.saved_graph()
         return -(gy * Sin.apply(a))
 
@@ -313,6 +325,7 @@ class Tanh(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (y,) = ctx.saved_graph()
         return gy * (1.0 - y * y)
 
@@ -339,6 +352,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (y,) = ctx.saved_graph()
         return gy * y * (1.0 - y)
 
@@ -364,6 +378,7 @@ class Relu(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (y,) = ctx.saved_tensors
         return Mul.apply(gy, y > 0)  # relu'' = 0, as torch
 
@@ -385,6 +400,7 @@ class _Rounding(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         return _zeros_graph(ctx.shape, gy)
 
 
@@ -427,6 +443,7 @@ class Fill(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         return _zeros_graph(ctx.shape, gy)
 
 
@@ -452,6 +469,7 @@ class Clamp(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (a,) = ctx.saved_tensors
         lo, hi = ctx.bounds
         mask = np.ones(a.shape, dtype=bool)
@@ -477,6 +495,7 @@ class Maximum(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         a, b = ctx.saved_tensors
         return _select_grads_graph(ctx, gy, a, b, np.greater)
 
@@ -496,6 +515,7 @@ class Minimum(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         a, b = ctx.saved_tensors
         return _select_grads_graph(ctx, gy, a, b, np.less)
 
@@ -543,6 +563,7 @@ class Where(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (cond,) = ctx.saved_tensors
         _, na, nb = ctx.needs_input_grad
         zero = np.zeros((), dtype=gy._data.dtype)
@@ -565,6 +586,7 @@ class Cast(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         return Cast.apply(gy, dtype=ctx.in_dtype)
 
 
@@ -582,6 +604,7 @@ class Clone(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         return gy
 
 
@@ -600,6 +623,7 @@ class Log1p(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (x,) = ctx.saved_graph()
         return gy / (x + 1.0)
 
@@ -620,6 +644,7 @@ class Expm1(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (y,) = ctx.saved_graph()
         return gy * (y + 1.0)
 
@@ -639,6 +664,7 @@ class Erf(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (x,) = ctx.saved_graph()
         return gy * (Exp.apply(-(x * x)) * 1.1283791670955126)
 
@@ -661,6 +687,7 @@ class Atan2(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         a, b = ctx.saved_graph()
         na, nb = ctx.needs_input_grad
         r = gy / (a * a + b * b)

@@ -161,4 +161,5 @@ class Tri(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         return Tri.apply(gy, diagonal=ctx.diagonal, upper=ctx.upper)

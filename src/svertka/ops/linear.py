@@ -59,6 +59,7 @@ class Linear(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         x, w = ctx.saved_graph()
         nx, nw, nb = ctx.needs_input_grad
         B = math.prod(x.shape[:-1])

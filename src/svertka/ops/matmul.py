@@ -25,6 +25,7 @@ class SwapLast(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         return SwapLast.apply(gy)
 
 
@@ -59,6 +60,7 @@ class MatMul(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         from svertka.autograd.graph import sum_to
         from svertka.ops.movement import Reshape
 

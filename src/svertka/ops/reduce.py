@@ -54,6 +54,7 @@ class Centered(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         return Centered.apply(gy, axis=ctx.axis)
 
 
@@ -72,6 +73,7 @@ class Sum(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         shape, axis, keepdim = ctx.args
         return expand_back(gy, shape, axis, keepdim)
 
@@ -96,6 +98,7 @@ class Mean(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         shape, axis, keepdim = ctx.args
         n = np.prod([shape[i] for i in axis]) if axis is not None else np.prod(shape)
         return expand_back(gy, shape, axis, keepdim) / float(max(n, 1))
@@ -125,6 +128,7 @@ class Var(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (d,) = ctx.saved_tensors
         axis, keepdim, denom = ctx.args
         dg = Centered.apply(ctx.input_graph(0, d), axis=axis, value=d)
@@ -160,6 +164,7 @@ class Std(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         d, y = ctx.saved_tensors
         axis, keepdim, denom = ctx.args
         dg = Centered.apply(ctx.input_graph(0, d), axis=axis, value=d)
@@ -191,6 +196,7 @@ class Norm2(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         a, y = ctx.saved_tensors
         axis, keepdim = ctx.args
         zero = y == 0
@@ -224,6 +230,7 @@ class MaxMin(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         a, y = ctx.saved_tensors
         axis, keepdim = ctx.args
         mask = (a == y)
@@ -255,6 +262,7 @@ class MaxMinDim(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (indices,) = ctx.saved_tensors
         shape, axis, keepdim = ctx.args
         axis = axis % len(shape)
@@ -286,6 +294,7 @@ class LogSumExp(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         a, s = ctx.saved_tensors
         axis, keepdim = ctx.args
         g = expand_back(gy, a.shape, axis, keepdim)
@@ -323,6 +332,7 @@ class Prod(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         (a,) = ctx.saved_tensors
         axis, keepdim = ctx.args
         g = expand_back(gy, a.shape, axis, keepdim)

@@ -36,6 +36,7 @@ class Cumsum(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         return reverse_cumsum_graph(gy, ctx.axis)
 
 
@@ -77,6 +78,7 @@ class Cumprod(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         x, y = ctx.saved_tensors
         xg, yg = ctx.saved_graph()
         if not (x == 0).any():
