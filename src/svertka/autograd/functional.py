@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from svertka.autograd import grad_mode
+
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]
 
 
@@ -75,7 +77,7 @@ def _check_v(v, like, fn, what="v"):
 def _grad(outputs, inputs, grad_outputs, create_graph, strict, fn, what="output"):
     """``autograd.grad`` over the outputs that require grad; zeros (or, when strict, an
     error) for the inputs they do not reach."""
-    from svertka.autograd import grad
+    from svertka.autograd.gradients import grad
 
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad and g is not None]
     if pairs:
@@ -127,8 +129,6 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
         >>> vjp(lambda t: t ** 3, x, svertka.ones(2, dtype=svertka.float64))[1]
         tensor([ 3., 12.], dtype=svertka.float64)
     """
-    from svertka.autograd import grad_mode
-
     inputs, was_tuple = _as_tuple(inputs, "inputs", "vjp")
     with grad_mode.enable_grad():
         inputs = _grad_preprocess(inputs, create_graph)
@@ -156,8 +156,6 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
 
     ``v`` is shaped like ``inputs`` (it may be omitted for a single single-element input).
     """
-    from svertka.autograd import grad_mode
-
     inputs, was_tuple = _as_tuple(inputs, "inputs", "jvp")
     if v is None:
         if len(inputs) != 1 or inputs[0].numel() != 1:
@@ -196,10 +194,8 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
         tensor([[2., 0.],
                 [0., 6.]], dtype=svertka.float64)
     """
-    from svertka.autograd import grad_mode
-
     _check_vectorize(vectorize, "jacobian", strategy)
-    from svertka.autograd import grad
+    from svertka.autograd.gradients import grad
 
     inputs, was_tuple = _as_tuple(inputs, "inputs", "jacobian")
     Tensor = _tensor_cls()
@@ -288,8 +284,6 @@ def _scalar_output(func, inputs, fn):
 
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), v^T H)`` for a scalar ``func``: two backward passes, no ``H``."""
-    from svertka.autograd import grad_mode
-
     inputs, was_tuple = _as_tuple(inputs, "inputs", "vhp")
     v = _default_v(v, inputs, "vhp")
     with grad_mode.enable_grad():
@@ -310,8 +304,6 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
 def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), H v)`` for a scalar ``func``: ``H v`` by the double-vjp trick (equal
     to ``vhp`` when the second derivatives are continuous, and slower, as in torch)."""
-    from svertka.autograd import grad_mode
-
     inputs, was_tuple = _as_tuple(inputs, "inputs", "hvp")
     v = _default_v(v, inputs, "hvp")
     with grad_mode.enable_grad():

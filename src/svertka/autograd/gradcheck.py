@@ -134,7 +134,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
         >>> svertka.autograd.gradgradcheck(lambda t: (t.exp() * t).sum(), (x,))
         True
     """
-    from svertka.autograd import grad
+    from svertka.autograd.gradients import grad
     from svertka.tensor import Tensor
 
     if isinstance(inputs, Tensor):
