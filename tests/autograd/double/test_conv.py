@@ -141,3 +141,67 @@ def test_locally_connected2d_grads_with_retained_graph_twice_are_equal():
     second = svertka.autograd.grad(y, [x, w])
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+# --------------------------------------------------- Hessian-vector products of a small CNN
+
+def _hvp(lib, loss_fn, params, vectors):
+    """``H v`` of ``loss_fn(*params)`` w.r.t. the parameters (double backward)."""
+    ps = [lib.tensor(p, requires_grad=True) for p in params]
+    grads = lib.autograd.grad(loss_fn(*ps), ps, create_graph=True)
+    dot = sum((g * lib.tensor(v)).sum() for g, v in zip(grads, vectors))
+    return [g.detach().numpy() for g in grads], lib.autograd.grad(dot, ps)
+
+
+def _compare_hvp(sv_loss, th_loss, params):
+    vectors = [_r(*np.shape(p), seed=50 + i) for i, p in enumerate(params)]
+    try:
+        sv_g, sv_hv = _hvp(svertka, sv_loss, params, vectors)
+    except RuntimeError as e:
+        if "does not define (a Function's backward_graph)" not in str(e):
+            raise
+        pytest.skip(f"an op outside the conv/norm family has no double backward yet: {e}")
+    th_g, th_hv = _hvp(torch, th_loss, params, vectors)
+    for k, (a, b) in enumerate(zip(sv_g, th_g)):
+        assert_close(a, b, 1e-7, f"gradient of parameter {k}")
+    for k, (a, b) in enumerate(zip(sv_hv, th_hv)):
+        assert_close(a, b, 1e-7, f"Hessian-vector product, parameter {k}")
+
+
+def _cnn_params():
+    # the conv has no bias: batch norm cancels it (its gradient is rounding noise)
+    return [_r(4, 2, 3, 3, seed=11) * 0.5,                            # conv
+            1 + 0.1 * _r(4, seed=13), 0.1 * _r(4, seed=14),           # batch norm
+            _r(3, 4 * 3 * 3, seed=15) * 0.3, _r(3, seed=16) * 0.1]    # linear
+
+
+def test_cnn_loss_hessian_vector_product_matches_torch():
+    """conv -> batch norm (training) -> relu -> max pool -> linear -> cross entropy."""
+    x, target = _r(4, 2, 6, 6, seed=10), np.array([0, 2, 1, 2])
+
+    def loss(lib, F_):
+        def f(w1, gamma, beta, w2, b2):
+            h = F_.conv2d(lib.tensor(x), w1, padding=1)
+            h = F_.batch_norm(h, None, None, gamma, beta, training=True)
+            h = F_.max_pool2d(F_.relu(h), 2)
+            return F_.cross_entropy(F_.linear(h.reshape(4, -1), w2, b2), lib.tensor(target))
+        return f
+
+    _compare_hvp(loss(svertka, F), loss(torch, TF), _cnn_params())
+
+
+def test_conv_batchnorm_loss_hessian_vector_product_matches_torch():
+    """The same network with this family's ops only: a square for the relu, no pooling, the
+    linear layer as a convolution over the whole map, a squared error for the loss."""
+    x, target = _r(4, 2, 6, 6, seed=10), _r(4, 3, 1, 1, seed=17)
+    params = _cnn_params()[:3] + [_r(3, 4, 6, 6, seed=15) * 0.1, _r(3, seed=16) * 0.1]
+
+    def loss(lib, F_):
+        def f(w1, gamma, beta, w2, b2):
+            h = F_.conv2d(lib.tensor(x), w1, padding=1)
+            h = F_.batch_norm(h, None, None, gamma, beta, training=True)
+            d = F_.conv2d(h * h, w2, b2) - lib.tensor(target)
+            return (d * d).mean()
+        return f
+
+    _compare_hvp(loss(svertka, F), loss(torch, TF), params)
