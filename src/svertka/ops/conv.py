@@ -161,6 +161,7 @@ class ConvWeightGrad(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
+        """``gx = conv_transpose(gy, g)`` and ``ggy = conv(x, g)`` as recorded ops."""
         x, gy = ctx.saved_graph()
         stride, pads, dilation, groups = ctx.params
         nx, ngy = ctx.needs_input_grad
@@ -191,6 +192,7 @@ class Unfold(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """The adjoint of im2col is col2im: ``Fold`` of ``gy``, recorded."""
         x_shape, kernel, stride, pads, dilation = ctx.params
         return Fold.apply(gy, output_size=tuple(x_shape[2:]), kernel=kernel, stride=stride,
                           pads=pads, dilation=dilation)
@@ -217,6 +219,7 @@ class Fold(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """The adjoint of col2im is im2col: ``Unfold`` of ``gy``, recorded."""
         x_shape, kernel, stride, pads, dilation, cols_shape = ctx.params
         return Unfold.apply(gy, kernel=kernel, stride=stride, pads=pads, dilation=dilation)
 
@@ -299,6 +302,7 @@ class LocallyConnectedNd(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """``gx = LocallyConnectedInputGrad(gy, w)``, ``gw = LocallyConnectedWeightGrad(x, gy)``."""
         x, w = ctx.saved_graph()
         stride, pads, x_shape = ctx.params
         nx, nw, nb = ctx.needs_input_grad
@@ -336,6 +340,7 @@ class LocallyConnectedInputGrad(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
+        """``ggy = LocallyConnectedNd(g, w)``, ``gw = LocallyConnectedWeightGrad(g, gy)``."""
         gy, w = ctx.saved_graph()
         x_shape, stride, pads = ctx.params
         ngy, nw = ctx.needs_input_grad
@@ -373,6 +378,7 @@ class LocallyConnectedWeightGrad(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
+        """``gx = LocallyConnectedInputGrad(gy, g)``, ``ggy = LocallyConnectedNd(x, g)``."""
         x, gy = ctx.saved_graph()
         w_shape, stride, pads = ctx.params
         nx, ngy = ctx.needs_input_grad

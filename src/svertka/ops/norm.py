@@ -349,6 +349,7 @@ class _Standardized(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
+        """The normalisation's input gradient again, as recorded ops."""
         return _standardized_vjp(ctx.input_graph(0, ctx.spec[0]), g, ctx.spec)
 
 
@@ -371,6 +372,7 @@ class _Rstd(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
+        """``-g * rstd^2 * xhat / n`` with ``rstd`` and ``xhat`` as ops of ``x``."""
         xhat, rstd, stat_shape, axes, _ = ctx.spec
         n = float(np.prod([stat_shape[a] for a in axes]))
         x = ctx.input_graph(0, xhat)
@@ -403,6 +405,7 @@ class _Power(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
+        """``g * e * a ** (e - 1)``, the power again an op."""
         (a,) = ctx.saved_graph()
         return g * _Power.apply(a, e=ctx.e - 1, zero_at_zero=True) * ctx.e
 
@@ -422,6 +425,7 @@ class _ChannelWindowSum(Function):
 
     @staticmethod
     def backward_graph(ctx, g):
+        """The mirrored window sum of ``g``, recorded."""
         lo, hi = ctx.window
         return _ChannelWindowSum.apply(g, lo=hi, hi=lo)
 
@@ -476,6 +480,7 @@ class LocalResponseNorm(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """By recomputation: ``x * (k + alpha / size * window_sum(x^2)) ** -beta``."""
         (x,) = ctx.saved_graph()
         size, alpha, beta, lo, hi = ctx.args
         k = ctx.k
@@ -519,6 +524,7 @@ class RMSNorm(Function):
 
     @staticmethod
     def backward_graph(ctx, gy):
+        """By recomputation: ``x * (mean(x^2) + eps) ** -1/2 * weight``."""
         x, weight = ctx.saved_graph()
         axes, eps = ctx.axes, ctx.eps
 
@@ -537,6 +543,10 @@ class LpNormalize(Function):
     ``dn/dx = sign(x) |x|^(p-1) / n^(p-1)`` (0 where ``x`` or ``n`` is 0), for ``p = inf`` the
     sign at the entries reaching the maximum, shared evenly among ties, and 0 for ``p = 0``
     (a count): the rules of torch's ``vector_norm``, followed by ``clamp_min``.
+
+    Second derivatives follow the same rules (the norm's derivative is 0 where it is 0), so
+    below ``eps`` they are those of ``x / eps``; torch's double backward gives NaN there for
+    ``p = 2`` and ``p = 0.5`` (a departure on purpose).
     """
 
     @staticmethod
