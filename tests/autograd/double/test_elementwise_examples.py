@@ -1,7 +1,6 @@
 """Second derivatives of the first ops that record their backward (the pattern for the rest)."""
 
 import numpy as np
-
 from tests._oracle import compare_double_backward
 
 
