@@ -8,6 +8,7 @@ second derivative (w.r.t. the input and the upstream gradient) checks both.
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as TF
 from tests._oracle import compare_double_backward
 
 import svertka
@@ -137,15 +138,31 @@ def test_pad_second_derivatives_match_torch(mode, pad):
                                                                   value=value)), x)
 
 
-def test_getitem_third_derivative_matches_torch():
-    # the backward of the backward is an op too: a third derivative goes through both
-    def third(mod, t, x):
-        y = x[[0, 2, 0]]
-        (g,) = mod.autograd.grad((y * y * y).sum(), x, create_graph=True)
-        (h,) = mod.autograd.grad((g * g).sum(), x, create_graph=True)
-        return mod.autograd.grad((h * h).sum(), x)[0]
+def _third(mod, f, x):
+    """``d/dx sum(h^2)`` with ``h = d/dx sum(g^2)``, ``g = d/dx sum(f(x)^3)``: the recorded
+    backward of each op's backward op (IndexAccumulate, PadBackward) runs in the middle step."""
+    y = f(x)
+    (g,) = mod.autograd.grad((y * y * y).sum(), x, create_graph=True)
+    (h,) = mod.autograd.grad((g * g).sum(), x, create_graph=True)
+    return mod.autograd.grad((h * h).sum(), x)[0]
 
-    x = _r(3, 2)
-    a = third(svertka, svertka, svertka.tensor(x, requires_grad=True))
-    b = third(torch, torch, torch.tensor(x, requires_grad=True))
-    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10)
+
+def _third_op(name, m):
+    """The op ``name`` for the library ``m`` (svertka or torch)."""
+    if name == "getitem_repeated":
+        return lambda x: x[[0, 2, 0]]
+    if name == "gather":
+        return lambda x: x.gather(1, m.tensor(np.array([[0, 2], [1, 1], [2, 0]])))
+    if name == "index_select":
+        return lambda x: x.index_select(0, m.tensor(np.array([2, 0, 2])))
+    pad = F.pad if m is svertka else TF.pad
+    return lambda x: pad(x[None], (2, 1), mode=name[4:])[0]
+
+
+@pytest.mark.parametrize("name", ["getitem_repeated", "gather", "index_select", "pad_constant",
+                                  "pad_reflect", "pad_replicate", "pad_circular"])
+def test_movement_third_derivatives_match_torch(name):
+    x = _r(3, 3)
+    a = _third(svertka, _third_op(name, svertka), svertka.tensor(x, requires_grad=True))
+    b = _third(torch, _third_op(name, torch), torch.tensor(x, requires_grad=True))
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-9)

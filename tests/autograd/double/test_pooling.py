@@ -119,3 +119,26 @@ def test_lp_pool_second_derivatives_match_torch(n, p):
     x = np.abs(_r(*(1, 2) + (5, 6)[:n])) + 0.5       # away from the root's kink at 0
     sv, th = _both(f"lp_pool{n}d", p, 2, ceil_mode=True)
     compare_double_backward(sv, th, x)
+
+
+def _third(mod, f, x):
+    """``d/dx sum(h^2)`` with ``h = d/dx sum(g^2)``, ``g = d/dx sum(f(x)^3)``: the recorded
+    backward of each pooling's backward op runs in the middle step."""
+    y = f(x)
+    (g,) = mod.autograd.grad((y * y * y).sum(), x, create_graph=True)
+    (h,) = mod.autograd.grad((g * g).sum(), x, create_graph=True)
+    return mod.autograd.grad((h * h).sum(), x)[0]
+
+
+@pytest.mark.parametrize("name,args", [
+    ("max_pool2d", (3, 2, 1)), ("avg_pool2d", (3, 2, 1, True, False)),
+    ("avg_pool2d", (2, 1, 0, False, True, 3)), ("adaptive_avg_pool2d", ((3, 2),)),
+    ("adaptive_avg_pool2d", ((2, 3),)), ("adaptive_max_pool2d", ((3, 2),))],
+    ids=["max", "avg_ceil_no_pad_count", "avg_divisor", "adaptive_avg_uneven",
+         "adaptive_avg_uniform", "adaptive_max"])
+def test_pooling_third_derivatives_match_torch(name, args):
+    x = _r(1, 2, 4, 6)
+    sv, th = _both(name, *args)
+    a = _third(svertka, sv, svertka.tensor(x, requires_grad=True))
+    b = _third(torch, th, torch.tensor(x, requires_grad=True))
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-9)
