@@ -166,3 +166,27 @@ def test_movement_third_derivatives_match_torch(name):
     a = _third(svertka, _third_op(name, svertka), svertka.tensor(x, requires_grad=True))
     b = _third(torch, _third_op(name, torch), torch.tensor(x, requires_grad=True))
     np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-9)
+
+
+def test_module_backward_hook_node_second_derivatives_match_torch():
+    # a module's full backward hook puts identity nodes around it; they record their backward
+    def run(mod, nn):
+        class Square(nn.Module):
+            def forward(self, x):
+                return x * x
+
+        seen = []
+        m = Square()
+        m.register_full_backward_hook(lambda mod_, gin, gout: seen.append(gout[0].shape))
+        x = mod.tensor(_r(2, 3), requires_grad=True)
+        y = m(x * 1.0)
+        (g,) = mod.autograd.grad((y * y).sum(), x, create_graph=True)
+        fired = len(seen)                     # the hook ran in the create_graph pass
+        (h,) = mod.autograd.grad((g * g).sum(), x)
+        return g.detach().numpy(), h.numpy(), fired
+
+    ga, ha, na = run(svertka, svertka.nn)
+    gb, hb, nb = run(torch, torch.nn)
+    np.testing.assert_allclose(ga, gb, rtol=1e-12)
+    np.testing.assert_allclose(ha, hb, rtol=1e-12)
+    assert na == nb == 1
