@@ -47,6 +47,10 @@ class Permute(Function):
     def backward(ctx, gy):
         return gy.transpose(np.argsort(ctx.axes))
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return Permute.apply(gy, axes=tuple(int(a) for a in np.argsort(ctx.axes)))
+
 
 class Expand(Function):
     """A broadcast view to ``shape``; the gradient is summed over the broadcast dimensions."""
@@ -86,6 +90,13 @@ class Repeat(Function):
         g = gy.reshape(split).sum(axis=tuple(range(0, 2 * len(reps), 2)))
         return g.reshape(in_shape)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        in_shape, shape, reps = ctx.shapes
+        split = [d for pair in zip(reps, shape) for d in pair]
+        g = gy.reshape(split).sum(dim=tuple(range(0, 2 * len(reps), 2)))
+        return g.reshape(in_shape)
+
 
 def is_basic_index(index):
     """True when the index has only ints, slices, None and Ellipsis (NumPy basic indexing)."""
@@ -118,6 +129,34 @@ class Getitem(Function):
             np.add.at(gx, index, gy)
         return gx
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return IndexAccumulate.apply(gy, shape=ctx.in_shape, index=ctx.index)
+
+
+class IndexAccumulate(Function):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated places add up): the
+    backward of ``Getitem`` as an op, so that it can be differentiated again (its own
+    backward is ``g[index]``)."""
+
+    @staticmethod
+    def forward(ctx, g, shape=None, index=None):
+        ctx.index = index
+        out = np.zeros(shape, dtype=g.dtype)
+        if is_basic_index(index) or _is_single_bool_mask(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
+
+    @staticmethod
+    def backward(ctx, gy):
+        return np.asarray(gy[ctx.index])
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return Getitem.apply(gy, index=ctx.index)
+
 
 def _is_single_bool_mask(index):
     return isinstance(index, np.ndarray) and index.dtype == np.bool_
@@ -145,6 +184,13 @@ class IndexPut(Function):
             gv = unbroadcast(np.asarray(gy[ctx.index]), ctx.v_shape)
         return ga, gv
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        na, nv = ctx.needs_input_grad
+        ga = IndexPut.apply(gy, 0.0, index=ctx.index) if na else None
+        gv = sum_to(Getitem.apply(gy, index=ctx.index), ctx.v_shape) if nv else None
+        return ga, gv
+
 
 class Cat(Function):
     """The arrays joined along ``axis``; the gradient is split back along it."""
@@ -161,6 +207,13 @@ class Cat(Function):
         parts = np.split(gy, bounds, axis=ctx.axis)
         return tuple(p if n else None for p, n in zip(parts, ctx.needs_input_grad))
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        bounds = np.concatenate([[0], np.cumsum(ctx.sizes)]).tolist()
+        lead = (slice(None),) * ctx.axis
+        return tuple(Getitem.apply(gy, index=lead + (slice(lo, hi),)) if n else None
+                     for lo, hi, n in zip(bounds[:-1], bounds[1:], ctx.needs_input_grad))
+
 
 class Stack(Function):
     """The arrays stacked along a new ``axis``."""
@@ -175,6 +228,12 @@ class Stack(Function):
         parts = np.moveaxis(gy, ctx.axis, 0)
         return tuple(p if n else None for p, n in zip(parts, ctx.needs_input_grad))
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        lead = (slice(None),) * ctx.axis
+        return tuple(Getitem.apply(gy, index=lead + (i,)) if n else None
+                     for i, n in enumerate(ctx.needs_input_grad))
+
 
 class Flip(Function):
     """The elements reversed along ``axes`` (a copy, as ``torch.flip``)."""
@@ -187,3 +246,7 @@ class Flip(Function):
     @staticmethod
     def backward(ctx, gy):
         return np.flip(gy, ctx.axes)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return Flip.apply(gy, axes=ctx.axes)
