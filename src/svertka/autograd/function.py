@@ -150,11 +150,6 @@ class Function:
     # counter).
     is_view = False
 
-    # ``backward_graph(ctx, gy)``: the same gradients as ``backward``, computed from Tensors
-    # with svertka ops (``gy`` a Tensor; the inputs from ``ctx.saved_graph()`` /
-    # ``ctx.input_graph``), so that ``create_graph=True`` records a differentiable graph of
-    # the backward pass. ``backward`` stays the fast NumPy path for first-order gradients.
-    backward_graph = None
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -169,6 +164,20 @@ class Function:
         ``gy`` of the output. Every operation overrides it.
         """
         raise NotImplementedError
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """The gradients of ``backward``, computed from Tensors with svertka ops, so that
+        ``create_graph=True`` records a differentiable graph of the backward pass.
+
+        ``gy`` is a Tensor; the inputs and output come from ``ctx.saved_graph()`` (or
+        ``ctx.input_graph``/``output_graph``). ``backward`` stays the fast NumPy path of
+        first-order gradients. This default refuses, naming the op.
+        """
+        raise RuntimeError(
+            f"backward: create_graph=True needs the backward of {ctx.name()} as a graph, "
+            f"which {ctx.fn.__name__} does not define (a Function's backward_graph); its "
+            f"gradients cannot be differentiated again")
 
     @classmethod
     def apply(cls, *args, **kwargs):

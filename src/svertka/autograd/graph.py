@@ -164,13 +164,7 @@ def run_backward_graph(roots, root_grads, capture=None):
                     captured[i] = gy
             if node._saved_versions is not None:
                 check_saved_versions(node)
-            backward_graph = node.fn.backward_graph
-            if backward_graph is None:
-                raise RuntimeError(
-                    f"backward: create_graph=True needs the backward of {node.name()} as a "
-                    f"graph, which {node.fn.__name__} does not define (a Function's "
-                    f"backward_graph); its gradients cannot be differentiated again")
-            grads = backward_graph(node, gy)
+            grads = node.fn.backward_graph(node, gy)
             if type(grads) is not tuple:
                 grads = (grads,)
             parents = node.parents
