@@ -48,10 +48,6 @@ from svertka.random import get_rng
 # ---------------------------------------------------------------------- backward
 def backward(t, gradient, retain_graph, create_graph, inputs):
     """``Tensor.backward``: the upstream gradient checked, then the engine."""
-    if create_graph:
-        raise NotImplementedError(
-            "backward: create_graph=True (higher-order gradients) is not supported: "
-            "svertka's backward passes are NumPy code, not recorded graphs")
     if not t._requires_grad:
         raise RuntimeError("backward: element 0 of tensors does not require grad and does "
                            "not have a grad_fn")
@@ -70,6 +66,17 @@ def backward(t, gradient, retain_graph, create_graph, inputs):
     if inputs is not None:
         raise NotImplementedError("backward: inputs= is not supported; use "
                                   "svertka.autograd.grad(outputs, inputs)")
+    if create_graph:
+        # the backward recorded as a graph: .grad gets Tensors that can be differentiated
+        from svertka.autograd.function import _constant
+        from svertka.autograd.graph import run_backward_graph
+
+        if isinstance(gradient, TensorBase) and gradient._data.dtype == t._data.dtype:
+            root = gradient  # may itself require grad
+        else:
+            root = _constant(g)
+        run_backward_graph([t], [root])
+        return
     run_backward([t], [g], retain_graph=bool(retain_graph))
 
 

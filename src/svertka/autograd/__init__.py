@@ -1,14 +1,15 @@
 """svertka.autograd: reverse-mode automatic differentiation.
 
 ``Function`` is the base of every differentiable op, ``grad`` computes gradients without
-touching ``.grad``, ``gradcheck`` compares a backward with finite differences, and
-``no_grad``/``enable_grad`` switch graph recording off and on.
+touching ``.grad`` (with ``create_graph=True``, gradients that can be differentiated again:
+see ``autograd.graph``), ``gradcheck``/``gradgradcheck`` compare first and second derivatives
+with finite differences, ``functional`` has ``jacobian``/``hessian``/``vjp``/``jvp``/``hvp``/
+``vhp``, and ``no_grad``/``enable_grad`` switch graph recording off and on.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
+from svertka.autograd import functional
 from svertka.autograd.function import Context, Function
 from svertka.autograd.grad_mode import (
     enable_grad,
@@ -17,94 +18,9 @@ from svertka.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
-from svertka.autograd.gradcheck import gradcheck
+from svertka.autograd.gradcheck import gradcheck, gradgradcheck
+from svertka.autograd.gradients import grad
 
-__all__ = ["Function", "Context", "grad", "gradcheck", "no_grad", "enable_grad",
+__all__ = ["Function", "Context", "grad", "gradcheck", "gradgradcheck", "functional",
+           "no_grad", "enable_grad",
            "is_grad_enabled", "set_grad_enabled", "inference_mode"]
-
-
-def _seq(x):
-    from svertka.tensor import Tensor
-
-    if isinstance(x, Tensor):
-        return (x,), True
-    return tuple(x), False
-
-
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
-    """The gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated).
-
-    Args:
-        outputs: a Tensor or a sequence of Tensors.
-        inputs: a Tensor or a sequence of Tensors that the outputs depend on.
-        grad_outputs: the upstream gradient of each output; may be omitted for single-element
-            outputs (it is then 1).
-        retain_graph: keep the graph for another backward (default False: freed).
-        allow_unused: return ``None`` for an input the outputs do not depend on, instead of
-            raising.
-
-    Returns:
-        A tuple with one Tensor (or ``None``) per input.
-
-    Examples::
-
-        >>> import svertka
-        >>> x = svertka.tensor([1.0, 2.0, 3.0], requires_grad=True)
-        >>> (g,) = svertka.autograd.grad((x ** 2).sum(), x)
-        >>> g
-        tensor([2., 4., 6.])
-        >>> x.grad is None
-        True
-    """
-    from svertka.autograd.engine import run_backward
-    from svertka.tensor import Tensor
-
-    if create_graph:
-        raise NotImplementedError("grad: create_graph=True (higher-order gradients) is not "
-                                  "supported: svertka's backward passes are NumPy code")
-    outputs, _ = _seq(outputs)
-    inputs, _ = _seq(inputs)
-    if grad_outputs is None:
-        grad_outputs = [None] * len(outputs)
-    else:
-        grad_outputs, _ = _seq(grad_outputs)
-    if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} "
-                         f"outputs")
-    for i, t in enumerate(inputs):
-        if not isinstance(t, Tensor) or not t.requires_grad:
-            raise RuntimeError(f"grad: input {i} does not require grad")
-    roots, root_grads = [], []
-    for i, (o, g) in enumerate(zip(outputs, grad_outputs)):
-        if not isinstance(o, Tensor):
-            raise TypeError(f"grad: outputs must be Tensors, got {type(o).__name__} at {i}")
-        if not o.requires_grad:
-            raise RuntimeError(f"grad: output {i} does not require grad and does not have a "
-                               f"grad_fn")
-        if g is None:
-            if o._data.size != 1:
-                raise RuntimeError(f"grad: grad can be implicitly created only for scalar "
-                                   f"outputs; output {i} has shape {tuple(o.shape)}")
-            g = np.ones(o._data.shape, dtype=o._data.dtype)
-        else:
-            g = g._data if isinstance(g, Tensor) else np.asarray(g)
-            if g.shape != o._data.shape:
-                raise RuntimeError(f"grad: grad_outputs[{i}] has shape {g.shape}, but output "
-                                   f"{i} has shape {o._data.shape}")
-            g = g.astype(o._data.dtype, copy=False)
-        roots.append(o)
-        root_grads.append(g)
-    captured = run_backward(roots, root_grads, retain_graph=bool(retain_graph),
-                            capture=list(inputs))
-    result = []
-    for i, g in enumerate(captured):
-        if g is None:
-            if not allow_unused:
-                raise RuntimeError(f"grad: one of the differentiated Tensors (input {i}) "
-                                   f"appears to not have been used in the graph; set "
-                                   f"allow_unused=True if this is the desired behavior")
-            result.append(None)
-        else:
-            result.append(Tensor._make(np.array(g, copy=True)))
-    return tuple(result)

@@ -16,6 +16,15 @@ node of the graph that remembers what ``backward`` will need.
             (y,) = ctx.saved_tensors
             return gy * y
 
+        @staticmethod
+        def backward_graph(ctx, gy):        # gy: a Tensor; for create_graph=True
+            (y,) = ctx.saved_graph()        # y as a Tensor whose grad_fn is this node
+            return gy * y
+
+``backward`` is the fast NumPy path of first-order gradients; ``backward_graph`` computes the
+same gradients with svertka ops on Tensors, so that ``backward(create_graph=True)`` records
+the backward pass itself and gradients of gradients exist (see ``autograd.graph``).
+
 Rules that every Function follows:
 
 * positional arguments of ``apply`` are the differentiable inputs: Tensors, NumPy arrays or
@@ -48,12 +57,13 @@ class Context:
     """
 
     __slots__ = ("fn", "inputs", "input_meta", "parents", "needs_input_grad", "_saved",
-                 "_saved_versions", "_freed", "_hooks", "__dict__", "__weakref__")
+                 "_saved_versions", "_saved_roles", "_freed", "_hooks", "__dict__", "__weakref__")
 
     def __init__(self, fn):
         self.fn = fn
         self._saved = ()
         self._saved_versions = None
+        self._saved_roles = None
         self._freed = False
         self._hooks = None  # autograd.hooks.NodeHooks: register_hook, retain_grad
 
@@ -76,6 +86,50 @@ class Context:
                 "time or if you need to access saved tensors after calling backward.")
         return self._saved
 
+    # ---- for ``backward_graph`` (create_graph=True): the node's values as graph Tensors
+    def saved_graph(self):
+        """The saved arrays as Tensors linked to the graph, for ``backward_graph``.
+
+        An array that is input ``i``'s data becomes that input (the leaf itself, or a Tensor
+        whose ``grad_fn`` is the input's producer), the output's array becomes this node's
+        output, and anything else a constant: so a gradient computed from them can be
+        differentiated again with respect to the inputs.
+        """
+        saved = self.saved_tensors
+        roles = self._saved_roles or (None,) * len(saved)
+        out = []
+        for s, role in zip(saved, roles):
+            if s is None:
+                out.append(None)
+            elif role is None:
+                out.append(_constant(s))
+            elif role == -1:
+                out.append(self.output_graph(s))
+            else:
+                out.append(self.input_graph(role, s))
+        return tuple(out)
+
+    def input_graph(self, i, data):
+        """Input ``i`` as a graph Tensor holding ``data`` (its values, kept or rebuilt by the
+        op): the leaf itself, a Tensor whose ``grad_fn`` is the input's producer, or a
+        constant where the input needs no gradient."""
+        if not self.needs_input_grad[i]:
+            return _constant(data)
+        leaf = self.inputs[i]
+        if leaf is not None:
+            return leaf
+        t = _constant(data)
+        t._requires_grad = True
+        t._ctx = self.parents[i]
+        return t
+
+    def output_graph(self, data):
+        """This node's output (``data``) as a graph Tensor whose ``grad_fn`` is this node."""
+        t = _constant(data)
+        t._requires_grad = True
+        t._ctx = self
+        return t
+
     def name(self):
         """The node's name, ``'<Function>Backward'`` (torch appends a number: ``AddBackward0``)."""
         return self.fn.__name__ + "Backward"
@@ -96,6 +150,7 @@ class Function:
     # counter).
     is_view = False
 
+
     @staticmethod
     def forward(ctx, *args, **kwargs):
         """Compute the output (one ndarray) from the input arrays; ``ctx`` stores what
@@ -109,6 +164,20 @@ class Function:
         ``gy`` of the output. Every operation overrides it.
         """
         raise NotImplementedError
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """The gradients of ``backward``, computed from Tensors with svertka ops, so that
+        ``create_graph=True`` records a differentiable graph of the backward pass.
+
+        ``gy`` is a Tensor; the inputs and output come from ``ctx.saved_graph()`` (or
+        ``ctx.input_graph``/``output_graph``). ``backward`` stays the fast NumPy path of
+        first-order gradients. This default refuses, naming the op.
+        """
+        raise RuntimeError(
+            f"backward: create_graph=True needs the backward of {ctx.name()} as a graph, "
+            f"which {ctx.fn.__name__} does not define (a Function's backward_graph); its "
+            f"gradients cannot be differentiated again")
 
     @classmethod
     def apply(cls, *args, **kwargs):
@@ -189,6 +258,12 @@ class keep_calls:
         return False
 
 
+def _constant(data):
+    """``data`` as a Tensor without a graph."""
+    Tensor = _TENSOR[0] if _TENSOR else _load_tensor()
+    return Tensor._make(data if isinstance(data, np.ndarray) else np.asarray(data))
+
+
 def _load_tensor():
     """The Tensor class, imported on first use (tensor.py imports this module)."""
     from svertka.tensor import Tensor
@@ -197,20 +272,29 @@ def _load_tensor():
 
 
 def _record_versions(ctx, tensors, arrays, out, result):
-    """Remember the versions of the saved arrays that are an input's or the output's data."""
+    """Remember the versions of the saved arrays that are an input's or the output's data,
+    and which they are (``ctx._saved_roles``: the input's index, -1 for the output, ``None``
+    for anything else), so that a create_graph backward can link them to the graph."""
     from svertka.tensor import Tensor
 
     versions = []
+    roles = []
     for s in ctx._saved:
         if s is out:
             versions.append((result._version, result._version[0]))
+            roles.append(-1)
             continue
-        for t, a in zip(tensors, arrays):
-            if s is a and isinstance(t, Tensor):
-                versions.append((t._version, t._version[0]))
+        role = None
+        for i, (t, a) in enumerate(zip(tensors, arrays)):
+            if s is a and s is not None:
+                role = i
+                if isinstance(t, Tensor):
+                    versions.append((t._version, t._version[0]))
                 break
+        roles.append(role)
     if versions:
         ctx._saved_versions = versions
+    ctx._saved_roles = roles
 
 
 def check_saved_versions(ctx):

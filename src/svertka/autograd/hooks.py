@@ -142,6 +142,10 @@ def _identity_fn():
         def backward(ctx, gy):
             return gy
 
+        @staticmethod
+        def backward_graph(ctx, gy):
+            return gy
+
     return BackwardHookFunction
 
 

@@ -18,8 +18,21 @@ import math
 import numpy as np
 
 from svertka.autograd.function import Function
+from svertka.autograd.graph import sum_to, vjp_by_recompute
 from svertka.kernels.special import erf, erfc
-from svertka.ops.elementwise import Relu, Sigmoid, Tanh, sigmoid_array, unbroadcast
+from svertka.ops.elementwise import (
+    Abs,
+    Erf,
+    Exp,
+    Mul,
+    Relu,
+    Sigmoid,
+    Tanh,
+    Where,
+    sigmoid_array,
+    unbroadcast,
+)
+from svertka.ops.movement import Reshape
 
 __all__ = ["erf", "erfc", "Pointwise", "Relu", "Sigmoid", "Tanh", "Hardtanh", "LeakyRelu",
            "Elu", "Gelu", "Silu", "Softplus", "Softsign", "Mish", "Hardsigmoid", "Hardswish",
@@ -34,7 +47,22 @@ SELU_SCALE = 1.0507009873554804934193349852946
 class Pointwise(Function):
     """``y = f(x)`` elementwise. Subclasses define ``value_and_slope(x, want_slope, **params)``
     returning ``(y, f'(x) or None)``; the slope is computed in forward (only when a gradient
-    is wanted), so backward is one product and the input need not be kept."""
+    is wanted), so backward is one product.
+
+    Double backward (``backward_graph``): a piecewise-linear activation (``smooth = False``)
+    has ``f'' = 0`` (torch's convention at its kinks too), so its gradient ``gy * slope`` is
+    linear in ``gy`` with the saved slope as a constant. A smooth one also keeps its input (a
+    reference, no copy, as torch keeps it) and writes ``slope_graph``: ``f'(x)`` with svertka
+    ops on the graph input, differentiable to any order.
+    """
+
+    smooth = False
+
+    @staticmethod
+    def slope_graph(xg, x, slope, **params):
+        """``f'(x)`` as a graph Tensor of ``xg`` (the input in the graph; ``x`` its values,
+        ``slope`` the saved ``f'(x)``). Every smooth activation overrides it."""
+        raise NotImplementedError
 
     @staticmethod
     def value_and_slope(x, want_slope, **params):
@@ -48,13 +76,26 @@ class Pointwise(Function):
         want = ctx.needs_input_grad[0]
         y, slope = cls.value_and_slope(x, want, **params)
         if want:
-            ctx.save_for_backward(slope)
+            if cls.smooth:
+                ctx.save_for_backward(slope, x)
+                ctx.params = params
+            else:
+                ctx.save_for_backward(slope)
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        (slope,) = ctx.saved_tensors
+        slope = ctx.saved_tensors[0]
         return gy * slope
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        saved = ctx.saved_tensors
+        if not ctx.fn.smooth:
+            return Mul.apply(gy, saved[0])
+        slope, x = saved
+        return gy * ctx.fn.slope_graph(ctx.input_graph(0, x), x, slope, **ctx.params)
 
 
 def _cast(a, x):
@@ -97,6 +138,15 @@ class Elu(Pointwise):
         slope = np.where(pos, scale, (em1 + 1) * (scale * alpha * input_scale))
         return y, _cast(slope, x)
 
+    smooth = True
+
+    @staticmethod
+    def slope_graph(xg, x, slope, alpha=1.0, scale=1.0, input_scale=1.0):
+        # differentiable where x < 0; 0 second derivative at x >= 0 (torch: ``self < 0``)
+        neg = x < 0
+        e = Exp.apply(Where.apply(neg, xg, 0.0) * input_scale)  # no exp of the positive side
+        return Where.apply(neg, e * (scale * alpha * input_scale), slope)
+
 
 _SQRT1_2 = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -125,6 +175,17 @@ class Gelu(Pointwise):
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * (x * x))
         return y, cdf + x * pdf
 
+    smooth = True
+
+    @staticmethod
+    def slope_graph(xg, x, slope, approximate="none"):
+        if approximate == "tanh":
+            t = Tanh.apply((xg + xg * xg * xg * _GELU_CUBIC) * _SQRT_2_OVER_PI)
+            d_inner = (xg * xg * (3 * _GELU_CUBIC) + 1.0) * _SQRT_2_OVER_PI
+            return (t + 1.0) * 0.5 + xg * 0.5 * (1.0 - t * t) * d_inner
+        cdf = (Erf.apply(xg * _SQRT1_2) + 1.0) * 0.5
+        return cdf + xg * Exp.apply(xg * xg * -0.5) * _INV_SQRT_2PI
+
 
 class Silu(Pointwise):
     """``x * sigmoid(x)``; slope ``s * (1 + x * (1 - s))``."""
@@ -133,6 +194,13 @@ class Silu(Pointwise):
     def value_and_slope(x, want):
         s = sigmoid_array(x)
         return x * s, (s * (1 + x * (1 - s)) if want else None)
+
+    smooth = True
+
+    @staticmethod
+    def slope_graph(xg, x, slope):
+        s = Sigmoid.apply(xg)
+        return s * (xg * (1.0 - s) + 1.0)
 
 
 class Softplus(Pointwise):
@@ -145,6 +213,13 @@ class Softplus(Pointwise):
         y = np.where(linear, x, np.logaddexp(0, bx) / beta)  # logaddexp never overflows
         return y, (np.where(linear, 1, sigmoid_array(bx)) if want else None)
 
+    smooth = True
+
+    @staticmethod
+    def slope_graph(xg, x, slope, beta=1.0, threshold=20.0):
+        linear = x * beta > threshold  # slope 1 there: 0 second derivative, as torch
+        return Where.apply(linear, 1.0, Sigmoid.apply(Where.apply(linear, 0.0, xg) * beta))
+
 
 class Softsign(Pointwise):
     """``x / (1 + |x|)``; slope ``1 / (1 + |x|)^2``."""
@@ -153,6 +228,13 @@ class Softsign(Pointwise):
     def value_and_slope(x, want):
         d = 1 + np.abs(x)
         return x / d, (1 / (d * d) if want else None)
+
+    smooth = True
+
+    @staticmethod
+    def slope_graph(xg, x, slope):
+        d = Abs.apply(xg) + 1.0
+        return 1.0 / (d * d)
 
 
 class Mish(Pointwise):
@@ -163,6 +245,13 @@ class Mish(Pointwise):
         t = np.tanh(np.logaddexp(0, x))
         y = x * t
         return y, (t + x * sigmoid_array(x) * (1 - t * t) if want else None)
+
+    smooth = True
+
+    @staticmethod
+    def slope_graph(xg, x, slope):
+        t = Tanh.apply(Softplus.apply(xg))
+        return t + xg * Sigmoid.apply(xg) * (1.0 - t * t)
 
 
 class Hardsigmoid(Pointwise):
@@ -186,6 +275,13 @@ class Hardswish(Pointwise):
         slope = np.where(x <= -3, 0, np.where(x < 3, x / 3 + 0.5, 1))
         return y, _cast(slope, x)
 
+    smooth = True
+
+    @staticmethod
+    def slope_graph(xg, x, slope):
+        # x/3 + 1/2 strictly inside (-3, 3); constant outside (torch's second derivative)
+        return Where.apply((x > -3) & (x < 3), xg * (1.0 / 3.0) + 0.5, slope)
+
 
 class LogSigmoid(Pointwise):
     """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))`` (stable); slope ``sigmoid(-x)``."""
@@ -194,6 +290,12 @@ class LogSigmoid(Pointwise):
     def value_and_slope(x, want):
         y = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
         return y, (sigmoid_array(-x) if want else None)
+
+    smooth = True
+
+    @staticmethod
+    def slope_graph(xg, x, slope):
+        return Sigmoid.apply(-xg)
 
 
 class Threshold(Pointwise):
@@ -214,6 +316,13 @@ class Tanhshrink(Pointwise):
     def value_and_slope(x, want):
         t = np.tanh(x)
         return x - t, (t * t if want else None)
+
+    smooth = True
+
+    @staticmethod
+    def slope_graph(xg, x, slope):
+        t = Tanh.apply(xg)
+        return t * t
 
 
 class Hardshrink(Pointwise):
@@ -270,10 +379,29 @@ class Prelu(Function):
             gw = gw.reshape(w.shape)
         return gx, gw
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        x, w = ctx.saved_tensors
+        xg, wg = ctx.saved_graph()
+        nx, nw = ctx.needs_input_grad
+        shape = _prelu_weight_shape(x.ndim, w.size)
+        pos = x > 0
+        gx = Where.apply(pos, gy, gy * Reshape.apply(wg, shape=shape)) if nx else None
+        gw = None
+        if nw:
+            gw = Reshape.apply(sum_to(Where.apply(pos, 0.0, gy * xg), shape), shape=w.shape)
+        return gx, gw
+
 
 def _scalar_safe(x):
     """Softmax over a 0-d array is over its single element: view it as 1-D."""
     return x.reshape(1) if x.ndim == 0 else x
+
+
+def _scalar_safe_graph(t):
+    """``_scalar_safe`` on a Tensor."""
+    return Reshape.apply(t, shape=(1,)) if t.ndim == 0 else t
 
 
 class Softmax(Function):
@@ -304,6 +432,14 @@ class Softmax(Function):
         gx = y1 * (g1 - (g1 * y1).sum(axis=ctx.dim, keepdims=True))
         return (gx if ctx.sign == 1 else -gx).reshape(y.shape)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (y,) = ctx.saved_graph()
+        y1, g1 = _scalar_safe_graph(y), _scalar_safe_graph(gy)
+        gx = y1 * (g1 - (g1 * y1).sum(dim=ctx.dim, keepdim=True))
+        return Reshape.apply(gx if ctx.sign == 1 else -gx, shape=y.shape)
+
 
 class LogSoftmax(Function):
     """``x - max - log(sum exp(x - max))`` along ``dim``.
@@ -332,6 +468,14 @@ class LogSoftmax(Function):
         gx = g1 - np.exp(y1) * g1.sum(axis=ctx.dim, keepdims=True)
         return gx.reshape(y.shape)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (y,) = ctx.saved_graph()
+        y1, g1 = _scalar_safe_graph(y), _scalar_safe_graph(gy)
+        gx = g1 - Exp.apply(y1) * g1.sum(dim=ctx.dim, keepdim=True)
+        return Reshape.apply(gx, shape=y.shape)
+
 
 class Glu(Function):
     """Gated linear unit: split ``x`` in halves ``a, b`` along ``dim``; ``a * sigmoid(b)``.
@@ -344,11 +488,31 @@ class Glu(Function):
         a, b = np.split(x, 2, axis=dim)
         s = sigmoid_array(b)
         ctx.dim = dim
-        ctx.save_for_backward(a, s)
+        # x for the double backward: no extra memory (``a`` is a view of it)
+        ctx.save_for_backward(a, s, x)
         return a * s
 
     @staticmethod
     def backward(ctx, gy):
-        a, s = ctx.saved_tensors
+        a, s = ctx.saved_tensors[:2]
         gs = gy * s
         return np.concatenate([gs, gs * a * (1 - s)], axis=ctx.dim)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        x = ctx.saved_tensors[2]
+        return vjp_by_recompute(ctx, gy, [ctx.input_graph(0, x)],
+                                lambda t: _glu_graph(t, ctx.dim))
+
+
+def _glu_graph(x, dim):
+    """``glu`` with graph ops only: the halves are selected by ``Where`` on a ``(2, H)`` view
+    of ``dim`` and a sum over the 2 (adding zeros: exact)."""
+    shape = tuple(x.shape)
+    d = dim % len(shape)
+    x2 = Reshape.apply(x, shape=shape[:d] + (2, shape[d] // 2) + shape[d + 1:])
+    first = np.array([True, False]).reshape((2,) + (1,) * (len(shape) - d))
+    a = Where.apply(first, x2, 0.0).sum(dim=d)
+    b = Where.apply(first, 0.0, x2).sum(dim=d)
+    return a * Sigmoid.apply(b)

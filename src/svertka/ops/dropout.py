@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from svertka.autograd.function import Function
+from svertka.ops.elementwise import Mul
 from svertka.random import get_rng
 
 __all__ = ["Dropout", "keep_mask", "dropout_noise", "alpha_dropout_noise", "SELU_NEG_SAT"]
@@ -57,3 +58,9 @@ class Dropout(Function):
     def backward(ctx, gy):
         (noise,) = ctx.saved_tensors
         return gy * noise
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (noise,) = ctx.saved_tensors
+        return Mul.apply(gy, noise)  # the same mask; linear in gy

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from svertka.autograd.function import Function
+from svertka.autograd.graph import sum_to
 from svertka.kernels.special import erf
 
 
@@ -38,6 +39,13 @@ class Add(Function):
         na, nb = ctx.needs_input_grad
         return (unbroadcast(gy, sa) if na else None, unbroadcast(gy, sb) if nb else None)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (sum_to(gy, sa) if na else None, sum_to(gy, sb) if nb else None)
+
 
 class Sub(Function):
     """``a - b``, broadcasting; each gradient is summed back to its input's shape."""
@@ -52,6 +60,13 @@ class Sub(Function):
         sa, sb = ctx.shapes
         na, nb = ctx.needs_input_grad
         return (unbroadcast(gy, sa) if na else None, unbroadcast(-gy, sb) if nb else None)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        sa, sb = ctx.shapes
+        na, nb = ctx.needs_input_grad
+        return (sum_to(gy, sa) if na else None, sum_to(-gy, sb) if nb else None)
 
 
 class Mul(Function):
@@ -68,6 +83,14 @@ class Mul(Function):
         na, nb = ctx.needs_input_grad
         return (unbroadcast(gy * b, _shape(a)) if na else None,
                 unbroadcast(gy * a, _shape(b)) if nb else None)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        a, b = ctx.saved_graph()
+        na, nb = ctx.needs_input_grad
+        return (sum_to(gy * b, a.shape) if na else None,
+                sum_to(gy * a, b.shape) if nb else None)
 
 
 class Div(Function):
@@ -87,6 +110,14 @@ class Div(Function):
             ga = unbroadcast(gy / b, _shape(a)) if na else None
             gb = unbroadcast(-gy * a / (b * b), _shape(b)) if nb else None
         return ga, gb
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        a, b = ctx.saved_graph()
+        na, nb = ctx.needs_input_grad
+        return (sum_to(gy / b, a.shape) if na else None,
+                sum_to(-gy * a / (b * b), b.shape) if nb else None)
 
 
 class Pow(Function):
@@ -116,6 +147,23 @@ class Pow(Function):
             gb = unbroadcast((gy * d).astype(gy.dtype, copy=False), _shape(b))
         return ga, gb
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        a, b, y = ctx.saved_graph()
+        na, nb = ctx.needs_input_grad
+        ad, bd = a._data, b._data
+        ga = gb = None
+        if na:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                d = Where.apply(bd == 0, 0.0, b * Pow.apply(a, b - 1.0))
+            ga = sum_to(gy * d, ad.shape)
+        if nb:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                d = Where.apply((ad == 0) & (bd >= 0), 0.0, y * Log.apply(a))
+            gb = sum_to(gy * d, bd.shape)
+        return ga, gb
+
 
 class Neg(Function):
     """``-a``."""
@@ -126,6 +174,11 @@ class Neg(Function):
 
     @staticmethod
     def backward(ctx, gy):
+        return -gy
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         return -gy
 
 
@@ -142,6 +195,12 @@ class Abs(Function):
         (a,) = ctx.saved_tensors
         return gy * np.sign(a)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (a,) = ctx.saved_tensors
+        return Mul.apply(gy, np.sign(a))  # |a|'' = 0, as torch
+
 
 class Exp(Function):
     """``exp(a)``; the backward reuses the output."""
@@ -156,6 +215,12 @@ class Exp(Function):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
+        return gy * y
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (y,) = ctx.saved_graph()
         return gy * y
 
 
@@ -174,6 +239,12 @@ class Log(Function):
         with np.errstate(divide="ignore"):
             return gy / a
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (a,) = ctx.saved_graph()
+        return gy / a
+
 
 class Sqrt(Function):
     """``sqrt(a)``; the backward reuses the output."""
@@ -191,6 +262,12 @@ class Sqrt(Function):
         with np.errstate(divide="ignore"):
             return gy / (2 * y)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (y,) = ctx.saved_graph()
+        return gy / (y * 2.0)
+
 
 class Sin(Function):
     """``sin(a)``."""
@@ -204,6 +281,12 @@ class Sin(Function):
     def backward(ctx, gy):
         (a,) = ctx.saved_tensors
         return gy * np.cos(a)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (a,) = ctx.saved_graph()
+        return gy * Cos.apply(a)
 
 
 class Cos(Function):
@@ -219,6 +302,12 @@ class Cos(Function):
         (a,) = ctx.saved_tensors
         return -gy * np.sin(a)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (a,) = ctx.saved_graph()
+        return -(gy * Sin.apply(a))
+
 
 class Tanh(Function):
     """``tanh(a)``; the backward reuses the output."""
@@ -233,6 +322,12 @@ class Tanh(Function):
     def backward(ctx, gy):
         (y,) = ctx.saved_tensors
         return gy * (1 - y * y)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (y,) = ctx.saved_graph()
+        return gy * (1.0 - y * y)
 
 
 def sigmoid_array(a):
@@ -255,6 +350,12 @@ class Sigmoid(Function):
         (y,) = ctx.saved_tensors
         return gy * y * (1 - y)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (y,) = ctx.saved_graph()
+        return gy * y * (1.0 - y)
+
 
 class Relu(Function):
     """``max(x, 0)``; only the output is saved (the backward's mask is ``y > 0``)."""
@@ -275,6 +376,12 @@ class Relu(Function):
         gx *= gy
         return gx
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (y,) = ctx.saved_tensors
+        return Mul.apply(gy, y > 0)  # relu'' = 0, as torch
+
 
 class _Rounding(Function):
     """Piecewise-constant ops (``sign floor ceil round``): differentiable with a zero gradient,
@@ -290,6 +397,11 @@ class _Rounding(Function):
     @staticmethod
     def backward(ctx, gy):
         return np.zeros(ctx.shape, dtype=gy.dtype)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        return _zeros_graph(ctx.shape, gy)
 
 
 class Sign(_Rounding):
@@ -329,6 +441,11 @@ class Fill(Function):
     def backward(ctx, gy):
         return np.zeros(ctx.shape, dtype=gy.dtype)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        return _zeros_graph(ctx.shape, gy)
+
 
 class Clamp(Function):
     """Clamp to [min, max]; the gradient passes where min <= x <= max (torch's rule)."""
@@ -350,6 +467,18 @@ class Clamp(Function):
             mask &= a <= hi
         return gy * mask
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (a,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        mask = np.ones(a.shape, dtype=bool)
+        if lo is not None:
+            mask &= a >= lo
+        if hi is not None:
+            mask &= a <= hi
+        return Mul.apply(gy, mask)  # linear in gy; zero second derivative in a, as torch
+
 
 class Maximum(Function):
     """Elementwise max; on ties the gradient is split evenly between the inputs, as torch."""
@@ -363,6 +492,12 @@ class Maximum(Function):
     def backward(ctx, gy):
         a, b = ctx.saved_tensors
         return _select_grads(ctx, gy, a, b, np.greater)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        a, b = ctx.saved_tensors
+        return _select_grads_graph(ctx, gy, a, b, np.greater)
 
 
 class Minimum(Function):
@@ -378,12 +513,34 @@ class Minimum(Function):
         a, b = ctx.saved_tensors
         return _select_grads(ctx, gy, a, b, np.less)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        a, b = ctx.saved_tensors
+        return _select_grads_graph(ctx, gy, a, b, np.less)
+
 
 def _select_grads(ctx, gy, a, b, wins):
     w = np.where(wins(a, b), 1.0, np.where(a == b, 0.5, 0.0)).astype(gy.dtype)
     na, nb = ctx.needs_input_grad
     return (unbroadcast(gy * w, _shape(a)) if na else None,
             unbroadcast(gy * (1 - w), _shape(b)) if nb else None)
+
+
+def _select_grads_graph(ctx, gy, a, b, wins):
+    """``_select_grads`` on a Tensor ``gy``: the weights are constants (0 second derivative
+    in ``a`` and ``b``, as torch)."""
+    w = np.where(wins(a, b), 1.0, np.where(a == b, 0.5, 0.0))
+    na, nb = ctx.needs_input_grad
+    return (sum_to(Mul.apply(gy, w), _shape(a)) if na else None,
+            sum_to(Mul.apply(gy, 1.0 - w), _shape(b)) if nb else None)
+
+
+def _zeros_graph(shape, gy):
+    """A zero gradient of ``shape`` (a constant Tensor): for the piecewise-constant ops."""
+    from svertka.autograd.function import _constant
+
+    return _constant(np.zeros(shape, dtype=gy._data.dtype))
 
 
 class Where(Function):
@@ -404,6 +561,16 @@ class Where(Function):
         gb = unbroadcast(np.where(cond, zero, gy), ctx.shapes[1]) if nb else None
         return None, ga, gb
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (cond,) = ctx.saved_tensors
+        _, na, nb = ctx.needs_input_grad
+        zero = np.zeros((), dtype=gy._data.dtype)
+        ga = sum_to(Where.apply(cond, gy, zero), ctx.shapes[0]) if na else None
+        gb = sum_to(Where.apply(cond, zero, gy), ctx.shapes[1]) if nb else None
+        return None, ga, gb
+
 
 class Cast(Function):
     """Change the dtype; the gradient is cast back to the input's dtype."""
@@ -417,6 +584,11 @@ class Cast(Function):
     def backward(ctx, gy):
         return gy.astype(ctx.in_dtype)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        return Cast.apply(gy, dtype=ctx.in_dtype)
+
 
 class Clone(Function):
     """A copy; ``order="K"`` keeps the input's memory layout (torch's ``clone``), ``"C"``
@@ -428,6 +600,11 @@ class Clone(Function):
 
     @staticmethod
     def backward(ctx, gy):
+        return gy
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
         return gy
 
 
@@ -444,6 +621,12 @@ class Log1p(Function):
         (x,) = ctx.saved_tensors
         return gy / (1 + x)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (x,) = ctx.saved_graph()
+        return gy / (x + 1.0)
+
 
 class Expm1(Function):
     """``exp(a) - 1``, accurate for small ``a``."""
@@ -459,6 +642,12 @@ class Expm1(Function):
         (y,) = ctx.saved_tensors
         return gy * (y + 1)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (y,) = ctx.saved_graph()
+        return gy * (y + 1.0)
+
 
 class Erf(Function):
     """``erf(x)``; ``d/dx = 2/sqrt(pi) exp(-x^2)``."""
@@ -472,6 +661,12 @@ class Erf(Function):
     def backward(ctx, gy):
         (x,) = ctx.saved_tensors
         return gy * (1.1283791670955126 * np.exp(-(x * x)))
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (x,) = ctx.saved_graph()
+        return gy * (Exp.apply(-(x * x)) * 1.1283791670955126)
 
 
 class Atan2(Function):
@@ -489,3 +684,12 @@ class Atan2(Function):
         r = gy / (a * a + b * b)
         return (unbroadcast(r * b, np.shape(a)) if na else None,
                 unbroadcast(-r * a, np.shape(b)) if nb else None)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        a, b = ctx.saved_graph()
+        na, nb = ctx.needs_input_grad
+        r = gy / (a * a + b * b)
+        return (sum_to(r * b, a._data.shape) if na else None,
+                sum_to(-(r * a), b._data.shape) if nb else None)

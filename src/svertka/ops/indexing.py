@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from svertka.autograd.function import Function
+from svertka.ops.movement import Getitem, IndexAccumulate
+from svertka.ops.pad import Pad
 
 
 def along_axis(index, axis):
@@ -48,6 +50,10 @@ class Gather(Function):
         np.add.at(g, along_axis(ctx.index, ctx.axis), gy)
         return g
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return IndexAccumulate.apply(gy, shape=ctx.shape, index=along_axis(ctx.index, ctx.axis))
+
 
 class Scatter(Function):
     """``out = x`` with ``out[i][index[i][j]] = src[i][j]`` (``add=True``: ``+=``), out of
@@ -80,6 +86,20 @@ class Scatter(Function):
             _head(gs, ctx.where[ctx.axis].shape)[...] = gy[ctx.where]
         return gx, gs
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        nx, ns = ctx.needs_input_grad
+        gx = gs = None
+        index = ctx.where[ctx.axis]
+        if nx:
+            gx = gy if ctx.add else Scatter.apply(gy, 0.0, index=index, axis=ctx.axis)
+        if ns:
+            gs = Getitem.apply(gy, index=ctx.where)                     # index's shape
+            if tuple(index.shape) != tuple(ctx.src_shape):               # src is larger
+                gs = Pad.apply(gs, pads=tuple((0, s - i) for s, i
+                                              in zip(ctx.src_shape, index.shape)))
+        return gx, gs
+
 
 class IndexSelect(Function):
     """``np.take(x, index, axis)`` for a 1-D ``index``; backward scatter-adds along ``axis``."""
@@ -94,6 +114,11 @@ class IndexSelect(Function):
         g = np.zeros(ctx.shape, dtype=gy.dtype)
         np.add.at(np.moveaxis(g, ctx.axis, 0), ctx.index, np.moveaxis(gy, ctx.axis, 0))
         return g
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return IndexAccumulate.apply(gy, shape=ctx.shape,
+                                     index=(slice(None),) * ctx.axis + (ctx.index,))
 
 
 class Embedding(Function):
@@ -113,3 +138,14 @@ class Embedding(Function):
         if ctx.padding_idx is not None:
             g[ctx.padding_idx] = 0
         return g
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        n, d = ctx.shape
+        rows = ctx.indices.reshape(-1)
+        g = gy.reshape(rows.size, d)                                    # (M, d)
+        if ctx.padding_idx is not None:
+            keep = rows != ctx.padding_idx % n
+            if not keep.all():
+                rows, g = rows[keep], Getitem.apply(g, index=keep)
+        return IndexAccumulate.apply(g, shape=(n, d), index=(rows,))

@@ -96,6 +96,56 @@ class Einsum(Function):
             grads.append(np.array(g, dtype=gy.dtype, order="C"))  # writable, keeps 0-d
         return tuple(grads) if len(grads) > 1 else grads[0]
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with Einsum nodes: the gradient of operand ``k`` is an einsum of
+        ``gy`` and the other operands; a letter repeated in ``k`` (a diagonal) is written back
+        by one more einsum with a constant 0/1 diagonal tensor."""
+        from svertka.ops.movement import Expand, Reshape
+
+        ops = ctx.saved_graph()
+        ins, out = ctx.ins, ctx.out
+        sizes = {}
+        for s, a in zip(ins, ops):
+            sizes.update(zip(s, a.shape))
+        used = set(out).union(*(set(s) for s in ins))
+        fresh = (c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used)
+        grads = []
+        for k, s in enumerate(ins):
+            if not ctx.needs_input_grad[k]:
+                grads.append(None)
+                continue
+            others = [(t, b) for j, (t, b) in enumerate(zip(ins, ops)) if j != k]
+            avail = set(out).union(*(set(t) for t, _ in others))
+            unique = "".join(dict.fromkeys(s))
+            keep = "".join(c for c in unique if c in avail)
+            g = Einsum.apply(gy, *(b for _, b in others), ins=[out] + [t for t, _ in others],
+                             out=keep)
+            g = Reshape.apply(g, shape=tuple(sizes[c] if c in keep else 1 for c in unique))
+            g = Expand.apply(g, shape=tuple(sizes[c] for c in unique))
+            if len(unique) != len(s):
+                # s = "iji": write g[i, j] onto the diagonal as g[i, j] * delta[i, k], with a
+                # fresh letter k for each repeat (einsum outputs distinct letters); the result
+                # has the operand's shape, and its layout is the operand's
+                seen, letters, delta_sub, delta_shape = set(), "", "", []
+                for c in s:
+                    if c in seen:
+                        f = next(fresh)
+                        letters += f
+                        delta_sub += c + f
+                        delta_shape.append(sizes[c])
+                    else:
+                        seen.add(c)
+                        letters += c
+                delta = np.ones((), dtype=bool)
+                for q in range(0, len(delta_sub), 2):
+                    n = sizes[delta_sub[q]]
+                    delta = np.multiply.outer(delta, np.eye(n, dtype=bool))
+                g = Einsum.apply(g, delta.astype(gy._data.dtype), ins=[unique, delta_sub],
+                                 out=letters)
+            grads.append(g)
+        return tuple(grads) if len(grads) > 1 else grads[0]
+
 
 class Tri(Function):
     """``np.tril(x, k)`` (``upper=False``) or ``np.triu(x, k)`` over the last two dims."""
@@ -108,3 +158,8 @@ class Tri(Function):
     @staticmethod
     def backward(ctx, gy):
         return (np.triu if ctx.upper else np.tril)(gy, ctx.diagonal)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        return Tri.apply(gy, diagonal=ctx.diagonal, upper=ctx.upper)

@@ -15,8 +15,12 @@ import math
 import numpy as np
 
 from svertka.autograd.function import Function
+from svertka.autograd.graph import sum_to
 from svertka.kernels import gemm
 from svertka.ops.elementwise import unbroadcast
+from svertka.ops.linalg import Einsum
+from svertka.ops.matmul import MatMul, SwapLast
+from svertka.ops.movement import Reshape
 
 __all__ = ["Linear", "Bilinear"]
 
@@ -51,6 +55,19 @@ class Linear(Function):
         gx = gemm.matmul(gy2, w).reshape(x.shape) if nx else None  # (B, in) -> (*, in)
         gw = gemm.matmul(gy2.T, _rows(x)) if nw else None      # (out, in)
         gb = unbroadcast(gy2.sum(axis=0), ctx.b_shape) if nb else None  # (out,)
+        return gx, gw, gb
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        x, w = ctx.saved_graph()
+        nx, nw, nb = ctx.needs_input_grad
+        B = math.prod(x.shape[:-1])
+        gy2 = Reshape.apply(gy, shape=(B, w.shape[0]))                          # (B, out)
+        gx = Reshape.apply(MatMul.apply(gy2, w), shape=x.shape) if nx else None  # (*, in)
+        gw = MatMul.apply(SwapLast.apply(gy2), Reshape.apply(x, shape=(B, x.shape[-1]))) \
+            if nw else None                                                     # (out, in)
+        gb = sum_to(gy2.sum(dim=0), ctx.b_shape) if nb else None                 # (out,)
         return gx, gw, gb
 
 
@@ -92,4 +109,27 @@ class Bilinear(Function):
                 gw = gemm.matmul(v.T, c).reshape(O, I, J)                  # (O*I, J)
         if nb:
             gb = g.sum(axis=0)                                       # (O,)
+        return gx1, gx2, gw, gb
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """The same gradients as einsums of graph Tensors over the flattened batch ``b``."""
+        x1, x2, w = ctx.saved_graph()
+        n1, n2, nw, nb = ctx.needs_input_grad
+        O, I, J = w.shape
+        B = math.prod(x1.shape[:-1])
+        a = Reshape.apply(x1, shape=(B, I))                                      # (B, I)
+        c = Reshape.apply(x2, shape=(B, J))                                      # (B, J)
+        g = Reshape.apply(gy, shape=(B, O))                                      # (B, O)
+        gx1 = gx2 = gw = gb = None
+        if n1:
+            gx1 = Reshape.apply(Einsum.apply(g, w, c, ins=["bo", "oij", "bj"], out="bi"),
+                                shape=x1.shape)
+        if n2:
+            gx2 = Reshape.apply(Einsum.apply(g, w, a, ins=["bo", "oij", "bi"], out="bj"),
+                                shape=x2.shape)
+        if nw:
+            gw = Einsum.apply(g, a, c, ins=["bo", "bi", "bj"], out="oij")        # (O, I, J)
+        if nb:
+            gb = g.sum(dim=0)                                                    # (O,)
         return gx1, gx2, gw, gb

@@ -21,7 +21,10 @@ from __future__ import annotations
 import numpy as np
 
 from svertka.autograd.function import Function
+from svertka.autograd.graph import sum_to
 from svertka.ops.elementwise import sigmoid_array, unbroadcast
+from svertka.ops.indexing import along_axis
+from svertka.ops.movement import Expand, Getitem, IndexAccumulate
 
 __all__ = ["PointwiseLoss", "CrossEntropy", "NllLoss", "POINTWISE", "log_softmax_array"]
 
@@ -130,6 +133,7 @@ class PointwiseLoss(Function):
         l, dx, dt = POINTWISE[kind](x, t, nx, nt, **(params or {}))
         lw = l if w is None else l * w
         ctx.reduction = reduction
+        ctx.kind, ctx.params = kind, params or {}
         ctx.shapes = (np.shape(x), np.shape(t), np.shape(w))
         ctx.weighted_mean = False
         if reduction == "none":
@@ -145,13 +149,14 @@ class PointwiseLoss(Function):
             with np.errstate(divide="ignore", invalid="ignore"):  # empty: 0/0 = nan, as torch
                 out = np.asarray(lw.sum() / denom)
             ctx.denom = denom
-        ctx.save_for_backward(l if nw else None, dx, dt, w)
+        # x and t: for a create_graph backward only (references, no copies)
+        ctx.save_for_backward(l if nw else None, dx, dt, w, x, t)
         ctx.out = out
         return np.asarray(out, dtype=l.dtype)
 
     @staticmethod
     def backward(ctx, gy):
-        l, dx, dt, w = ctx.saved_tensors
+        l, dx, dt, w = ctx.saved_tensors[:4]
         nx, nt, nw = ctx.needs_input_grad
         sx, st, sw = ctx.shapes
         g = gy
@@ -165,6 +170,26 @@ class PointwiseLoss(Function):
         if nw:
             gw = g * (l - ctx.out) if ctx.weighted_mean else g * l
             gw = unbroadcast(np.broadcast_to(gw, l.shape), sw)
+        return gx, gt, gw
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        nx, nt, nw = ctx.needs_input_grad
+        _, _, _, w, x, t = ctx.saved_graph()
+        X, T = ctx.saved_tensors[4:]
+        sx, st, sw = ctx.shapes
+        shape = np.broadcast_shapes(sx, st)
+        l, dx, dt = _pointwise_graph(ctx.kind, x, t, X, T, ctx.params, nx, nt, nw)
+        g = gy
+        if ctx.reduction == "mean":
+            g = gy / (w.sum() if ctx.weighted_mean else ctx.denom)
+        gl = g if w is None else g * w            # the gradient of each unweighted term
+        gx = sum_to(_expand(gl * dx, shape), sx) if nx else None
+        gt = sum_to(_expand(gl * dt, shape), st) if nt else None
+        gw = None
+        if nw:
+            gw = g * (l - (w * l).sum() / w.sum()) if ctx.weighted_mean else g * l
+            gw = sum_to(_expand(gw, shape), sw)
         return gx, gt, gw
 
 
@@ -248,7 +273,7 @@ class CrossEntropy(Function):
             a = tt * wb                              # (N, C, *)
             l = -(lp * a).sum(axis=1)                # (N, *)
             denom = l.size
-            ctx.save_for_backward(lp, tt, a, w)
+            ctx.save_for_backward(lp, tt, a, w, t)   # t: for a create_graph backward
         else:
             valid, ts, wt = _index_setup(t, w, ignore_index, z.dtype)
             l = -wt * np.take_along_axis(lp, ts, axis=1)[:, 0]           # (N, *)
@@ -296,7 +321,7 @@ class CrossEntropy(Function):
         if ctx.unbatched and ctx.reduction == "none":
             gy = gy.reshape(1)
         if ctx.probs:
-            lp, tt, a, w = ctx.saved_tensors
+            lp, tt, a, w = ctx.saved_tensors[:4]
             g = _upstream(gy, ctx.reduction, ctx.denom, lp.shape[:1] + lp.shape[2:])[:, None]
             gz = gt = gw = None
             if nz:
@@ -325,6 +350,64 @@ class CrossEntropy(Function):
         if ctx.unbatched:
             gz = None if gz is None else gz.reshape(ctx.z_shape)
             gt = None if gt is None else gt.reshape(ctx.t_shape)
+        return gz, gt, gw
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        # The loss depends on the logits only through softmax, which is shift-invariant, so
+        # the saved log_softmax stands in for them: the graph of z is evaluated at
+        # lp = z - logsumexp(z), which gives the same values and derivatives.
+        nz, nt, nw = ctx.needs_input_grad
+        if ctx.fast:
+            if not nz:
+                return None, None, None
+            with np.errstate(divide="ignore"):
+                lp = np.log(ctx.p)
+            N = lp.shape[0]
+            valid, ts, wt, w = np.ones(N, bool), ctx.t[:, None], np.ones(N, lp.dtype), None
+            eps, probs, reduction, denom = 0.0, False, "mean", ctx.n     # n = 1 for 'sum'
+        else:
+            saved = ctx.saved_tensors
+            lp, eps, probs = saved[0], ctx.eps, ctx.probs
+            reduction, denom = ctx.reduction, ctx.denom
+        z = ctx.input_graph(0, lp.reshape(ctx.z_shape)).reshape(lp.shape) if nz else None
+        if ctx.unbatched and reduction == "none":
+            gy = gy.reshape(1)
+        N, C = lp.shape[:2]
+        col = (N, 1) + lp.shape[2:]                                  # (N, 1, *)
+        gz = gt = gw = None
+        if probs:
+            _, _, _, w, t = ctx.saved_graph()
+            if ctx.unbatched:
+                t = t.reshape(lp.shape)
+            g = _upstream_graph(gy, reduction, denom, lp.shape[:1] + lp.shape[2:]).reshape(col)
+            tt = t * (1 - eps) + eps / C if eps > 0 else t
+            wb = 1 if w is None else w.reshape((1, C) + (1,) * (lp.ndim - 2))
+            a = tt * wb                                              # (N, C, *)
+            if nz:
+                gz = g * (_softmax_graph(z) * a.sum(dim=1, keepdim=True) - a)
+            if nt or nw:
+                lpg = _log_softmax_graph(ctx.input_graph(0, lp.reshape(ctx.z_shape))
+                                         .reshape(lp.shape))
+                if nt:
+                    gt = (g * (-(1 - eps))) * lpg * wb
+                    gt = gt.reshape(ctx.t_shape) if ctx.unbatched else gt
+                if nw:
+                    gw = -(g * lpg * tt).sum(dim=(0,) + tuple(range(2, lp.ndim)))
+        elif nz:
+            if not ctx.fast:
+                valid, ts, wt, w = saved[1:]
+            g = _masked(_upstream_graph(gy, reduction, denom, wt.shape), valid)  # (N, *)
+            sum_w = C if w is None else w.sum()
+            coef = ((1 - eps) * wt + (eps / C) * sum_w * valid).astype(lp.dtype)
+            gz = _softmax_graph(z) * (g * coef).reshape(col)
+            if eps > 0:
+                wb = np.ones(1, lp.dtype) if w is None else _class_shape(w, lp.ndim)
+                gz = gz - g.reshape(col) * ((eps / C) * wb).astype(lp.dtype)
+            at_t = (g * ((1 - eps) * wt).astype(lp.dtype)).reshape(col)
+            gz = gz - IndexAccumulate.apply(at_t, shape=lp.shape, index=along_axis(ts, 1))
+        if ctx.unbatched and gz is not None:
+            gz = gz.reshape(ctx.z_shape)
         return gz, gt, gw
 
 
@@ -358,3 +441,109 @@ class NllLoss(Function):
         gx = np.zeros(ctx.x2_shape, dtype=wt.dtype)                          # (N, C, *)
         np.put_along_axis(gx, ts, (-g * wt).astype(wt.dtype, copy=False)[:, None], axis=1)
         return gx.reshape(ctx.x_shape), None, None
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        valid, ts, wt = ctx.saved_tensors
+        if ctx.unbatched and ctx.reduction == "none":
+            gy = gy.reshape(1)
+        g = _masked(_upstream_graph(gy, ctx.reduction, ctx.denom, wt.shape), valid)
+        at_t = (g * (-wt)).reshape(ts.shape)                                  # (N, 1, *)
+        gx = IndexAccumulate.apply(at_t, shape=ctx.x2_shape, index=along_axis(ts, 1))
+        return gx.reshape(ctx.x_shape), None, None
+
+
+# ----------------------------------------------------------------------------- double backward
+#
+# ``backward_graph`` of the losses: the same formulas as ``backward``, on graph Tensors. Masks
+# and signs (piecewise constants of the inputs) are NumPy constants.
+
+def _expand(a, shape):
+    """``a`` (a Tensor) broadcast to ``shape``."""
+    return a if tuple(a.shape) == tuple(shape) else Expand.apply(a, shape=tuple(shape))
+
+
+def _upstream_graph(gy, reduction, denom, shape):
+    """``_upstream`` on a graph Tensor."""
+    if reduction == "mean":
+        gy = gy / denom
+    return _expand(gy, shape)
+
+
+def _masked(g, valid):
+    """``where(valid, g, 0)`` on a graph Tensor (a NaN of an ignored sample stays out)."""
+    if valid.all():
+        return g
+    return IndexAccumulate.apply(Getitem.apply(g, index=valid), shape=valid.shape, index=valid)
+
+
+def _softmax_graph(z):
+    """``softmax(z)`` along axis 1 of a graph Tensor (shifted by a constant max)."""
+    m = z._data.max(axis=1, keepdims=True)
+    e = (z - np.where(np.isfinite(m), m, 0)).exp()
+    return e / e.sum(dim=1, keepdim=True)
+
+
+def _log_softmax_graph(z):
+    """``log_softmax(z)`` along axis 1 of a graph Tensor."""
+    m = z._data.max(axis=1, keepdims=True)
+    s = z - np.where(np.isfinite(m), m, 0)
+    return s - s.exp().sum(dim=1, keepdim=True).log()
+
+
+def _pointwise_graph(kind, x, t, X, T, params, nx, nt, nl):
+    """The term ``l`` (if ``nl``) and ``dl/dx``, ``dl/dt`` of ``POINTWISE[kind]`` as graph
+    Tensors of ``x`` and ``t`` (``X``, ``T``: their arrays), or constants; ``None`` where not
+    needed. ``l`` is given for the losses with a differentiable weight (mse, l1, huber) and
+    the ones as simple (smooth_l1, kl_div)."""
+    dtype = np.result_type(X, T)
+
+    def c(a):
+        return np.asarray(a, dtype=dtype)
+
+    if kind == "smooth_l1" and params["beta"] == 0:
+        kind = "l1"
+    if kind in ("mse", "l1", "smooth_l1", "huber"):
+        d, D = x - t, X - T
+        s = c(np.sign(D))
+        if kind == "mse":
+            l, dx = (d * d if nl else None), d * 2.0
+        elif kind == "l1":
+            l, dx = (d * s if nl else None), s
+        elif kind == "smooth_l1":
+            beta = params["beta"]
+            m = c(np.abs(D) < beta)
+            l = d * d * (m * (0.5 / beta)) + (d * s - 0.5 * beta) * (1 - m) if nl else None
+            dx = d * (m / beta) + s * (1 - m)
+        else:
+            delta = params["delta"]
+            m = c(np.abs(D) < delta)
+            l = (d * d * (0.5 * m) + (d * s - 0.5 * delta) * (delta * (1 - m))) if nl else None
+            dx = d * m + (delta * s) * (1 - m)            # clip(d, -delta, delta)
+        return l, dx, -dx
+    if kind == "bce":                                      # its weight is a constant
+        m = c((1 - X) * X > _BCE_EPS)
+        dx = (x - t) / ((1 - x) * x * m + _BCE_EPS * (1 - m)) if nx else None
+        dt = -(x / (1 - x)).log() if nt else None
+        return None, dx, dt
+    if kind == "bce_logits":                               # its weight is a constant
+        M = c(X >= 0)
+        e = (x * (1 - 2 * M)).exp()                        # exp(-|x|)
+        sig = (e * (1 - M) + M) / (e + 1)
+        pw = params.get("pos_weight")
+        if pw is None:
+            return None, (sig - t if nx else None), (-x if nt else None)
+        pw = c(pw)
+        dx = (t * (pw - 1) + 1) * sig - t * pw if nx else None
+        dt = ((e + 1).log() + x * (M - 1)) * (pw - 1) - x if nt else None   # softplus(-x)
+        return None, dx, dt
+    if kind == "kl_div":
+        if params.get("log_target"):
+            e = t.exp()
+            l = e * (t - x)
+            return l, -e, l + e
+        nz = c(T != 0)
+        log_t = (t * nz + (1 - nz)).log() if nt or nl else None     # xlogy: 0 log 0 = 0
+        l = t * log_t - t * x if nl else None
+        return l, -t, (log_t + t / t - x if nt else None)
+    raise NotImplementedError(f"backward_graph of the pointwise loss {kind!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from svertka.autograd.function import Function
+from svertka.autograd.graph import sum_to
 from svertka.ops.elementwise import unbroadcast
 
 
@@ -26,6 +27,11 @@ class Reshape(Function):
     def backward(ctx, gy):
         return gy.reshape(ctx.in_shape)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``gy`` reshaped back, recorded."""
+        return Reshape.apply(gy, shape=ctx.in_shape)
+
 
 class Permute(Function):
     """The dimensions reordered by ``axes`` (a view)."""
@@ -41,6 +47,10 @@ class Permute(Function):
     def backward(ctx, gy):
         return gy.transpose(np.argsort(ctx.axes))
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return Permute.apply(gy, axes=tuple(int(a) for a in np.argsort(ctx.axes)))
+
 
 class Expand(Function):
     """A broadcast view to ``shape``; the gradient is summed over the broadcast dimensions."""
@@ -55,6 +65,11 @@ class Expand(Function):
     @staticmethod
     def backward(ctx, gy):
         return unbroadcast(gy, ctx.in_shape)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``gy`` summed back to the input's shape, recorded."""
+        return sum_to(gy, ctx.in_shape)
 
 
 class Repeat(Function):
@@ -73,6 +88,13 @@ class Repeat(Function):
         # (r0, s0, r1, s1, ...) then sum the r axes
         split = [d for pair in zip(reps, shape) for d in pair]
         g = gy.reshape(split).sum(axis=tuple(range(0, 2 * len(reps), 2)))
+        return g.reshape(in_shape)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        in_shape, shape, reps = ctx.shapes
+        split = [d for pair in zip(reps, shape) for d in pair]
+        g = gy.reshape(split).sum(dim=tuple(range(0, 2 * len(reps), 2)))
         return g.reshape(in_shape)
 
 
@@ -107,6 +129,34 @@ class Getitem(Function):
             np.add.at(gx, index, gy)
         return gx
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return IndexAccumulate.apply(gy, shape=ctx.in_shape, index=ctx.index)
+
+
+class IndexAccumulate(Function):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated places add up): the
+    backward of ``Getitem`` as an op, so that it can be differentiated again (its own
+    backward is ``g[index]``)."""
+
+    @staticmethod
+    def forward(ctx, g, shape=None, index=None):
+        ctx.index = index
+        out = np.zeros(shape, dtype=g.dtype)
+        if is_basic_index(index) or _is_single_bool_mask(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
+
+    @staticmethod
+    def backward(ctx, gy):
+        return np.asarray(gy[ctx.index])
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return Getitem.apply(gy, index=ctx.index)
+
 
 def _is_single_bool_mask(index):
     return isinstance(index, np.ndarray) and index.dtype == np.bool_
@@ -134,6 +184,13 @@ class IndexPut(Function):
             gv = unbroadcast(np.asarray(gy[ctx.index]), ctx.v_shape)
         return ga, gv
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        na, nv = ctx.needs_input_grad
+        ga = IndexPut.apply(gy, 0.0, index=ctx.index) if na else None
+        gv = sum_to(Getitem.apply(gy, index=ctx.index), ctx.v_shape) if nv else None
+        return ga, gv
+
 
 class Cat(Function):
     """The arrays joined along ``axis``; the gradient is split back along it."""
@@ -150,6 +207,13 @@ class Cat(Function):
         parts = np.split(gy, bounds, axis=ctx.axis)
         return tuple(p if n else None for p, n in zip(parts, ctx.needs_input_grad))
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        bounds = np.concatenate([[0], np.cumsum(ctx.sizes)]).tolist()
+        lead = (slice(None),) * ctx.axis
+        return tuple(Getitem.apply(gy, index=lead + (slice(lo, hi),)) if n else None
+                     for lo, hi, n in zip(bounds[:-1], bounds[1:], ctx.needs_input_grad))
+
 
 class Stack(Function):
     """The arrays stacked along a new ``axis``."""
@@ -164,6 +228,12 @@ class Stack(Function):
         parts = np.moveaxis(gy, ctx.axis, 0)
         return tuple(p if n else None for p, n in zip(parts, ctx.needs_input_grad))
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        lead = (slice(None),) * ctx.axis
+        return tuple(Getitem.apply(gy, index=lead + (i,)) if n else None
+                     for i, n in enumerate(ctx.needs_input_grad))
+
 
 class Flip(Function):
     """The elements reversed along ``axes`` (a copy, as ``torch.flip``)."""
@@ -176,3 +246,7 @@ class Flip(Function):
     @staticmethod
     def backward(ctx, gy):
         return np.flip(gy, ctx.axes)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return Flip.apply(gy, axes=ctx.axes)

@@ -13,6 +13,14 @@ viewed as ``wshape`` (broadcasting against the input)::
 The statistics are computed by ``moments`` (the caller needs them anyway, to update running
 statistics) and handed to the op; ``batch_stats=False`` says they are constants (running
 statistics in eval mode), so the input gradient is the fixed affine map ``gy * w / std``.
+
+Gradients of gradients (``backward_graph``): ``Normalize`` is differentiated again through
+two small ops on its input, ``_Standardized`` (``xhat``) and ``_Rstd`` (``1/std``), whose
+forwards return the exact values the first forward computed (so nothing more is kept for
+first-order backward) and whose derivatives are written with ``xhat`` and ``rstd`` again,
+to any order. ``LocalResponseNorm``, ``RMSNorm`` and ``LpNormalize`` rebuild their forward
+from simpler recorded ops (``vjp_by_recompute``), with ``_Power`` (a constant exponent) and
+``_ChannelWindowSum``.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from svertka.autograd.function import Function
+from svertka.autograd.graph import sum_to, vjp_by_recompute
 
 __all__ = ["moments", "Normalize", "LocalResponseNorm", "RMSNorm", "LpNormalize"]
 
@@ -251,6 +260,33 @@ class Normalize(Function):
         return gx, gw, gb
 
     @staticmethod
+    def backward_graph(ctx, gy):
+        """The backward as recorded ops: ``gx`` through ``_Standardized``'s graph vjp,
+        ``gweight = sum(gy * xhat)``, ``gbias = sum(gy)``."""
+        need_x, need_w, need_b = ctx.needs_input_grad
+        if getattr(ctx, "fast", False):
+            weight, x = ctx.saved_graph()
+            xv = x.detach().numpy().reshape(ctx.stat_shape)
+            xhat = ((xv - ctx.mean) * ctx.rstd).reshape(x.shape)
+            axes, wshape = (0, 2), (ctx.stat_shape[1],) + (1,) * (x.ndim - 2)
+        else:
+            (weight,) = ctx.saved_graph()
+            xhat, axes, wshape = ctx.xhat, ctx.axes, ctx.wshape
+            x = ctx.input_graph(0, xhat)       # its values are not needed, only its graph
+        spec = (xhat, ctx.rstd, tuple(ctx.stat_shape), tuple(axes), ctx.batch_stats)
+        gx = gw = gb = None
+        if need_x:
+            g = gy if weight is None else gy * weight.reshape(wshape)
+            gx = _standardized_vjp(x, g, spec)
+        full = (1,) * (gy.ndim - len(wshape)) + tuple(wshape)
+        if need_w:
+            xh = _Standardized.apply(x, spec=spec)
+            gw = sum_to(gy * xh, full).reshape(tuple(weight.shape))
+        if need_b:
+            gb = sum_to(gy, full).reshape(tuple(ctx.bshape))
+        return gx, gw, gb
+
+    @staticmethod
     def _backward_per_channel(ctx, gy, weight, need_x, need_w, need_b):
         """Batch norm (statistics per channel, over (N, S) of the (N, C, S) view): the sums
         that the input gradient needs are the bias and weight gradients, computed once."""
@@ -273,6 +309,125 @@ class Normalize(Function):
         if need_b:
             gb = sg.reshape(ctx.bshape).astype(ctx.bdtype, copy=False)
         return gx, gw, gb
+
+
+def _standardized_vjp(x, g, spec):
+    """``gx`` of ``xhat(x)`` for the upstream ``g`` (Tensors; the result is recorded):
+    ``rstd * (g - mean_A(g) - xhat * mean_A(g * xhat))`` with batch statistics (``xhat``
+    and ``rstd`` as ops of ``x``), ``g * rstd`` with fixed ones."""
+    xhat, rstd, stat_shape, axes, batch_stats = spec
+    gr = g.reshape(stat_shape)
+    if not batch_stats:
+        return (gr * rstd).reshape(tuple(g.shape))
+    xh = _Standardized.apply(x, spec=spec).reshape(stat_shape)
+    r = _Rstd.apply(x, spec=spec)
+    gx = (gr - gr.mean(dim=axes, keepdim=True) - xh * (gr * xh).mean(dim=axes, keepdim=True))
+    return (gx * r).reshape(tuple(g.shape))
+
+
+class _Standardized(Function):
+    """``xhat = (x - mean) * rstd`` of ``Normalize``, as an op of ``x`` for its double
+    backward: the forward returns the saved ``xhat`` (``spec = (xhat, rstd, stat_shape, axes,
+    batch_stats)``; the input's values are not read), the backward is the normalisation's
+    input gradient."""
+
+    @staticmethod
+    def forward(ctx, x, *, spec):
+        ctx.spec = spec
+        return spec[0]
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, rstd, stat_shape, axes, batch_stats = ctx.spec
+        gr = g.reshape(stat_shape)
+        if not batch_stats:
+            return (gr * rstd).reshape(g.shape)
+        xr = xhat.reshape(stat_shape)
+        gm = np.mean(gr, axis=axes, keepdims=True)
+        gxm = np.mean(gr * xr, axis=axes, keepdims=True)
+        return ((gr - gm - xr * gxm) * rstd).reshape(g.shape)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        """The normalisation's input gradient again, as recorded ops."""
+        return _standardized_vjp(ctx.input_graph(0, ctx.spec[0]), g, ctx.spec)
+
+
+class _Rstd(Function):
+    """``rstd = (var(x) + eps) ** -1/2`` of ``Normalize`` (batch statistics) as an op of
+    ``x``: the forward returns the saved ``rstd``; ``d rstd / dx = -rstd^2 * xhat / n`` over
+    each statistics group of ``n`` values."""
+
+    @staticmethod
+    def forward(ctx, x, *, spec):
+        ctx.spec = spec
+        ctx.x_shape = x.shape
+        return spec[1]
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, rstd, stat_shape, axes, _ = ctx.spec
+        n = float(np.prod([stat_shape[a] for a in axes]))
+        return (-(g * rstd * rstd / n) * xhat.reshape(stat_shape)).reshape(ctx.x_shape)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        """``-g * rstd^2 * xhat / n`` with ``rstd`` and ``xhat`` as ops of ``x``."""
+        xhat, rstd, stat_shape, axes, _ = ctx.spec
+        n = float(np.prod([stat_shape[a] for a in axes]))
+        x = ctx.input_graph(0, xhat)
+        r = _Rstd.apply(x, spec=ctx.spec)
+        xh = _Standardized.apply(x, spec=ctx.spec).reshape(stat_shape)
+        return (-(g * r * r / n) * xh).reshape(tuple(ctx.x_shape))
+
+
+class _Power(Function):
+    """``a ** e`` for a constant exponent ``e`` (a helper of the norms' double backward).
+    The derivative ``e * a ** (e - 1)`` is taken as 0 where ``a == 0`` (the convention of
+    torch's norm backward); ``zero_at_zero`` makes the output itself 0 there (used for those
+    derivative factors)."""
+
+    @staticmethod
+    def forward(ctx, a, *, e, zero_at_zero=False):
+        ctx.save_for_backward(a)
+        ctx.e = e
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.power(a, e)
+        return np.where(a == 0, 0, y).astype(y.dtype, copy=False) if zero_at_zero else y
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        e = ctx.e
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(a == 0, 0, e * np.power(a, e - 1)).astype(a.dtype, copy=False)
+        return g * d
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        """``g * e * a ** (e - 1)``, the power again an op."""
+        (a,) = ctx.saved_graph()
+        return g * _Power.apply(a, e=ctx.e - 1, zero_at_zero=True) * ctx.e
+
+
+class _ChannelWindowSum(Function):
+    """``_channel_window_sum`` as an op; its adjoint is the mirrored window."""
+
+    @staticmethod
+    def forward(ctx, a, *, lo, hi):
+        ctx.window = (lo, hi)
+        return _channel_window_sum(a, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        lo, hi = ctx.window
+        return _channel_window_sum(g, hi, lo)
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        """The mirrored window sum of ``g``, recorded."""
+        lo, hi = ctx.window
+        return _ChannelWindowSum.apply(g, lo=hi, hi=lo)
 
 
 def _channel_window_sum(a, lo, hi):
@@ -311,6 +466,7 @@ class LocalResponseNorm(Function):
         ctx.save_for_backward(x)
         ctx.base, ctx.inv = base, inv
         ctx.args = (size, alpha, beta, lo, hi)
+        ctx.k = k
         return x * inv
 
     @staticmethod
@@ -321,6 +477,19 @@ class LocalResponseNorm(Function):
         t = gy * x * inv / base                       # gy[c'] x[c'] base[c']^(-beta-1)
         back = _channel_window_sum(t, hi, lo)         # c' in c - hi .. c + lo: the adjoint
         return gy * inv - (2.0 * alpha * beta / size) * x * back
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """By recomputation: ``x * (k + alpha / size * window_sum(x^2)) ** -beta``."""
+        (x,) = ctx.saved_graph()
+        size, alpha, beta, lo, hi = ctx.args
+        k = ctx.k
+
+        def f(x):
+            base = _ChannelWindowSum.apply(x * x, lo=lo, hi=hi) * (alpha / size) + k
+            return x * _Power.apply(base, e=-beta)
+
+        return vjp_by_recompute(ctx, gy, [x], f)[0]
 
 
 class RMSNorm(Function):
@@ -337,7 +506,7 @@ class RMSNorm(Function):
                                                                                   copy=False)
         xhat = x * r
         ctx.save_for_backward(x, weight)
-        ctx.r, ctx.xhat, ctx.axes = r, xhat, axes
+        ctx.r, ctx.xhat, ctx.axes, ctx.eps = r, xhat, axes, eps
         return xhat if weight is None else xhat * weight.astype(dt, copy=False)
 
     @staticmethod
@@ -353,6 +522,18 @@ class RMSNorm(Function):
             gw = np.sum(gy * xhat, axis=lead).astype(weight.dtype, copy=False)
         return gx, gw
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """By recomputation: ``x * (mean(x^2) + eps) ** -1/2 * weight``."""
+        x, weight = ctx.saved_graph()
+        axes, eps = ctx.axes, ctx.eps
+
+        def f(x, w):
+            y = x * _Power.apply((x * x).mean(dim=axes, keepdim=True) + eps, e=-0.5)
+            return y if w is None else y * w
+
+        return vjp_by_recompute(ctx, gy, [x, weight], f)
+
 
 class LpNormalize(Function):
     """``y = x / max(||x||_p, eps)`` along ``axis`` (``p`` > 0, finite, or ``inf``; or 0).
@@ -362,6 +543,10 @@ class LpNormalize(Function):
     ``dn/dx = sign(x) |x|^(p-1) / n^(p-1)`` (0 where ``x`` or ``n`` is 0), for ``p = inf`` the
     sign at the entries reaching the maximum, shared evenly among ties, and 0 for ``p = 0``
     (a count): the rules of torch's ``vector_norm``, followed by ``clamp_min``.
+
+    Second derivatives follow the same rules (the norm's derivative is 0 where it is 0), so
+    below ``eps`` they are those of ``x / eps``; torch's double backward gives NaN there for
+    ``p = 2`` and ``p = 0.5`` (a departure on purpose).
     """
 
     @staticmethod
@@ -406,3 +591,33 @@ class LpNormalize(Function):
                 dn = np.sign(x) * (a / n) ** (p - 1)
             dn = np.where((x == 0) | (n == 0), 0, dn).astype(x.dtype, copy=False)
         return gx - s * dn
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """By recomputation: ``x / d`` with ``d = n`` where ``n >= eps`` (else the constant
+        ``eps``), ``n`` from recorded ops with ``sign(x)`` (and for ``inf`` the share of each
+        maximal entry) held constant: the same derivative rules as ``backward``."""
+        (x,) = ctx.saved_graph()
+        p, axis, eps = ctx.args
+        xv = x.detach().numpy()
+        dt = xv.dtype
+        if p == 0:
+            return gy / ctx.d
+        keep = (ctx.n >= eps).astype(dt)
+        sign = np.sign(xv)
+
+        def f(x):
+            if p == np.inf:
+                at_max = (np.abs(xv) == ctx.n).astype(dt)
+                share = sign * at_max / np.sum(at_max, axis=axis, keepdims=True)
+                n = (x * share).sum(dim=axis, keepdim=True)
+            elif p == 1:
+                n = (x * sign).sum(dim=axis, keepdim=True)
+            elif p == 2:
+                n = _Power.apply((x * x).sum(dim=axis, keepdim=True), e=0.5)
+            else:
+                n = _Power.apply(_Power.apply(x * sign, e=p).sum(dim=axis, keepdim=True),
+                                 e=1.0 / p)
+            return x / (n * keep + (1 - keep) * eps)
+
+        return vjp_by_recompute(ctx, gy, [x], f)[0]

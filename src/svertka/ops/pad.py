@@ -27,3 +27,27 @@ class Pad(Function):
     @staticmethod
     def backward(ctx, gy):
         return K.pad_backward(gy, ctx.in_shape, ctx.pads, ctx.mode)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return PadBackward.apply(gy, shape=ctx.in_shape, pads=ctx.pads, mode=ctx.mode)
+
+
+class PadBackward(Function):
+    """The backward of ``Pad`` as an op (crop, or fold the borders back onto ``shape``), so
+    that it can be differentiated again: it is linear, and its own backward is the padding
+    (with zeros for 'constant')."""
+
+    @staticmethod
+    def forward(ctx, g, shape=(), pads=(), mode="constant"):
+        ctx.pads, ctx.mode = pads, mode
+        gx = K.pad_backward(g, shape, pads, mode)
+        return gx.copy() if np.may_share_memory(gx, g) else gx
+
+    @staticmethod
+    def backward(ctx, gy):
+        return K.pad(gy, ctx.pads, ctx.mode, 0.0)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return Pad.apply(gy, pads=ctx.pads, mode=ctx.mode, value=0.0)

@@ -19,7 +19,8 @@ import numpy as np
 from svertka.autograd.function import Function
 from svertka.kernels import pool as K
 
-__all__ = ["MaxPoolNd", "GatherPlane", "MaxUnpool", "AvgPoolNd", "AdaptiveAvgPoolNd"]
+__all__ = ["MaxPoolNd", "GatherPlane", "ScatterAddPlane", "MaxUnpool", "AvgPoolNd",
+           "AvgPoolBackward", "AdaptiveAvgPoolNd", "AdaptiveAvgPoolBackward"]
 
 
 class MaxPoolNd(Function):
@@ -59,25 +60,59 @@ class MaxPoolNd(Function):
             gx = K.scatter_add_plane(gy, idx, x.shape[-len(kernel):], empty)
         return gx
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        # linear in gy: the scatter-add at the argmax (a constant of x), whose own backward
+        # is the gather there; the second derivative w.r.t. x is zero
+        (x,) = ctx.saved_tensors
+        idx, empty = K.max_pool_indices(x, *ctx.params)
+        return ScatterAddPlane.apply(gy, indices=idx, spatial=x.shape[-len(ctx.params[0]):],
+                                     empty=empty)
+
 
 class GatherPlane(Function):
     """``y[n, c].flat = x[n, c].flat[indices[n, c]]`` over the last ``n`` axes.
 
     ``indices`` has ``y``'s shape; windows in the mask ``empty`` (max pooling windows that
-    hold only padding) read ``-inf``, as torch's, and send no gradient back.
+    hold only padding) read ``fill`` (``-inf``, as torch's) and send no gradient back.
     """
 
     @staticmethod
-    def forward(ctx, x, *, indices, n, empty=None):
+    def forward(ctx, x, *, indices, n, empty=None, fill=-np.inf):
         ctx.x_shape = x.shape
         ctx.indices = indices
         ctx.empty = empty
         ctx.n = n
-        return K.gather_plane(x, indices, n, empty, fill=-np.inf)
+        return K.gather_plane(x, indices, n, empty, fill=fill)
 
     @staticmethod
     def backward(ctx, gy):
         return K.scatter_add_plane(gy, ctx.indices, ctx.x_shape[-ctx.n:], ctx.empty)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return ScatterAddPlane.apply(gy, indices=ctx.indices, spatial=ctx.x_shape[-ctx.n:],
+                                     empty=ctx.empty)
+
+
+class ScatterAddPlane(Function):
+    """``gx[n, c].flat[indices[n, c]] += g[n, c]`` into zero planes of size ``spatial``
+    (windows in ``empty`` send nothing): the backward of max pooling and of ``GatherPlane``
+    as an op, so that it can be differentiated again. Its backward is the gather at the
+    same indices (``0`` for the empty windows)."""
+
+    @staticmethod
+    def forward(ctx, g, *, indices, spatial, empty=None):
+        ctx.indices, ctx.empty, ctx.n = indices, empty, len(spatial)
+        return K.scatter_add_plane(g, indices, tuple(spatial), empty)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return K.gather_plane(gy, ctx.indices, ctx.n, ctx.empty, fill=0)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return GatherPlane.apply(gy, indices=ctx.indices, n=ctx.n, empty=ctx.empty, fill=0.0)
 
 
 class MaxUnpool(Function):
@@ -92,6 +127,10 @@ class MaxUnpool(Function):
     def backward(ctx, gy):
         return K.gather_plane(gy, ctx.indices, ctx.indices.ndim - 2)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return GatherPlane.apply(gy, indices=ctx.indices, n=ctx.indices.ndim - 2)
+
 
 class AvgPoolNd(Function):
     """Window means; the divisor follows torch (``count_include_pad``, ``divisor_override``,
@@ -102,12 +141,42 @@ class AvgPoolNd(Function):
                 divisor_override):
         ctx.x_shape = x.shape
         ctx.params = (kernel, stride, pads, dilation, count_include_pad, divisor_override)
+        ctx.ceil_mode = ceil_mode
         return K.avg_pool_forward(x, kernel, stride, pads, dilation, ceil_mode,
                                   count_include_pad, divisor_override)
 
     @staticmethod
     def backward(ctx, gy):
         return K.avg_pool_backward(gy, ctx.x_shape, *ctx.params)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return AvgPoolBackward.apply(gy, x_shape=ctx.x_shape, params=ctx.params,
+                                     ceil_mode=ctx.ceil_mode)
+
+
+class AvgPoolBackward(Function):
+    """The backward of ``AvgPoolNd`` (each window's gradient spread over its taps) as an op,
+    so that it can be differentiated again: it is linear, and its backward is the average
+    pooling itself (the adjoint of the adjoint)."""
+
+    @staticmethod
+    def forward(ctx, g, *, x_shape, params, ceil_mode):
+        ctx.params, ctx.ceil_mode = params, ceil_mode
+        return K.avg_pool_backward(g, x_shape, *params)
+
+    @staticmethod
+    def backward(ctx, gy):
+        kernel, stride, pads, dilation, count_include_pad, divisor_override = ctx.params
+        return K.avg_pool_forward(gy, kernel, stride, pads, dilation, ctx.ceil_mode,
+                                  count_include_pad, divisor_override)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        kernel, stride, pads, dilation, count_include_pad, divisor_override = ctx.params
+        return AvgPoolNd.apply(gy, kernel=kernel, stride=stride, pads=pads, dilation=dilation,
+                               ceil_mode=ctx.ceil_mode, count_include_pad=count_include_pad,
+                               divisor_override=divisor_override)
 
 
 class AdaptiveAvgPoolNd(Function):
@@ -128,3 +197,30 @@ class AdaptiveAvgPoolNd(Function):
         if ctx.uniform:
             return K.adaptive_avg_uniform_backward(gy, ctx.x_shape, ctx.out)
         return K.adaptive_avg_backward(gy, ctx.x_shape, ctx.out)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return AdaptiveAvgPoolBackward.apply(gy, x_shape=ctx.x_shape, out=ctx.out,
+                                             uniform=ctx.uniform)
+
+
+class AdaptiveAvgPoolBackward(Function):
+    """The backward of ``AdaptiveAvgPoolNd`` as an op, so that it can be differentiated
+    again: linear, its backward is the adaptive average pooling itself."""
+
+    @staticmethod
+    def forward(ctx, g, *, x_shape, out, uniform):
+        ctx.out, ctx.uniform = out, uniform
+        if uniform:
+            return K.adaptive_avg_uniform_backward(g, x_shape, out)
+        return K.adaptive_avg_backward(g, x_shape, out)
+
+    @staticmethod
+    def backward(ctx, gy):
+        if ctx.uniform:
+            return K.adaptive_avg_uniform(gy, ctx.out)
+        return K.adaptive_avg_forward(gy, ctx.out)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return AdaptiveAvgPoolNd.apply(gy, out=ctx.out)

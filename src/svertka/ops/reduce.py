@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from svertka.autograd.function import Function
+from svertka.ops.elementwise import Exp, Mul, Where
 
 
 def _expand(g, shape, axis, keepdim):
@@ -14,6 +15,47 @@ def _expand(g, shape, axis, keepdim):
     if not keepdim:
         g = np.expand_dims(g, axis)
     return g
+
+
+def expand_back(g, shape, axis, keepdim):
+    """The graph form of ``np.broadcast_to(_expand(g, ...), shape)``: ``g`` (a Tensor)
+    broadcast back over the reduced axes."""
+    from svertka.ops.movement import Expand, Reshape
+
+    kshape = tuple(1 if axis is None or i in axis else n for i, n in enumerate(shape))
+    return Expand.apply(Reshape.apply(g, shape=kshape), shape=tuple(shape))
+
+
+def _kept_graph(ctx, y, axis, keepdim):
+    """The output of ``ctx``'s reduction as a graph Tensor (grad_fn ``ctx``), reshaped to the
+    keepdim shape; ``y`` is its value with the reduced axes kept."""
+    from svertka.ops.movement import Reshape
+
+    out = ctx.output_graph(y if keepdim else np.asarray(np.squeeze(y, axis=axis)))
+    return Reshape.apply(out, shape=y.shape)
+
+
+class Centered(Function):
+    """``x - mean(x, axis)`` (keepdims): the deviation that ``Var``/``Std`` save, as a graph
+    node for their double backward. ``value`` passes the deviation already computed (then
+    ``x``'s values are not read: only its place in the graph matters). The map is linear and
+    self-adjoint, so its backward is itself."""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, value=None):
+        ctx.axis = axis
+        if value is not None:
+            return value
+        return x - np.mean(x, axis=axis, keepdims=True)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy - np.mean(gy, axis=ctx.axis, keepdims=True)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        return Centered.apply(gy, axis=ctx.axis)
 
 
 class Sum(Function):
@@ -28,6 +70,12 @@ class Sum(Function):
     def backward(ctx, gy):
         shape, axis, keepdim = ctx.args
         return np.broadcast_to(_expand(gy, shape, axis, keepdim), shape)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        shape, axis, keepdim = ctx.args
+        return expand_back(gy, shape, axis, keepdim)
 
 
 class Mean(Function):
@@ -47,6 +95,13 @@ class Mean(Function):
         n = np.prod([shape[i] for i in axis]) if axis is not None else np.prod(shape)
         g = _expand(gy, shape, axis, keepdim) / gy.dtype.type(max(n, 1))
         return np.broadcast_to(g, shape)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        shape, axis, keepdim = ctx.args
+        n = np.prod([shape[i] for i in axis]) if axis is not None else np.prod(shape)
+        return expand_back(gy, shape, axis, keepdim) / float(max(n, 1))
 
 
 class Var(Function):
@@ -70,6 +125,16 @@ class Var(Function):
         g = _expand(gy, d.shape, axis, keepdim)
         with np.errstate(invalid="ignore", divide="ignore"):
             return (2 * g * d / gy.dtype.type(denom)).astype(gy.dtype, copy=False)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (d,) = ctx.saved_tensors
+        axis, keepdim, denom = ctx.args
+        dg = Centered.apply(ctx.input_graph(0, d), axis=axis, value=d)
+        g = expand_back(gy, d.shape, axis, keepdim)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return g * dg * (np.float64(2.0) / np.float64(denom))
 
 
 class Std(Function):
@@ -97,6 +162,18 @@ class Std(Function):
             scale = np.where(y == 0, 0, g / (y * gy.dtype.type(denom)))
         return (scale * d).astype(gy.dtype, copy=False)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        d, y = ctx.saved_tensors
+        axis, keepdim, denom = ctx.args
+        dg = Centered.apply(ctx.input_graph(0, d), axis=axis, value=d)
+        zero = y == 0
+        yk = Where.apply(zero, 1.0, _kept_graph(ctx, y, axis, keepdim))
+        g = expand_back(gy, d.shape, axis, keepdim)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return Where.apply(zero, 0.0, g / (yk * float(denom))) * dg
+
 
 class Norm2(Function):
     """The Euclidean norm; the gradient ``x / norm`` is 0 where the norm is 0 (torch's rule)."""
@@ -116,6 +193,16 @@ class Norm2(Function):
         with np.errstate(invalid="ignore", divide="ignore"):
             scale = np.where(y == 0, 0, g / y)
         return (scale * a).astype(gy.dtype, copy=False)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        a, y = ctx.saved_tensors
+        axis, keepdim = ctx.args
+        zero = y == 0
+        yk = Where.apply(zero, 1.0, _kept_graph(ctx, y, axis, keepdim))
+        g = expand_back(gy, a.shape, axis, keepdim)
+        return Where.apply(zero, 0.0, g / yk) * ctx.input_graph(0, a)
 
 
 class MaxMin(Function):
@@ -141,6 +228,17 @@ class MaxMin(Function):
         with np.errstate(invalid="ignore", divide="ignore"):  # a nan max: nan grads, as torch
             return (g * mask / count).astype(gy.dtype, copy=False)
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        a, y = ctx.saved_tensors
+        axis, keepdim = ctx.args
+        mask = (a == y)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = mask / mask.sum(axis=axis, keepdims=True)
+        # linear in gy; the weights are constants (0 second derivative in a, as torch)
+        return Mul.apply(expand_back(gy, a.shape, axis, keepdim), w)
+
 
 class MaxMinDim(Function):
     """``max(dim)``/``min(dim)`` values: the gradient goes to the returned index only."""
@@ -161,6 +259,16 @@ class MaxMinDim(Function):
         g = gy if keepdim else np.expand_dims(gy, axis)
         np.put_along_axis(gx, idx, g, axis)
         return gx
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (indices,) = ctx.saved_tensors
+        shape, axis, keepdim = ctx.args
+        axis = axis % len(shape)
+        pos = np.arange(shape[axis]).reshape([-1 if i == axis else 1 for i in range(len(shape))])
+        onehot = pos == np.expand_dims(indices, axis)   # the scatter as a 0/1 mask
+        return Mul.apply(expand_back(gy, shape, (axis,), keepdim), onehot)
 
 
 class LogSumExp(Function):
@@ -183,6 +291,14 @@ class LogSumExp(Function):
         g = _expand(gy, a.shape, axis, keepdim)
         with np.errstate(invalid="ignore"):  # -inf - -inf: nan grads, as torch
             return g * np.exp(a - s)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        a, s = ctx.saved_tensors
+        axis, keepdim = ctx.args
+        g = expand_back(gy, a.shape, axis, keepdim)
+        return g * Exp.apply(ctx.input_graph(0, a) - _kept_graph(ctx, s, axis, keepdim))
 
 
 class Prod(Function):
@@ -213,3 +329,42 @@ class Prod(Function):
         right = np.cumprod(np.concatenate([ones, rev[..., :-1]], axis=-1), axis=-1)[..., ::-1]
         others = np.moveaxis((left * right).reshape(moved.shape), last, axes)
         return g * others
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
+        (a,) = ctx.saved_tensors
+        axis, keepdim = ctx.args
+        g = expand_back(gy, a.shape, axis, keepdim)
+        ag = ctx.input_graph(0, a)
+        if a.size == 0:
+            return g * 0.0
+        if not (a == 0).any():
+            y = np.prod(a, axis=axis, keepdims=True)
+            return g * _kept_graph(ctx, y, axis, keepdim) / ag
+        return g * _others_graph(ag, a.shape, axis)
+
+
+def _others_graph(ag, shape, axis):
+    """Per element, the product of the other elements of its reduced slice, as a graph on
+    ``ag`` (used where the slice holds zeros, so no division): the slice of ``K`` elements is
+    expanded to ``K x K``, its diagonal set to 1, and reduced by ``Prod``."""
+    from svertka.ops.movement import Expand, Permute, Reshape
+
+    nd = len(shape)
+    axes = tuple(range(nd)) if axis is None else tuple(sorted(axis))
+    perm = tuple(i for i in range(nd) if i not in axes) + axes
+    if axes == tuple(range(axes[0], axes[0] + len(axes))):  # contiguous: a reshape suffices
+        perm, x, lo = tuple(range(nd)), ag, axes[0]
+    else:
+        x, lo = Permute.apply(ag, axes=perm), nd - len(axes)
+    moved = tuple(shape[i] for i in perm)
+    P, Q = int(np.prod(moved[:lo])), int(np.prod(moved[lo + len(axes):]))
+    K = int(np.prod(moved[lo:lo + len(axes)]))
+    x = Expand.apply(Reshape.apply(x, shape=(P, 1, K, Q)), shape=(P, K, K, Q))  # [p, i, j]: x_j
+    eye = np.eye(K, dtype=bool)[:, :, None]
+    others = Prod.apply(Where.apply(eye, 1.0, x), axis=(2,), keepdim=False)  # (P, K, Q)
+    others = Reshape.apply(others, shape=moved)
+    if perm != tuple(range(nd)):
+        others = Permute.apply(others, axes=tuple(int(i) for i in np.argsort(perm)))
+    return others

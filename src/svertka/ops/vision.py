@@ -52,6 +52,10 @@ class PixelShuffle(Function):
     def backward(ctx, gy):
         return np.ascontiguousarray(_unshuffle(gy, ctx.r))
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return PixelUnshuffle.apply(gy, downscale_factor=ctx.r)
+
 
 class PixelUnshuffle(Function):
     """``(*, C, H r, W r) -> (*, C r^2, H, W)``; the backward is the shuffle."""
@@ -64,6 +68,10 @@ class PixelUnshuffle(Function):
     @staticmethod
     def backward(ctx, gy):
         return np.ascontiguousarray(_shuffle(gy, ctx.r))
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return PixelShuffle.apply(gy, upscale_factor=ctx.r)
 
 
 # ------------------------------------------------------------------------------ interpolation
@@ -209,3 +217,64 @@ class Interpolate(Function):
             parts = [_take_adjoint(g if w is None else g * w, idx, I, axis) for idx, w in taps]
             g = parts[0] if len(parts) == 1 else parts[0] + parts[1]
         return g
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return InterpolateBackward.apply(gy, src=ctx)
+
+
+# ------------------------------------------------- interpolation's backward, differentiable again
+#
+# Interpolation is linear in its input, so its backward is a fixed linear map of ``gy`` (the
+# transpose) and the transpose of that is the interpolation again. ``InterpolateBackward`` and
+# ``Resample`` are those two maps as ops, both reading the plans of one ``Interpolate`` call
+# (``src``, its node), so gradients of any order go back and forth between them.
+
+
+def _resample(x, plans):
+    """Interpolation of ``x`` by ``Interpolate``'s per-axis plans (its forward, given them)."""
+    y = x
+    for axis, I, taps in plans:
+        if len(taps) == 1 and np.array_equal(taps[0][0], np.arange(I)):
+            continue
+        parts = [np.take(y, idx, axis=axis) if w is None else np.take(y, idx, axis=axis) * w
+                 for idx, w in taps]
+        y = parts[0] if len(parts) == 1 else parts[0] + parts[1]
+    return y.copy() if y is x else y
+
+
+class InterpolateBackward(Function):
+    """``Interpolate``'s backward (the transpose of the call ``src``) as an op; its own
+    backward is the interpolation (``Resample``)."""
+
+    @staticmethod
+    def forward(ctx, g, *, src):
+        ctx.src = src
+        gx = Interpolate.backward(src, g)
+        return gx.copy() if gx is g else gx
+
+    @staticmethod
+    def backward(ctx, gy):
+        return _resample(gy, ctx.src.plans)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return Resample.apply(gy, src=ctx.src)
+
+
+class Resample(Function):
+    """The interpolation of the ``Interpolate`` call ``src`` applied to another input of its
+    input's shape (the backward of ``InterpolateBackward``)."""
+
+    @staticmethod
+    def forward(ctx, x, *, src):
+        ctx.src = src
+        return _resample(x, src.plans)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return Interpolate.backward(ctx.src, gy)
+
+    @staticmethod
+    def backward_graph(ctx, gy):
+        return InterpolateBackward.apply(gy, src=ctx.src)

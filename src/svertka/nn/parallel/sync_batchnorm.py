@@ -50,6 +50,15 @@ class _SyncBatchNormFn(Function):
             gx = (gy - mean_dy - xhat * mean_dy_xhat) * scale.reshape(shape)
         return gx, gw, gb
 
+    @staticmethod
+    def backward_graph(ctx, gy):
+        # Its input gradient all-reduces across the ranks, which no recorded op does yet.
+        raise RuntimeError(
+            "SyncBatchNorm: create_graph=True (gradients of gradients) is not supported in "
+            f"training across {dist.get_world_size() if dist.is_initialized() else 'several'} "
+            "ranks (_SyncBatchNormFn's backward all-reduces); in a single process, or in eval "
+            "mode, SyncBatchNorm is BatchNorm, which supports it")
+
 
 class SyncBatchNorm(_BatchNorm):
     """Batch normalisation over the union of every rank's batch (torch's ``SyncBatchNorm``).
