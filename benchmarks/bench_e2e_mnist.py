@@ -2,7 +2,8 @@
 
 Writes 8,000 training and 2,000 test images of 28x28 (random pixels and labels: the time does
 not depend on them) as gzipped IDX files, as MNIST ships, to a temporary folder. Then, for
-several rounds, runs in fresh processes, one after the other:
+several rounds, runs in fresh processes, one after the other (in the reverse order every
+other round):
 
 - svertka: ``svertka train --dataset mnist --data-dir DIR --model lenet5 --epochs 5
   --batch-size 64 --optimizer adam --lr 0.001 --scheduler none --val-fraction 0 --threads 2
@@ -177,17 +178,20 @@ def main(argv=None):
             subprocess.run([sys.executable, "-c", "import torch"], check=True)
         rows = {s: [] for s in srcs}
         torch_rows = []
+        sides = list(srcs) + ([None] if not args.no_torch else [])   # None: torch
         for r in range(args.rounds):
-            for s in srcs:
-                wall, train, cpu = run_svertka(s, data, args)
-                rows[s].append((wall, train))
-                print(f"round {r + 1}: svertka ({s}) wall {wall:6.2f} s, training "
-                      f"{train:6.2f} s, CPU {cpu:6.2f} s", flush=True)
-            if not args.no_torch:
-                wall, train, ev, cpu = run_torch(data, args)
-                torch_rows.append((wall, train))
-                print(f"round {r + 1}: torch wall {wall:6.2f} s, training {train:6.2f} s "
-                      f"(of which evaluation {ev:.2f} s), CPU {cpu:6.2f} s", flush=True)
+            # the order alternates between rounds, so that no side always runs first
+            for s in sides if r % 2 == 0 else sides[::-1]:
+                if s is None:
+                    wall, train, ev, cpu = run_torch(data, args)
+                    torch_rows.append((wall, train))
+                    print(f"round {r + 1}: torch wall {wall:6.2f} s, training {train:6.2f} s "
+                          f"(of which evaluation {ev:.2f} s), CPU {cpu:6.2f} s", flush=True)
+                else:
+                    wall, train, cpu = run_svertka(s, data, args)
+                    rows[s].append((wall, train))
+                    print(f"round {r + 1}: svertka ({s}) wall {wall:6.2f} s, training "
+                          f"{train:6.2f} s, CPU {cpu:6.2f} s", flush=True)
         for s in srcs:
             walls = [w for w, _ in rows[s]]
             trains = [t for _, t in rows[s]]
