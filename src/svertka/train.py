@@ -371,8 +371,9 @@ def _fit(model, train_loader, val_loader, *, optimizer, epochs, loss_fn, schedul
                     count += n
                     correct += int((logits.detach().numpy().argmax(axis=1) == y.numpy()).sum())
                     if progress and hasattr(batches, "set_postfix"):
+                        # redrawn at tqdm's own rate: a redraw per batch cost 10x the update
                         batches.set_postfix(loss=f"{total / count:.4f}",
-                                            acc=f"{correct / count:.3f}")
+                                            acc=f"{correct / count:.3f}", refresh=False)
                 if ddp:
                     total, count, correct = dist._allreduce_array(
                         np.array([total, count, correct], dtype=np.float64)).tolist()

@@ -508,3 +508,42 @@ def test_transforms_reproducible_through_the_dataloader():
 
     a, b = run(), run()
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("transform", [
+    T.ToTensor(), T.Compose([T.ToTensor()]),
+    T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))]),
+    T.Compose([T.ToTensor(), T.Normalize((0.5,), (0.25,), inplace=True),
+               T.Normalize((1.0,), (2.0,))]),
+], ids=["to_tensor", "compose_to_tensor", "normalize", "two_normalize_inplace"])
+def test_image_dataset_batches_deterministic_transforms_at_once_bit_identically(transform):
+    # ToTensor + Normalize need no per-image Python work: the loader gathers whole batches
+    # (get_batch), and they equal the per-image results stacked, bit for bit
+    from svertka.data import DataLoader, default_collate
+    from svertka.data.datasets import ImageArrayDataset
+
+    images = np.random.default_rng(0).integers(0, 256, (10, 6, 5, 1), dtype=np.uint8)
+    ds = ImageArrayDataset(images, np.arange(10) % 3, ["a", "b", "c"], transform=transform)
+    assert hasattr(ds, "get_batch")
+    batches = list(DataLoader(ds, batch_size=4))
+    for b, (x, y) in enumerate(batches):
+        ref_x, ref_y = default_collate([ds[i] for i in range(4 * b, min(4 * b + 4, 10))])
+        assert x.dtype == ref_x.dtype == svertka.float32 and y.dtype == ref_y.dtype
+        assert np.array_equal(x.numpy(), ref_x.numpy()) and np.array_equal(y.numpy(),
+                                                                           ref_y.numpy())
+
+
+def test_image_dataset_batches_keep_per_image_errors_and_random_transforms():
+    from svertka.data import DataLoader
+    from svertka.data.datasets import ImageArrayDataset
+
+    images = np.zeros((4, 3, 3, 1), dtype=np.uint8)
+    bad = ImageArrayDataset(images, np.zeros(4), ["a"], transform=T.Compose(
+        [T.ToTensor(), T.Normalize((0.5, 0.5, 0.5), (1.0, 1.0, 1.0))]))
+    with pytest.raises(ValueError, match=r"mean has 3 values but the tensor has 1 channels "
+                                         r"\(shape \(1, 3, 3\)\)"):
+        next(iter(DataLoader(bad, batch_size=2, prefetch_factor=0)))
+    random = ImageArrayDataset(images, np.zeros(4), ["a"], transform=T.Compose(
+        [T.RandomHorizontalFlip(), T.ToTensor()]))
+    assert not hasattr(random, "get_batch")
+    assert T.batch_transform(T.Compose([T.Normalize((0.5,), (1.0,)), T.ToTensor()])) is None

@@ -318,3 +318,36 @@ def test_googlenet_on_8x8_fails_like_torch_with_a_clear_error():
         with pytest.raises(ValueError, match=r"max_pool2d: output size \(0, 0\) is too small"):
             model(svertka.zeros(2, 1, 8, 8))
         assert model(svertka.zeros(1, 1, 16, 16)).shape == (1, 10)
+
+
+def test_lenet5_pads_28x28_inputs_as_a_padded_first_convolution_in_torch():
+    # LeCun et al. centred the 28x28 digits in a 32x32 field: svertka's LeNet-5 on 28x28
+    # equals torch's with padding=2 in its first convolution (same weights, float64, with
+    # the input gradient), and 32x32 inputs still go straight into the layers
+    torch = pytest.importorskip("torch")
+    tnn = torch.nn
+    ref = tnn.Sequential(
+        tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Conv2d(6, 16, 5),
+        tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(400, 120), tnn.ReLU(),
+        tnn.Linear(120, 84), tnn.ReLU(), tnn.Linear(84, 10)).double()
+    model = models.lenet5().double()
+    names = [k for k in model.state_dict()]
+    model.load_state_dict({k: svertka.tensor(v.numpy()) for k, v in
+                           zip(names, ref.state_dict().values())})
+    x = np.random.default_rng(0).standard_normal((3, 1, 28, 28))
+    gy = np.random.default_rng(1).standard_normal((3, 10))
+    xs = svertka.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    ys, yt = model(xs), ref(xt)
+    ys.backward(svertka.tensor(gy))
+    yt.backward(torch.tensor(gy))
+    np.testing.assert_allclose(ys.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    ref[0].padding = (0, 0)
+    x32 = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
+    np.testing.assert_allclose(model(svertka.tensor(x32)).detach().numpy(),
+                               ref(torch.tensor(x32)).detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert names == ["features.0.weight", "features.0.bias", "features.3.weight",
+                     "features.3.bias", "classifier.1.weight", "classifier.1.bias",
+                     "classifier.3.weight", "classifier.3.bias", "classifier.5.weight",
+                     "classifier.5.bias"]

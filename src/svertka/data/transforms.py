@@ -468,6 +468,41 @@ class Normalize:
         return f"{type(self).__name__}(mean={self.mean}, std={self.std})"
 
 
+def batch_transform(transform):
+    """``transform`` as one function of a whole batch of images ``(N, H, W, C)``, giving the
+    stacked ``(N, C, H, W)`` tensor of its per-image results; None where that is not known.
+
+    Known: ``ToTensor`` followed by any number of ``Normalize`` (alone or in a ``Compose``),
+    the deterministic per-pixel recipe of in-memory image datasets. Random, geometric and
+    user transforms run per image. Every element goes through the same float32 operations
+    as on the per-image path, so the batch is bit-identical to stacking the images.
+
+    >>> import numpy as np
+    >>> from svertka.data import transforms as T
+    >>> tf = T.Compose([T.ToTensor(), T.Normalize((0.5,), (0.25,))])
+    >>> imgs = np.arange(8, dtype=np.uint8).reshape(2, 2, 2, 1)
+    >>> bool((batch_transform(tf)(imgs).numpy() == np.stack([tf(i).numpy() for i in imgs])).all())
+    True
+    >>> batch_transform(T.RandomHorizontalFlip()) is None
+    True
+    """
+    steps = transform.transforms if type(transform) is Compose else [transform]
+    if not steps or type(steps[0]) is not ToTensor or \
+            any(type(t) is not Normalize for t in steps[1:]):
+        return None
+
+    def apply(images):                                            # (N, H, W, C)
+        x = np.ascontiguousarray(images.transpose(0, 3, 1, 2))   # (N, C, H, W)
+        if x.dtype == np.uint8:
+            x = x.astype(np.float32) / np.float32(255)
+        out = Tensor._make(x)
+        for t in steps[1:]:
+            out = t(out)
+        return out
+
+    return apply
+
+
 class Pad:
     """Pad the borders (see :func:`pad`): ``padding_mode`` ``'constant'`` (with ``fill``, a
     number or one per channel), ``'edge'``, ``'reflect'`` or ``'symmetric'``.

@@ -8,15 +8,24 @@ from svertka.nn import functional as F
 
 
 class ResizeTo(nn.Module):
-    """Resize inputs of another spatial size to ``size`` (bilinear); no parameters."""
+    """Bring inputs of another spatial size to ``size``; no parameters.
+
+    Inputs 4 pixels smaller in each axis (28x28 MNIST digits for 32x32) are zero-padded by 2
+    on each side, as LeCun et al. (1998) centred the 28x28 digits in a 32x32 field: an exact
+    copy of the pixels, and far cheaper than a resize. Inputs of any other size (the 8x8
+    digits) are resized with bilinear interpolation; inputs of ``size`` pass through.
+    """
 
     def __init__(self, size):
         super().__init__()
         self.size = tuple(size)
 
     def forward(self, x):
-        if tuple(x.shape[-2:]) == self.size:
+        have = tuple(x.shape[-2:])
+        if have == self.size:
             return x
+        if tuple(s - h for s, h in zip(self.size, have)) == (4, 4):
+            return F.pad(x, (2, 2, 2, 2))
         return F.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
 
     def extra_repr(self):
@@ -34,8 +43,9 @@ class LeNet5(nn.Module):
     Euclidean RBF units). ``classic=True`` keeps tanh and average pooling; the default uses
     ReLU and max pooling, which train faster.
 
-    Inputs of another size (the 8x8 digits, 28x28 MNIST) are resized to 32x32 inside the model
-    (bilinear, no parameters), so the layer shapes are those of the paper. Measured on the
+    28x28 inputs (MNIST) are zero-padded by 2 pixels on each side to 32x32, as in the paper;
+    inputs of another size (the 8x8 digits) are resized to 32x32 (bilinear); neither has
+    parameters, so the layer shapes are those of the paper. Measured on the
     digits with the CLI's recipe (2 cores): this model reached 98.3% test accuracy in 17 s
     (30 epochs); keeping the 8x8 size and padding the convolutions instead ("same" 5x5
     convolutions, 21k-44k parameters) trained 2.3x faster but reached only 94-97%.

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from svertka._validate import error
+from svertka.data.dataloader import default_collate
 from svertka.data.dataset import Dataset
+from svertka.data.transforms import batch_transform
 from svertka.tensor import Tensor
 
 
@@ -57,16 +59,30 @@ class ImageArrayDataset(Dataset):
         return image, label
 
     def __getattr__(self, name):
-        # get_batch exists only while no per-sample transform is set
-        if name == "get_batch" and self.__dict__.get("transform") is None and \
-                self.__dict__.get("target_transform") is None:
-            return self._get_batch
+        # get_batch exists only while the transform (if any) is known to apply to a whole
+        # batch at once (ToTensor, Normalize) and no target transform is set
+        if name == "get_batch" and self.__dict__.get("target_transform") is None:
+            transform = self.__dict__.get("transform")
+            if transform is None:
+                return self._get_batch
+            if batch_transform(transform) is not None:
+                return self._get_transformed_batch
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def _get_batch(self, indices):
         idx = np.asarray(indices, dtype=np.int64)
         x = self.data[idx].transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255)
         return [Tensor._make(x), Tensor._make(self.targets[idx])]
+
+    def _get_transformed_batch(self, indices):
+        idx = np.asarray(indices, dtype=np.int64)
+        try:
+            x = batch_transform(self.transform)(self.data[idx])
+        except (TypeError, ValueError):
+            # a transform that fails (e.g. Normalize with too many channels) fails as it
+            # does per image, with the per-image message
+            return default_collate([self[int(i)] for i in idx])
+        return [x, Tensor._make(self.targets[idx])]
 
     def __repr__(self):
         n, h, w, c = self.data.shape
