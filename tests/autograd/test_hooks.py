@@ -242,3 +242,26 @@ def test_module_hook_registration_rejects_non_callable():
                    "register_full_backward_hook", "register_full_backward_pre_hook"):
         with pytest.raises(TypeError, match=f"{method}: hook must be callable, got int"):
             getattr(nn.Linear(1, 1), method)(3)
+
+
+def _count_backward_hooks(lib):
+    lin = lib.nn.Linear(3, 2)
+    calls = {"hook": 0, "pre": 0}
+
+    def hook(m, grad_input, grad_output):
+        calls["hook"] += 1
+
+    def pre_hook(m, grad_output):
+        calls["pre"] += 1
+
+    lin.register_full_backward_hook(hook)
+    lin.register_full_backward_pre_hook(pre_hook)
+    y = lin(lib.ones(4, 3, requires_grad=True)).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    return calls
+
+
+def test_module_full_backward_hooks_fire_on_every_backward_through_a_kept_graph():
+    assert _count_backward_hooks(svertka) == _count_backward_hooks(torch) == {"hook": 2,
+                                                                              "pre": 2}

@@ -223,6 +223,7 @@ class BackwardHook:
                 pending[0] -= 1
                 if pending[0]:
                     return None
+                pending[0] = len(index)  # armed again for a backward through a kept graph
                 return self._call_hooks(tuple(grads), i, len(index))
             return hook
 
@@ -260,6 +261,7 @@ class BackwardHook:
                 pending[0] -= 1
                 if pending[0]:
                     return None
+                pending[0] = len(index)  # armed again for a backward through a kept graph
                 return self._call_pre_hooks(grads, j, len(index))
             return hook
 
