@@ -69,3 +69,19 @@ def test_cli_export_bad_input_is_one_line_and_exit_2(run, tmp_path, capsys, argv
     assert len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("svertka export: "), err
     assert message.format(d=folder, t=tmp_path) in lines[0], err
+
+
+def test_cli_predict_of_the_exported_model_equals_predict_of_its_run(run, tmp_path, capsys):
+    """The file keeps the run's class names and input normalisation (ONNX metadata_props), so
+    `svertka predict model.onnx` prepares images as training did and prints the same lines."""
+    folder, _ = run
+    out = tmp_path / "m.onnx"
+    image = tmp_path / "digit.npy"
+    np.save(image, np.random.default_rng(0).random((8, 8)).astype(np.float32))
+    assert cli.main(["export", str(folder), str(out)]) == 0
+    capsys.readouterr()
+    assert cli.main(["predict", str(folder), str(image), "--top", "5"]) == 0
+    from_run = capsys.readouterr().out
+    assert cli.main(["predict", str(out), str(image), "--top", "5"]) == 0
+    from_onnx = capsys.readouterr().out
+    assert from_onnx == from_run and from_run.count(",") == 4

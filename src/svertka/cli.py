@@ -900,14 +900,22 @@ def _cmd_predict_onnx(args):
     if len(shape) != 3:
         raise CommandError(f"{args.checkpoint}: predict needs an image input (C, H, W), the "
                            f"model's input is {shape}")
+    # the class names and normalisation svertka export recorded; pixels in [0, 1] otherwise
+    classes, mean, std = _onnx_metadata(args.checkpoint)
     for path in args.images:
-        x = svertka.tensor(_read_image(path, shape))     # pixels in [0, 1], no normalisation
+        arr = _read_image(path, shape)
+        if mean is not None and std is not None and len(mean) == len(std) == shape[0]:
+            arr = (arr - np.asarray(mean, np.float32).reshape(1, -1, 1, 1)) / np.asarray(
+                std, np.float32).reshape(1, -1, 1, 1)
+        x = svertka.tensor(arr)
         with svertka.no_grad(), user_errors(ValueError, what=args.checkpoint):
             out = model(x)
         out = out[0] if isinstance(out, tuple) else out
         probs = F.softmax(out.reshape(1, -1), dim=1).numpy()[0]
         top = np.argsort(-probs)[:args.top]
-        print(f"{path}: " + ", ".join(f"{i} {probs[i]:.3f}" for i in top))
+        names = classes if classes is not None and len(classes) == probs.size else None
+        print(f"{path}: " + ", ".join(f"{names[i] if names else i} {probs[i]:.3f}"
+                                      for i in top))
     return 0
 
 
@@ -971,13 +979,55 @@ def cmd_export(args):
                                       f"input"):
         export(model, x, args.output, opset_version=args.opset, dynamic_axes=dynamic)
     batch = "N" if args.dynamic_batch else "1"
+    info = DATASETS.get(config["dataset"])
+    meta = {"svertka.classes": json.dumps(list(config["classes"] or []))}
+    if info is not None and info.mean is not None:
+        meta["svertka.mean"] = json.dumps(list(info.mean))
+        meta["svertka.std"] = json.dumps(list(info.std))
+    _add_onnx_metadata(args.output, meta)
     print(f"{args.output}: {config['model']}, input 'input' float32 "
           f"{'x'.join([batch, *map(str, sample)])}, output 'output', opset {args.opset}")
-    info = DATASETS.get(config["dataset"])
     if info is not None and info.mean is not None:
         print(f"inputs are images in [0, 1] normalised as in training: mean {list(info.mean)}, "
-              f"std {list(info.std)}")
+              f"std {list(info.std)} (kept in the file's metadata, which svertka predict "
+              f"reads)")
     return 0
+
+
+def _add_onnx_metadata(path, meta):
+    """Record ``meta`` (str -> str) in the ONNX file's ``metadata_props``, the standard place
+    for a model's own notes: the class names and the input normalisation of its training run,
+    so that ``svertka predict model.onnx`` prepares images as training did. Rewritten
+    atomically."""
+    import onnx
+
+    model = onnx.load(path)
+    for key, value in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        onnx.save(model, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _onnx_metadata(path):
+    """``(classes, mean, std)`` that ``svertka export`` recorded in the file (None each where
+    absent or unreadable: files from other exporters)."""
+    try:
+        import onnx
+
+        props = {p.key: p.value for p in onnx.load(path, load_external_data=False)
+                 .metadata_props}
+        classes = json.loads(props["svertka.classes"]) if "svertka.classes" in props else None
+        mean = json.loads(props["svertka.mean"]) if "svertka.mean" in props else None
+        std = json.loads(props["svertka.std"]) if "svertka.std" in props else None
+    except (ImportError, OSError, ValueError):
+        return None, None, None
+    return classes or None, mean, std
 
 
 # ---------------------------------------------------------------------- explain
