@@ -946,7 +946,6 @@ def export(model, args, f, input_names=None, output_names=None, opset_version=17
         >>> import io, onnx, svertka
         >>> from svertka.onnx import export
         >>> from svertka import nn
-from svertka import random as _random
         >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(16, 2))
         >>> buf = io.BytesIO()
         >>> export(model, svertka.randn(1, 1, 4, 4), buf,
