@@ -32,6 +32,7 @@ from svertka._tensor_docs import attach as attach_docs
 from svertka._tensor_ops import matmul, maximum, minimum, where
 from svertka._tensor_str import format_tensor
 from svertka._validate import check_dim, error, is_int
+from svertka.autograd import function as _function
 from svertka.autograd import grad_mode
 from svertka.autograd.hooks import node_hooks, register_hook
 from svertka.ops import activation as A
@@ -220,7 +221,10 @@ class Tensor(TensorBase):
             return self
         if self._requires_grad and np_dt.kind in "fc" and grad_mode.is_grad_enabled():
             return E.Cast.apply(self, dtype=np_dt)
-        return Tensor._make(self._data.astype(np_dt))
+        out = Tensor._make(self._data.astype(np_dt))
+        if self._data.dtype == np.bool_:
+            _function.note_bool(out._data, np.ndarray.astype, (self,))   # a mask as numbers
+        return out
 
     # ------------------------------------------------------------------ autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -484,7 +488,9 @@ class Tensor(TensorBase):
     def _compare(self, other, op, name):
         b = other._data if isinstance(other, Tensor) else other
         _check_broadcast(name, self, b)
-        return Tensor._make(np.asarray(op(self._data, b)))
+        out = Tensor._make(np.asarray(op(self._data, b)))
+        _function.note_bool(out._data, op, (self, other))     # for ONNX export
+        return out
 
     def __eq__(self, other):
         return self._compare(other, np.equal, "eq")
@@ -520,12 +526,14 @@ class Tensor(TensorBase):
 
     def __invert__(self):
         if self._data.dtype == np.bool_:
-            return Tensor._make(np.logical_not(self._data))
+            return self.logical_not()
         return Tensor._make(np.invert(self._data))
 
     def logical_not(self):
         """A bool tensor, True where this one is zero."""
-        return Tensor._make(np.logical_not(self._data))
+        out = Tensor._make(np.logical_not(self._data))
+        _function.note_bool(out._data, np.logical_not, (self,))
+        return out
 
     def isnan(self):
         """A bool tensor, True where an element is NaN."""

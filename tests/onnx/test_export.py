@@ -376,3 +376,137 @@ def test_export_layer_matches_onnxruntime_at_every_opset(layer):
         (got,) = _run(data, x.numpy())
         assert got.shape == want.shape
         assert _rel_err(got, want) < RTOL, opset
+
+
+# ----------------------------------------------------------------------------- input-dependent
+# masks: before the second trace and the traced comparisons, a bool result of a comparison had
+# no node, so the mask of (x > 0).float() * x was frozen at the example's value: onnxruntime
+# then disagreed with svertka on any other input by up to |x| (1.27 on randn(2, 5)), with no
+# error; where() and masked_fill() were refused as "Where has no ONNX counterpart".
+
+class _Lambda(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+MASKS = {
+    "where-leaky": lambda x: svertka.where(x > 0, x, 0.5 * x),
+    "mask-times": lambda x: (x > 0).float() * x,
+    "mask-promoted": lambda x: (x >= 0.25) * x,
+    "and-or-not": lambda x: svertka.where(~((x > 0.5) | (x <= -0.5)) & (x != 0), x * 2, x),
+    "eq-of-two-values": lambda x: (x == x[:, :1]).float() + x,
+    "masked-fill-of-a-result": lambda x: x.masked_fill(x.exp() > 1.5, -1.0),
+    "mask-as-float64": lambda x: (x < 0.1).to(svertka.float64) * x.double(),
+}
+
+
+@pytest.mark.parametrize("name", list(MASKS))
+def test_export_input_dependent_mask_matches_onnxruntime_on_another_input(name):
+    """The mask follows the input: onnxruntime equals svertka on inputs other than the
+    example (another batch size, through a dynamic axis)."""
+    svertka.manual_seed(0)
+    model = _Lambda(MASKS[name])
+    data = _export_bytes(model, svertka.randn(2, 5),
+                         dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    x = svertka.randn(3, 5)
+    x[0, 0] = 0.0
+    with svertka.no_grad():
+        want = model(x).numpy()
+    (got,) = _run(data, x.numpy())
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_export_where_with_a_fixed_mask_keeps_it_as_a_constant():
+    class Causal(nn.Module):
+        def forward(self, x):
+            n = x.shape[-1]
+            keep = svertka.arange(n)[:, None] >= svertka.arange(n)[None, :]   # no input in it
+            return x.masked_fill(~keep, 0.0)
+
+    x = svertka.randn(2, 4, 4)
+    data = _export_bytes(Causal(), x)
+    x2 = svertka.randn(2, 4, 4)
+    (got,) = _run(data, x2.numpy())
+    np.testing.assert_array_equal(got, np.tril(x2.numpy()))
+
+
+@pytest.mark.parametrize("forward, node, op", [
+    (lambda x: svertka.tensor(x.detach().numpy() > 0).float() * x, "Cast", "Mul"),
+    (lambda x: svertka.where(svertka.tensor(np.abs(x.detach().numpy()) > 1), x, -x), "Where",
+     "Where"),
+    (lambda x: x * float(x.detach().numpy().max()), "Mul", "Mul"),
+    (lambda x: x * 2 if x.max().item() >= 2.0 else x * 3, "Mul", "Mul"),
+], ids=["numpy-mask", "numpy-where-condition", "item-scale", "control-flow"])
+def test_export_rejects_constant_that_depends_on_the_input(forward, node, op):
+    """A value computed from the input outside svertka's graph is refused, naming the node
+    that reads it (without the second trace each of these exported silently wrong)."""
+    model = nn.Sequential(nn.Linear(4, 4), _Lambda(forward))
+    x = svertka.ones(2, 4) * svertka.tensor([1.0, -1.0, 2.0, 0.5])
+    model[0].weight.data = svertka.eye(4)
+    model[0].bias.data = svertka.zeros(4)
+    with pytest.raises(UnsupportedOperatorError,
+                       match=rf"export: .*node '/1/{node}' \(svertka op {op} in module '1'\) "
+                             rf"changed when forward was traced again.*outside svertka's graph"):
+        export(model, x, io.BytesIO())
+
+
+def test_export_mask_from_numpy_would_be_frozen_without_the_check(monkeypatch):
+    """What the check guards against: with it switched off the file exports and gives the
+    example's mask for every input."""
+    from svertka.onnx import _export
+
+    def numpy_mask(x):
+        return svertka.tensor(x.detach().numpy() > 0).float() * x
+
+    monkeypatch.setattr(_export, "_check_same_graph", lambda *args: None)
+    svertka.manual_seed(0)
+    data = _export_bytes(_Lambda(numpy_mask), svertka.randn(2, 5))
+    x = svertka.randn(2, 5)
+    (got,) = _run(data, x.numpy())
+    assert not np.array_equal(got, numpy_mask(x).numpy())
+
+
+def test_export_random_draws_in_forward_are_not_taken_for_input_dependence():
+    class Noisy(nn.Module):
+        def forward(self, x):
+            return x + svertka.randn(*x.shape)
+
+    svertka.manual_seed(3)
+    x = svertka.randn(2, 3)
+    state = svertka.random.get_rng_state()
+    data = _export_bytes(Noisy(), x)
+    after_export = svertka.random.get_rng_state()
+    svertka.random.set_rng_state(state)
+    svertka.randn(2, 3)
+    assert after_export == svertka.random.get_rng_state()     # one forward's worth of draws
+    (got,) = _run(data, np.zeros((2, 3), np.float32))
+    assert np.std(got) > 0
+
+
+def test_export_warns_when_forward_refuses_the_perturbed_input():
+    class Digits(nn.Module):
+        def forward(self, x):
+            if not np.array_equal(x.detach().numpy(), np.round(x.detach().numpy())):
+                raise ValueError("Digits: integer grey levels only")
+            return x * 2
+
+    with pytest.warns(UserWarning, match=r"export: could not check .*ValueError \(Digits: "):
+        data = _export_bytes(Digits(), svertka.tensor([[1.0, 2.0, 3.0]]))
+    (got,) = _run(data, np.array([[4.0, 5.0, 6.0]], np.float32))
+    np.testing.assert_array_equal(got, [[8.0, 10.0, 12.0]])
+
+
+@pytest.mark.parametrize("f, message", [
+    (b"model.onnx", r"export: f must be a path \(str or os.PathLike\) or a writable binary "
+                    r"file object, got bytes"),
+    (3, r"export: f must be a path .*, got int"),
+    (io.StringIO(), r"export: f must be opened in binary mode \('wb'\), got a text file"),
+], ids=["bytes", "int", "text-file"])
+def test_export_rejects_target_that_is_not_a_path_or_binary_file(f, message):
+    with pytest.raises(TypeError, match=message):
+        export(nn.Linear(3, 2), svertka.randn(2, 3), f)

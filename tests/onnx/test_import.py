@@ -228,6 +228,57 @@ def test_load_error_names_the_file(tmp_path):
         svertka.onnx.load(3)
 
 
+def _relu_bytes():
+    model = _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", [2])], [_vi("y", [2])])
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview", "BytesIO", "open-rb"])
+def test_load_reads_bytes_and_binary_file_objects(kind, tmp_path):
+    import io
+
+    data = _relu_bytes()
+    path = tmp_path / "relu.onnx"
+    path.write_bytes(data)
+    if kind == "open-rb":
+        with open(path, "rb") as fh:
+            m = svertka.onnx.load(fh)
+        assert m.source == str(path)
+    else:
+        f = {"bytes": data, "bytearray": bytearray(data), "memoryview": memoryview(data),
+             "BytesIO": io.BytesIO(data)}[kind]
+        m = svertka.onnx.load(f)
+        assert m.source == ("<BytesIO>" if kind == "BytesIO" else "<bytes>")
+    assert m(svertka.tensor([-1.0, 2.0])).tolist() == [0.0, 2.0]
+
+
+def test_load_rejects_text_files_and_other_types(tmp_path):
+    import io
+
+    path = tmp_path / "relu.onnx"
+    path.write_bytes(_relu_bytes())
+    with open(path, encoding="latin-1") as fh:
+        with pytest.raises(TypeError, match=r"svertka\.onnx\.load: f must be opened in binary "
+                                            r"mode \('rb'\), got a text file \(.*relu\.onnx\)"):
+            svertka.onnx.load(fh)
+
+    class StrReader:
+        def read(self):
+            return "not bytes"
+
+    with pytest.raises(TypeError, match=r"svertka\.onnx\.load: f must be a binary file object, "
+                                        r"but its read\(\) returned str"):
+        svertka.onnx.load(StrReader())
+    with pytest.raises(TypeError, match=r"svertka\.onnx\.load: f must be a path \(str or "
+                                        r"os\.PathLike\), a binary file object, bytes or an "
+                                        r"onnx\.ModelProto, got list"):
+        svertka.onnx.load([1, 2])
+    with pytest.raises(ValueError, match=r"svertka\.onnx\.load: <bytes> is not an ONNX model"):
+        svertka.onnx.load(b"\x00this is not protobuf\xff" * 3)
+    with pytest.raises(TypeError, match="svertka.onnx.load: f must be opened in binary"):
+        svertka.onnx.load(io.StringIO("x"))
+
+
 def test_load_without_onnx_says_how_to_install(monkeypatch):
     import builtins
 

@@ -241,20 +241,28 @@ _TENSOR = []
 # exporter reads the graph with its constants (buffers, scalars) and parameters (stride, ...).
 # Off otherwise, so that a node does not keep its intermediate inputs alive.
 _KEEP_CALLS = False
+# Bool results have no node (no gradient); inside ``keep_calls()`` the comparisons of Tensors
+# (and the casts of their bool results to numbers) note here how each array was made,
+# ``id(array) -> (array, ufunc, operands)``, so that the exporter can write a mask (a ``where``
+# condition, a factor ``(x > 0).float()``) as the comparison that made it.
+_BOOLS = {}
 
 
 class keep_calls:
     """Context manager: the nodes recorded inside it keep their call's arguments
-    (``ctx.call``); used by ``svertka.onnx.export`` to read a traced forward."""
+    (``ctx.call``), and its ``bools`` dict tells how each comparison's bool array was made
+    (see :func:`note_bool`); used by ``svertka.onnx.export`` to read a traced forward."""
 
     def __enter__(self):
-        global _KEEP_CALLS
-        self._before, _KEEP_CALLS = _KEEP_CALLS, True
+        global _KEEP_CALLS, _BOOLS
+        self._before = (_KEEP_CALLS, _BOOLS)
+        _KEEP_CALLS, _BOOLS = True, {}
+        self.bools = _BOOLS
         return self
 
     def __exit__(self, *exc):
-        global _KEEP_CALLS
-        _KEEP_CALLS = self._before
+        global _KEEP_CALLS, _BOOLS
+        _KEEP_CALLS, _BOOLS = self._before
         return False
 
 
@@ -262,6 +270,14 @@ def _constant(data):
     """``data`` as a Tensor without a graph."""
     Tensor = _TENSOR[0] if _TENSOR else _load_tensor()
     return Tensor._make(data if isinstance(data, np.ndarray) else np.asarray(data))
+
+
+def note_bool(array, ufunc, operands):
+    """Inside ``keep_calls()``: remember that ``array`` (a comparison's bool result, or one
+    cast to numbers: ``ufunc`` is then ``np.ndarray.astype``) is ``ufunc(*operands)``
+    (operands: Tensors or Python scalars). A no-op otherwise."""
+    if _KEEP_CALLS:
+        _BOOLS[id(array)] = (array, ufunc, operands)
 
 
 def _load_tensor():

@@ -12,19 +12,29 @@ ONNX node names, and the module named in an error.
 
 Parameters and buffers become initializers under their ``state_dict`` names; other constants
 (a scalar, a tensor made inside ``forward``) become anonymous initializers. As in torch, the
-export traces: Python control flow is frozen at the example's path, and a value computed with
-NumPy outside svertka's ops cannot be recorded (an error says so where the output no longer
-depends on the input).
+export traces: Python control flow is frozen at the example's path. Comparisons of Tensors
+(``x > 0``, ``==``, ``&``, ``|``, ``~``) have no node, since bool results have no gradient,
+but inside the trace each notes how its array was made (``keep_calls().bools``), so a mask
+read by ``where``/``masked_fill`` or multiplied in (``(x > 0).float() * x``) becomes
+Greater/Equal/And/Not/Cast nodes. A value computed outside svertka's ops (NumPy code,
+``.item()``, a mask indexed or reshaped before use) cannot be recorded and would become a
+constant frozen at the example's value, so ``export`` traces the forward a second time on a
+perturbed copy of the inputs (the same shapes, the same random draws) and refuses, naming the
+node that reads it, any constant or node that is not the same in both traces (torch exports
+such graphs with a TracerWarning).
 """
 
 from __future__ import annotations
 
+import io
 import math
 import numbers
+import warnings
 
 import numpy as np
 
 from svertka import nn
+from svertka import random as _random
 from svertka.autograd import function as _function
 from svertka.autograd import grad_mode
 from svertka.ops import activation as A
@@ -89,6 +99,9 @@ class _Node:
             return self.g.values[id(parent)]
         if a is None:
             return ""
+        data = a._data if isinstance(a, Tensor) else a
+        if id(data) in self.g.bools:
+            return _mask(self, data)
         return self.g.leaf(a, self.dtype if dtype is None else dtype)
 
     def op(self, op_type, inputs, n_out=1, **attrs):
@@ -114,11 +127,13 @@ class _Graph:
         self.numpy_helper = onnx.numpy_helper
         self.opset = opset
         self.nodes = []
-        self.initializers = {}      # name -> TensorProto
+        self.initializers = {}      # name -> ndarray (TensorProtos are made once, at the end)
         self.values = {}            # id(ctx) -> ONNX value name
         self.inputs = {}            # id(input tensor) -> name
         self.names = set()
         self.counts = {}
+        self.origin = {}            # ONNX node name -> (svertka op, module path) that made it
+        self.current = ("", "")     # the svertka op being translated, and its module
         # parameters and buffers by identity and by memory (an op may receive a view)
         self.named = {}
         self.by_memory = {}
@@ -128,6 +143,9 @@ class _Graph:
                 a = t._data
                 if a.size:
                     self.by_memory[(a.__array_interface__["data"][0], a.nbytes)] = (name, t)
+        self.state_names = {name for name, _ in self.named.values()}
+        self.bools = {}             # the comparisons of the trace (see keep_calls)
+        self.masks = {}             # id(bool array) -> its ONNX value, once translated
 
     def unique(self, base):
         k = self.counts.get(base, 0)
@@ -146,10 +164,11 @@ class _Graph:
         attrs = {k: v for k, v in attrs.items() if v is not None}
         self.nodes.append(self.helper.make_node(op_type, list(inputs), outs, name=node_name,
                                                 **attrs))
+        self.origin[node_name] = self.current
         return outs[0] if n_out == 1 else outs
 
     def initializer(self, array, name):
-        self.initializers[name] = self.numpy_helper.from_array(np.ascontiguousarray(array), name)
+        self.initializers[name] = np.ascontiguousarray(array)
         self.names.add(name)
         return name
 
@@ -559,6 +578,63 @@ def _dropout(n):
                   "the model in eval mode, so this dropout was called with training=True")
 
 
+def _where(n):
+    return n.op("Where", [_mask(n, n.args[0]), n.inp(1), n.inp(2)])
+
+
+# comparisons of Tensors (noted by keep_calls) as ONNX ops; "Not" of the first where negated
+_COMPARE = {np.equal: ("Equal", False), np.not_equal: ("Equal", True),
+            np.less: ("Less", False), np.less_equal: ("LessOrEqual", False),
+            np.greater: ("Greater", False), np.greater_equal: ("GreaterOrEqual", False),
+            np.logical_and: ("And", False), np.logical_or: ("Or", False),
+            np.logical_xor: ("Xor", False), np.logical_not: ("Not", False)}
+
+
+def _mask(n, array):
+    """ONNX name of a bool array an op reads: the comparison that made it, where a Tensor
+    comparison of the trace did, else a constant (a mask that depends on the input without a
+    traced comparison is refused by the second trace: see ``_check_same_graph``)."""
+    hit = n.g.bools.get(id(array))
+    if hit is None or hit[0] is not array or (hit[1] not in _COMPARE
+                                              and hit[1] is not np.ndarray.astype):
+        return n.g.leaf(np.asarray(array), np.asarray(array).dtype)
+    if id(array) in n.g.masks:
+        return n.g.masks[id(array)]
+    _, ufunc, operands = hit
+    if ufunc is np.ndarray.astype:          # a mask cast to numbers
+        y = n.op("Cast", [_operand(n, operands[0], np.bool_)],
+                 to=n.g.helper.np_dtype_to_tensor_dtype(array.dtype))
+        n.g.masks[id(array)] = y
+        return y
+    op_type, negate = _COMPARE[ufunc]
+    datas = [t._data if isinstance(t, Tensor) else t for t in operands]
+    common = np.result_type(*datas) if op_type not in ("And", "Or", "Xor", "Not") else np.bool_
+    names = [_operand(n, t, common) for t in operands]
+    y = n.op(op_type, names)
+    y = n.op("Not", [y]) if negate else y
+    n.g.masks[id(array)] = y
+    return y
+
+
+def _operand(n, t, dtype):
+    """ONNX name of a comparison's operand ``t`` (a Tensor or a Python scalar) in ``dtype``."""
+    if not isinstance(t, Tensor):
+        return n.g.leaf(np.asarray(t, dtype=dtype), dtype)
+    if t._data.dtype == np.bool_ and t._ctx is None and id(t) not in n.g.inputs:
+        name = _mask(n, t._data)
+    elif t._ctx is not None and id(t._ctx) in n.g.values:
+        name = n.g.values[id(t._ctx)]
+    else:
+        name = n.g.leaf(t, t._data.dtype)
+    if t._data.dtype != dtype:
+        name = n.op("Cast", [name], to=n.g.helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
+    return name
+
+
+def _cast(n):
+    return n.op("Cast", [n.inp(0)], to=n.g.helper.np_dtype_to_tensor_dtype(np.dtype(n.dtype)))
+
+
 def _clone(n):
     return n.op("Identity", [n.inp(0)])
 
@@ -615,6 +691,8 @@ _TRANSLATE = {
     E.Atan2: _atan2,
     E.Clamp: _clamp,
     E.Clone: _clone,
+    E.Where: _where,
+    E.Cast: _cast,
     A.Hardtanh: _hardtanh,
     A.LeakyRelu: _leaky_relu,
     A.Elu: _elu,
@@ -694,8 +772,11 @@ def _tensors(obj):
     return []
 
 
-def _order(outputs):
-    """The nodes reachable from the outputs, inputs before users (iterative: deep graphs)."""
+def _order(outputs, bools=None):
+    """The nodes reachable from the outputs, inputs before users (iterative: deep graphs);
+    the nodes that made the operands of a comparison whose bool array an op reads
+    (``bools``: see ``keep_calls``) count as that op's inputs."""
+    bools = bools or {}
     order, state = [], {}
     for out in outputs:
         if out._ctx is None:
@@ -710,10 +791,30 @@ def _order(outputs):
                 continue
             state[id(c)] = True
             stack.append((c, True))
-            for p in c.parents:
+            for p in list(c.parents) + _compared(c, bools):
                 if p is not None and id(p) not in state:
                     stack.append((p, False))
     return order
+
+
+def _compared(ctx, bools):
+    """The nodes behind the comparisons whose bool arrays ``ctx`` reads as constants."""
+    if not bools or not hasattr(ctx, "call"):
+        return []
+    found = []
+    todo = [a._data if isinstance(a, Tensor) else a for a in ctx.call[0]]
+    while todo:
+        a = todo.pop()
+        hit = bools.get(id(a))
+        if hit is None or hit[0] is not a:
+            continue
+        for t in hit[2]:
+            if isinstance(t, Tensor):
+                if t._ctx is not None:
+                    found.append(t._ctx)
+                elif t._data.dtype == np.bool_:
+                    todo.append(t._data)
+    return found
 
 
 def _check_args(model, args):
@@ -733,6 +834,17 @@ def _check_args(model, args):
         if not isinstance(a, Tensor):
             raise TypeError(f"{_FN}: args[{i}] must be a Tensor, got {type(a).__name__}")
     return tuple(args)
+
+
+def _check_target(f):
+    """``f`` is a path (str or os.PathLike) or a writable binary file object."""
+    if isinstance(f, io.TextIOBase):
+        raise TypeError(f"{_FN}: f must be opened in binary mode ('wb'), got a text file "
+                        f"({getattr(f, 'name', type(f).__name__)})")
+    if isinstance(f, (bytes, bytearray, memoryview)) or not (
+            isinstance(f, str) or hasattr(f, "__fspath__") or callable(getattr(f, "write", None))):
+        raise TypeError(f"{_FN}: f must be a path (str or os.PathLike) or a writable binary file "
+                        f"object, got {type(f).__name__}")
 
 
 def _check_names(names, what, count):
@@ -790,7 +902,7 @@ def export(model, args, f, input_names=None, output_names=None, opset_version=17
            dynamic_axes=None):
     """Export ``model`` to an ONNX file by tracing its forward on ``args``.
 
-    The model runs once in eval mode (as ``torch.onnx.export`` does by default; its mode is
+    The model runs in eval mode (as ``torch.onnx.export`` does by default; its mode is
     restored afterwards) on copies of ``args`` that require a gradient, so that every op is
     recorded in svertka's graph; each recorded op is translated into ONNX nodes. Parameters and
     buffers become initializers under their ``state_dict`` names. Needs the ``onnx`` package
@@ -801,7 +913,7 @@ def export(model, args, f, input_names=None, output_names=None, opset_version=17
             the example takes.
         args (Tensor or tuple of Tensors): example inputs, one per input of ``forward``.
         f: a path (str or ``os.PathLike``; written atomically, as :func:`svertka.save`) or a
-            writable binary file object.
+            writable binary file object (``io.BytesIO``, a file opened with ``'wb'``).
         input_names (list of str, optional): graph input names; default ``input`` (or
             ``input_0``, ``input_1``, ... for several inputs).
         output_names (list of str, optional): graph output names; default ``output`` (or
@@ -816,7 +928,18 @@ def export(model, args, f, input_names=None, output_names=None, opset_version=17
     Raises:
         UnsupportedOperatorError (a ValueError): an op without an ONNX translation, naming
             the op and the module it sits in; also an output that does not depend on the
-            inputs through svertka's ops (a value computed with NumPy in ``forward``).
+            inputs through svertka's ops (a value computed with NumPy in ``forward``), and
+            a graph that changes when the forward is traced again on other inputs of the same
+            shapes (each element's position permuted, floats scaled by ``[0.5, 1)``): a
+            constant computed from the input outside svertka's graph, such as a mask made
+            with NumPy (``svertka.tensor(x.numpy() > 0)``); write it with svertka ops
+            (``svertka.where(x > 0, x, 0.5 * x)`` exports). This check runs the forward
+            twice.
+        TypeError: ``f`` is neither a path nor a binary file object (``bytes``, a text file).
+
+    Warns:
+        UserWarning: the forward raised on the perturbed inputs, so the check above could not
+            run (a model that refuses inputs outside a set of values).
 
     Examples::
 
@@ -838,32 +961,13 @@ def export(model, args, f, input_names=None, output_names=None, opset_version=17
             or not 13 <= opset_version <= 21):
         raise ValueError(f"{_FN}: opset_version must be an int from 13 to 21, got "
                          f"opset_version={opset_version!r}")
-    if not hasattr(f, "write") and not isinstance(f, (str, bytes)) and not hasattr(f, "__fspath__"):
-        raise TypeError(f"{_FN}: f must be a path or a writable binary file, got "
-                        f"{type(f).__name__}")
+    _check_target(f)
     onnx = _onnx()
     in_names = _default_names(_check_names(input_names, "input_names", len(args)), len(args),
                               "input")
-    g = _Graph(model, opset_version)
-    inputs = [Tensor._make(np.array(a._data, copy=True)) for a in args]
-    for t in inputs:
-        if t._data.dtype.kind == "f":
-            t.requires_grad_(True)
-    for t, name in zip(inputs, in_names):
-        g.inputs[id(t)] = name
-        g.names.add(name)
-
-    was_training = model.training
-    tags, handles = _module_tags(model)
-    try:
-        model.eval()
-        with grad_mode.enable_grad(), _function.keep_calls():
-            result = model(*inputs)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-    outputs = _tensors(result)
+    rng = _random.get_rng()
+    before = rng.bit_generator.state
+    g, inputs, outputs, result = _trace(model, args, in_names, opset_version)
     if not outputs:
         raise TypeError(f"{_FN}: the model must return a Tensor or a tuple/list of Tensors, got "
                         f"{type(result).__name__}")
@@ -874,17 +978,6 @@ def export(model, args, f, input_names=None, output_names=None, opset_version=17
     shapes = {n: t._data for n, t in zip(in_names + out_names, inputs + outputs)}
     dyn = _check_dynamic_axes(dynamic_axes, shapes)
 
-    # translate the nodes, inputs before users
-    for ctx in _order(outputs):
-        if not hasattr(ctx, "call"):
-            raise UnsupportedOperatorError(f"{_FN}: the node {ctx.name()} was recorded outside "
-                                           f"the export trace")
-        node = _Node(g, ctx, tags.get(id(ctx), ""))
-        translate = _TRANSLATE.get(ctx.fn)
-        if translate is None:
-            node.unsupported("has no ONNX counterpart")
-        g.values[id(ctx)] = translate(node)
-
     # every output must depend on an input through the graph
     input_ids = {id(t) for t in inputs}
     for name, t in zip(out_names, outputs):
@@ -894,6 +987,27 @@ def export(model, args, f, input_names=None, output_names=None, opset_version=17
                 f"so its value would be frozen into the file; the model ({type(model).__name__}) "
                 f"computes part of forward outside svertka's graph (NumPy on .numpy() or "
                 f".detach()), which ONNX export cannot record")
+
+    # the same trace on other inputs of the same shapes (and the same random draws) must give
+    # the same graph: a constant that changes was computed from the input outside the graph
+    after = rng.bit_generator.state
+    rng.bit_generator.state = before
+    try:
+        g2, _, outputs2, _ = _trace(model, _perturbed(args), in_names, opset_version)
+    except UnsupportedOperatorError as exc:
+        raise UnsupportedOperatorError(
+            f"{_FN}: the traced graph changes with the input's values (Python control flow on "
+            f"a value computed from the input?): on a perturbed copy of args, {exc}") from None
+    except Exception as exc:    # the model refuses the perturbed input: the check cannot run
+        warnings.warn(f"{_FN}: could not check that no constant of the exported graph depends "
+                      f"on the input: forward raised {type(exc).__name__} ({exc}) on a "
+                      f"perturbed copy of args (the same shapes, elements permuted and "
+                      f"rescaled)", UserWarning, stacklevel=2)
+        g2 = outputs2 = None
+    finally:
+        rng.bit_generator.state = after
+    if g2 is not None:
+        _check_same_graph(model, g, g2, len(outputs) == len(outputs2))
 
     # outputs: the last node's value takes the output's name
     helper = onnx.helper
@@ -917,13 +1031,113 @@ def export(model, args, f, input_names=None, output_names=None, opset_version=17
         [_value_info(helper, n, t._data, dyn.get(n, {})) for n, t in zip(in_names, inputs)],
         [_value_info(helper, n, t._data, dyn.get(n, {}), unknown=any_dynamic and n not in dyn)
          for n, t in zip(out_names, outputs)],
-        initializer=list(g.initializers.values()))
+        initializer=[onnx.numpy_helper.from_array(a, name) for name, a in g.initializers.items()])
     proto = helper.make_model(graph, producer_name="svertka",
                               opset_imports=[helper.make_opsetid("", opset_version)])
     proto.ir_version = min(proto.ir_version, _IR_VERSION.get(opset_version, 10))
     data = proto.SerializeToString()
     onnx.checker.check_model(data)            # the bytes: the model is serialised once
     _write(f, lambda out: out.write(data))
+
+
+def _trace(model, args, in_names, opset):
+    """Run ``model`` once in eval mode on copies of ``args`` (float ones requiring a gradient),
+    recording every op, and translate the recorded graph; returns ``(graph, inputs, outputs,
+    result)``."""
+    g = _Graph(model, opset)
+    inputs = [Tensor._make(np.array(a._data, copy=True)) for a in args]
+    for t in inputs:
+        if t._data.dtype.kind == "f":
+            t.requires_grad_(True)
+    for t, name in zip(inputs, in_names):
+        g.inputs[id(t)] = name
+        g.names.add(name)
+
+    was_training = model.training
+    tags, handles = _module_tags(model)
+    try:
+        model.eval()
+        with grad_mode.enable_grad(), _function.keep_calls() as calls:
+            result = model(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    outputs = _tensors(result)
+    g.bools = calls.bools
+
+    # translate the nodes, inputs before users
+    for ctx in _order(outputs, g.bools):
+        if not hasattr(ctx, "call"):
+            raise UnsupportedOperatorError(f"{_FN}: the node {ctx.name()} was recorded outside "
+                                           f"the export trace")
+        path = tags.get(id(ctx), "")
+        node = _Node(g, ctx, path)
+        g.current = (ctx.fn.__name__, path)
+        translate = _TRANSLATE.get(ctx.fn)
+        if translate is None:
+            node.unsupported("has no ONNX counterpart")
+        g.values[id(ctx)] = translate(node)
+    g.current = ("", "")
+    return g, inputs, outputs, result
+
+
+def _perturbed(args):
+    """Other example inputs of the same shapes and dtypes: each one's elements in a seeded
+    random order (so that masks such as ``x > 0`` move), float ones also scaled by factors
+    in ``[0.5, 1)`` (so that values such as ``x.max()`` change), which keeps each input's sign
+    and range (an image in ``[0, 1]`` stays there, indices stay valid)."""
+    rng = np.random.default_rng(20240615)
+    out = []
+    for a in args:
+        d = a._data
+        p = d.reshape(-1)[rng.permutation(d.size)].reshape(d.shape)            # a copy
+        if d.dtype.kind in "fc":
+            p = (p * rng.uniform(0.5, 1.0, d.shape)).astype(d.dtype)
+        out.append(Tensor._make(p))
+    return out
+
+
+def _same_value(a, b):
+    return (a.dtype == b.dtype and a.shape == b.shape
+            and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def _check_same_graph(model, g, g2, same_outputs):
+    """Raise where the graph traced on the perturbed inputs (``g2``) differs from the
+    example's (``g``): a constant other than a parameter or buffer, or a node (its op, inputs
+    or attributes), that changed depends on the input's values."""
+    def where(node):
+        fn, path = g.origin.get(node.name, ("", ""))
+        module = f" in module '{path}'" if path else ""
+        return f"node {node.name!r} (svertka op {fn}{module})" if fn else f"node {node.name!r}"
+
+    how = ("was computed from the input outside svertka's graph (NumPy code on .numpy(), "
+           ".item() or .tolist(), a new tensor made from the input's values, a bool mask "
+           "indexed or reshaped before use, or Python control flow on a value), so the ONNX "
+           "model would replay the example's value for every input; compute it with svertka "
+           "ops on the tensors themselves (comparisons such as x > 0 are recorded where "
+           "where(), masked_fill() or a cast (x > 0).float() reads them directly)")
+    for i, node in enumerate(g.nodes):
+        other = g2.nodes[i] if i < len(g2.nodes) else None
+        for name in node.input:
+            if name not in g.initializers or name in g.state_names:
+                continue
+            a, b = g.initializers[name], g2.initializers.get(name)
+            if b is None or not _same_value(a, b):
+                raise UnsupportedOperatorError(
+                    f"{_FN}: the constant {name!r} (shape {a.shape}, {a.dtype}) read by "
+                    f"{where(node)} changed when forward was traced again on other inputs of "
+                    f"the same shapes: it {how} (model {type(model).__name__})")
+        if other is None or node != other:
+            raise UnsupportedOperatorError(
+                f"{_FN}: {where(node)} changed when forward was traced again on other inputs "
+                f"of the same shapes: the graph {how} (model {type(model).__name__})")
+    if len(g2.nodes) != len(g.nodes) or not same_outputs:
+        raise UnsupportedOperatorError(
+            f"{_FN}: the traced graph has {len(g.nodes)} nodes on the example inputs and "
+            f"{len(g2.nodes)} on other inputs of the same shapes: its structure {how} "
+            f"(model {type(model).__name__})")
 
 
 # the IR version each opset shipped with, so that runtimes that know the opset read the file

@@ -13,6 +13,7 @@ input's shape.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
@@ -147,7 +148,8 @@ class OnnxModule(nn.Module):
             that is symbolic or not given (``None`` for an input without a shape).
         onnx_names (dict): parameter/buffer name in ``state_dict()`` -> ONNX initializer name.
         opset (int): the model's ``ai.onnx`` opset version.
-        source (str): the file it was read from (``'<ModelProto>'`` otherwise).
+        source (str): the file it was read from (a file object's ``name``, ``'<bytes>'`` or
+            ``'<ModelProto>'`` otherwise).
     """
 
     def __init__(self):
@@ -191,7 +193,9 @@ def load(f, check=True):
     """Read an ONNX model and return it as an :class:`OnnxModule` running on svertka's ops.
 
     Args:
-        f (str, os.PathLike or onnx.ModelProto): the ``.onnx`` file, or a model in memory.
+        f (str, os.PathLike, binary file object, bytes or onnx.ModelProto): the ``.onnx``
+            file (a path, or a file opened with ``'rb'``, read from its current position),
+            the file's contents, or a model in memory.
         check (bool): run ``onnx.checker.check_model`` first. Default: ``True``.
 
     Returns:
@@ -221,18 +225,32 @@ def load(f, check=True):
     onnx = _require_onnx()
     if isinstance(f, onnx.ModelProto):
         model, source = f, "<ModelProto>"
-    elif isinstance(f, (str, os.PathLike)):
-        source = os.fspath(f)
+    else:
+        data = None
+        if isinstance(f, (str, os.PathLike)):
+            source = os.fspath(f)       # onnx.load: also reads external data next to the file
+        elif isinstance(f, (bytes, bytearray, memoryview)):
+            source, data = "<bytes>", bytes(f)
+        elif isinstance(f, io.TextIOBase):
+            raise TypeError(f"{_FN}: f must be opened in binary mode ('rb'), got a text file "
+                            f"({getattr(f, 'name', type(f).__name__)})")
+        elif callable(getattr(f, "read", None)):
+            source = str(getattr(f, "name", f"<{type(f).__name__}>"))
+            data = f.read()
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(f"{_FN}: f must be a binary file object, but its read() "
+                                f"returned {type(data).__name__} ({source})")
+            data = bytes(data)
+        else:
+            raise TypeError(f"{_FN}: f must be a path (str or os.PathLike), a binary file "
+                            f"object, bytes or an onnx.ModelProto, got {type(f).__name__}")
         try:
-            model = onnx.load(source)
+            model = onnx.load(source) if data is None else onnx.load_model_from_string(data)
         except OSError:
             raise
         except Exception as exc:   # protobuf's DecodeError and friends: not an ONNX file
             raise ValueError(f"{_FN}: {source} is not an ONNX model ({type(exc).__name__}: "
                              f"{' '.join(str(exc).split())})") from None
-    else:
-        raise TypeError(f"{_FN}: f must be a path or an onnx.ModelProto, got "
-                        f"{type(f).__name__}")
     if check:
         try:
             onnx.checker.check_model(model)
