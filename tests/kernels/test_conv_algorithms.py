@@ -635,3 +635,51 @@ def test_nchw_blocked_results_do_not_share_the_block_buffers():
     first = y.copy()
     K.conv_forward(2 * x, w, (1, 1), pads, (1, 1), 1)
     np.testing.assert_array_equal(y, first)
+
+
+# (id, x shape, w shape, stride, pads, dilation): depthwise with fewer than FOLD_MAX_P outputs
+TAPS_CASES = [
+    ("1x1_map_pad1", (3, 5, 1, 1), (5, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),
+    ("2x2_map", (2, 6, 2, 2), (6, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),
+    ("stride2_asymmetric", (2, 3, 9, 8), (3, 1, 3, 2), (2, 2), ((1, 0), (0, 1)), (1, 1)),
+    ("dilation_past_the_map", (2, 3, 3, 3), (3, 1, 3, 3), (1, 1), ((3, 3), (3, 3)), (3, 3)),
+    ("1d", (2, 4, 7), (4, 1, 5), (1,), ((2, 2),), (1,)),
+    ("3d_strided", (1, 2, 5, 4, 4), (2, 1, 3, 3, 3), (2, 1, 1), ((1, 1),) * 3, (1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+@pytest.mark.parametrize("need", ["both", "x", "w"])
+@pytest.mark.parametrize("name, xs, ws, s, pads, d", TAPS_CASES, ids=[c[0] for c in TAPS_CASES])
+def test_conv_depthwise_taps_match_reference(name, xs, ws, s, pads, d, need, dtype, rtol):
+    g = xs[1]
+    x, w, gy = _inputs(xs, ws, s, pads, d, g, dtype)
+    x = np.asfortranarray(x)                                         # any layout
+    bias = _rand((xs[1],), 4, dtype)
+    assert plan.forward_path(x.shape, w.shape, s, pads, d, g) == "depthwise_taps"
+    need_x, need_w = need in ("both", "x"), need in ("both", "w")
+    assert plan.backward_path(x.shape, w.shape, gy.shape, s, pads, d, g, need_x,
+                              need_w) == "depthwise_taps"
+    y = K.conv_forward(x, w, s, pads, d, g, bias=bias)
+    gx, gw = K.conv_backward(gy, x, w, s, pads, d, g, need_x, need_w)
+    ref_y, ref_gx, ref_gw = _reference_three(x, w, gy, s, pads, d, g)
+    assert y.dtype == dtype and y.flags.c_contiguous
+    assert_close(y, ref_y + bias.reshape((-1,) + (1,) * (x.ndim - 2)), rtol=rtol, what="y")
+    if need_x:
+        assert gx.flags.c_contiguous
+        assert_close(gx, ref_gx, rtol=rtol, what="gx")
+    else:
+        assert gx is None
+    if need_w:
+        assert_close(gw, ref_gw, rtol=rtol, what="gw")
+    else:
+        assert gw is None
+
+
+def test_conv_depthwise_taps_only_below_fold_max_p(monkeypatch):
+    args = ((2, 4, 13, 13), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4)
+    assert plan.forward_path(*args) == "depthwise"                 # 169 outputs: blocked
+    monkeypatch.setattr(plan, "FOLD_MAX_P", 170)
+    assert plan.forward_path(*args) == "depthwise_taps"
+    monkeypatch.setattr(plan, "DEPTHWISE_TAPS", False)
+    assert plan.forward_path(*args) != "depthwise_taps"

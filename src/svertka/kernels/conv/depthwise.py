@@ -6,6 +6,11 @@ copies and its GEMMs are ``(1, K) @ (K, L)`` per row (forward) or ``(K, L) @ (L,
 gradient). The columns stay in cache and are never written out whole, and each thread pads
 its blocks into its own buffer (no padded copy of the whole input). The backward builds the
 columns of the padded ``gy`` once for both gradients (``backward``).
+
+Small feature maps (any stride) take ``forward_taps`` / ``backward_taps`` instead: a
+multiply-add per kernel offset over channels-last copies, where each offset touches only the
+outputs whose input lies inside the image (no padded copy), and the inner loops run over the
+channels rather than over a row of a few pixels.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from svertka.kernels import gemm
 from svertka.kernels.conv.geometry import flat_grid, onto_grid
 from svertka.kernels.parallel import parallel
 
-__all__ = ["forward", "weight_grad", "backward"]
+__all__ = ["forward", "weight_grad", "backward", "forward_taps", "backward_taps"]
 
 
 def _row_blocks(x, kernel, pads, dilation, outs, dtype, consume, block_bytes):
@@ -164,3 +169,115 @@ def backward(gy, x, w, pads, dilation, block_bytes):
     gw = partial.reshape(N, C, math.prod(kernel)).sum(axis=0)[:, ::-1]
     return gx, np.ascontiguousarray(gw).reshape(w.shape)
 
+
+
+# ------------------------------------------------------------------------ per-offset taps
+
+def _tap_slices(in_sizes, outs, kernel, stride, pads, dilation):
+    """``(k, out_slices, in_slices, full)`` for every kernel offset (flat index ``k``) that
+    reads at least one input position: output ``o`` of an axis reads input
+    ``o * s + k * d - lo``, kept where that lies in ``[0, I)``; ``full`` when the offset
+    reaches every output. Offsets reaching every output come first."""
+    taps = []
+    for k, offs in enumerate(np.ndindex(*kernel)):
+        o_sl, i_sl = [], []
+        for i, o, s, d, (lo, _), j in zip(in_sizes, outs, stride, dilation, pads, offs):
+            o0 = max(0, -(-(lo - j * d) // s))
+            o1 = min(o, (i - 1 + lo - j * d) // s + 1)
+            if o1 <= o0:
+                break
+            i0 = o0 * s + j * d - lo
+            o_sl.append(slice(o0, o1))
+            i_sl.append(slice(i0, i0 + (o1 - o0 - 1) * s + 1, s))
+        else:
+            full = all(sl.start == 0 and sl.stop == o for sl, o in zip(o_sl, outs))
+            taps.append((k, (slice(None),) + tuple(o_sl), (slice(None),) + tuple(i_sl), full))
+    taps.sort(key=lambda t: not t[3])
+    return taps
+
+
+def _last(a, dtype):
+    """``a`` ``(N, C, S...)`` as a C-contiguous channels-last ``(N, S..., C)`` copy."""
+    out = np.empty((a.shape[0],) + a.shape[2:] + (a.shape[1],), dtype)
+    out[...] = np.moveaxis(a, 1, -1)
+    return out
+
+
+def _first(a):
+    """``a`` ``(N, S..., C)`` back to a C-contiguous ``(N, C, S...)``."""
+    out = np.empty((a.shape[0], a.shape[-1]) + a.shape[1:-1], a.dtype)
+    out[...] = np.moveaxis(a, -1, 1)
+    return out
+
+
+def _scratch(flat, shape):
+    """The first ``prod(shape)`` elements of ``flat`` as a contiguous array of ``shape``."""
+    return flat[:math.prod(shape)].reshape(shape)
+
+
+def forward_taps(x, w, stride, pads, dilation, outs, bias=None):
+    """Depthwise forward as a multiply-add per kernel offset on channels-last copies:
+    ``y[n, o, c] += x[n, o * s + k * d - lo, c] * w[c, k]`` over the outputs each offset
+    reaches, for small feature maps of any stride.
+
+    >>> x, w = np.arange(4.0).reshape(1, 1, 4), np.array([[[1.0, 2.0, 3.0]]])
+    >>> forward_taps(x, w, (1,), ((1, 1),), (1,), (4,))
+    array([[[ 3.,  8., 14.,  8.]]])
+    """
+    N, C = x.shape[:2]
+    outs = tuple(outs)
+    dtype = np.result_type(x, w)
+    xl = _last(x, dtype)                                             # (N, I..., C)
+    wk = w.reshape(C, -1).T.astype(dtype)                            # (K, C)
+    yl = np.empty((N,) + outs + (C,), dtype)                         # (N, O..., C)
+    taps = _tap_slices(x.shape[2:], outs, tuple(w.shape[2:]), stride, pads, dilation)
+    flat = np.empty(yl.size, dtype)
+    start = 0
+    if taps and taps[0][3]:
+        k, _, i_sl, _ = taps[0]
+        np.multiply(xl[i_sl], wk[k], out=yl)
+        start = 1
+    else:
+        yl[...] = 0
+    for k, o_sl, i_sl, _ in taps[start:]:
+        src = xl[i_sl]
+        t = _scratch(flat, src.shape)
+        np.multiply(src, wk[k], out=t)
+        yo = yl[o_sl]
+        yo += t
+    if bias is not None:
+        yl += bias.astype(dtype, copy=False)
+    return _first(yl)
+
+
+def backward_taps(gy, x, w, stride, pads, dilation, need_x=True, need_w=True):
+    """``(gx, gw)`` of ``forward_taps`` (``None`` for a gradient not needed), per kernel
+    offset on channels-last copies: ``gx[n, i, c] += gy[n, o, c] * w[c, k]`` and
+    ``gw[c, k] = sum_{n, o} gy[n, o, c] * x[n, i, c]`` with ``i = o * s + k * d - lo``.
+
+    >>> x, w, gy = np.ones((1, 1, 4)), np.array([[[1.0, 2.0, 3.0]]]), np.ones((1, 1, 4))
+    >>> backward_taps(gy, x, w, (1,), ((1, 1),), (1,))
+    (array([[[3., 6., 6., 5.]]]), array([[[3., 4., 3.]]]))
+    """
+    N, C = x.shape[:2]
+    kernel = tuple(w.shape[2:])
+    dtype = np.result_type(gy, x, w)
+    gyl = _last(gy, dtype)                                           # (N, O..., C)
+    xl = _last(x, dtype) if need_w else None                         # (N, I..., C)
+    wk = w.reshape(C, -1).T.astype(dtype)                            # (K, C)
+    gxl = np.zeros((N,) + x.shape[2:] + (C,), dtype) if need_x else None
+    gw = np.zeros((wk.shape[0], C), dtype) if need_w else None       # (K, C)
+    flat = np.empty(gyl.size, dtype)
+    for k, o_sl, i_sl, _ in _tap_slices(x.shape[2:], gy.shape[2:], kernel, stride, pads,
+                                        dilation):
+        g = gyl[o_sl]
+        t = _scratch(flat, g.shape)
+        if need_w:
+            np.multiply(g, xl[i_sl], out=t)
+            np.sum(t.reshape(-1, C), axis=0, out=gw[k])
+        if need_x:
+            np.multiply(g, wk[k], out=t)
+            gs = gxl[i_sl]
+            gs += t
+    gx = _first(gxl) if need_x else None
+    return gx, (np.ascontiguousarray(gw.T).reshape(w.shape) if need_w else None)

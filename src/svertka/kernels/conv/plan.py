@@ -13,14 +13,16 @@ algorithm). The measurements behind each threshold are in ``benchmarks/RESULTS.m
 
 Paths of the im2col algorithm, by pass:
 
-* forward: blocked depthwise (``depthwise.forward``), channels-last columns, batch folded
+* forward: blocked depthwise (``depthwise.forward``), a multiply-add per offset for small
+  depthwise maps (``depthwise.forward_taps``), channels-last columns, batch folded
   into the GEMM columns, NCHW columns in blocks of the batch, or the whole column matrix;
 * input gradient: as a convolution of the padded ``gy`` (stride 1, ``GX_AS_CONV``), a
   multiply-add per offset for depthwise, else a GEMM into a column gradient and col2im;
 * weight gradient: from the forward's kept columns, blocked depthwise, channels-last
   columns in chunks, NCHW columns in blocks, or a rebuilt column matrix;
 * both gradients at once (``conv_backward``): from the columns of the padded ``gy``, which
-  the input gradient builds anyway (blocked depthwise, or ``columns.backward_fused``).
+  the input gradient builds anyway (blocked depthwise, or ``columns.backward_fused``), or
+  per offset for small depthwise maps (``depthwise.backward_taps``).
 """
 
 from __future__ import annotations
@@ -88,6 +90,13 @@ NCHW_BLOCK_BYTES = 4 * 2**20
 # the whole column matrix, and far faster than a multiply-add per offset.
 DEPTHWISE_BLOCKED = True
 DEPTHWISE_BLOCK_BYTES = 2 * 2**20
+
+# Depthwise convolutions with fewer than FOLD_MAX_P output positions (any stride) run a
+# multiply-add per kernel offset on channels-last copies (``depthwise.forward_taps`` and
+# ``backward_taps``), each offset touching only the outputs it reaches: the folded columns
+# they took before were copied in inner loops a few pixels long (a 4x4 or 2x2 map), which
+# cost 2-10 times the whole multiply-add on MobileNetV2's late stages.
+DEPTHWISE_TAPS = True
 
 # The backward of a blocked depthwise convolution takes gw from the columns of gy that gx
 # builds anyway, instead of building x's columns a second time.
@@ -168,6 +177,11 @@ def _blocked_depthwise(x_shape, w_shape, stride, groups, outs):
             and all(s == 1 for s in stride) and math.prod(outs) >= FOLD_MAX_P)
 
 
+def _depthwise_taps(x_shape, w_shape, groups, outs):
+    return (DEPTHWISE_TAPS and is_depthwise(x_shape, w_shape, groups) and x_shape[0] > 0
+            and 0 < math.prod(outs) < FOLD_MAX_P and math.prod(x_shape[2:]) > 0)
+
+
 def _gx_as_conv_applies(kernel, stride, pads, dilation):
     return (GX_AS_CONV and all(s == 1 for s in stride) and math.prod(kernel) > 1
             and all(lo <= d * (k - 1) and hi <= d * (k - 1)
@@ -200,8 +214,8 @@ def _fft_input_grad_applies(kernel, stride, pads, dilation, groups):
 def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, keep=False,
                  algorithm=None, itemsize=8):
     """The path ``conv_forward`` takes: ``'fft'``, ``'direct'``, ``'implicit_gemm'``,
-    ``'depthwise'``, ``'channels_last'`` (``'channels_last_blocks'`` when its columns are
-    not kept), ``'folded'``, ``'nchw_blocks'`` or ``'columns'``.
+    ``'depthwise'``, ``'depthwise_taps'``, ``'channels_last'`` (``'channels_last_blocks'``
+    when its columns are not kept), ``'folded'``, ``'nchw_blocks'`` or ``'columns'``.
 
     >>> forward_path((32, 64, 32, 32), (64, 64, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     'nchw_blocks'
@@ -222,6 +236,8 @@ def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, kee
         return algo
     if _blocked_depthwise(x_shape, w_shape, stride, groups, out):
         return "depthwise"
+    if _depthwise_taps(x_shape, w_shape, groups, out):
+        return "depthwise_taps"
     pointwise = is_pointwise(kernel, stride, pads, x_shape[2:], out)
     col_bytes = N * C * math.prod(kernel) * P * itemsize
     if _channels_last(N, C, math.prod(x_shape[2:]), P, groups, pointwise):
@@ -308,7 +324,13 @@ def fused_backward_applies(x_shape, w_shape, gy_shape, stride, pads, dilation, g
 def backward_path(x_shape, w_shape, gy_shape, stride, pads, dilation, groups, need_x=True,
                   need_w=True, saved=None, algorithm=None):
     """How ``conv_backward`` computes the gradients: ``'depthwise'`` (both from one blocked
-    pass), ``'fused'`` (both from ``gy``'s columns) or ``'separate'``."""
+    pass), ``'depthwise_taps'`` (those needed, per kernel offset, small depthwise maps),
+    ``'fused'`` (both from ``gy``'s columns) or ``'separate'``."""
+    if ((need_x or need_w) and (saved is None or saved.cols is None)
+            and _depthwise_taps(x_shape, w_shape, groups, tuple(gy_shape[2:]))
+            and resolve_algorithm(x_shape, w_shape, stride, dilation, groups,
+                                  algorithm) == "im2col"):
+        return "depthwise_taps"
     if need_x and need_w and (saved is None or saved.cols is None):
         args = (x_shape, w_shape, gy_shape, stride, pads, dilation, groups, algorithm)
         if depthwise_backward_applies(*args):
@@ -391,6 +413,9 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep=False, alg
         y = implicit.forward(x, w, stride, pads, dilation, groups, out)
     elif path == "depthwise":
         y = depthwise.forward(x, w, pads, dilation, out, DEPTHWISE_BLOCK_BYTES, bias=bias)
+        bias = None                                                  # added already
+    elif path == "depthwise_taps":
+        y = depthwise.forward_taps(x, w, stride, pads, dilation, out, bias=bias)
         bias = None                                                  # added already
     elif path in ("channels_last", "channels_last_blocks"):
         y, cols = columns.forward_channels_last(x, w, stride, pads, dilation, out,
@@ -502,9 +527,11 @@ def conv_backward(gy, x, w, stride, pads, dilation, groups, need_x=True, need_w=
     """
     path = backward_path(x.shape, w.shape, gy.shape, stride, pads, dilation, groups, need_x,
                          need_w, saved, algorithm)
-    if path != "separate" and not _finite(w):
-        path = "separate"
-    if path == "depthwise":
+    if path not in ("separate", "depthwise_taps") and not _finite(w):
+        path = "separate"                  # (the taps never multiply padding: exact as is)
+    if path == "depthwise_taps":
+        gx, gw = depthwise.backward_taps(gy, x, w, stride, pads, dilation, need_x, need_w)
+    elif path == "depthwise":
         gx, gw = depthwise.backward(gy, x, w, pads, dilation, DEPTHWISE_BLOCK_BYTES)
     elif path == "fused":
         gx, gw = columns.backward_fused(gy, x, w, pads, dilation, groups, _nchw_block_bytes())
