@@ -683,3 +683,29 @@ def test_conv_depthwise_taps_only_below_fold_max_p(monkeypatch):
     assert plan.forward_path(*args) == "depthwise_taps"
     monkeypatch.setattr(plan, "DEPTHWISE_TAPS", False)
     assert plan.forward_path(*args) != "depthwise_taps"
+
+
+def test_conv_forward_path_batch_below_threads_takes_whole_columns(monkeypatch):
+    # the blocked paths split the batch over the threads: one image would run on one thread
+    args = ((1, 64, 56, 56), (64, 64, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    monkeypatch.setattr(plan.gemm, "blas_threads", lambda: 2)
+    assert plan.forward_path(*args) == "columns"
+    assert plan.forward_path((2,) + args[0][1:], *args[1:]) == "nchw_blocks"
+    monkeypatch.setattr(plan, "SPLIT_SMALL_BATCH", False)
+    assert plan.forward_path(*args) == "nchw_blocks"
+
+
+def test_conv_columns_of_one_image_match_reference():
+    # one image's columns are copied in parts over the channels
+    x, w, gy = _inputs((1, 6, 9, 8), (4, 6, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1,
+                       np.float64)
+    previous = backends.set_num_threads(3)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(KPar, "PARALLEL_MIN_BYTES", 0)
+            mp.setattr(plan, "forward_path", lambda *a, **k: "columns")
+            y = K.conv_forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    finally:
+        backends.set_num_threads(previous)
+    assert_close(y, reference.forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1), rtol=1e-12,
+                 atol=1e-12)

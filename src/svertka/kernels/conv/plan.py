@@ -31,6 +31,7 @@ import math
 
 import numpy as np
 
+from svertka.kernels import gemm
 from svertka.kernels.conv import columns, depthwise, direct, fft, implicit
 from svertka.kernels.conv.geometry import (
     as_conv_weight_and_pads,
@@ -84,6 +85,12 @@ CL_CHUNK_BYTES = 8 * 2**20
 # never exist whole.
 NCHW_BLOCKED = True
 NCHW_BLOCK_BYTES = 4 * 2**20
+
+# The blocked paths split the batch over the threads, so a batch smaller than the BLAS's
+# thread count (one image: inference latency) would leave threads idle; such a forward
+# builds the whole column matrix instead (its copy split over the channels) and its one GEMM
+# is split over the threads by ``gemm.matmul``.
+SPLIT_SMALL_BATCH = True
 
 # Stride-1 depthwise convolutions build and consume their columns in blocks of (image,
 # channel) rows of DEPTHWISE_BLOCK_BYTES (that size measured best): about twice as fast as
@@ -245,8 +252,9 @@ def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, kee
         return "channels_last" if kept else "channels_last_blocks"
     if _fold(N, P) and not pointwise:
         return "folded"
-    if _nchw_blocked(keep and would_keep(col_bytes, KEEP_COLS_BYTES, KEEP_COLS_TOTAL_BYTES),
-                     pointwise):
+    if (_nchw_blocked(keep and would_keep(col_bytes, KEEP_COLS_BYTES, KEEP_COLS_TOTAL_BYTES),
+                      pointwise)
+            and not (SPLIT_SMALL_BATCH and N < gemm.blas_threads())):
         return "nchw_blocks"
     return "columns"
 
