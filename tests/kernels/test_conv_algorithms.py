@@ -676,13 +676,17 @@ def test_conv_depthwise_taps_match_reference(name, xs, ws, s, pads, d, need, dty
         assert gw is None
 
 
-def test_conv_depthwise_taps_only_below_fold_max_p(monkeypatch):
-    args = ((2, 4, 13, 13), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4)
-    assert plan.forward_path(*args) == "depthwise"                 # 169 outputs: blocked
-    monkeypatch.setattr(plan, "FOLD_MAX_P", 170)
-    assert plan.forward_path(*args) == "depthwise_taps"
+def test_conv_depthwise_taps_only_below_their_output_counts(monkeypatch):
+    xs, ws, s, pads, d = (2, 4, 8, 8), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)
+    # 64 outputs: the backward takes the taps (under FOLD_MAX_P), the forward the columns
+    assert plan.backward_path(xs, ws, xs, s, pads, d, 4) == "depthwise_taps"
+    assert plan.forward_path(xs, ws, s, pads, d, 4) == "folded"
+    monkeypatch.setattr(plan, "DEPTHWISE_TAPS_FORWARD_MAX_P", 65)
+    assert plan.forward_path(xs, ws, s, pads, d, 4) == "depthwise_taps"
+    monkeypatch.setattr(plan, "FOLD_MAX_P", 64)
+    assert plan.backward_path(xs, ws, xs, s, pads, d, 4) != "depthwise_taps"
     monkeypatch.setattr(plan, "DEPTHWISE_TAPS", False)
-    assert plan.forward_path(*args) != "depthwise_taps"
+    assert plan.forward_path(xs, ws, s, pads, d, 4) != "depthwise_taps"
 
 
 def test_conv_forward_path_batch_below_threads_takes_whole_columns(monkeypatch):

@@ -102,8 +102,11 @@ DEPTHWISE_BLOCK_BYTES = 2 * 2**20
 # multiply-add per kernel offset on channels-last copies (``depthwise.forward_taps`` and
 # ``backward_taps``), each offset touching only the outputs it reaches: the folded columns
 # they took before were copied in inner loops a few pixels long (a 4x4 or 2x2 map), which
-# cost 2-10 times the whole multiply-add on MobileNetV2's late stages.
+# cost 2-10 times the whole multiply-add on MobileNetV2's late stages. The forward takes
+# them below DEPTHWISE_TAPS_FORWARD_MAX_P outputs only: from 8x8 maps on, the folded
+# columns' GEMM is as fast as the taps plus their two channels-last copies.
 DEPTHWISE_TAPS = True
+DEPTHWISE_TAPS_FORWARD_MAX_P = 64
 
 # The backward of a blocked depthwise convolution takes gw from the columns of gy that gx
 # builds anyway, instead of building x's columns a second time.
@@ -184,9 +187,9 @@ def _blocked_depthwise(x_shape, w_shape, stride, groups, outs):
             and all(s == 1 for s in stride) and math.prod(outs) >= FOLD_MAX_P)
 
 
-def _depthwise_taps(x_shape, w_shape, groups, outs):
+def _depthwise_taps(x_shape, w_shape, groups, outs, max_p):
     return (DEPTHWISE_TAPS and is_depthwise(x_shape, w_shape, groups) and x_shape[0] > 0
-            and 0 < math.prod(outs) < FOLD_MAX_P and math.prod(x_shape[2:]) > 0)
+            and 0 < math.prod(outs) < max_p and math.prod(x_shape[2:]) > 0)
 
 
 def _gx_as_conv_applies(kernel, stride, pads, dilation):
@@ -243,7 +246,7 @@ def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, kee
         return algo
     if _blocked_depthwise(x_shape, w_shape, stride, groups, out):
         return "depthwise"
-    if _depthwise_taps(x_shape, w_shape, groups, out):
+    if _depthwise_taps(x_shape, w_shape, groups, out, DEPTHWISE_TAPS_FORWARD_MAX_P):
         return "depthwise_taps"
     pointwise = is_pointwise(kernel, stride, pads, x_shape[2:], out)
     col_bytes = N * C * math.prod(kernel) * P * itemsize
@@ -335,7 +338,7 @@ def backward_path(x_shape, w_shape, gy_shape, stride, pads, dilation, groups, ne
     pass), ``'depthwise_taps'`` (those needed, per kernel offset, small depthwise maps),
     ``'fused'`` (both from ``gy``'s columns) or ``'separate'``."""
     if ((need_x or need_w) and (saved is None or saved.cols is None)
-            and _depthwise_taps(x_shape, w_shape, groups, tuple(gy_shape[2:]))
+            and _depthwise_taps(x_shape, w_shape, groups, tuple(gy_shape[2:]), FOLD_MAX_P)
             and resolve_algorithm(x_shape, w_shape, stride, dilation, groups,
                                   algorithm) == "im2col"):
         return "depthwise_taps"
