@@ -713,3 +713,14 @@ def test_conv_columns_of_one_image_match_reference():
         backends.set_num_threads(previous)
     assert_close(y, reference.forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1), rtol=1e-12,
                  atol=1e-12)
+
+
+def test_conv_depthwise_forward_keeps_no_columns_where_the_backward_takes_the_taps():
+    # an 8x8 map: the forward takes the folded columns, the backward the taps
+    x, w, gy = _inputs((2, 4, 8, 8), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4,
+                       np.float64)
+    args = ((1, 1), ((1, 1), (1, 1)), (1, 1), 4)
+    y, saved = K.conv_forward(x, w, *args, keep=True)
+    assert saved is None
+    assert plan.backward_path(x.shape, w.shape, gy.shape, *args, saved=saved) == \
+        "depthwise_taps"

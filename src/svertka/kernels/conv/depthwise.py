@@ -15,6 +15,7 @@ channels rather than over a row of a few pixels.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 
@@ -173,11 +174,13 @@ def backward(gy, x, w, pads, dilation, block_bytes):
 
 # ------------------------------------------------------------------------ per-offset taps
 
+@functools.lru_cache(maxsize=256)
 def _tap_slices(in_sizes, outs, kernel, stride, pads, dilation):
     """``(k, out_slices, in_slices, full)`` for every kernel offset (flat index ``k``) that
     reads at least one input position: output ``o`` of an axis reads input
     ``o * s + k * d - lo``, kept where that lies in ``[0, I)``; ``full`` when the offset
-    reaches every output. Offsets reaching every output come first."""
+    reaches every output. Offsets reaching every output come first. (Cached: a network
+    asks for the same few geometries at every step; the arguments are tuples.)"""
     taps = []
     for k, offs in enumerate(np.ndindex(*kernel)):
         o_sl, i_sl = [], []
@@ -193,7 +196,7 @@ def _tap_slices(in_sizes, outs, kernel, stride, pads, dilation):
             full = all(sl.start == 0 and sl.stop == o for sl, o in zip(o_sl, outs))
             taps.append((k, (slice(None),) + tuple(o_sl), (slice(None),) + tuple(i_sl), full))
     taps.sort(key=lambda t: not t[3])
-    return taps
+    return tuple(taps)
 
 
 def _last(a, dtype):
@@ -230,7 +233,8 @@ def forward_taps(x, w, stride, pads, dilation, outs, bias=None):
     xl = _last(x, dtype)                                             # (N, I..., C)
     wk = w.reshape(C, -1).T.astype(dtype)                            # (K, C)
     yl = np.empty((N,) + outs + (C,), dtype)                         # (N, O..., C)
-    taps = _tap_slices(x.shape[2:], outs, tuple(w.shape[2:]), stride, pads, dilation)
+    taps = _tap_slices(tuple(x.shape[2:]), outs, tuple(w.shape[2:]), tuple(stride),
+                       tuple(map(tuple, pads)), tuple(dilation))
     flat = np.empty(yl.size, dtype)
     start = 0
     if taps and taps[0][3]:
@@ -268,8 +272,9 @@ def backward_taps(gy, x, w, stride, pads, dilation, need_x=True, need_w=True):
     gxl = np.zeros((N,) + x.shape[2:] + (C,), dtype) if need_x else None
     gw = np.zeros((wk.shape[0], C), dtype) if need_w else None       # (K, C)
     flat = np.empty(gyl.size, dtype)
-    for k, o_sl, i_sl, _ in _tap_slices(x.shape[2:], gy.shape[2:], kernel, stride, pads,
-                                        dilation):
+    for k, o_sl, i_sl, _ in _tap_slices(tuple(x.shape[2:]), tuple(gy.shape[2:]), kernel,
+                                        tuple(stride), tuple(map(tuple, pads)),
+                                        tuple(dilation)):
         g = gyl[o_sl]
         t = _scratch(flat, g.shape)
         if need_w:

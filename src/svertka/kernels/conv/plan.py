@@ -413,7 +413,11 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep=False, alg
     if out is None:
         out = conv_out_shape(x.shape[2:], kernel, stride, pads, dilation)
     out = tuple(out)
-    path = forward_path(x.shape, w.shape, stride, pads, dilation, groups, out, keep,
+    if keep and _depthwise_taps(x.shape, w.shape, groups, out, FOLD_MAX_P):
+        keep_cols_now = False                  # the backward takes the taps: no columns
+    else:
+        keep_cols_now = keep
+    path = forward_path(x.shape, w.shape, stride, pads, dilation, groups, out, keep_cols_now,
                         algorithm, x.itemsize)
     cols = None
     if path == "fft":
@@ -445,7 +449,8 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep=False, alg
         return y
     # Keep the columns when they are free (a pointwise kernel's are a view of x) or within
     # the caps; else hand them back to the workspace for reuse at once.
-    if cols is not None and (np.may_share_memory(cols, x) or keep_cols(cols)):
+    if cols is not None and keep_cols_now and (np.may_share_memory(cols, x)
+                                               or keep_cols(cols)):
         return y, Saved(cols)
     WORKSPACE.give(cols)
     return y, None
