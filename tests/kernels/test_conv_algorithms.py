@@ -120,7 +120,8 @@ def test_conv_reference_matches_torch():
 
 # Thresholds of the plan shrunk so that the small CASES take the paths otherwise reserved
 # for large feature maps (folded, blocked, chunked, fused backward), and left as they are.
-SMALL_TUNABLES = {"FOLD_MAX_P": 4, "NCHW_BLOCK_BYTES": 512, "DEPTHWISE_BLOCK_BYTES": 512,
+SMALL_TUNABLES = {"FOLD_MAX_P": 4, "DEPTHWISE_TAPS_MAX_POSITIONS": 0,
+                  "NCHW_BLOCK_BYTES": 512, "DEPTHWISE_BLOCK_BYTES": 512,
                   "BLOCK_BYTES": 256, "CL_CHUNK_BYTES": 512, "KEEP_COLS_BYTES": 256,
                   "GX_AS_CONV_MAX_RATIO": 1e9}
 
@@ -254,6 +255,12 @@ def test_conv_workspace_drops_everything_past_its_limit():
     assert ws.nbytes == 2 * 2**20
 
 
+@pytest.fixture
+def no_taps(monkeypatch):
+    """The blocked depthwise path for the small batches below (the taps would take them)."""
+    monkeypatch.setattr(plan, "DEPTHWISE_TAPS", False)
+
+
 # (id, x shape, w shape, pads, dilation): depthwise at stride 1 with P >= FOLD_MAX_P
 BLOCKED_CASES = [
     ("3x3_pad1", (3, 4, 13, 14), (4, 1, 3, 3), ((1, 1), (1, 1)), (1, 1)),
@@ -271,6 +278,7 @@ def _blocked_three(x, w, gy, pads, d):
             K.conv_weight_grad(x, gy, w.shape, s, pads, d, g, algorithm="im2col"))
 
 
+@pytest.mark.usefixtures("no_taps")
 @pytest.mark.parametrize("block_bytes, threads", [(2**20, 1), (1, 1), (3000, 3)],
                          ids=["one_block", "one_row_per_block", "uneven_blocks_3_threads"])
 @pytest.mark.parametrize("name, xs, ws, pads, d", BLOCKED_CASES,
@@ -294,6 +302,7 @@ def test_conv_depthwise_blocked_matches_whole_columns(name, xs, ws, pads, d, blo
         assert_close(u, v, rtol=1e-10, what=what, atol=1e-12)
 
 
+@pytest.mark.usefixtures("no_taps")
 def test_conv_depthwise_blocked_accepts_non_contiguous_inputs():
     rng = np.random.default_rng(7)
     x = rng.standard_normal((4, 2, 14, 13)).transpose(1, 0, 2, 3)    # (2, 4, 14, 13) view
@@ -306,6 +315,7 @@ def test_conv_depthwise_blocked_accepts_non_contiguous_inputs():
         assert_close(u, v, rtol=1e-12, what=what)
 
 
+@pytest.mark.usefixtures("no_taps")
 def test_conv_depthwise_blocked_results_survive_later_calls():
     # the padded input and the gy grid come from the workspace: results must not alias it
     x, w, gy = _inputs((2, 4, 13, 13), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4,
@@ -317,6 +327,7 @@ def test_conv_depthwise_blocked_results_survive_later_calls():
         np.testing.assert_array_equal(u, v)
 
 
+@pytest.mark.usefixtures("no_taps")
 def test_conv_depthwise_blocked_forward_keeps_no_columns():
     x, w, _ = _inputs((2, 4, 13, 13), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4,
                       np.float32)
@@ -326,6 +337,7 @@ def test_conv_depthwise_blocked_forward_keeps_no_columns():
     assert y.dtype == np.float32 and y.shape == (2, 4, 13, 13) and y.flags.c_contiguous
 
 
+@pytest.mark.usefixtures("no_taps")
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 1e-4)],
                          ids=["float64", "float32"])
 @pytest.mark.parametrize("name, xs, ws, pads, d", BLOCKED_CASES,
@@ -676,17 +688,19 @@ def test_conv_depthwise_taps_match_reference(name, xs, ws, s, pads, d, need, dty
         assert gw is None
 
 
-def test_conv_depthwise_taps_only_below_their_output_counts(monkeypatch):
-    xs, ws, s, pads, d = (2, 4, 8, 8), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)
-    # 64 outputs: the backward takes the taps (under FOLD_MAX_P), the forward the columns
-    assert plan.backward_path(xs, ws, xs, s, pads, d, 4) == "depthwise_taps"
-    assert plan.forward_path(xs, ws, s, pads, d, 4) == "folded"
-    monkeypatch.setattr(plan, "DEPTHWISE_TAPS_FORWARD_MAX_P", 65)
-    assert plan.forward_path(xs, ws, s, pads, d, 4) == "depthwise_taps"
-    monkeypatch.setattr(plan, "FOLD_MAX_P", 64)
-    assert plan.backward_path(xs, ws, xs, s, pads, d, 4) != "depthwise_taps"
+def test_conv_depthwise_taps_only_on_small_maps(monkeypatch):
+    s, pads, d = (1, 1), ((1, 1), (1, 1)), (1, 1)
+    small, ws = (2, 4, 8, 8), (4, 1, 3, 3)
+    assert plan.forward_path(small, ws, s, pads, d, 4) == "depthwise_taps"
+    assert plan.backward_path(small, ws, small, s, pads, d, 4) == "depthwise_taps"
+    # 13x13 = 169 outputs, at least FOLD_MAX_P: the taps for a few images only
+    one, four = (1, 4, 13, 13), (7, 4, 13, 13)
+    assert plan.forward_path(one, ws, s, pads, d, 4) == "depthwise_taps"
+    assert plan.forward_path(four, ws, s, pads, d, 4) == "depthwise"
+    assert plan.backward_path(four, ws, four, s, pads, d, 4) == "depthwise"
     monkeypatch.setattr(plan, "DEPTHWISE_TAPS", False)
-    assert plan.forward_path(xs, ws, s, pads, d, 4) != "depthwise_taps"
+    assert plan.forward_path(small, ws, s, pads, d, 4) == "folded"
+    assert plan.backward_path(small, ws, small, s, pads, d, 4) == "separate"
 
 
 def test_conv_forward_path_batch_below_threads_takes_whole_columns(monkeypatch):

@@ -176,11 +176,10 @@ def backward(gy, x, w, pads, dilation, block_bytes):
 
 @functools.lru_cache(maxsize=256)
 def _tap_slices(in_sizes, outs, kernel, stride, pads, dilation):
-    """``(k, out_slices, in_slices, full)`` for every kernel offset (flat index ``k``) that
-    reads at least one input position: output ``o`` of an axis reads input
-    ``o * s + k * d - lo``, kept where that lies in ``[0, I)``; ``full`` when the offset
-    reaches every output. Offsets reaching every output come first. (Cached: a network
-    asks for the same few geometries at every step; the arguments are tuples.)"""
+    """``(k, out_slices, in_slices)`` for every kernel offset (flat index ``k``) that reads
+    at least one input position: output ``o`` of an axis reads input ``o * s + k * d - lo``,
+    kept where that lies in ``[0, I)``. (Cached: a network asks for the same few geometries
+    at every step; the arguments are tuples.)"""
     taps = []
     for k, offs in enumerate(np.ndindex(*kernel)):
         o_sl, i_sl = [], []
@@ -193,17 +192,37 @@ def _tap_slices(in_sizes, outs, kernel, stride, pads, dilation):
             o_sl.append(slice(o0, o1))
             i_sl.append(slice(i0, i0 + (o1 - o0 - 1) * s + 1, s))
         else:
-            full = all(sl.start == 0 and sl.stop == o for sl, o in zip(o_sl, outs))
-            taps.append((k, (slice(None),) + tuple(o_sl), (slice(None),) + tuple(i_sl), full))
-    taps.sort(key=lambda t: not t[3])
+            taps.append((k, (slice(None),) + tuple(o_sl), (slice(None),) + tuple(i_sl)))
     return tuple(taps)
 
 
-def _last(a, dtype):
-    """``a`` ``(N, C, S...)`` as a C-contiguous channels-last ``(N, S..., C)`` copy."""
-    out = np.empty((a.shape[0],) + a.shape[2:] + (a.shape[1],), dtype)
-    out[...] = np.moveaxis(a, 1, -1)
-    return out
+def _onto_last(a, offsets, sizes, dtype):
+    """``a`` ``(N, C, S...)`` channels-last on a zero grid ``(N, sizes..., C)``: element
+    ``s`` of an axis at ``s + offset``; what falls outside the grid is left out."""
+    grid = np.zeros((a.shape[0],) + tuple(sizes) + (a.shape[1],), dtype)
+    src, dst = [slice(None), slice(None)], [slice(None)]
+    for n, off, size in zip(a.shape[2:], offsets, sizes):
+        lo, hi = max(0, -off), min(n, size - off)
+        src.append(slice(lo, max(lo, hi)))
+        dst.append(slice(lo + off, max(lo, hi) + off))
+    grid[tuple(dst)] = np.moveaxis(a[tuple(src)], 1, -1)
+    return grid
+
+
+def _windows_last(grid, kernel, stride, dilation, outs):
+    """The windows of a channels-last ``grid`` ``(N, S..., C)``: a read-only view
+    ``(N, O..., K..., C)`` (window ``o`` starts at ``o * s``, its taps ``d`` apart)."""
+    sN, *sp, sC = grid.strides
+    return np.lib.stride_tricks.as_strided(
+        grid, shape=(grid.shape[0],) + tuple(outs) + tuple(kernel) + (grid.shape[-1],),
+        strides=((sN,) + tuple(st * s for st, s in zip(sp, stride))
+                 + tuple(st * d for st, d in zip(sp, dilation)) + (sC,)),
+        writeable=False)
+
+
+def _subscripts(n):
+    """einsum letters: the output axes ``O...`` and the kernel axes ``K...`` of rank ``n``."""
+    return "defgh"[:n], "ijklm"[:n]
 
 
 def _first(a):
@@ -213,76 +232,86 @@ def _first(a):
     return out
 
 
-def _scratch(flat, shape):
-    """The first ``prod(shape)`` elements of ``flat`` as a contiguous array of ``shape``."""
-    return flat[:math.prod(shape)].reshape(shape)
+def _x_windows(x, kernel, stride, pads, dilation, outs, dtype):
+    """The windows ``(N, O..., K..., C)`` of ``x`` padded (channels-last, a new grid only as
+    large as the windows reach)."""
+    reach = tuple((o - 1) * s + d * (k - 1) + 1
+                  for o, s, d, k in zip(outs, stride, dilation, kernel))
+    grid = _onto_last(x, tuple(lo for lo, _ in pads), reach, dtype)   # (N, reach..., C)
+    return _windows_last(grid, kernel, stride, dilation, outs)
 
 
 def forward_taps(x, w, stride, pads, dilation, outs, bias=None):
-    """Depthwise forward as a multiply-add per kernel offset on channels-last copies:
-    ``y[n, o, c] += x[n, o * s + k * d - lo, c] * w[c, k]`` over the outputs each offset
-    reaches, for small feature maps of any stride.
+    """Depthwise forward for small feature maps (any stride): ``x`` zero-padded into a
+    channels-last grid, then one ``einsum`` over its windows,
+    ``y[n, o, c] = sum_k x_pad[n, o * s + k * d, c] * w[c, k]`` (the channels innermost, so
+    its loops are long where an NCHW map's rows are a few pixels).
 
     >>> x, w = np.arange(4.0).reshape(1, 1, 4), np.array([[[1.0, 2.0, 3.0]]])
     >>> forward_taps(x, w, (1,), ((1, 1),), (1,), (4,))
     array([[[ 3.,  8., 14.,  8.]]])
     """
-    N, C = x.shape[:2]
-    outs = tuple(outs)
+    C = x.shape[1]
+    kernel, outs = tuple(w.shape[2:]), tuple(outs)
     dtype = np.result_type(x, w)
-    xl = _last(x, dtype)                                             # (N, I..., C)
-    wk = w.reshape(C, -1).T.astype(dtype)                            # (K, C)
-    yl = np.empty((N,) + outs + (C,), dtype)                         # (N, O..., C)
-    taps = _tap_slices(tuple(x.shape[2:]), outs, tuple(w.shape[2:]), tuple(stride),
-                       tuple(map(tuple, pads)), tuple(dilation))
-    flat = np.empty(yl.size, dtype)
-    start = 0
-    if taps and taps[0][3]:
-        k, _, i_sl, _ = taps[0]
-        np.multiply(xl[i_sl], wk[k], out=yl)
-        start = 1
-    else:
-        yl[...] = 0
-    for k, o_sl, i_sl, _ in taps[start:]:
-        src = xl[i_sl]
-        t = _scratch(flat, src.shape)
-        np.multiply(src, wk[k], out=t)
-        yo = yl[o_sl]
-        yo += t
+    view = _x_windows(x, kernel, stride, pads, dilation, outs, dtype)  # (N, O..., K..., C)
+    wl = np.ascontiguousarray(np.moveaxis(w.reshape((C,) + kernel), 0, -1), dtype)  # (K..., C)
+    o, k = _subscripts(len(kernel))
+    yl = np.einsum(f"n{o}{k}c,{k}c->n{o}c", view, wl)                # (N, O..., C)
     if bias is not None:
         yl += bias.astype(dtype, copy=False)
     return _first(yl)
 
 
+def _input_grad_taps(gyl, wl, x_shape, stride, pads, dilation, dtype):
+    """``gx`` channels-last ``(N, I..., C)`` from ``gyl`` ``(N, O..., C)``. Stride 1: the
+    correlation of ``gy`` (on a grid offset by ``d(K-1) - lo``) with the flipped kernel, one
+    ``einsum``; otherwise ``gy`` times each tap added into its strided slab of ``gx``."""
+    n = wl.ndim - 1
+    kernel = wl.shape[:n]
+    ins, outs = tuple(x_shape[2:]), tuple(gyl.shape[1:-1])
+    if all(s == 1 for s in stride):
+        offsets = tuple(d * (k - 1) - lo for d, k, (lo, _) in zip(dilation, kernel, pads))
+        sizes = tuple(i + d * (k - 1) for i, d, k in zip(ins, dilation, kernel))
+        grid = _onto_last(np.moveaxis(gyl, -1, 1), offsets, sizes, dtype)
+        view = _windows_last(grid, kernel, (1,) * n, dilation, ins)   # (N, I..., K..., C)
+        flipped = wl[(slice(None, None, -1),) * n]                    # (K..., C)
+        o, k = _subscripts(n)
+        return np.einsum(f"n{o}{k}c,{k}c->n{o}c", view, flipped)
+    gxl = np.zeros((gyl.shape[0],) + ins + (gyl.shape[-1],), dtype)
+    wk = wl.reshape(-1, wl.shape[-1])                                 # (K, C)
+    flat = np.empty(gyl.size, dtype)
+    for k, o_sl, i_sl in _tap_slices(ins, outs, tuple(kernel), tuple(stride),
+                                     tuple(map(tuple, pads)), tuple(dilation)):
+        g = gyl[o_sl]
+        t = flat[:g.size].reshape(g.shape)
+        np.multiply(g, wk[k], out=t)
+        gs = gxl[i_sl]
+        gs += t
+    return gxl
+
+
 def backward_taps(gy, x, w, stride, pads, dilation, need_x=True, need_w=True):
-    """``(gx, gw)`` of ``forward_taps`` (``None`` for a gradient not needed), per kernel
-    offset on channels-last copies: ``gx[n, i, c] += gy[n, o, c] * w[c, k]`` and
-    ``gw[c, k] = sum_{n, o} gy[n, o, c] * x[n, i, c]`` with ``i = o * s + k * d - lo``.
+    """``(gx, gw)`` of ``forward_taps`` (``None`` for a gradient not needed) on channels-last
+    grids: ``gw[c, k] = sum_{n, o} gy[n, o, c] * x_pad[n, o * s + k * d, c]``, one
+    ``einsum`` over the forward's windows; ``gx`` by ``_input_grad_taps``.
 
     >>> x, w, gy = np.ones((1, 1, 4)), np.array([[[1.0, 2.0, 3.0]]]), np.ones((1, 1, 4))
     >>> backward_taps(gy, x, w, (1,), ((1, 1),), (1,))
     (array([[[3., 6., 6., 5.]]]), array([[[3., 4., 3.]]]))
     """
-    N, C = x.shape[:2]
-    kernel = tuple(w.shape[2:])
+    C = x.shape[1]
+    kernel, outs = tuple(w.shape[2:]), tuple(gy.shape[2:])
     dtype = np.result_type(gy, x, w)
-    gyl = _last(gy, dtype)                                           # (N, O..., C)
-    xl = _last(x, dtype) if need_w else None                         # (N, I..., C)
-    wk = w.reshape(C, -1).T.astype(dtype)                            # (K, C)
-    gxl = np.zeros((N,) + x.shape[2:] + (C,), dtype) if need_x else None
-    gw = np.zeros((wk.shape[0], C), dtype) if need_w else None       # (K, C)
-    flat = np.empty(gyl.size, dtype)
-    for k, o_sl, i_sl, _ in _tap_slices(tuple(x.shape[2:]), tuple(gy.shape[2:]), kernel,
-                                        tuple(stride), tuple(map(tuple, pads)),
-                                        tuple(dilation)):
-        g = gyl[o_sl]
-        t = _scratch(flat, g.shape)
-        if need_w:
-            np.multiply(g, xl[i_sl], out=t)
-            np.sum(t.reshape(-1, C), axis=0, out=gw[k])
-        if need_x:
-            np.multiply(g, wk[k], out=t)
-            gs = gxl[i_sl]
-            gs += t
-    gx = _first(gxl) if need_x else None
-    return gx, (np.ascontiguousarray(gw.T).reshape(w.shape) if need_w else None)
+    gyl = np.empty((gy.shape[0],) + outs + (C,), dtype)              # (N, O..., C)
+    gyl[...] = np.moveaxis(gy, 1, -1)
+    wl = np.ascontiguousarray(np.moveaxis(w.reshape((C,) + kernel), 0, -1), dtype)  # (K..., C)
+    gx = gw = None
+    if need_w:
+        view = _x_windows(x, kernel, stride, pads, dilation, outs, dtype)
+        o, k = _subscripts(len(kernel))
+        gwl = np.einsum(f"n{o}{k}c,n{o}c->{k}c", view, gyl)           # (K..., C)
+        gw = np.ascontiguousarray(np.moveaxis(gwl, -1, 0)).reshape(w.shape)
+    if need_x:
+        gx = _first(_input_grad_taps(gyl, wl, x.shape, stride, pads, dilation, dtype))
+    return gx, gw

@@ -98,15 +98,14 @@ SPLIT_SMALL_BATCH = True
 DEPTHWISE_BLOCKED = True
 DEPTHWISE_BLOCK_BYTES = 2 * 2**20
 
-# Depthwise convolutions with fewer than FOLD_MAX_P output positions (any stride) run a
-# multiply-add per kernel offset on channels-last copies (``depthwise.forward_taps`` and
-# ``backward_taps``), each offset touching only the outputs it reaches: the folded columns
-# they took before were copied in inner loops a few pixels long (a 4x4 or 2x2 map), which
-# cost 2-10 times the whole multiply-add on MobileNetV2's late stages. The forward takes
-# them below DEPTHWISE_TAPS_FORWARD_MAX_P outputs only: from 8x8 maps on, the folded
-# columns' GEMM is as fast as the taps plus their two channels-last copies.
+# Depthwise convolutions on small maps (fewer than FOLD_MAX_P output positions, or at most
+# DEPTHWISE_TAPS_MAX_POSITIONS in the whole batch; any stride) run as one einsum over the
+# windows of a channels-last copy (``depthwise.forward_taps`` and ``backward_taps``), whose
+# loops run over the channels: the folded NCHW columns they took before were copied in
+# loops a few pixels long (a 4x4 or 2x2 map), 3-10 times slower on MobileNetV2's late
+# stages. On larger batches of larger maps the blocked path is faster.
 DEPTHWISE_TAPS = True
-DEPTHWISE_TAPS_FORWARD_MAX_P = 64
+DEPTHWISE_TAPS_MAX_POSITIONS = 1024
 
 # The backward of a blocked depthwise convolution takes gw from the columns of gy that gx
 # builds anyway, instead of building x's columns a second time.
@@ -187,9 +186,11 @@ def _blocked_depthwise(x_shape, w_shape, stride, groups, outs):
             and all(s == 1 for s in stride) and math.prod(outs) >= FOLD_MAX_P)
 
 
-def _depthwise_taps(x_shape, w_shape, groups, outs, max_p):
+def _depthwise_taps(x_shape, w_shape, groups, outs):
+    P = math.prod(outs)
     return (DEPTHWISE_TAPS and is_depthwise(x_shape, w_shape, groups) and x_shape[0] > 0
-            and 0 < math.prod(outs) < max_p and math.prod(x_shape[2:]) > 0)
+            and P > 0 and math.prod(x_shape[2:]) > 0
+            and (P < FOLD_MAX_P or x_shape[0] * P <= DEPTHWISE_TAPS_MAX_POSITIONS))
 
 
 def _gx_as_conv_applies(kernel, stride, pads, dilation):
@@ -244,10 +245,10 @@ def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, kee
         algo = "im2col"
     if algo != "im2col":
         return algo
+    if _depthwise_taps(x_shape, w_shape, groups, out):
+        return "depthwise_taps"
     if _blocked_depthwise(x_shape, w_shape, stride, groups, out):
         return "depthwise"
-    if _depthwise_taps(x_shape, w_shape, groups, out, DEPTHWISE_TAPS_FORWARD_MAX_P):
-        return "depthwise_taps"
     pointwise = is_pointwise(kernel, stride, pads, x_shape[2:], out)
     col_bytes = N * C * math.prod(kernel) * P * itemsize
     if _channels_last(N, C, math.prod(x_shape[2:]), P, groups, pointwise):
@@ -338,7 +339,7 @@ def backward_path(x_shape, w_shape, gy_shape, stride, pads, dilation, groups, ne
     pass), ``'depthwise_taps'`` (those needed, per kernel offset, small depthwise maps),
     ``'fused'`` (both from ``gy``'s columns) or ``'separate'``."""
     if ((need_x or need_w) and (saved is None or saved.cols is None)
-            and _depthwise_taps(x_shape, w_shape, groups, tuple(gy_shape[2:]), FOLD_MAX_P)
+            and _depthwise_taps(x_shape, w_shape, groups, tuple(gy_shape[2:]))
             and resolve_algorithm(x_shape, w_shape, stride, dilation, groups,
                                   algorithm) == "im2col"):
         return "depthwise_taps"
@@ -413,7 +414,7 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep=False, alg
     if out is None:
         out = conv_out_shape(x.shape[2:], kernel, stride, pads, dilation)
     out = tuple(out)
-    if keep and _depthwise_taps(x.shape, w.shape, groups, out, FOLD_MAX_P):
+    if keep and _depthwise_taps(x.shape, w.shape, groups, out):
         keep_cols_now = False                  # the backward takes the taps: no columns
     else:
         keep_cols_now = keep
