@@ -660,10 +660,14 @@ TAPS_CASES = [
 ]
 
 
+@pytest.mark.parametrize("threads", [1, 3], ids=["one_thread", "channels_over_3_threads"])
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
 @pytest.mark.parametrize("need", ["both", "x", "w"])
 @pytest.mark.parametrize("name, xs, ws, s, pads, d", TAPS_CASES, ids=[c[0] for c in TAPS_CASES])
-def test_conv_depthwise_taps_match_reference(name, xs, ws, s, pads, d, need, dtype, rtol):
+def test_conv_depthwise_taps_match_reference(name, xs, ws, s, pads, d, need, dtype, rtol,
+                                             threads, monkeypatch):
+    monkeypatch.setattr(KPar, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(KPar, "NUM_THREADS", threads)
     g = xs[1]
     x, w, gy = _inputs(xs, ws, s, pads, d, g, dtype)
     x = np.asfortranarray(x)                                         # any layout

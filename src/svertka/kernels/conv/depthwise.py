@@ -225,13 +225,6 @@ def _subscripts(n):
     return "defgh"[:n], "ijklm"[:n]
 
 
-def _first(a):
-    """``a`` ``(N, S..., C)`` back to a C-contiguous ``(N, C, S...)``."""
-    out = np.empty((a.shape[0], a.shape[-1]) + a.shape[1:-1], a.dtype)
-    out[...] = np.moveaxis(a, -1, 1)
-    return out
-
-
 def _x_windows(x, kernel, stride, pads, dilation, outs, dtype):
     """The windows ``(N, O..., K..., C)`` of ``x`` padded (channels-last, a new grid only as
     large as the windows reach)."""
@@ -245,22 +238,29 @@ def forward_taps(x, w, stride, pads, dilation, outs, bias=None):
     """Depthwise forward for small feature maps (any stride): ``x`` zero-padded into a
     channels-last grid, then one ``einsum`` over its windows,
     ``y[n, o, c] = sum_k x_pad[n, o * s + k * d, c] * w[c, k]`` (the channels innermost, so
-    its loops are long where an NCHW map's rows are a few pixels).
+    its loops are long where an NCHW map's rows are a few pixels). The channels are split
+    over ``parallel``'s threads, each with its own grid.
 
     >>> x, w = np.arange(4.0).reshape(1, 1, 4), np.array([[[1.0, 2.0, 3.0]]])
     >>> forward_taps(x, w, (1,), ((1, 1),), (1,), (4,))
     array([[[ 3.,  8., 14.,  8.]]])
     """
-    C = x.shape[1]
+    N, C = x.shape[:2]
     kernel, outs = tuple(w.shape[2:]), tuple(outs)
     dtype = np.result_type(x, w)
-    view = _x_windows(x, kernel, stride, pads, dilation, outs, dtype)  # (N, O..., K..., C)
     wl = np.ascontiguousarray(np.moveaxis(w.reshape((C,) + kernel), 0, -1), dtype)  # (K..., C)
+    y = np.empty((N, C) + outs, dtype)
     o, k = _subscripts(len(kernel))
-    yl = np.einsum(f"n{o}{k}c,{k}c->n{o}c", view, wl)                # (N, O..., C)
-    if bias is not None:
-        yl += bias.astype(dtype, copy=False)
-    return _first(yl)
+
+    def part(cs):                                                    # channels cs
+        view = _x_windows(x[:, cs], kernel, stride, pads, dilation, outs, dtype)
+        yl = np.einsum(f"n{o}{k}c,{k}c->n{o}c", view, wl[..., cs])   # (N, O..., c)
+        if bias is not None:
+            yl += bias[cs].astype(dtype, copy=False)
+        y[:, cs] = np.moveaxis(yl, -1, 1)
+
+    parallel(part, C, y.nbytes * math.prod(kernel))
+    return y
 
 
 def _input_grad_taps(gyl, wl, x_shape, stride, pads, dilation, dtype):
@@ -294,24 +294,31 @@ def _input_grad_taps(gyl, wl, x_shape, stride, pads, dilation, dtype):
 def backward_taps(gy, x, w, stride, pads, dilation, need_x=True, need_w=True):
     """``(gx, gw)`` of ``forward_taps`` (``None`` for a gradient not needed) on channels-last
     grids: ``gw[c, k] = sum_{n, o} gy[n, o, c] * x_pad[n, o * s + k * d, c]``, one
-    ``einsum`` over the forward's windows; ``gx`` by ``_input_grad_taps``.
+    ``einsum`` over the forward's windows; ``gx`` by ``_input_grad_taps``. The channels are
+    split over ``parallel``'s threads.
 
     >>> x, w, gy = np.ones((1, 1, 4)), np.array([[[1.0, 2.0, 3.0]]]), np.ones((1, 1, 4))
     >>> backward_taps(gy, x, w, (1,), ((1, 1),), (1,))
     (array([[[3., 6., 6., 5.]]]), array([[[3., 4., 3.]]]))
     """
-    C = x.shape[1]
+    N, C = x.shape[:2]
     kernel, outs = tuple(w.shape[2:]), tuple(gy.shape[2:])
     dtype = np.result_type(gy, x, w)
-    gyl = np.empty((gy.shape[0],) + outs + (C,), dtype)              # (N, O..., C)
-    gyl[...] = np.moveaxis(gy, 1, -1)
     wl = np.ascontiguousarray(np.moveaxis(w.reshape((C,) + kernel), 0, -1), dtype)  # (K..., C)
-    gx = gw = None
-    if need_w:
-        view = _x_windows(x, kernel, stride, pads, dilation, outs, dtype)
-        o, k = _subscripts(len(kernel))
-        gwl = np.einsum(f"n{o}{k}c,n{o}c->{k}c", view, gyl)           # (K..., C)
-        gw = np.ascontiguousarray(np.moveaxis(gwl, -1, 0)).reshape(w.shape)
-    if need_x:
-        gx = _first(_input_grad_taps(gyl, wl, x.shape, stride, pads, dilation, dtype))
+    gx = np.empty((N, C) + tuple(x.shape[2:]), dtype) if need_x else None
+    gwl = np.empty(kernel + (C,), dtype) if need_w else None          # (K..., C)
+    o, k = _subscripts(len(kernel))
+
+    def part(cs):                                                    # channels cs
+        gyl = np.empty((N,) + outs + (cs.stop - cs.start,), dtype)   # (N, O..., c)
+        gyl[...] = np.moveaxis(gy[:, cs], 1, -1)
+        if need_w:
+            view = _x_windows(x[:, cs], kernel, stride, pads, dilation, outs, dtype)
+            np.einsum(f"n{o}{k}c,n{o}c->{k}c", view, gyl, out=gwl[..., cs])
+        if need_x:
+            gxl = _input_grad_taps(gyl, wl[..., cs], x.shape, stride, pads, dilation, dtype)
+            gx[:, cs] = np.moveaxis(gxl, -1, 1)
+
+    parallel(part, C, gy.nbytes * math.prod(kernel) * 2)
+    gw = np.ascontiguousarray(np.moveaxis(gwl, -1, 0)).reshape(w.shape) if need_w else None
     return gx, gw
