@@ -7,10 +7,10 @@ gradient). The columns stay in cache and are never written out whole, and each t
 its blocks into its own buffer (no padded copy of the whole input). The backward builds the
 columns of the padded ``gy`` once for both gradients (``backward``).
 
-Small feature maps (any stride) take ``forward_taps`` / ``backward_taps`` instead: a
-multiply-add per kernel offset over channels-last copies, where each offset touches only the
-outputs whose input lies inside the image (no padded copy), and the inner loops run over the
-channels rather than over a row of a few pixels.
+Small feature maps (any stride) take ``forward_taps`` / ``backward_taps`` instead: the
+input zero-padded into a channels-last grid and one ``einsum`` over its windows, whose inner
+loops run over the channels rather than over a row of a few pixels (the strided input
+gradient adds ``gy`` times each tap into its slab of ``gx``, the one loop over offsets).
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def backward(gy, x, w, pads, dilation, block_bytes):
 
 
 
-# ------------------------------------------------------------------------ per-offset taps
+# ------------------------------------------------------ small maps: channels-last windows
 
 @functools.lru_cache(maxsize=256)
 def _tap_slices(in_sizes, outs, kernel, stride, pads, dilation):

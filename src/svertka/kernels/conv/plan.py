@@ -13,8 +13,8 @@ algorithm). The measurements behind each threshold are in ``benchmarks/RESULTS.m
 
 Paths of the im2col algorithm, by pass:
 
-* forward: blocked depthwise (``depthwise.forward``), a multiply-add per offset for small
-  depthwise maps (``depthwise.forward_taps``), channels-last columns, batch folded
+* forward: blocked depthwise (``depthwise.forward``), an einsum over channels-last windows
+  for small depthwise maps (``depthwise.forward_taps``), channels-last columns, batch folded
   into the GEMM columns, NCHW columns in blocks of the batch, or the whole column matrix;
 * input gradient: as a convolution of the padded ``gy`` (stride 1, ``GX_AS_CONV``), a
   multiply-add per offset for depthwise, else a GEMM into a column gradient and col2im;
@@ -22,7 +22,7 @@ Paths of the im2col algorithm, by pass:
   columns in chunks, NCHW columns in blocks, or a rebuilt column matrix;
 * both gradients at once (``conv_backward``): from the columns of the padded ``gy``, which
   the input gradient builds anyway (blocked depthwise, or ``columns.backward_fused``), or
-  per offset for small depthwise maps (``depthwise.backward_taps``).
+  from channels-last windows for small depthwise maps (``depthwise.backward_taps``).
 """
 
 from __future__ import annotations
@@ -336,7 +336,8 @@ def fused_backward_applies(x_shape, w_shape, gy_shape, stride, pads, dilation, g
 def backward_path(x_shape, w_shape, gy_shape, stride, pads, dilation, groups, need_x=True,
                   need_w=True, saved=None, algorithm=None):
     """How ``conv_backward`` computes the gradients: ``'depthwise'`` (both from one blocked
-    pass), ``'depthwise_taps'`` (those needed, per kernel offset, small depthwise maps),
+    pass), ``'depthwise_taps'`` (those needed, from channels-last windows: small depthwise
+    maps, whose forward kept no columns),
     ``'fused'`` (both from ``gy``'s columns) or ``'separate'``."""
     if ((need_x or need_w) and (saved is None or saved.cols is None)
             and _depthwise_taps(x_shape, w_shape, groups, tuple(gy_shape[2:]))
@@ -414,11 +415,7 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep=False, alg
     if out is None:
         out = conv_out_shape(x.shape[2:], kernel, stride, pads, dilation)
     out = tuple(out)
-    if keep and _depthwise_taps(x.shape, w.shape, groups, out):
-        keep_cols_now = False                  # the backward takes the taps: no columns
-    else:
-        keep_cols_now = keep
-    path = forward_path(x.shape, w.shape, stride, pads, dilation, groups, out, keep_cols_now,
+    path = forward_path(x.shape, w.shape, stride, pads, dilation, groups, out, keep,
                         algorithm, x.itemsize)
     cols = None
     if path == "fft":
@@ -450,8 +447,7 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep=False, alg
         return y
     # Keep the columns when they are free (a pointwise kernel's are a view of x) or within
     # the caps; else hand them back to the workspace for reuse at once.
-    if cols is not None and keep_cols_now and (np.may_share_memory(cols, x)
-                                               or keep_cols(cols)):
+    if cols is not None and (np.may_share_memory(cols, x) or keep_cols(cols)):
         return y, Saved(cols)
     WORKSPACE.give(cols)
     return y, None
