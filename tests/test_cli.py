@@ -144,3 +144,14 @@ def test_bench_run_rejects_counts_below_their_minimum(kwargs):
     from svertka import bench
     with pytest.raises(ValueError, match=f"svertka bench: {next(iter(kwargs))} must be an int"):
         bench.run(["lenet5"], with_torch=False, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "resnet18_latency"])
+def test_bench_workload_builds_the_same_layers_for_svertka_and_torch(name):
+    torch = pytest.importorskip("torch")
+    import svertka
+    from svertka import bench
+    wl = bench.WORKLOADS[name]
+    ours = [tuple(p.shape) for p in wl.build(svertka.nn).parameters()]
+    theirs = [tuple(p.shape) for p in wl.build(torch.nn).parameters()]
+    assert ours == theirs

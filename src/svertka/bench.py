@@ -110,6 +110,70 @@ def resnet20_cifar(nn):
     return _cifar_resnet(nn, 16, ((16, 1, 3), (32, 2, 3), (64, 2, 3)))
 
 
+def resnet18_imagenet(nn):
+    """ResNet-18 (basic blocks 2-2-2-2) with the ImageNet stem (7x7 conv stride 2, 3x3 max
+    pool stride 2) and 1000 classes, as torchvision's ``resnet18``."""
+    block = _basic_block(nn)
+    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+              nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [block(cin, cout, stride), block(cout, cout, 1)]
+        cin = cout
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000))
+
+
+def _mobilenet_v2_by_hand(nn, num_classes):
+    """MobileNetV2 in torchvision's layout (width 1.0) from the module library ``nn``: the
+    same layers as ``svertka.models.mobilenet_v2``, for libraries without that zoo."""
+
+    def cna(cin, cout, k=1, stride=1, groups=1, act=True):
+        layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+                  nn.BatchNorm2d(cout)]
+        return nn.Sequential(*layers, nn.ReLU6()) if act else nn.Sequential(*layers)
+
+    class InvertedResidual(nn.Module):
+        def __init__(self, inp, oup, stride, t):
+            super().__init__()
+            hidden = inp * t
+            layers = [cna(inp, hidden)] if t != 1 else []
+            self.conv = nn.Sequential(*layers, cna(hidden, hidden, 3, stride, hidden),
+                                      cna(hidden, oup, act=False))
+            self.res = stride == 1 and inp == oup
+
+        def forward(self, x):
+            return x + self.conv(x) if self.res else self.conv(x)
+
+    blocks, cin = [cna(3, 32, 3, 2)], 32
+    for t, c, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                       (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):
+        for i in range(n):
+            blocks.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
+            cin = c
+    blocks.append(cna(cin, 1280))
+    return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2),
+                         nn.Linear(1280, num_classes))
+
+
+def _mobilenet_v2(nn, num_classes):
+    """svertka's zoo ``mobilenet_v2`` (what a user runs), the same layers built by hand for
+    torch (torchvision does not load next to every torch build)."""
+    if nn.__name__.startswith("svertka"):
+        from svertka.models import mobilenet_v2
+        return mobilenet_v2(num_classes=num_classes)
+    return _mobilenet_v2_by_hand(nn, num_classes)
+
+
+def mobilenet_v2_cifar(nn):
+    """MobileNetV2 (torchvision layout, width 1.0) with 10 classes, for 32x32 inputs."""
+    return _mobilenet_v2(nn, 10)
+
+
+def mobilenet_v2_imagenet(nn):
+    """MobileNetV2 (torchvision layout, width 1.0) with 1000 classes, for 224x224 inputs."""
+    return _mobilenet_v2(nn, 1000)
+
+
 def conv3x3(nn):
     return nn.Conv2d(64, 64, 3, padding=1)
 
@@ -141,6 +205,16 @@ WORKLOADS = {w.name: w for w in [
              "Conv2d(64, 64, 3, padding=1, groups=64) fwd+bwd"),
     Workload("lecture_cnn_infer", lecture_cnn, (3, 32, 32), 64, "infer", 0.7),
     Workload("resnet18_infer", resnet18_cifar, (3, 32, 32), 32, "infer", 0.7),
+    Workload("mobilenet_v2", mobilenet_v2_cifar, (3, 32, 32), 32, "train", 0.7,
+             "zoo mobilenet_v2, 10 classes, 32x32"),
+    Workload("mobilenet_v2_infer", mobilenet_v2_cifar, (3, 32, 32), 32, "infer", 1.0,
+             "zoo mobilenet_v2, 10 classes, 32x32"),
+    # batch-1 latency: the ratio is torch's time / svertka's, so "<= 1.3x torch's time"
+    # is a ratio of at least 1 / 1.3
+    Workload("resnet18_latency", resnet18_imagenet, (3, 224, 224), 1, "infer", 0.77,
+             "ImageNet stem, 224x224, batch 1"),
+    Workload("mobilenet_v2_latency", mobilenet_v2_imagenet, (3, 224, 224), 1, "infer", 0.77,
+             "zoo mobilenet_v2, 224x224, batch 1"),
 ]}
 
 
@@ -496,13 +570,13 @@ def _row(wl, times, peak, runs=None):
 
 
 def _format_row(r):
-    s = (f"{r['name']:18s} {r['mode']:5s} {r['batch']:4d} {r['svertka_img_s']:9.1f} "
+    s = (f"{r['name']:20s} {r['mode']:5s} {r['batch']:4d} {r['svertka_img_s']:9.1f} "
          f"{r['svertka_gflops']:7.1f} {r['svertka_peak_fraction']:5.0%}")
     if "torch_img_s" in r:
         ok = "" if r["target"] is None else ("ok" if r["ratio"] >= r["target"] else "MISS")
         s += (f" {r['torch_img_s']:9.1f} {r['torch_gflops']:7.1f} "
               f"{r['torch_peak_fraction']:5.0%} {r['ratio']:6.2f}x "
-              f"{'' if r['target'] is None else format(r['target'], '.1f') + 'x':>6s} {ok}")
+              f"{'' if r['target'] is None else format(r['target'], 'g') + 'x':>6s} {ok}")
         if "ratio_min" in r:
             s += f"  range {r['ratio_min']:.2f}-{r['ratio_max']:.2f}x"
     if "svertka_mem_mb" in r:
@@ -511,7 +585,7 @@ def _format_row(r):
 
 
 def _header(with_torch):
-    h = f"{'workload':18s} {'mode':5s} {'N':>4s} {'svk img/s':>9s} {'GFLOP/s':>7s} {'peak':>5s}"
+    h = f"{'workload':20s} {'mode':5s} {'N':>4s} {'svk img/s':>9s} {'GFLOP/s':>7s} {'peak':>5s}"
     if with_torch:
         h += f" {'trc img/s':>9s} {'GFLOP/s':>7s} {'peak':>5s} {'ratio':>7s} {'target':>6s}"
     return h
@@ -625,7 +699,7 @@ def add_memory(result, with_torch=True, log=None):
                                                      result["threads"])["rss_mb"]
             r["memory_ratio"] = r["svertka_mem_mb"] / max(r["torch_mem_mb"], 1e-9)
         if log is not None:
-            print(f"{r['name']:18s} peak memory svertka {r['svertka_mem_mb']:.0f} MB "
+            print(f"{r['name']:20s} peak memory svertka {r['svertka_mem_mb']:.0f} MB "
                   f"(tracemalloc {r['svertka_tracemalloc_mb']:.0f} MB), torch "
                   f"{r.get('torch_mem_mb', float('nan')):.0f} MB", file=log, flush=True)
     return result

@@ -120,7 +120,8 @@ def test_conv_reference_matches_torch():
 
 # Thresholds of the plan shrunk so that the small CASES take the paths otherwise reserved
 # for large feature maps (folded, blocked, chunked, fused backward), and left as they are.
-SMALL_TUNABLES = {"FOLD_MAX_P": 4, "NCHW_BLOCK_BYTES": 512, "DEPTHWISE_BLOCK_BYTES": 512,
+SMALL_TUNABLES = {"FOLD_MAX_P": 4, "DEPTHWISE_TAPS_MAX_POSITIONS": 0,
+                  "NCHW_BLOCK_BYTES": 512, "DEPTHWISE_BLOCK_BYTES": 512,
                   "BLOCK_BYTES": 256, "CL_CHUNK_BYTES": 512, "KEEP_COLS_BYTES": 256,
                   "GX_AS_CONV_MAX_RATIO": 1e9}
 
@@ -254,6 +255,12 @@ def test_conv_workspace_drops_everything_past_its_limit():
     assert ws.nbytes == 2 * 2**20
 
 
+@pytest.fixture
+def no_taps(monkeypatch):
+    """The blocked depthwise path for the small batches below (the taps would take them)."""
+    monkeypatch.setattr(plan, "DEPTHWISE_TAPS", False)
+
+
 # (id, x shape, w shape, pads, dilation): depthwise at stride 1 with P >= FOLD_MAX_P
 BLOCKED_CASES = [
     ("3x3_pad1", (3, 4, 13, 14), (4, 1, 3, 3), ((1, 1), (1, 1)), (1, 1)),
@@ -271,6 +278,7 @@ def _blocked_three(x, w, gy, pads, d):
             K.conv_weight_grad(x, gy, w.shape, s, pads, d, g, algorithm="im2col"))
 
 
+@pytest.mark.usefixtures("no_taps")
 @pytest.mark.parametrize("block_bytes, threads", [(2**20, 1), (1, 1), (3000, 3)],
                          ids=["one_block", "one_row_per_block", "uneven_blocks_3_threads"])
 @pytest.mark.parametrize("name, xs, ws, pads, d", BLOCKED_CASES,
@@ -294,6 +302,7 @@ def test_conv_depthwise_blocked_matches_whole_columns(name, xs, ws, pads, d, blo
         assert_close(u, v, rtol=1e-10, what=what, atol=1e-12)
 
 
+@pytest.mark.usefixtures("no_taps")
 def test_conv_depthwise_blocked_accepts_non_contiguous_inputs():
     rng = np.random.default_rng(7)
     x = rng.standard_normal((4, 2, 14, 13)).transpose(1, 0, 2, 3)    # (2, 4, 14, 13) view
@@ -306,6 +315,7 @@ def test_conv_depthwise_blocked_accepts_non_contiguous_inputs():
         assert_close(u, v, rtol=1e-12, what=what)
 
 
+@pytest.mark.usefixtures("no_taps")
 def test_conv_depthwise_blocked_results_survive_later_calls():
     # the padded input and the gy grid come from the workspace: results must not alias it
     x, w, gy = _inputs((2, 4, 13, 13), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4,
@@ -317,6 +327,7 @@ def test_conv_depthwise_blocked_results_survive_later_calls():
         np.testing.assert_array_equal(u, v)
 
 
+@pytest.mark.usefixtures("no_taps")
 def test_conv_depthwise_blocked_forward_keeps_no_columns():
     x, w, _ = _inputs((2, 4, 13, 13), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4,
                       np.float32)
@@ -326,6 +337,7 @@ def test_conv_depthwise_blocked_forward_keeps_no_columns():
     assert y.dtype == np.float32 and y.shape == (2, 4, 13, 13) and y.flags.c_contiguous
 
 
+@pytest.mark.usefixtures("no_taps")
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 1e-4)],
                          ids=["float64", "float32"])
 @pytest.mark.parametrize("name, xs, ws, pads, d", BLOCKED_CASES,
@@ -635,3 +647,98 @@ def test_nchw_blocked_results_do_not_share_the_block_buffers():
     first = y.copy()
     K.conv_forward(2 * x, w, (1, 1), pads, (1, 1), 1)
     np.testing.assert_array_equal(y, first)
+
+
+# (id, x shape, w shape, stride, pads, dilation): depthwise with fewer than FOLD_MAX_P outputs
+TAPS_CASES = [
+    ("1x1_map_pad1", (3, 5, 1, 1), (5, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),
+    ("2x2_map", (2, 6, 2, 2), (6, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),
+    ("stride2_asymmetric", (2, 3, 9, 8), (3, 1, 3, 2), (2, 2), ((1, 0), (0, 1)), (1, 1)),
+    ("dilation_past_the_map", (2, 3, 3, 3), (3, 1, 3, 3), (1, 1), ((3, 3), (3, 3)), (3, 3)),
+    ("1d", (2, 4, 7), (4, 1, 5), (1,), ((2, 2),), (1,)),
+    ("3d_strided", (1, 2, 5, 4, 4), (2, 1, 3, 3, 3), (2, 1, 1), ((1, 1),) * 3, (1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 3], ids=["one_thread", "channels_over_3_threads"])
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+@pytest.mark.parametrize("need", ["both", "x", "w"])
+@pytest.mark.parametrize("name, xs, ws, s, pads, d", TAPS_CASES, ids=[c[0] for c in TAPS_CASES])
+def test_conv_depthwise_taps_match_reference(name, xs, ws, s, pads, d, need, dtype, rtol,
+                                             threads, monkeypatch):
+    monkeypatch.setattr(KPar, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(KPar, "NUM_THREADS", threads)
+    g = xs[1]
+    x, w, gy = _inputs(xs, ws, s, pads, d, g, dtype)
+    x = np.asfortranarray(x)                                         # any layout
+    bias = _rand((xs[1],), 4, dtype)
+    assert plan.forward_path(x.shape, w.shape, s, pads, d, g) == "depthwise_taps"
+    need_x, need_w = need in ("both", "x"), need in ("both", "w")
+    assert plan.backward_path(x.shape, w.shape, gy.shape, s, pads, d, g, need_x,
+                              need_w) == "depthwise_taps"
+    y = K.conv_forward(x, w, s, pads, d, g, bias=bias)
+    gx, gw = K.conv_backward(gy, x, w, s, pads, d, g, need_x, need_w)
+    ref_y, ref_gx, ref_gw = _reference_three(x, w, gy, s, pads, d, g)
+    assert y.dtype == dtype and y.flags.c_contiguous
+    assert_close(y, ref_y + bias.reshape((-1,) + (1,) * (x.ndim - 2)), rtol=rtol, what="y")
+    if need_x:
+        assert gx.flags.c_contiguous
+        assert_close(gx, ref_gx, rtol=rtol, what="gx")
+    else:
+        assert gx is None
+    if need_w:
+        assert_close(gw, ref_gw, rtol=rtol, what="gw")
+    else:
+        assert gw is None
+
+
+def test_conv_depthwise_taps_only_on_small_maps(monkeypatch):
+    s, pads, d = (1, 1), ((1, 1), (1, 1)), (1, 1)
+    small, ws = (2, 4, 8, 8), (4, 1, 3, 3)
+    assert plan.forward_path(small, ws, s, pads, d, 4) == "depthwise_taps"
+    assert plan.backward_path(small, ws, small, s, pads, d, 4) == "depthwise_taps"
+    # 13x13 = 169 outputs, at least FOLD_MAX_P: the taps for a few images only
+    one, four = (1, 4, 13, 13), (7, 4, 13, 13)
+    assert plan.forward_path(one, ws, s, pads, d, 4) == "depthwise_taps"
+    assert plan.forward_path(four, ws, s, pads, d, 4) == "depthwise"
+    assert plan.backward_path(four, ws, four, s, pads, d, 4) == "depthwise"
+    monkeypatch.setattr(plan, "DEPTHWISE_TAPS", False)
+    assert plan.forward_path(small, ws, s, pads, d, 4) == "folded"
+    assert plan.backward_path(small, ws, small, s, pads, d, 4) == "separate"
+
+
+def test_conv_forward_path_batch_below_threads_takes_whole_columns(monkeypatch):
+    # the blocked paths split the batch over the threads: one image would run on one thread
+    args = ((1, 64, 56, 56), (64, 64, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    monkeypatch.setattr(plan.gemm, "blas_threads", lambda: 2)
+    assert plan.forward_path(*args) == "columns"
+    assert plan.forward_path((2,) + args[0][1:], *args[1:]) == "nchw_blocks"
+    monkeypatch.setattr(plan, "SPLIT_SMALL_BATCH", False)
+    assert plan.forward_path(*args) == "nchw_blocks"
+
+
+def test_conv_columns_of_one_image_match_reference():
+    # one image's columns are copied in parts over the channels
+    x, w, gy = _inputs((1, 6, 9, 8), (4, 6, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1,
+                       np.float64)
+    previous = backends.set_num_threads(3)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(KPar, "PARALLEL_MIN_BYTES", 0)
+            mp.setattr(plan, "forward_path", lambda *a, **k: "columns")
+            y = K.conv_forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    finally:
+        backends.set_num_threads(previous)
+    assert_close(y, reference.forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1), rtol=1e-12,
+                 atol=1e-12)
+
+
+def test_conv_depthwise_forward_keeps_no_columns_where_the_backward_takes_the_taps():
+    # an 8x8 map: the forward takes the folded columns, the backward the taps
+    x, w, gy = _inputs((2, 4, 8, 8), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4,
+                       np.float64)
+    args = ((1, 1), ((1, 1), (1, 1)), (1, 1), 4)
+    y, saved = K.conv_forward(x, w, *args, keep=True)
+    assert saved is None
+    assert plan.backward_path(x.shape, w.shape, gy.shape, *args, saved=saved) == \
+        "depthwise_taps"

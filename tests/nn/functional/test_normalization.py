@@ -29,6 +29,7 @@ RANKS = [
     ("NCHW", (2, 3, 4, 5)),
     ("NCDHW", (2, 2, 3, 3, 4)),
     ("two_values_per_channel", (1, 3, 2)),
+    ("one_image_NCHW", (1, 3, 4, 5)),
     ("one_channel", (6, 1, 3)),
 ]
 RANK_IDS = [r[0] for r in RANKS]

@@ -120,7 +120,10 @@ def columns(x, kernel, stride, pads, dilation, groups, out, fold=False):
     perm = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))
     view = view.transpose(perm)                                      # (N, C, K..., O...)
     buf = WORKSPACE.take(view.shape, x.dtype)
-    parallel(lambda b: np.copyto(buf[b], view[b]), N, buf.nbytes)
+    if N > 1:
+        parallel(lambda b: np.copyto(buf[b], view[b]), N, buf.nbytes)        # images b
+    else:
+        parallel(lambda c: np.copyto(buf[:, c], view[:, c]), C, buf.nbytes)  # channels c
     P = math.prod(out)
     CK = C // groups * math.prod(kernel)
     return buf.reshape(N, groups, CK, P)                             # (N, G, CK, P)

@@ -6,10 +6,16 @@ copies and its GEMMs are ``(1, K) @ (K, L)`` per row (forward) or ``(K, L) @ (L,
 gradient). The columns stay in cache and are never written out whole, and each thread pads
 its blocks into its own buffer (no padded copy of the whole input). The backward builds the
 columns of the padded ``gy`` once for both gradients (``backward``).
+
+Small feature maps (any stride) take ``forward_taps`` / ``backward_taps`` instead: the
+input zero-padded into a channels-last grid and one ``einsum`` over its windows, whose inner
+loops run over the channels rather than over a row of a few pixels (the strided input
+gradient adds ``gy`` times each tap into its slab of ``gx``, the one loop over offsets).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 
@@ -19,7 +25,7 @@ from svertka.kernels import gemm
 from svertka.kernels.conv.geometry import flat_grid, onto_grid
 from svertka.kernels.parallel import parallel
 
-__all__ = ["forward", "weight_grad", "backward"]
+__all__ = ["forward", "weight_grad", "backward", "forward_taps", "backward_taps"]
 
 
 def _row_blocks(x, kernel, pads, dilation, outs, dtype, consume, block_bytes):
@@ -164,3 +170,155 @@ def backward(gy, x, w, pads, dilation, block_bytes):
     gw = partial.reshape(N, C, math.prod(kernel)).sum(axis=0)[:, ::-1]
     return gx, np.ascontiguousarray(gw).reshape(w.shape)
 
+
+
+# ------------------------------------------------------ small maps: channels-last windows
+
+@functools.lru_cache(maxsize=256)
+def _tap_slices(in_sizes, outs, kernel, stride, pads, dilation):
+    """``(k, out_slices, in_slices)`` for every kernel offset (flat index ``k``) that reads
+    at least one input position: output ``o`` of an axis reads input ``o * s + k * d - lo``,
+    kept where that lies in ``[0, I)``. (Cached: a network asks for the same few geometries
+    at every step; the arguments are tuples.)"""
+    taps = []
+    for k, offs in enumerate(np.ndindex(*kernel)):
+        o_sl, i_sl = [], []
+        for i, o, s, d, (lo, _), j in zip(in_sizes, outs, stride, dilation, pads, offs):
+            o0 = max(0, -(-(lo - j * d) // s))
+            o1 = min(o, (i - 1 + lo - j * d) // s + 1)
+            if o1 <= o0:
+                break
+            i0 = o0 * s + j * d - lo
+            o_sl.append(slice(o0, o1))
+            i_sl.append(slice(i0, i0 + (o1 - o0 - 1) * s + 1, s))
+        else:
+            taps.append((k, (slice(None),) + tuple(o_sl), (slice(None),) + tuple(i_sl)))
+    return tuple(taps)
+
+
+def _onto_last(a, offsets, sizes, dtype):
+    """``a`` ``(N, C, S...)`` channels-last on a zero grid ``(N, sizes..., C)``: element
+    ``s`` of an axis at ``s + offset``; what falls outside the grid is left out."""
+    grid = np.zeros((a.shape[0],) + tuple(sizes) + (a.shape[1],), dtype)
+    src, dst = [slice(None), slice(None)], [slice(None)]
+    for n, off, size in zip(a.shape[2:], offsets, sizes):
+        lo, hi = max(0, -off), min(n, size - off)
+        src.append(slice(lo, max(lo, hi)))
+        dst.append(slice(lo + off, max(lo, hi) + off))
+    grid[tuple(dst)] = np.moveaxis(a[tuple(src)], 1, -1)
+    return grid
+
+
+def _windows_last(grid, kernel, stride, dilation, outs):
+    """The windows of a channels-last ``grid`` ``(N, S..., C)``: a read-only view
+    ``(N, O..., K..., C)`` (window ``o`` starts at ``o * s``, its taps ``d`` apart)."""
+    sN, *sp, sC = grid.strides
+    return np.lib.stride_tricks.as_strided(
+        grid, shape=(grid.shape[0],) + tuple(outs) + tuple(kernel) + (grid.shape[-1],),
+        strides=((sN,) + tuple(st * s for st, s in zip(sp, stride))
+                 + tuple(st * d for st, d in zip(sp, dilation)) + (sC,)),
+        writeable=False)
+
+
+def _subscripts(n):
+    """einsum letters: the output axes ``O...`` and the kernel axes ``K...`` of rank ``n``."""
+    return "defgh"[:n], "ijklm"[:n]
+
+
+def _x_windows(x, kernel, stride, pads, dilation, outs, dtype):
+    """The windows ``(N, O..., K..., C)`` of ``x`` padded (channels-last, a new grid only as
+    large as the windows reach)."""
+    reach = tuple((o - 1) * s + d * (k - 1) + 1
+                  for o, s, d, k in zip(outs, stride, dilation, kernel))
+    grid = _onto_last(x, tuple(lo for lo, _ in pads), reach, dtype)   # (N, reach..., C)
+    return _windows_last(grid, kernel, stride, dilation, outs)
+
+
+def forward_taps(x, w, stride, pads, dilation, outs, bias=None):
+    """Depthwise forward for small feature maps (any stride): ``x`` zero-padded into a
+    channels-last grid, then one ``einsum`` over its windows,
+    ``y[n, o, c] = sum_k x_pad[n, o * s + k * d, c] * w[c, k]`` (the channels innermost, so
+    its loops are long where an NCHW map's rows are a few pixels). The channels are split
+    over ``parallel``'s threads, each with its own grid.
+
+    >>> x, w = np.arange(4.0).reshape(1, 1, 4), np.array([[[1.0, 2.0, 3.0]]])
+    >>> forward_taps(x, w, (1,), ((1, 1),), (1,), (4,))
+    array([[[ 3.,  8., 14.,  8.]]])
+    """
+    N, C = x.shape[:2]
+    kernel, outs = tuple(w.shape[2:]), tuple(outs)
+    dtype = np.result_type(x, w)
+    wl = np.ascontiguousarray(np.moveaxis(w.reshape((C,) + kernel), 0, -1), dtype)  # (K..., C)
+    y = np.empty((N, C) + outs, dtype)
+    o, k = _subscripts(len(kernel))
+
+    def part(cs):                                                    # channels cs
+        view = _x_windows(x[:, cs], kernel, stride, pads, dilation, outs, dtype)
+        yl = np.einsum(f"n{o}{k}c,{k}c->n{o}c", view, wl[..., cs])   # (N, O..., c)
+        if bias is not None:
+            yl += bias[cs].astype(dtype, copy=False)
+        y[:, cs] = np.moveaxis(yl, -1, 1)
+
+    parallel(part, C, y.nbytes * math.prod(kernel))
+    return y
+
+
+def _input_grad_taps(gyl, wl, x_shape, stride, pads, dilation, dtype):
+    """``gx`` channels-last ``(N, I..., C)`` from ``gyl`` ``(N, O..., C)``. Stride 1: the
+    correlation of ``gy`` (on a grid offset by ``d(K-1) - lo``) with the flipped kernel, one
+    ``einsum``; otherwise ``gy`` times each tap added into its strided slab of ``gx``."""
+    n = wl.ndim - 1
+    kernel = wl.shape[:n]
+    ins, outs = tuple(x_shape[2:]), tuple(gyl.shape[1:-1])
+    if all(s == 1 for s in stride):
+        offsets = tuple(d * (k - 1) - lo for d, k, (lo, _) in zip(dilation, kernel, pads))
+        sizes = tuple(i + d * (k - 1) for i, d, k in zip(ins, dilation, kernel))
+        grid = _onto_last(np.moveaxis(gyl, -1, 1), offsets, sizes, dtype)
+        view = _windows_last(grid, kernel, (1,) * n, dilation, ins)   # (N, I..., K..., C)
+        flipped = wl[(slice(None, None, -1),) * n]                    # (K..., C)
+        o, k = _subscripts(n)
+        return np.einsum(f"n{o}{k}c,{k}c->n{o}c", view, flipped)
+    gxl = np.zeros((gyl.shape[0],) + ins + (gyl.shape[-1],), dtype)
+    wk = wl.reshape(-1, wl.shape[-1])                                 # (K, C)
+    flat = np.empty(gyl.size, dtype)
+    for k, o_sl, i_sl in _tap_slices(ins, outs, tuple(kernel), tuple(stride),
+                                     tuple(map(tuple, pads)), tuple(dilation)):
+        g = gyl[o_sl]
+        t = flat[:g.size].reshape(g.shape)
+        np.multiply(g, wk[k], out=t)
+        gs = gxl[i_sl]
+        gs += t
+    return gxl
+
+
+def backward_taps(gy, x, w, stride, pads, dilation, need_x=True, need_w=True):
+    """``(gx, gw)`` of ``forward_taps`` (``None`` for a gradient not needed) on channels-last
+    grids: ``gw[c, k] = sum_{n, o} gy[n, o, c] * x_pad[n, o * s + k * d, c]``, one
+    ``einsum`` over the forward's windows; ``gx`` by ``_input_grad_taps``. The channels are
+    split over ``parallel``'s threads.
+
+    >>> x, w, gy = np.ones((1, 1, 4)), np.array([[[1.0, 2.0, 3.0]]]), np.ones((1, 1, 4))
+    >>> backward_taps(gy, x, w, (1,), ((1, 1),), (1,))
+    (array([[[3., 6., 6., 5.]]]), array([[[3., 4., 3.]]]))
+    """
+    N, C = x.shape[:2]
+    kernel, outs = tuple(w.shape[2:]), tuple(gy.shape[2:])
+    dtype = np.result_type(gy, x, w)
+    wl = np.ascontiguousarray(np.moveaxis(w.reshape((C,) + kernel), 0, -1), dtype)  # (K..., C)
+    gx = np.empty((N, C) + tuple(x.shape[2:]), dtype) if need_x else None
+    gwl = np.empty(kernel + (C,), dtype) if need_w else None          # (K..., C)
+    o, k = _subscripts(len(kernel))
+
+    def part(cs):                                                    # channels cs
+        gyl = np.empty((N,) + outs + (cs.stop - cs.start,), dtype)   # (N, O..., c)
+        gyl[...] = np.moveaxis(gy[:, cs], 1, -1)
+        if need_w:
+            view = _x_windows(x[:, cs], kernel, stride, pads, dilation, outs, dtype)
+            np.einsum(f"n{o}{k}c,n{o}c->{k}c", view, gyl, out=gwl[..., cs])
+        if need_x:
+            gxl = _input_grad_taps(gyl, wl[..., cs], x.shape, stride, pads, dilation, dtype)
+            gx[:, cs] = np.moveaxis(gxl, -1, 1)
+
+    parallel(part, C, gy.nbytes * math.prod(kernel) * 2)
+    gw = np.ascontiguousarray(np.moveaxis(gwl, -1, 0)).reshape(w.shape) if need_w else None
+    return gx, gw

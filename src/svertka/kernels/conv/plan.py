@@ -13,14 +13,16 @@ algorithm). The measurements behind each threshold are in ``benchmarks/RESULTS.m
 
 Paths of the im2col algorithm, by pass:
 
-* forward: blocked depthwise (``depthwise.forward``), channels-last columns, batch folded
+* forward: blocked depthwise (``depthwise.forward``), an einsum over channels-last windows
+  for small depthwise maps (``depthwise.forward_taps``), channels-last columns, batch folded
   into the GEMM columns, NCHW columns in blocks of the batch, or the whole column matrix;
 * input gradient: as a convolution of the padded ``gy`` (stride 1, ``GX_AS_CONV``), a
   multiply-add per offset for depthwise, else a GEMM into a column gradient and col2im;
 * weight gradient: from the forward's kept columns, blocked depthwise, channels-last
   columns in chunks, NCHW columns in blocks, or a rebuilt column matrix;
 * both gradients at once (``conv_backward``): from the columns of the padded ``gy``, which
-  the input gradient builds anyway (blocked depthwise, or ``columns.backward_fused``).
+  the input gradient builds anyway (blocked depthwise, or ``columns.backward_fused``), or
+  from channels-last windows for small depthwise maps (``depthwise.backward_taps``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import math
 
 import numpy as np
 
+from svertka.kernels import gemm
 from svertka.kernels.conv import columns, depthwise, direct, fft, implicit
 from svertka.kernels.conv.geometry import (
     as_conv_weight_and_pads,
@@ -83,11 +86,26 @@ CL_CHUNK_BYTES = 8 * 2**20
 NCHW_BLOCKED = True
 NCHW_BLOCK_BYTES = 4 * 2**20
 
+# The blocked paths split the batch over the threads, so a batch smaller than the BLAS's
+# thread count (one image: inference latency) would leave threads idle; such a forward
+# builds the whole column matrix instead (its copy split over the channels) and its one GEMM
+# is split over the threads by ``gemm.matmul``.
+SPLIT_SMALL_BATCH = True
+
 # Stride-1 depthwise convolutions build and consume their columns in blocks of (image,
 # channel) rows of DEPTHWISE_BLOCK_BYTES (that size measured best): about twice as fast as
 # the whole column matrix, and far faster than a multiply-add per offset.
 DEPTHWISE_BLOCKED = True
 DEPTHWISE_BLOCK_BYTES = 2 * 2**20
+
+# Depthwise convolutions on small maps (fewer than FOLD_MAX_P output positions, or at most
+# DEPTHWISE_TAPS_MAX_POSITIONS in the whole batch; any stride) run as one einsum over the
+# windows of a channels-last copy (``depthwise.forward_taps`` and ``backward_taps``), whose
+# loops run over the channels: the folded NCHW columns they took before were copied in
+# loops a few pixels long (a 4x4 or 2x2 map), 3-10 times slower on MobileNetV2's late
+# stages. On larger batches of larger maps the blocked path is faster.
+DEPTHWISE_TAPS = True
+DEPTHWISE_TAPS_MAX_POSITIONS = 1024
 
 # The backward of a blocked depthwise convolution takes gw from the columns of gy that gx
 # builds anyway, instead of building x's columns a second time.
@@ -168,6 +186,13 @@ def _blocked_depthwise(x_shape, w_shape, stride, groups, outs):
             and all(s == 1 for s in stride) and math.prod(outs) >= FOLD_MAX_P)
 
 
+def _depthwise_taps(x_shape, w_shape, groups, outs):
+    P = math.prod(outs)
+    return (DEPTHWISE_TAPS and is_depthwise(x_shape, w_shape, groups) and x_shape[0] > 0
+            and P > 0 and math.prod(x_shape[2:]) > 0
+            and (P < FOLD_MAX_P or x_shape[0] * P <= DEPTHWISE_TAPS_MAX_POSITIONS))
+
+
 def _gx_as_conv_applies(kernel, stride, pads, dilation):
     return (GX_AS_CONV and all(s == 1 for s in stride) and math.prod(kernel) > 1
             and all(lo <= d * (k - 1) and hi <= d * (k - 1)
@@ -200,8 +225,8 @@ def _fft_input_grad_applies(kernel, stride, pads, dilation, groups):
 def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, keep=False,
                  algorithm=None, itemsize=8):
     """The path ``conv_forward`` takes: ``'fft'``, ``'direct'``, ``'implicit_gemm'``,
-    ``'depthwise'``, ``'channels_last'`` (``'channels_last_blocks'`` when its columns are
-    not kept), ``'folded'``, ``'nchw_blocks'`` or ``'columns'``.
+    ``'depthwise'``, ``'depthwise_taps'``, ``'channels_last'`` (``'channels_last_blocks'``
+    when its columns are not kept), ``'folded'``, ``'nchw_blocks'`` or ``'columns'``.
 
     >>> forward_path((32, 64, 32, 32), (64, 64, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     'nchw_blocks'
@@ -220,6 +245,8 @@ def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, kee
         algo = "im2col"
     if algo != "im2col":
         return algo
+    if _depthwise_taps(x_shape, w_shape, groups, out):
+        return "depthwise_taps"
     if _blocked_depthwise(x_shape, w_shape, stride, groups, out):
         return "depthwise"
     pointwise = is_pointwise(kernel, stride, pads, x_shape[2:], out)
@@ -229,8 +256,9 @@ def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, kee
         return "channels_last" if kept else "channels_last_blocks"
     if _fold(N, P) and not pointwise:
         return "folded"
-    if _nchw_blocked(keep and would_keep(col_bytes, KEEP_COLS_BYTES, KEEP_COLS_TOTAL_BYTES),
-                     pointwise):
+    if (_nchw_blocked(keep and would_keep(col_bytes, KEEP_COLS_BYTES, KEEP_COLS_TOTAL_BYTES),
+                      pointwise)
+            and not (SPLIT_SMALL_BATCH and N < gemm.blas_threads())):
         return "nchw_blocks"
     return "columns"
 
@@ -308,7 +336,14 @@ def fused_backward_applies(x_shape, w_shape, gy_shape, stride, pads, dilation, g
 def backward_path(x_shape, w_shape, gy_shape, stride, pads, dilation, groups, need_x=True,
                   need_w=True, saved=None, algorithm=None):
     """How ``conv_backward`` computes the gradients: ``'depthwise'`` (both from one blocked
-    pass), ``'fused'`` (both from ``gy``'s columns) or ``'separate'``."""
+    pass), ``'depthwise_taps'`` (those needed, from channels-last windows: small depthwise
+    maps, whose forward kept no columns),
+    ``'fused'`` (both from ``gy``'s columns) or ``'separate'``."""
+    if ((need_x or need_w) and (saved is None or saved.cols is None)
+            and _depthwise_taps(x_shape, w_shape, groups, tuple(gy_shape[2:]))
+            and resolve_algorithm(x_shape, w_shape, stride, dilation, groups,
+                                  algorithm) == "im2col"):
+        return "depthwise_taps"
     if need_x and need_w and (saved is None or saved.cols is None):
         args = (x_shape, w_shape, gy_shape, stride, pads, dilation, groups, algorithm)
         if depthwise_backward_applies(*args):
@@ -391,6 +426,9 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep=False, alg
         y = implicit.forward(x, w, stride, pads, dilation, groups, out)
     elif path == "depthwise":
         y = depthwise.forward(x, w, pads, dilation, out, DEPTHWISE_BLOCK_BYTES, bias=bias)
+        bias = None                                                  # added already
+    elif path == "depthwise_taps":
+        y = depthwise.forward_taps(x, w, stride, pads, dilation, out, bias=bias)
         bias = None                                                  # added already
     elif path in ("channels_last", "channels_last_blocks"):
         y, cols = columns.forward_channels_last(x, w, stride, pads, dilation, out,
@@ -502,9 +540,11 @@ def conv_backward(gy, x, w, stride, pads, dilation, groups, need_x=True, need_w=
     """
     path = backward_path(x.shape, w.shape, gy.shape, stride, pads, dilation, groups, need_x,
                          need_w, saved, algorithm)
-    if path != "separate" and not _finite(w):
-        path = "separate"
-    if path == "depthwise":
+    if path not in ("separate", "depthwise_taps") and not _finite(w):
+        path = "separate"                  # (the taps never multiply padding: exact as is)
+    if path == "depthwise_taps":
+        gx, gw = depthwise.backward_taps(gy, x, w, stride, pads, dilation, need_x, need_w)
+    elif path == "depthwise":
         gx, gw = depthwise.backward(gy, x, w, pads, dilation, DEPTHWISE_BLOCK_BYTES)
     elif path == "fused":
         gx, gw = columns.backward_fused(gy, x, w, pads, dilation, groups, _nchw_block_bytes())
