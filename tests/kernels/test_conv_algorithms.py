@@ -519,8 +519,10 @@ def test_conv_input_grad_path_is_batch_last_on_small_dense_maps():
         return plan._input_grad_path((xs[0], ws[0]) + out, ws, xs, S, P, (1, 1), g, "im2col")
 
     assert path((64, 6, 14, 14), (16, 6, 5, 5), 1, 0) == "col2im_batch_last"   # LeNet conv2
-    assert path((32, 64, 16, 16), (128, 64, 3, 3), 2, 1) == "col2im_batch_last"  # stride 2
-    assert path((32, 64, 32, 32), (128, 64, 3, 3), 2, 1) == "col2im"     # larger maps: NCHW
+    assert path((64, 32, 8, 8), (64, 32, 3, 3), 2, 1) == "col2im_batch_last"    # stride 2
+    assert path((32, 64, 16, 16), (128, 64, 3, 3), 2, 1) == "col2im"     # many outputs: GEMM
+    assert path((32, 64, 16, 16), (64, 64, 1, 1), 2, 0) == "col2im"      # one offset
+    assert path((32, 64, 32, 32), (64, 64, 3, 3), 2, 1) == "col2im"      # larger maps: NCHW
     assert path((32, 64, 16, 16), (128, 32, 3, 3), 2, 1, g=2) == "col2im"   # grouped
     assert path((1, 6, 14, 14), (16, 6, 5, 5), 1, 0) == "col2im"         # one image
 

@@ -68,7 +68,10 @@ FOLD_MAX_P = 160
 # Dense convolutions on small maps build channels-last columns, whose copy's inner loop
 # runs Kn*C elements instead of On; on larger maps the input's transposition costs more than
 # that saves. Their col2im (an input gradient not taken as a convolution) runs with the
-# batch innermost, for the same reason: its adds' inner loop is On*N elements, not On.
+# batch innermost, for the same reason: its adds' inner loop is On*N elements, not On;
+# where the adds are most of the work, with several kernel offsets and at most
+# CHANNELS_LAST_MAX_C output channels (more make the GEMM dominate, and one offset is a
+# single add, which the transpositions of gy and gx then outweigh).
 # Where: at most CHANNELS_LAST_MAX_I input positions, and fewer than FOLD_MAX_P output
 # positions or at most CHANNELS_LAST_MAX_P with at most CHANNELS_LAST_MAX_C channels.
 CHANNELS_LAST = True
@@ -254,8 +257,9 @@ def _input_grad_path(gy_shape, w_shape, x_shape, stride, pads, dilation, groups,
     if w_shape[0] // groups == 1 and x_shape[1] == groups:
         return "direct"                                  # depthwise: a multiply-add per tap
     pointwise = is_pointwise(kernel, stride, pads, x_shape[2:], outs)
-    if _channels_last(gy_shape[0], x_shape[1], math.prod(x_shape[2:]), math.prod(outs),
-                      groups, pointwise):
+    if (math.prod(kernel) > 1 and gy_shape[1] <= CHANNELS_LAST_MAX_C
+            and _channels_last(gy_shape[0], x_shape[1], math.prod(x_shape[2:]),
+                               math.prod(outs), groups, pointwise)):
         return "col2im_batch_last"
     return "col2im"
 
