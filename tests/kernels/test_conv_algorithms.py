@@ -511,6 +511,37 @@ def test_channels_last_rule_picks_small_outputs_and_few_channels():
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("case", [c for c in CASES if c[6] == 1 and c[1][0] > 1],
                          ids=lambda c: c[0])
+def test_conv_input_grad_batch_last_matches_reference(case, threads, monkeypatch):
+    # the col2im with the batch innermost, over any stride, dilation and padding, with its
+    # adds split over the channels on several threads
+    from svertka.kernels.conv import columns
+    _, xs, ws, s, pads, d, g = case
+    x, w, gy = _case_arrays(case, 23)
+    monkeypatch.setattr(KPar, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(KPar, "NUM_THREADS", threads)
+    gx = columns.input_grad_batch_last(gy, w, xs, s, pads, d)
+    assert gx.flags.c_contiguous
+    assert_close(gx, reference.input_grad(gy, w, xs, s, pads, d, g), rtol=1e-10, atol=1e-12)
+
+
+def test_conv_input_grad_path_is_batch_last_on_small_dense_maps():
+    def path(xs, ws, s, p, g=1):
+        S, P = (s, s), ((p, p), (p, p))
+        out = K.conv_out_shape(xs[2:], ws[2:], S, P, (1, 1))
+        return plan._input_grad_path((xs[0], ws[0]) + out, ws, xs, S, P, (1, 1), g, "im2col")
+
+    assert path((64, 6, 14, 14), (16, 6, 5, 5), 1, 0) == "col2im_batch_last"   # LeNet conv2
+    assert path((64, 32, 8, 8), (64, 32, 3, 3), 2, 1) == "col2im_batch_last"    # stride 2
+    assert path((32, 64, 16, 16), (128, 64, 3, 3), 2, 1) == "col2im"     # many outputs: GEMM
+    assert path((32, 64, 16, 16), (64, 64, 1, 1), 2, 0) == "col2im"      # one offset
+    assert path((32, 64, 32, 32), (64, 64, 3, 3), 2, 1) == "col2im"      # larger maps: NCHW
+    assert path((32, 64, 16, 16), (128, 32, 3, 3), 2, 1, g=2) == "col2im"   # grouped
+    assert path((1, 6, 14, 14), (16, 6, 5, 5), 1, 0) == "col2im"         # one image
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("case", [c for c in CASES if c[6] == 1 and c[1][0] > 1],
+                         ids=lambda c: c[0])
 def test_channels_last_columns_in_blocks_match_whole(case, threads, monkeypatch):
     # columns that are not kept are built a few images at a time on each thread: one image
     # per block must give what whole columns give

@@ -231,3 +231,51 @@ def test_linear_with_split_products_matches_torch(split_everything):
     TF.linear(xt, wt, bt).backward(torch.tensor(gy))
     for mine, ref in ((xs, xt), (ws, wt), (bs, bt)):
         assert_close(mine.grad, ref.grad)
+
+
+def test_matmul_small_product_does_not_switch_blas_threads(monkeypatch):
+    # a product the BLAS runs on one thread by itself needs no switch of its thread count
+    # (the switch cost more than the product); larger ones still run single-threaded
+    entered = []
+
+    class Recording:
+        def __enter__(self):
+            entered.append(1)
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(gemm, "blas_threads", lambda: 2)
+    monkeypatch.setattr(gemm, "single_threaded_blas", Recording)
+    a, b = np.ones((64, 84), np.float32), np.ones((84, 10), np.float32)
+    np.testing.assert_array_equal(gemm.matmul(a, b), a @ b)
+    np.testing.assert_array_equal(gemm.matmul(a[None], b[None]), a @ b[None])
+    assert entered == []
+    big = np.ones((100, 100, 30), np.float32)                   # 300k multiply-adds each
+    np.testing.assert_array_equal(gemm.matmul(big[0], big[0].T), big[0] @ big[0].T)
+    assert entered == [1]
+
+
+def test_single_threaded_blas_leaves_a_single_threaded_blas_untouched(monkeypatch):
+    # already one thread: neither set on entry nor on exit
+    calls = []
+
+    class Controller:
+        def get_num_threads(self):
+            return 1
+
+        def set_num_threads(self, n):
+            calls.append(n)
+
+    monkeypatch.setattr(gemm, "_controllers", [Controller()])
+    with gemm.single_threaded_blas():
+        pass
+    assert calls == []
+
+
+@pytest.mark.parametrize("sa, sb", [((3, 4, 5), (3, 5, 2)), ((4, 5), (3, 5, 2)),
+                                    ((3, 4, 5), (5, 2)), ((2, 1, 4, 5), (3, 5, 2)),
+                                    ((1, 4, 5), (3, 5, 2))])
+def test_batch_shape_broadcasts_like_numpy(sa, sb):
+    a, b = np.ones(sa), np.ones(sb)
+    assert gemm._batch_shape(a, b) == np.matmul(a, b).shape[:-2]

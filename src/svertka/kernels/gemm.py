@@ -27,15 +27,26 @@ import numpy as np
 
 from svertka.kernels.parallel import parallel
 
-__all__ = ["matmul", "blas_threads", "single_threaded_blas", "SPLIT", "SPLIT_MIN_FLOPS"]
+__all__ = ["matmul", "blas_threads", "single_threaded_blas", "SPLIT", "SPLIT_MIN_FLOPS",
+           "BLAS_SERIAL_MACS"]
 
 # Switch (for A/B measurements and tests): False runs every product as one ``np.matmul``.
 SPLIT = True
 
 # Products below this many floating-point operations (2 x multiply-adds) run as one
-# ``np.matmul`` on one thread: handing parts to threads costs tens of microseconds, a 4 MFLOP
-# product about 50 on one core.
-SPLIT_MIN_FLOPS = 4 * 2**20
+# ``np.matmul`` on one thread: handing a part to a thread costs tens of microseconds (up to
+# about 80 on a VM whose idle cores wake slowly), a 16 MFLOP product about 160 on one core,
+# so smaller ones gain little or lose (LeNet-5's linear layers, 6 MFLOP, took twice as long
+# split).
+SPLIT_MIN_FLOPS = 16 * 2**20
+
+# Products of at most this many multiply-adds each (``m * k * n``) run as plain
+# ``np.matmul``: OpenBLAS runs them on one thread by itself (below its
+# ``GEMM_MULTITHREAD_THRESHOLD`` of 4 x 65536), so switching its thread count, which costs
+# as much as such a product, is not needed.
+BLAS_SERIAL_MACS = 4 * 65536
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 _controllers = None
 _lock = threading.Lock()
@@ -73,8 +84,9 @@ class single_threaded_blas:
         with _lock:
             if _depth == 0:
                 _saved = [c.get_num_threads() for c in _blas()]
-                for c in _blas():
-                    c.set_num_threads(1)
+                for c, n in zip(_blas(), _saved):
+                    if n != 1:                      # set only what changes
+                        c.set_num_threads(1)
             _depth += 1
         return self
 
@@ -84,7 +96,7 @@ class single_threaded_blas:
             _depth -= 1
             if _depth == 0:
                 for c, n in zip(_blas(), _saved):
-                    if n:
+                    if n and n != 1:
                         c.set_num_threads(n)
         return False
 
@@ -111,34 +123,52 @@ def _plan(shape, k, t):
     return None
 
 
+def _batch_shape(a, b):
+    """The broadcast batch shape of two operands of at least 2 dimensions (the common
+    cases, one operand 2-d or both batches equal, without ``np.broadcast_shapes``)."""
+    if b.ndim == 2:
+        return a.shape[:-2]
+    if a.ndim == 2 or a.shape[:-2] == b.shape[:-2]:
+        return b.shape[:-2]
+    return np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+
+
 def matmul(a, b, out=None):
     """``np.matmul(a, b, out=out)`` on a single-threaded BLAS, split over the BLAS's
     threads when it is large enough (see the module's text).
 
-    Other dtypes than float32/float64, or a BLAS with one thread, run ``np.matmul`` as it
-    is; products under ``SPLIT_MIN_FLOPS`` or of 1-d operands run whole, single-threaded
-    (so that the BLAS's worker threads never wake up and spin during svertka's own
-    threaded passes).
+    Other dtypes than float32/float64, a BLAS with one thread, or products of at most
+    ``BLAS_SERIAL_MACS`` multiply-adds each (which the BLAS runs on one thread by itself)
+    run ``np.matmul`` as it is; other products under ``SPLIT_MIN_FLOPS`` or of 1-d operands
+    run whole, single-threaded (so that the BLAS's worker threads never wake up and spin
+    during svertka's own threaded passes).
 
     >>> a = np.arange(6.0).reshape(2, 3); b = np.ones((3, 2))
     >>> matmul(a, b)
     array([[ 3.,  3.],
            [12., 12.]])
     """
-    dtype = np.result_type(a, b)
-    t = blas_threads() if SPLIT else 1
-    if (t <= 1 or dtype not in (np.float32, np.float64)
-            or a.dtype != dtype or b.dtype != dtype):
+    dtype = a.dtype
+    if not SPLIT or dtype != b.dtype or dtype not in _FLOATS:
         return np.matmul(a, b, out=out)
     how = None
     if a.ndim >= 2 and b.ndim >= 2:
-        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        k = a.shape[-1]
+        macs = a.shape[-2] * k * b.shape[-1]            # of one product of the batch
+        batch = _batch_shape(a, b)
         shape = batch + (a.shape[-2], b.shape[-1])
-        flops = 2 * a.shape[-1]
-        for s in shape:
+        flops = 2 * macs
+        for s in batch:
             flops *= s
+        if flops < SPLIT_MIN_FLOPS and macs <= BLAS_SERIAL_MACS:
+            return np.matmul(a, b, out=out)
+        t = blas_threads()
+        if t <= 1:
+            return np.matmul(a, b, out=out)
         if flops >= SPLIT_MIN_FLOPS:
-            how = _plan(shape, a.shape[-1], t)
+            how = _plan(shape, k, t)
+    elif blas_threads() <= 1:
+        return np.matmul(a, b, out=out)
     if how is None:
         with single_threaded_blas():
             return np.matmul(a, b, out=out)

@@ -298,8 +298,9 @@ def max_pool2x2_code(x):
 
 # Max pooling splits the batch over threads above this many input bytes (measured on the
 # lecture CNN's (64, 32, 32, 32) and (64, 64, 16, 16) pools: forward 2.8 -> 1.6 ms and
-# 1.3 -> 0.8 ms with 2 threads).
-POOL_PARALLEL_MIN_BYTES = 2**20
+# 1.3 -> 0.8 ms with 2 threads). Under it the hand-off to a thread (tens of microseconds)
+# costs about what the second thread saves (LeNet-5's 1.2 MB pool).
+POOL_PARALLEL_MIN_BYTES = 2 * 2**20
 
 
 def max_pool2x2_code_backward(gy, code, x_shape):

@@ -40,8 +40,9 @@ from svertka.kernels.parallel import parallel
 from svertka.kernels.window import pad_constant, window_view
 
 __all__ = ["im2col", "col2im", "columns", "forward_channels_last", "forward_folded",
-           "forward_blocked", "forward_whole", "input_grad_col2im", "weight_grad_from_columns",
-           "weight_grad_channels_last", "weight_grad_blocked", "backward_fused"]
+           "forward_blocked", "forward_whole", "input_grad_col2im", "input_grad_batch_last",
+           "weight_grad_from_columns", "weight_grad_channels_last", "weight_grad_blocked",
+           "backward_fused"]
 
 
 def im2col(x, kernel, stride, pads, dilation, out=None):
@@ -343,6 +344,40 @@ def input_grad_col2im(gy, w, x_shape, stride, pads, dilation, groups):
                 x_shape, kernel, stride, pads, dilation)
     WORKSPACE.give(gcols)
     return gx
+
+
+def input_grad_batch_last(gy, w, x_shape, stride, pads, dilation):
+    """``gx`` of a dense convolution (one group) with the batch as the innermost axis: one
+    GEMM ``w^T @ gy`` into a column gradient ``(C, K..., O..., N)``, then col2im into a
+    padded ``(C, Ip..., N)``. On small maps NCHW col2im adds slabs whose inner loop runs
+    ``On`` elements (10 for LeNet's second layer); here it runs ``On * N`` contiguous ones
+    (or ``N`` when strided), so the adds cost little next to the GEMM. The adds run over
+    the ``prod(K)`` offsets, the channels split over the threads."""
+    kernel = tuple(w.shape[2:])
+    N, Co = gy.shape[:2]
+    C = x_shape[1]
+    outs = tuple(gy.shape[2:])
+    dtype = np.result_type(gy, w)
+    gyt = np.ascontiguousarray(np.moveaxis(gy, 0, -1)).reshape(Co, -1)   # (Co, P*N)
+    wt = w.reshape(Co, C * math.prod(kernel)).T                       # (CK, Co)
+    gcols = WORKSPACE.take((C * math.prod(kernel), gyt.shape[1]), dtype)
+    gemm.matmul(wt, gyt, out=gcols)                                   # (CK, P*N)
+    gc = gcols.reshape((C,) + kernel + outs + (N,))                   # (C, K..., O..., N)
+    padded = padded_shape(x_shape, pads)[2:]
+    gxt = np.zeros((C,) + padded + (N,), dtype=dtype)                 # (C, Ip..., N)
+
+    def part(c):                                                      # channels c
+        g, src = gxt[c], gc[c]
+        for offs in np.ndindex(*kernel):
+            g[offset_slices(offs, stride, dilation, outs)[1:] + (slice(None),)] += (
+                src[(slice(None),) + offs])
+
+    if gcols.size:
+        parallel(part, C, gcols.nbytes)
+    WORKSPACE.give(gcols)
+    inner = tuple(slice(lo, lo + i) for (lo, _), i in zip(pads, x_shape[2:]))
+    gx = gxt[(slice(None),) + inner]                                  # (C, I..., N)
+    return np.ascontiguousarray(np.moveaxis(gx, -1, 0))               # (N, C, I...)
 
 
 def weight_grad_from_columns(gy, cols, w_shape, groups):

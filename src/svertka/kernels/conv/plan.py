@@ -17,7 +17,8 @@ Paths of the im2col algorithm, by pass:
   for small depthwise maps (``depthwise.forward_taps``), channels-last columns, batch folded
   into the GEMM columns, NCHW columns in blocks of the batch, or the whole column matrix;
 * input gradient: as a convolution of the padded ``gy`` (stride 1, ``GX_AS_CONV``), a
-  multiply-add per offset for depthwise, else a GEMM into a column gradient and col2im;
+  multiply-add per offset for depthwise, else a GEMM into a column gradient and col2im,
+  with the batch as the innermost axis on the channels-last maps (dense, small);
 * weight gradient: from the forward's kept columns, blocked depthwise, channels-last
   columns in chunks, NCHW columns in blocks, or a rebuilt column matrix;
 * both gradients at once (``conv_backward``): from the columns of the padded ``gy``, which
@@ -69,8 +70,13 @@ FOLD_MAX_P = 160
 
 # Dense convolutions on small maps build channels-last columns, whose copy's inner loop
 # runs Kn*C elements instead of On; on larger maps the input's transposition costs more than
-# that saves. Where: at most CHANNELS_LAST_MAX_I input positions, and fewer than FOLD_MAX_P
-# output positions or at most CHANNELS_LAST_MAX_P with at most CHANNELS_LAST_MAX_C channels.
+# that saves. Their col2im (an input gradient not taken as a convolution) runs with the
+# batch innermost, for the same reason: its adds' inner loop is On*N elements, not On;
+# where the adds are most of the work, with several kernel offsets and at most
+# CHANNELS_LAST_MAX_C output channels (more make the GEMM dominate, and one offset is a
+# single add, which the transpositions of gy and gx then outweigh).
+# Where: at most CHANNELS_LAST_MAX_I input positions, and fewer than FOLD_MAX_P output
+# positions or at most CHANNELS_LAST_MAX_P with at most CHANNELS_LAST_MAX_C channels.
 CHANNELS_LAST = True
 CHANNELS_LAST_MAX_I = 256
 CHANNELS_LAST_MAX_P = 256
@@ -278,6 +284,11 @@ def _input_grad_path(gy_shape, w_shape, x_shape, stride, pads, dilation, groups,
         return "as_conv"
     if w_shape[0] // groups == 1 and x_shape[1] == groups:
         return "direct"                                  # depthwise: a multiply-add per tap
+    pointwise = is_pointwise(kernel, stride, pads, x_shape[2:], outs)
+    if (math.prod(kernel) > 1 and gy_shape[1] <= CHANNELS_LAST_MAX_C
+            and _channels_last(gy_shape[0], x_shape[1], math.prod(x_shape[2:]),
+                               math.prod(outs), groups, pointwise)):
+        return "col2im_batch_last"
     return "col2im"
 
 
@@ -487,6 +498,8 @@ def conv_input_grad(gy, w, x_shape, stride, pads, dilation, groups, algorithm=No
                                             gy.shape[2:])
         return conv_forward(gy, wt, (1,) * (w.ndim - 2), gpads, dilation, groups,
                             out=tuple(x_shape[2:]), algorithm="im2col")
+    if path == "col2im_batch_last":
+        return columns.input_grad_batch_last(gy, w, x_shape, stride, pads, dilation)
     return columns.input_grad_col2im(gy, w, x_shape, stride, pads, dilation, groups)
 
 
