@@ -40,6 +40,8 @@ def type_error(fn, message, context=None):
 
 
 def is_int(value):
+    if type(value) is int:                  # the common case, without the ABC check's cost
+        return True
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
 
 
@@ -110,6 +112,13 @@ def ntuple(value, n, name, fn, *, minimum=1):
     ...
     ValueError: conv2d: stride must be a positive int or a tuple of 2 positive ints, got stride=(2, 0)
     """
+    # the common cases first (called for every argument of every convolution and pooling)
+    if type(value) is int:
+        if minimum <= value <= INT64_MAX:
+            return (value,) * n
+    elif (type(value) is tuple and len(value) == n
+          and all(type(v) is int and minimum <= v <= INT64_MAX for v in value)):
+        return value
     kind = {1: "positive", 0: "non-negative"}.get(minimum, f">= {minimum}")
     what = f"{kind} int or a tuple of {n} {kind} ints"
     if is_int(value):

@@ -40,8 +40,9 @@ from svertka.kernels.parallel import parallel
 from svertka.kernels.window import pad_constant, window_view
 
 __all__ = ["im2col", "col2im", "columns", "forward_channels_last", "forward_folded",
-           "forward_blocked", "forward_whole", "input_grad_col2im", "weight_grad_from_columns",
-           "weight_grad_channels_last", "weight_grad_blocked", "backward_fused"]
+           "forward_pointwise_folded", "forward_blocked", "forward_whole", "input_grad_col2im",
+           "weight_grad_from_columns", "weight_grad_channels_last", "weight_grad_blocked",
+           "backward_fused"]
 
 
 def im2col(x, kernel, stride, pads, dilation, out=None):
@@ -308,6 +309,20 @@ def forward_blocked(x, w, stride, pads, dilation, groups, out, block_bytes):
     _nchw_blocks(x, tuple(w.shape[2:]), stride, pads, dilation, groups, out, consume,
                  gemm.blas_threads(), block_bytes)
     return y.reshape((N, Co) + tuple(out))
+
+
+def forward_pointwise_folded(x, w, groups):
+    """``(y, cols)`` of a pointwise convolution on a single position per image (1x1 maps):
+    one GEMM ``(G, Cog, Cg) @ (G, Cg, N)`` with the batch as its columns, instead of N
+    matrix-vector products (each all call overhead). ``cols`` is ``x`` viewed as
+    ``(N, G, Cg, 1)``, as ``columns`` gives it."""
+    N, C = x.shape[:2]
+    Co = w.shape[0]
+    xm = x.reshape(N, groups, C // groups).transpose(1, 2, 0)       # (G, Cg, N), a view
+    wm = w.reshape(groups, Co // groups, C // groups)               # (G, Cog, Cg)
+    yt = gemm.matmul(wm[0], xm[0]) if groups == 1 else gemm.matmul(wm, xm)   # (G, Cog, N)
+    y = np.ascontiguousarray(yt.reshape(Co, N).T)                    # (N, Co)
+    return y.reshape((N, Co) + x.shape[2:]), x.reshape(N, groups, C // groups, 1)
 
 
 def forward_whole(x, w, stride, pads, dilation, groups, out):

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from svertka._tensor_base import TensorBase
 from svertka._validate import (
     _fmt,
     check_dim,
@@ -50,9 +51,12 @@ def _check_param(fn, t, name, shape, what):
 
 
 def _check_channels(fn, input, **params):
-    C = input.shape[1]
+    C = input._data.shape[1]
     for name, t in params.items():
-        _check_param(fn, t, name, (C,), f"one value per channel of input {tuple(input.shape)}")
+        if t is not None and (not isinstance(t, TensorBase) or t._data.dtype.kind != "f"
+                              or t._data.shape != (C,)):
+            _check_param(fn, t, name, (C,),
+                         f"one value per channel of input {tuple(input.shape)}")
 
 
 def _check_running(fn, running_mean, running_var):
