@@ -70,6 +70,10 @@ def check_int(value, name, fn, *, minimum=None, what=None):
 def check_real(value, name, fn, what="a real number", *, minimum=None):
     """``value`` as a float; TypeError for strings, None, bools and the like, ValueError when
     ``minimum`` is given and ``value`` is below it (or NaN)."""
+    if type(value) is float:                # the common case, without the ABC check's cost
+        if minimum is not None and not value >= minimum:
+            raise error(fn, f"{name} must be >= {minimum}, got {name}={value!r}")
+        return value
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating,
                                                          np.integer)):
         raise type_error(fn, f"{name} must be {what}, got {name}={_fmt(value)}")
