@@ -30,23 +30,20 @@ __all__ = ["sequential_forward"]
 _FRESH = (Conv1d, Conv2d, Conv3d, Linear)
 _BATCH_NORMS = (BatchNorm1d, BatchNorm2d, BatchNorm3d)
 
-_HOOK_DICTS = ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks",
-               "_backward_pre_hooks")
-
 
 def _hooked(module):
+    """Whether ``module`` has a hook of any kind (the dicts ``Module.__call__`` reads)."""
     d = module.__dict__
-    return any(d.get(name) for name in _HOOK_DICTS)
+    return bool(d.get("_forward_pre_hooks") or d.get("_forward_hooks")
+                or d.get("_backward_hooks") or d.get("_backward_pre_hooks"))
 
 
 def _in_place(module, out):
     """Apply ``module`` (which follows a fresh output ``out``) in ``out``'s memory; returns
     ``out``, or ``None`` when ``module`` cannot (the caller then calls it as usual)."""
     kind = type(module)
-    if _hooked(module):
-        return None
     if kind in _BATCH_NORMS:
-        if module.training:
+        if module.training or _hooked(module):
             return None
         module._check_input_dim(out)
         return F.normalization._batch_norm_eval_(
@@ -54,7 +51,7 @@ def _in_place(module, out):
             0.0 if module.momentum is None else module.momentum, module.eps)
     if kind is ReLU or kind is ReLU6:
         x = out._data
-        if x.dtype.kind != "f" or not x.flags.writeable:
+        if x.dtype.kind != "f" or not x.flags.writeable or _hooked(module):
             return None
         if kind is ReLU:
             np.maximum(x, 0, out=x)                        # as ops.elementwise.Relu
