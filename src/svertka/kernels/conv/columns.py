@@ -7,7 +7,9 @@ Layout, chosen so that the GEMMs dominate the time:
   positions (long and regularly strided);
 * the forward GEMM is ``(G, Cog, CK) @ (N, G, CK, P) -> (N, G, Cog, P)``, which *is* the
   output ``(N, Co, O...)`` after a free reshape; groups are the batch axis of ``np.matmul``;
-* a pointwise kernel (1x1, stride 1, no padding) uses the input itself as the columns;
+* a pointwise kernel (1x1, stride 1, no padding) uses the input itself as the columns; on
+  1x1 maps the batch becomes the columns of one GEMM (``forward_pointwise_folded``) instead
+  of N matrix-vector products;
 * col2im (the adjoint of im2col) loops over the ``prod(K)`` kernel offsets with one strided
   ``+=`` each into a zero padded buffer, never over pixels or channels;
 * few output positions: the batch is folded into the GEMM columns (``forward_folded``), or,

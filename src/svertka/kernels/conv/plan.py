@@ -15,7 +15,8 @@ Paths of the im2col algorithm, by pass:
 
 * forward: blocked depthwise (``depthwise.forward``), an einsum over channels-last windows
   for small depthwise maps (``depthwise.forward_taps``), channels-last columns, batch folded
-  into the GEMM columns, NCHW columns in blocks of the batch, or the whole column matrix;
+  into the GEMM columns (for a 1x1 kernel on 1x1 maps: the input itself, one GEMM), NCHW
+  columns in blocks of the batch, or the whole column matrix;
 * input gradient: as a convolution of the padded ``gy`` (stride 1, ``GX_AS_CONV``), a
   multiply-add per offset for depthwise, else a GEMM into a column gradient and col2im;
 * weight gradient: from the forward's kept columns, blocked depthwise, channels-last
