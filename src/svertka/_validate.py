@@ -40,6 +40,8 @@ def type_error(fn, message, context=None):
 
 
 def is_int(value):
+    if type(value) is int:                  # the common case, without the ABC check's cost
+        return True
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
 
 
@@ -68,6 +70,10 @@ def check_int(value, name, fn, *, minimum=None, what=None):
 def check_real(value, name, fn, what="a real number", *, minimum=None):
     """``value`` as a float; TypeError for strings, None, bools and the like, ValueError when
     ``minimum`` is given and ``value`` is below it (or NaN)."""
+    if type(value) is float:                # the common case, without the ABC check's cost
+        if minimum is not None and not value >= minimum:
+            raise error(fn, f"{name} must be >= {minimum}, got {name}={value!r}")
+        return value
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating,
                                                          np.integer)):
         raise type_error(fn, f"{name} must be {what}, got {name}={_fmt(value)}")
@@ -110,6 +116,13 @@ def ntuple(value, n, name, fn, *, minimum=1):
     ...
     ValueError: conv2d: stride must be a positive int or a tuple of 2 positive ints, got stride=(2, 0)
     """
+    # the common cases first (called for every argument of every convolution and pooling)
+    if type(value) is int:
+        if minimum <= value <= INT64_MAX:
+            return (value,) * n
+    elif (type(value) is tuple and len(value) == n
+          and all(type(v) is int and minimum <= v <= INT64_MAX for v in value)):
+        return value
     kind = {1: "positive", 0: "non-negative"}.get(minimum, f">= {minimum}")
     what = f"{kind} int or a tuple of {n} {kind} ints"
     if is_int(value):

@@ -35,6 +35,10 @@ CASES = [
     ("2d_depthwise_multiplier2", (2, 3, 6, 6), (6, 1, 3, 3), (1, 1), ((1, 1), (1, 1)),
      (1, 1), 3),
     ("2d_pointwise", (2, 5, 4, 3), (3, 5, 1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1), 1),
+    ("2d_pointwise_on_1x1_maps", (3, 6, 1, 1), (4, 6, 1, 1), (1, 1), ((0, 0), (0, 0)),
+     (1, 1), 1),
+    ("2d_pointwise_on_1x1_maps_grouped", (3, 6, 1, 1), (4, 3, 1, 1), (1, 1),
+     ((0, 0), (0, 0)), (1, 1), 2),
     ("2d_pointwise_strided", (2, 5, 5, 5), (3, 5, 1, 1), (2, 2), ((0, 0), (0, 0)), (1, 1), 1),
     ("2d_large_kernel", (2, 2, 12, 12), (3, 2, 7, 7), (1, 1), ((3, 3), (3, 3)), (1, 1), 1),
     ("2d_kernel_as_large_as_padded_input", (2, 2, 4, 4), (3, 2, 5, 5), (1, 1),
@@ -736,6 +740,15 @@ def test_conv_depthwise_taps_only_on_small_maps(monkeypatch):
     monkeypatch.setattr(plan, "DEPTHWISE_TAPS", False)
     assert plan.forward_path(small, ws, s, pads, d, 4) == "folded"
     assert plan.backward_path(small, ws, small, s, pads, d, 4) == "separate"
+
+
+def test_conv_pointwise_on_1x1_maps_is_one_gemm_over_the_batch():
+    s, pads, d = (1, 1), ((0, 0), (0, 0)), (1, 1)
+    assert plan.forward_path((8, 16, 1, 1), (4, 16, 1, 1), s, pads, d, 1) == "pointwise_folded"
+    assert plan.forward_path((8, 16, 1, 1), (4, 8, 1, 1), s, pads, d, 2) == "pointwise_folded"
+    assert plan.forward_path((1, 16, 1, 1), (4, 16, 1, 1), s, pads, d, 1) == "columns"
+    assert plan.forward_path((8, 16, 2, 2), (4, 16, 1, 1), s, pads, d, 1) != "pointwise_folded"
+    # (the agreement with the reference: the "2d_pointwise_on_1x1_maps" cases above)
 
 
 def test_conv_forward_path_batch_below_threads_takes_whole_columns(monkeypatch):

@@ -30,7 +30,8 @@ import numpy as np
 from svertka.autograd.function import Function
 from svertka.autograd.graph import sum_to, vjp_by_recompute
 
-__all__ = ["moments", "Normalize", "LocalResponseNorm", "RMSNorm", "LpNormalize"]
+__all__ = ["moments", "Normalize", "batch_norm_fixed_", "LocalResponseNorm", "RMSNorm",
+           "LpNormalize"]
 
 
 class _Centered:
@@ -112,6 +113,39 @@ def _reduce_to(a, shape):
     return np.sum(a, axis=axes, keepdims=True) if axes else a
 
 
+def _rstd_and_scale(var, weight, eps, dt, C):
+    """``1 / sqrt(var + eps)`` and the per-channel scale ``rstd * weight``, each ``(1, C, 1)``
+    in the dtype ``dt``."""
+    rstd = (1.0 / np.sqrt(var.reshape(1, C, 1) + eps)).astype(dt, copy=False)
+    if weight is None:
+        return rstd, rstd
+    return rstd, rstd * weight.astype(dt, copy=False).reshape(1, C, 1)
+
+
+def _fixed_shift(mean, scale, bias):
+    """The shift of batch norm with fixed statistics: ``bias - mean * scale``."""
+    shift = -mean * scale
+    if bias is not None:
+        shift = shift + bias.astype(scale.dtype, copy=False).reshape(scale.shape)
+    return shift
+
+
+def batch_norm_fixed_(x, mean, var, weight, bias, eps):
+    """Batch norm with fixed statistics (eval mode) applied IN PLACE to ``x`` ``(N, C, *)``, a
+    float32/float64 array nobody else holds (a fresh layer output, no graph): the same
+    ``x * scale + shift`` as ``Normalize``'s forward (the same values), without a new array.
+    ``mean``, ``var``, ``weight`` and ``bias`` are ``(C,)`` arrays (the last two may be
+    ``None``)."""
+    dt = x.dtype
+    C = x.shape[1]
+    xr = x.reshape(x.shape[0], C, -1)                                  # (N, C, S), a view
+    _, scale = _rstd_and_scale(var, weight, eps, dt, C)
+    mean = mean.astype(dt, copy=False).reshape(1, C, 1)
+    _per_channel(np.multiply, xr, scale, out=xr)
+    _per_channel(np.add, xr, _fixed_shift(mean, scale, bias), out=xr)
+    return x
+
+
 class Normalize(Function):
     """``y = (x - mean) / sqrt(var + eps) * weight + bias`` with closed-form backward.
 
@@ -164,9 +198,7 @@ class Normalize(Function):
         C = stat_shape[1]
         xr = x.reshape(stat_shape)
         mean = mean.astype(dt, copy=False).reshape(1, C, 1)
-        rstd = (1.0 / np.sqrt(var.reshape(1, C, 1) + eps)).astype(dt, copy=False)
-        scale = rstd if weight is None else rstd * weight.astype(dt, copy=False).reshape(
-            1, C, 1)                                                       # (1, C, 1)
+        rstd, scale = _rstd_and_scale(var, weight, eps, dt, C)
         if batch_stats:
             got = _Centered.take(xr, mean)
             if got is None:
@@ -175,12 +207,12 @@ class Normalize(Function):
                 y, c = got                                 # y = x - (mean - c), ours now
             shift = -c * scale                                             # (1, C, 1)
             _per_channel(np.multiply, y, scale, out=y)
+            if bias is not None:
+                shift = shift + bias.astype(dt, copy=False).reshape(1, C, 1)
+            _per_channel(np.add, y, shift, out=y)
         else:
-            shift = -mean * scale
             y = _per_channel(np.multiply, xr, scale)
-        if bias is not None:
-            shift = shift + bias.astype(dt, copy=False).reshape(1, C, 1)
-        _per_channel(np.add, y, shift, out=y)
+            _per_channel(np.add, y, _fixed_shift(mean, scale, bias), out=y)
         if any(ctx.needs_input_grad):
             ctx.save_for_backward(weight, x)
             if bias is not None:

@@ -378,6 +378,16 @@ ERROR_CASES = [
     ("kernel_larger_than_padded", lambda: F.conv2d(_t(1, 3, 2, 2), _t(4, 3, 5, 5), padding=1),
      ValueError, r"conv2d: kernel size \(5, 5\) \(with dilation\) is larger than the padded "
                  r"input \(4, 4\)"),
+    ("kernel_larger_than_padded_context",
+     lambda: F.conv2d(_t(3, 2, 2), _t(4, 3, 5, 5), padding=(1, 0)),
+     ValueError, r"^conv2d: kernel size \(5, 5\) \(with dilation\) is larger than the padded "
+                 r"input \(4, 2\) \(input \(3, 2, 2\), weight \(4, 3, 5, 5\), "
+                 r"padding=\(1, 0\)\)$"),
+    ("stride_bool_in_tuple", lambda: F.conv2d(_t(1, 3, 5, 5), _t(4, 3, 3, 3), stride=(1, True)),
+     ValueError, r"conv2d: stride must be a positive int or a tuple of 2 positive ints, got "
+                 r"stride=\(1, True\)"),
+    ("stride_beyond_int64", lambda: F.conv2d(_t(1, 3, 5, 5), _t(4, 3, 3, 3), stride=(1, 2**63)),
+     ValueError, r"conv2d: stride must fit in int64"),
     ("dilated_kernel_larger", lambda: F.conv1d(_t(1, 3, 6), _t(4, 3, 3), dilation=3),
      ValueError, r"conv1d: kernel size \(7,\) \(with dilation\) is larger"),
     ("negative_padding", lambda: F.conv2d(_t(1, 3, 5, 5), _t(4, 3, 3, 3), padding=-1),

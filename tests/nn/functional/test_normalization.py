@@ -462,6 +462,11 @@ BAD = [
      lambda: F.batch_norm(svertka.tensor([[1, 2], [3, 4]]), _t(2), _t(2))),
     ("bn_weight_not_tensor", TypeError, r"batch_norm: weight must be a Tensor",
      lambda: F.batch_norm(_t(2, 3), _t(3), _t(3), _rand(3))),
+    ("bn_int_running_mean", TypeError, r"batch_norm: running_mean must be a floating-point "
+     r"tensor", lambda: F.batch_norm(_t(2, 3), svertka.tensor([1, 2, 3]), _t(3))),
+    ("bn_weight_size_context", ValueError, r"^batch_norm: weight must have shape \(3,\) \(one "
+     r"value per channel of input \(2, 3, 4\)\), got weight of shape \(3, 1\)$",
+     lambda: F.batch_norm(_t(2, 3, 4), _t(3), _t(3), _t(3, 1))),
     ("in_running_mean_size", ValueError, r"instance_norm: running_mean must have shape \(3,\)",
      lambda: F.instance_norm(_t(2, 3, 4), _t(2), _t(3))),
     ("in_weight_size", ValueError, r"instance_norm: weight must have shape \(3,\)",

@@ -7,7 +7,9 @@ Layout, chosen so that the GEMMs dominate the time:
   positions (long and regularly strided);
 * the forward GEMM is ``(G, Cog, CK) @ (N, G, CK, P) -> (N, G, Cog, P)``, which *is* the
   output ``(N, Co, O...)`` after a free reshape; groups are the batch axis of ``np.matmul``;
-* a pointwise kernel (1x1, stride 1, no padding) uses the input itself as the columns;
+* a pointwise kernel (1x1, stride 1, no padding) uses the input itself as the columns; on
+  1x1 maps the batch becomes the columns of one GEMM (``forward_pointwise_folded``) instead
+  of N matrix-vector products;
 * col2im (the adjoint of im2col) loops over the ``prod(K)`` kernel offsets with one strided
   ``+=`` each into a zero padded buffer, never over pixels or channels;
 * few output positions: the batch is folded into the GEMM columns (``forward_folded``), or,
@@ -40,7 +42,8 @@ from svertka.kernels.parallel import parallel
 from svertka.kernels.window import pad_constant, window_view
 
 __all__ = ["im2col", "col2im", "columns", "forward_channels_last", "forward_folded",
-           "forward_blocked", "forward_whole", "input_grad_col2im", "input_grad_batch_last",
+           "forward_pointwise_folded", "forward_blocked", "forward_whole", "input_grad_col2im",
+           "input_grad_batch_last",
            "weight_grad_from_columns", "weight_grad_channels_last", "weight_grad_blocked",
            "backward_fused"]
 
@@ -309,6 +312,20 @@ def forward_blocked(x, w, stride, pads, dilation, groups, out, block_bytes):
     _nchw_blocks(x, tuple(w.shape[2:]), stride, pads, dilation, groups, out, consume,
                  gemm.blas_threads(), block_bytes)
     return y.reshape((N, Co) + tuple(out))
+
+
+def forward_pointwise_folded(x, w, groups):
+    """``(y, cols)`` of a pointwise convolution on a single position per image (1x1 maps):
+    one GEMM ``(G, Cog, Cg) @ (G, Cg, N)`` with the batch as its columns, instead of N
+    matrix-vector products (each all call overhead). ``cols`` is ``x`` viewed as
+    ``(N, G, Cg, 1)``, as ``columns`` gives it."""
+    N, C = x.shape[:2]
+    Co = w.shape[0]
+    xm = x.reshape(N, groups, C // groups).transpose(1, 2, 0)       # (G, Cg, N), a view
+    wm = w.reshape(groups, Co // groups, C // groups)               # (G, Cog, Cg)
+    yt = gemm.matmul(wm[0], xm[0]) if groups == 1 else gemm.matmul(wm, xm)   # (G, Cog, N)
+    y = np.ascontiguousarray(yt.reshape(Co, N).T)                    # (N, Co)
+    return y.reshape((N, Co) + x.shape[2:]), x.reshape(N, groups, C // groups, 1)
 
 
 def forward_whole(x, w, stride, pads, dilation, groups, out):

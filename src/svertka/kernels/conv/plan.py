@@ -15,7 +15,8 @@ Paths of the im2col algorithm, by pass:
 
 * forward: blocked depthwise (``depthwise.forward``), an einsum over channels-last windows
   for small depthwise maps (``depthwise.forward_taps``), channels-last columns, batch folded
-  into the GEMM columns, NCHW columns in blocks of the batch, or the whole column matrix;
+  into the GEMM columns (for a 1x1 kernel on 1x1 maps: the input itself, one GEMM), NCHW
+  columns in blocks of the batch, or the whole column matrix;
 * input gradient: as a convolution of the padded ``gy`` (stride 1, ``GX_AS_CONV``), a
   multiply-add per offset for depthwise, else a GEMM into a column gradient and col2im,
   with the batch as the innermost axis on the channels-last maps (dense, small);
@@ -232,7 +233,8 @@ def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, kee
                  algorithm=None, itemsize=8):
     """The path ``conv_forward`` takes: ``'fft'``, ``'direct'``, ``'implicit_gemm'``,
     ``'depthwise'``, ``'depthwise_taps'``, ``'channels_last'`` (``'channels_last_blocks'``
-    when its columns are not kept), ``'folded'``, ``'nchw_blocks'`` or ``'columns'``.
+    when its columns are not kept), ``'folded'``, ``'pointwise_folded'`` (a 1x1 kernel on
+    1x1 maps: the batch as the columns of one GEMM), ``'nchw_blocks'`` or ``'columns'``.
 
     >>> forward_path((32, 64, 32, 32), (64, 64, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     'nchw_blocks'
@@ -262,6 +264,8 @@ def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, kee
         return "channels_last" if kept else "channels_last_blocks"
     if _fold(N, P) and not pointwise:
         return "folded"
+    if pointwise and P == 1 and N > 1:
+        return "pointwise_folded"
     if (_nchw_blocked(keep and would_keep(col_bytes, KEEP_COLS_BYTES, KEEP_COLS_TOTAL_BYTES),
                       pointwise)
             and not (SPLIT_SMALL_BATCH and N < gemm.blas_threads())):
@@ -446,6 +450,8 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep=False, alg
                                                path == "channels_last", CL_CHUNK_BYTES)
     elif path == "folded":
         y, cols = columns.forward_folded(x, w, stride, pads, dilation, groups, out)
+    elif path == "pointwise_folded":
+        y, cols = columns.forward_pointwise_folded(x, w, groups)
     elif path == "nchw_blocks":
         y = columns.forward_blocked(x, w, stride, pads, dilation, groups, out,
                                    NCHW_BLOCK_BYTES)

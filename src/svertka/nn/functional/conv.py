@@ -37,22 +37,25 @@ def _check_operands(fn, input, weight, bias, n, weight_layout):
     check_tensor(weight, "weight", fn)
     if bias is not None:
         check_tensor(bias, "bias", fn)
-    check_ndim(input, (n + 1, n + 2), "input", fn,
-               meaning=f"(unbatched (C, L...) or batched (N, C, L...) with {n} spatial dims)")
-    if weight.ndim != n + 2:
+    x_shape, w_shape = input._data.shape, weight._data.shape
+    if len(x_shape) not in (n + 1, n + 2):
+        check_ndim(input, (n + 1, n + 2), "input", fn,
+                   meaning=f"(unbatched (C, L...) or batched (N, C, L...) with {n} spatial "
+                           f"dims)")
+    if len(w_shape) != n + 2:
         raise error(fn, f"weight must be {n + 2}-D {weight_layout}, got weight of shape "
                         f"{tuple(weight.shape)}")
-    if 0 in input.shape[-n:]:                  # torch: only the batch or channels may be 0
+    if 0 in x_shape[-n:]:                      # torch: only the batch or channels may be 0
         raise error(fn, f"input must have non-zero spatial sizes, got input of shape "
                         f"{tuple(input.shape)}")
-    if 0 in weight.shape[2:]:
+    if 0 in w_shape[2:]:
         raise error(fn, f"kernel sizes must be positive, got weight of shape "
                         f"{tuple(weight.shape)}")
     check_float_tensor(input, "input", fn)
     check_float_tensor(weight, "weight", fn, like=input)
     if bias is not None:
         check_float_tensor(bias, "bias", fn, like=input)
-    return input.ndim == n + 2
+    return len(x_shape) == n + 2
 
 
 def _check_groups(fn, groups):
@@ -113,22 +116,35 @@ def _check_fits(fn, spatial, kernel, pads, dilation, context, lead=()):
 
 # ----------------------------------------------------------------------------- convolution
 
+class _ConvContext:
+    """The context of a convolution's error messages, formatted only when one is raised (a
+    convolution is called hundreds of times per step; its checks should cost little)."""
+
+    __slots__ = ("shape", "w_shape", "padding")
+
+    def __init__(self, shape, w_shape, padding):
+        self.shape, self.w_shape, self.padding = shape, w_shape, padding
+
+    def __str__(self):
+        return f"input {self.shape}, weight {self.w_shape}, padding={self.padding!r}"
+
+
 def _conv(fn, n, input, weight, bias, stride, padding, dilation, groups):
     batched = _check_operands(fn, input, weight, bias, n, "(C_out, C_in/groups, K...)")
     groups = _check_groups(fn, groups)
     stride = ntuple(stride, n, "stride", fn)
     dilation = ntuple(dilation, n, "dilation", fn)
-    kernel = tuple(weight.shape[2:])
+    w_shape = weight._data.shape
+    kernel = w_shape[2:]
     pads = _padding_pairs(fn, padding, n, kernel, stride, dilation)
     x = input if batched else input.unsqueeze(0)
-    w_shape = tuple(weight.shape)
-    _check_channels(fn, tuple(x.shape), w_shape, groups, weight.shape[1] * groups,
-                    weight.shape[0])
-    _check_bias(fn, bias, (weight.shape[0],))
-    context = f"input {tuple(input.shape)}, weight {w_shape}, padding={padding!r}"
-    _check_fits(fn, tuple(x.shape[2:]), kernel, pads, dilation, context, x.shape[:2])
-    out = conv_out_shape(tuple(x.shape[2:]), kernel, stride, pads, dilation)
-    check_numel((x.shape[0], w_shape[0]) + tuple(out), fn, context=context)
+    x_shape = x._data.shape
+    _check_channels(fn, x_shape, w_shape, groups, w_shape[1] * groups, w_shape[0])
+    _check_bias(fn, bias, (w_shape[0],))
+    context = _ConvContext(input._data.shape, w_shape, padding)
+    _check_fits(fn, x_shape[2:], kernel, pads, dilation, context, x_shape[:2])
+    out = conv_out_shape(x_shape[2:], kernel, stride, pads, dilation)
+    check_numel((x_shape[0], w_shape[0]) + tuple(out), fn, context=context)
     y = ConvNd.apply(x, weight, bias, stride=stride, pads=pads, dilation=dilation,
                      groups=groups)
     return y if batched else y.squeeze(0)

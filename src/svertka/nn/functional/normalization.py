@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from svertka._tensor_base import TensorBase
 from svertka._validate import (
     _fmt,
     check_dim,
@@ -50,9 +51,12 @@ def _check_param(fn, t, name, shape, what):
 
 
 def _check_channels(fn, input, **params):
-    C = input.shape[1]
+    C = input._data.shape[1]
     for name, t in params.items():
-        _check_param(fn, t, name, (C,), f"one value per channel of input {tuple(input.shape)}")
+        if t is not None and (not isinstance(t, TensorBase) or t._data.dtype.kind != "f"
+                              or t._data.shape != (C,)):
+            _check_param(fn, t, name, (C,),
+                         f"one value per channel of input {tuple(input.shape)}")
 
 
 def _check_running(fn, running_mean, running_var):
@@ -84,6 +88,37 @@ def _channel_norm(input, weight, bias, eps, stat_shape, axes, mean, var, batch_s
 
 
 # ---------------------------------------------------------------------------- batch norm
+def _check_batch_norm(fn, input, running_mean, running_var, weight, bias, momentum, eps):
+    """``batch_norm``'s argument checks; returns ``momentum`` and ``eps`` as floats."""
+    _check_input(fn, input, 2)
+    _check_running(fn, running_mean, running_var)
+    _check_channels(fn, input, running_mean=running_mean, running_var=running_var,
+                    weight=weight, bias=bias)
+    return check_real(momentum, "momentum", fn), check_real(eps, "eps", fn, minimum=0.0)
+
+
+def _batch_norm_eval_(input, running_mean, running_var, weight=None, bias=None, momentum=0.1,
+                      eps=1e-5):
+    """``batch_norm(input, running_mean, running_var, weight, bias, training=False, ...)``
+    written into ``input``'s memory, for the inference path of ``nn.Sequential`` (no graph
+    recorded; ``input`` is a layer's fresh output that nothing else holds): the same checks
+    and the same values, without a new array. Returns ``input``, or ``None`` where this path
+    does not apply (the caller then runs the module as usual)."""
+    x = input._data
+    if (running_mean is None or x.dtype not in (np.float32, np.float64) or x.size == 0
+            or not x.flags.c_contiguous or not x.flags.writeable):
+        return None
+    _check_batch_norm("batch_norm", input, running_mean, running_var, weight, bias, momentum,
+                      eps)
+    if running_var is None:
+        return None
+    N.batch_norm_fixed_(x, running_mean._data, running_var._data,
+                        None if weight is None else weight._data,
+                        None if bias is None else bias._data, float(eps))
+    input._version[0] += 1
+    return input
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     r"""Batch normalisation: per channel, ``y = (x - mean) / sqrt(var + eps) * weight + bias``.
@@ -117,12 +152,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         (tensor([0.2000, 0.4000]), tensor([1.1000, 1.7000]))
     """
     fn = "batch_norm"
-    _check_input(fn, input, 2)
-    _check_running(fn, running_mean, running_var)
-    _check_channels(fn, input, running_mean=running_mean, running_var=running_var,
-                    weight=weight, bias=bias)
-    momentum = check_real(momentum, "momentum", fn)
-    eps = check_real(eps, "eps", fn, minimum=0.0)
+    momentum, eps = _check_batch_norm(fn, input, running_mean, running_var, weight, bias,
+                                      momentum, eps)
     if training and not eps > 0:
         raise error(fn, f"eps must be positive in training (a constant channel would divide by "
                         f"zero), got eps={eps}")

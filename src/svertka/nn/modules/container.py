@@ -6,6 +6,8 @@ import operator
 from collections import OrderedDict
 
 from svertka._validate import is_int
+from svertka.autograd import grad_mode
+from svertka.nn.modules._inference import sequential_forward
 from svertka.nn.modules.module import Module
 from svertka.nn.parameter import Parameter
 
@@ -44,6 +46,9 @@ class Sequential(Module):
                 self.add_module(str(i), module)
 
     def forward(self, input):
+        if not grad_mode.is_grad_enabled():
+            # inference: batch norm and ReLU after a conv work in place (same values)
+            return sequential_forward(self._modules.values(), input)
         for module in self._modules.values():
             input = module(input)
         return input
