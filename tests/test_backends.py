@@ -15,7 +15,7 @@ from svertka.kernels import conv as K
 from svertka.kernels import parallel as KPar
 from svertka.kernels.conv import plan
 
-ALGORITHMS = ("auto", "im2col", "implicit_gemm", "fft", "direct")
+ALGORITHMS = ("auto", "im2col", "implicit_gemm", "fft", "direct", "winograd")
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +53,7 @@ def test_set_conv_algorithm_returns_previous():
     assert backends.set_conv_algorithm("auto") == "implicit_gemm"
 
 
-@pytest.mark.parametrize("bad", ["winograd", "IM2COL", None, 3])
+@pytest.mark.parametrize("bad", ["winograd_f4", "IM2COL", None, 3])
 def test_conv_algorithm_rejects_unknown_names(bad):
     with pytest.raises(ValueError, match=r"conv_algorithm: algorithm must be one of 'auto'"):
         backends.conv_algorithm(bad)

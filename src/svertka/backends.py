@@ -21,6 +21,11 @@ thing:
 * ``'direct'``: a loop over kernel offsets of multiply-adds (an ``einsum`` per offset; for
   depthwise convolutions a multiply-add per offset over cache-sized blocks of the batch).
   The plainest form of it, for reading, is ``kernels/conv/reference.py``.
+* ``'winograd'``: Winograd's F(2x2, 3x3) for the forward pass of 2-d 3x3 convolutions with
+  stride 1, dilation 1 and one group (else im2col; the gradients use im2col): 2.25x fewer
+  multiply-adds in its GEMMs, but its tile transforms cost about what that saves, so it is
+  not faster than im2col here and ``'auto'`` never picks it (``benchmarks/RESULTS.md``).
+  Its float32 rounding is slightly larger than im2col's.
 * ``'auto'`` (the default): chosen per call by shape, see :func:`select_conv_algorithm`.
 
 Matrix products (convolutions, ``Linear``, ``matmul``) are split over the BLAS's own thread
@@ -93,8 +98,8 @@ def set_conv_algorithm(algorithm):
     """Use ``algorithm`` for every convolution from now on; returns the previous one.
 
     Args:
-        algorithm (str): ``'auto'``, ``'im2col'``, ``'implicit_gemm'``, ``'fft'`` or
-            ``'direct'``.
+        algorithm (str): ``'auto'``, ``'im2col'``, ``'implicit_gemm'``, ``'fft'``,
+            ``'direct'`` or ``'winograd'``.
 
     Examples:
         >>> import svertka

@@ -13,7 +13,7 @@ from svertka.kernels import conv as K
 from svertka.kernels import parallel as KPar
 from svertka.kernels.conv import geometry, plan, reference, workspace
 
-ALGORITHMS = ("im2col", "implicit_gemm", "fft", "direct")
+ALGORITHMS = ("im2col", "implicit_gemm", "fft", "direct", "winograd")
 
 # (id, x shape, w shape, stride, pads, dilation, groups)
 CASES = [

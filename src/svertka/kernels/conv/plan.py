@@ -5,7 +5,8 @@ the state its backward needs), ``conv_backward`` (both gradients, and it release
 and, for the transposed convolution, ``conv_transpose_forward`` / ``conv_transpose_backward``.
 The entries resolve the algorithm (``ALGORITHM``, ``'auto'`` through
 ``select_algorithm``), pick a path with the predicates below, and call the leaf kernels of
-``columns`` (im2col), ``depthwise``, ``implicit``, ``fft`` and ``direct``, which take their
+``columns`` (im2col), ``depthwise``, ``implicit``, ``fft``, ``winograd`` (forward only) and
+``direct``, which take their
 block sizes as arguments. Every tunable of the convolutions is a module attribute here,
 with a sentence on why it exists; ``svertka.backends`` writes the user-facing one (the
 algorithm). The measurements behind each threshold are in ``benchmarks/RESULTS.md``
@@ -34,7 +35,7 @@ import math
 import numpy as np
 
 from svertka.kernels import gemm
-from svertka.kernels.conv import columns, depthwise, direct, fft, implicit
+from svertka.kernels.conv import columns, depthwise, direct, fft, implicit, winograd
 from svertka.kernels.conv.geometry import (
     as_conv_weight_and_pads,
     conv_out_shape,
@@ -48,7 +49,7 @@ __all__ = ["ALGORITHMS", "conv_forward", "conv_backward", "conv_input_grad",
            "release", "keep_cols", "select_algorithm", "resolve_algorithm", "forward_path",
            "backward_path"]
 
-ALGORITHMS = ("auto", "im2col", "implicit_gemm", "fft", "direct")
+ALGORITHMS = ("auto", "im2col", "implicit_gemm", "fft", "direct", "winograd")
 
 # ------------------------------------------------------------------------ tunables
 
@@ -169,6 +170,13 @@ def resolve_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm=None
     return algorithm
 
 
+def _gradient_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm=None):
+    """The algorithm of the gradients: ``resolve_algorithm``'s, except that ``'winograd'``
+    (a forward kernel only) takes im2col's paths."""
+    algo = resolve_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm)
+    return "im2col" if algo == "winograd" else algo
+
+
 def _fold(N, P):
     return N > 1 and P < FOLD_MAX_P
 
@@ -231,10 +239,11 @@ def _fft_input_grad_applies(kernel, stride, pads, dilation, groups):
 
 def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, keep=False,
                  algorithm=None, itemsize=8):
-    """The path ``conv_forward`` takes: ``'fft'``, ``'direct'``, ``'implicit_gemm'``,
-    ``'depthwise'``, ``'depthwise_taps'``, ``'channels_last'`` (``'channels_last_blocks'``
-    when its columns are not kept), ``'folded'``, ``'pointwise_folded'`` (a 1x1 kernel on
-    1x1 maps: the batch as the columns of one GEMM), ``'nchw_blocks'`` or ``'columns'``.
+    """The path ``conv_forward`` takes: ``'fft'``, ``'winograd'``, ``'direct'``,
+    ``'implicit_gemm'``, ``'depthwise'``, ``'depthwise_taps'``, ``'channels_last'``
+    (``'channels_last_blocks'`` when its columns are not kept), ``'folded'``,
+    ``'pointwise_folded'`` (a 1x1 kernel on 1x1 maps: the batch as the columns of one GEMM),
+    ``'nchw_blocks'`` or ``'columns'``.
 
     >>> forward_path((32, 64, 32, 32), (64, 64, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     'nchw_blocks'
@@ -250,6 +259,10 @@ def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, kee
         algo = "im2col"
     if algo == "fft" and not _fft_forward_applies(x_shape, kernel, stride, pads, dilation,
                                                   groups, out):
+        algo = "im2col"
+    if algo == "winograd" and not (len(kernel) == 2 and winograd.applies(
+            kernel, stride, dilation, groups) and out == conv_out_shape(
+            x_shape[2:], kernel, stride, pads, dilation)):
         algo = "im2col"
     if algo != "im2col":
         return algo
@@ -276,7 +289,7 @@ def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, kee
 def _input_grad_path(gy_shape, w_shape, x_shape, stride, pads, dilation, groups, algorithm):
     kernel = tuple(w_shape[2:])
     outs = tuple(gy_shape[2:])
-    algo = resolve_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm)
+    algo = _gradient_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm)
     if algo == "fft":
         if _fft_input_grad_applies(kernel, stride, pads, dilation, groups):
             return "fft"
@@ -300,7 +313,7 @@ def _weight_grad_path(x_shape, gy_shape, w_shape, stride, pads, dilation, groups
     N, Co = gy_shape[:2]
     outs = tuple(gy_shape[2:])
     P = math.prod(outs)
-    algo = resolve_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm)
+    algo = _gradient_algorithm(x_shape, w_shape, stride, dilation, groups, algorithm)
     if algo in ("direct", "implicit_gemm"):
         return algo
     if _blocked_depthwise(x_shape, w_shape, stride, groups, outs):
@@ -322,8 +335,8 @@ def depthwise_backward_applies(x_shape, w_shape, gy_shape, stride, pads, dilatio
     computed as a blocked convolution of the padded ``gy``."""
     kernel = tuple(w_shape[2:])
     return (DEPTHWISE_FUSED_BACKWARD and math.prod(gy_shape) > 0 and math.prod(x_shape) > 0
-            and resolve_algorithm(x_shape, w_shape, stride, dilation, groups,
-                                  algorithm) == "im2col"
+            and _gradient_algorithm(x_shape, w_shape, stride, dilation, groups,
+                                    algorithm) == "im2col"
             and _gx_as_conv_applies(kernel, stride, pads, dilation)
             and _blocked_depthwise(x_shape, w_shape, stride, groups, tuple(x_shape[2:])))
 
@@ -337,8 +350,8 @@ def fused_backward_applies(x_shape, w_shape, gy_shape, stride, pads, dilation, g
     N = x_shape[0]
     Q = math.prod(x_shape[2:])
     return (N > 0 and Q > 0 and math.prod(gy_shape) > 0
-            and resolve_algorithm(x_shape, w_shape, stride, dilation, groups,
-                                  algorithm) == "im2col"
+            and _gradient_algorithm(x_shape, w_shape, stride, dilation, groups,
+                                    algorithm) == "im2col"
             and _gx_as_conv_applies(kernel, stride, pads, dilation)
             and _gx_as_conv_pays(w_shape, x_shape, tuple(gy_shape[2:]), groups)
             and not _fold(N, Q)
@@ -356,8 +369,8 @@ def backward_path(x_shape, w_shape, gy_shape, stride, pads, dilation, groups, ne
     ``'fused'`` (both from ``gy``'s columns) or ``'separate'``."""
     if ((need_x or need_w) and (saved is None or saved.cols is None)
             and _depthwise_taps(x_shape, w_shape, groups, tuple(gy_shape[2:]))
-            and resolve_algorithm(x_shape, w_shape, stride, dilation, groups,
-                                  algorithm) == "im2col"):
+            and _gradient_algorithm(x_shape, w_shape, stride, dilation, groups,
+                                    algorithm) == "im2col"):
         return "depthwise_taps"
     if need_x and need_w and (saved is None or saved.cols is None):
         args = (x_shape, w_shape, gy_shape, stride, pads, dilation, groups, algorithm)
@@ -413,8 +426,8 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep=False, alg
         out: optional output sizes (default: the usual formula).
         keep: also return the state ``conv_backward`` takes (a ``Saved`` holding the column
             matrix when the plan keeps it, else ``None``).
-        algorithm: ``'im2col'``, ``'implicit_gemm'``, ``'fft'``, ``'direct'`` or ``'auto'``;
-            default: ``ALGORITHM``.
+        algorithm: ``'im2col'``, ``'implicit_gemm'``, ``'fft'``, ``'direct'``,
+            ``'winograd'`` or ``'auto'``; default: ``ALGORITHM``.
         bias: optional ``(Co,)``, added to the output.
 
     Returns:
@@ -435,6 +448,8 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep=False, alg
     cols = None
     if path == "fft":
         y = fft.conv_fft(x, w, pads)
+    elif path == "winograd":
+        y = winograd.conv_winograd(x, w, pads)
     elif path == "direct":
         y = direct.forward(x, w, stride, pads, dilation, groups, out, BLOCK_BYTES)
     elif path == "implicit_gemm":
