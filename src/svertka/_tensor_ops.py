@@ -71,8 +71,8 @@ def backward(t, gradient, retain_graph, create_graph, inputs):
         from svertka.autograd.function import _constant
         from svertka.autograd.graph import run_backward_graph
 
-        if isinstance(gradient, TensorBase) and gradient._data.dtype == t._data.dtype:
-            root = gradient  # may itself require grad
+        if isinstance(gradient, TensorBase):  # may itself require grad: keep its graph
+            root = gradient if gradient._data.dtype == t._data.dtype else gradient.to(t.dtype)
         else:
             root = _constant(g)
         run_backward_graph([t], [root])

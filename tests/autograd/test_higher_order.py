@@ -202,3 +202,11 @@ def test_functional_refuses_vectorize_forward_mode_and_bad_v_with_clear_errors()
         F.hessian(cube, x)
     with pytest.raises(TypeError, match="vjp: inputs must be a Tensor or a tuple"):
         F.vjp(cube, [1.0, 2.0])
+
+
+def test_backward_create_graph_keeps_the_graph_of_a_gradient_of_another_dtype():
+    x = svertka.tensor(_r(3), requires_grad=True)                     # float64
+    v = svertka.tensor(_r(3, seed=1).astype(np.float32), requires_grad=True)
+    (x * x).backward(v, create_graph=True)
+    (gv,) = svertka.autograd.grad(x.grad.sum(), v)                  # d(2 x v)/dv = 2 x
+    assert_close(gv, 2 * _r(3), rtol=1e-6, what="gradient w.r.t. the upstream gradient")

@@ -95,6 +95,34 @@ def _accumulate(store, key, g):
     store[key] = g if prev is None else prev + g
 
 
+def capture_maps(capture):
+    """For ``capture`` (a list of Tensors, or None): ``(id(leaf) -> positions,
+    id(node) -> positions, [None] * len(capture))``, where the captured gradients go."""
+    capture_leaf, capture_node = {}, {}
+    for i, t in enumerate(capture or ()):
+        if t._ctx is None:
+            capture_leaf.setdefault(id(t), []).append(i)
+        else:
+            capture_node.setdefault(id(t._ctx), []).append(i)
+    return capture_leaf, capture_node, [None] * (len(capture) if capture is not None else 0)
+
+
+def seed(roots, root_grads):
+    """The walk's starting state: ``(node_grads, leaf_grads, root_nodes)``, the root gradients
+    (arrays, or Tensors for a recorded backward) summed per node and per leaf."""
+    node_grads = {}
+    leaf_grads = {}       # id(tensor) -> [tensor, gradient]
+    root_nodes = []
+    for t, g in zip(roots, root_grads):
+        if t._ctx is None:
+            entry = leaf_grads.setdefault(id(t), [t, None])
+            entry[1] = g if entry[1] is None else entry[1] + g
+        else:
+            _accumulate(node_grads, id(t._ctx), g)
+            root_nodes.append(t._ctx)
+    return node_grads, leaf_grads, root_nodes
+
+
 def run_backward(roots, root_grads, retain_graph=False, capture=None):
     """Backpropagate ``root_grads`` (arrays) from ``roots`` (Tensors).
 
@@ -104,25 +132,8 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
     """
     from svertka.tensor import Tensor
 
-    capture_leaf, capture_node = {}, {}
-    if capture is not None:
-        for i, t in enumerate(capture):
-            if t._ctx is None:
-                capture_leaf.setdefault(id(t), []).append(i)
-            else:
-                capture_node.setdefault(id(t._ctx), []).append(i)
-    captured = [None] * (len(capture) if capture is not None else 0)
-
-    node_grads = {}
-    leaf_grads = {}       # id(tensor) -> [tensor, array]
-    root_nodes = []
-    for t, g in zip(roots, root_grads):
-        if t._ctx is None:
-            entry = leaf_grads.setdefault(id(t), [t, None])
-            entry[1] = g if entry[1] is None else entry[1] + g
-        else:
-            _accumulate(node_grads, id(t._ctx), g)
-            root_nodes.append(t._ctx)
+    capture_leaf, capture_node, captured = capture_maps(capture)
+    node_grads, leaf_grads, root_nodes = seed(roots, root_grads)
 
     for key in [k for k, (_, hooks) in _post_accumulate_hooks.items() if not hooks]:
         del _post_accumulate_hooks[key]                  # their last hook was removed

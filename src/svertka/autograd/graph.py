@@ -23,7 +23,12 @@ The graph is always kept (torch: ``retain_graph`` defaults to ``create_graph``).
 from __future__ import annotations
 
 from svertka.autograd import grad_mode
-from svertka.autograd.engine import _post_accumulate_hooks, _topological_order
+from svertka.autograd.engine import (
+    _post_accumulate_hooks,
+    _topological_order,
+    capture_maps,
+    seed,
+)
 from svertka.autograd.function import Function, check_saved_versions
 from svertka.autograd.hooks import leaf_hooks
 
@@ -120,26 +125,8 @@ def run_backward_graph(roots, root_grads, capture=None):
     """
     from svertka.tensor import Tensor
 
-    capture_leaf, capture_node = {}, {}
-    if capture is not None:
-        for i, t in enumerate(capture):
-            if t._ctx is None:
-                capture_leaf.setdefault(id(t), []).append(i)
-            else:
-                capture_node.setdefault(id(t._ctx), []).append(i)
-    captured = [None] * (len(capture) if capture is not None else 0)
-
-    node_grads = {}
-    leaf_grads = {}       # id(tensor) -> [tensor, Tensor]
-    root_nodes = []
-    for t, g in zip(roots, root_grads):
-        if t._ctx is None:
-            entry = leaf_grads.setdefault(id(t), [t, None])
-            entry[1] = g if entry[1] is None else entry[1] + g
-        else:
-            prev = node_grads.get(id(t._ctx))
-            node_grads[id(t._ctx)] = g if prev is None else prev + g
-            root_nodes.append(t._ctx)
+    capture_leaf, capture_node, captured = capture_maps(capture)
+    node_grads, leaf_grads, root_nodes = seed(roots, root_grads)  # Tensors here
 
     order = _topological_order(root_nodes, latest_first=True)
     needed = _needed(order, capture_node, capture_leaf) if capture is not None else None

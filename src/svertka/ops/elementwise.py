@@ -457,7 +457,8 @@ class Clamp(Function):
         return np.clip(a, min, max)
 
     @staticmethod
-    def backward(ctx, gy):
+    def _mask(ctx):
+        """Where the gradient passes: ``min <= x <= max``."""
         (a,) = ctx.saved_tensors
         lo, hi = ctx.bounds
         mask = np.ones(a.shape, dtype=bool)
@@ -465,19 +466,17 @@ class Clamp(Function):
             mask &= a >= lo
         if hi is not None:
             mask &= a <= hi
-        return gy * mask
+        return mask
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy * Clamp._mask(ctx)
 
     @staticmethod
     def backward_graph(ctx, gy):
         """``backward`` with svertka ops on Tensors (``create_graph=True``)."""
-        (a,) = ctx.saved_tensors
-        lo, hi = ctx.bounds
-        mask = np.ones(a.shape, dtype=bool)
-        if lo is not None:
-            mask &= a >= lo
-        if hi is not None:
-            mask &= a <= hi
-        return Mul.apply(gy, mask)  # linear in gy; zero second derivative in a, as torch
+        # linear in gy; zero second derivative in a, as torch
+        return Mul.apply(gy, Clamp._mask(ctx))
 
 
 class Maximum(Function):

@@ -121,17 +121,21 @@ class Getitem(Function):
 
     @staticmethod
     def backward(ctx, gy):
-        gx = np.zeros(ctx.in_shape, dtype=gy.dtype)
-        index = ctx.index
-        if is_basic_index(index) or _is_single_bool_mask(index):
-            gx[index] = gy
-        else:
-            np.add.at(gx, index, gy)
-        return gx
+        return _accumulate_at(gy, ctx.in_shape, ctx.index)
 
     @staticmethod
     def backward_graph(ctx, gy):
         return IndexAccumulate.apply(gy, shape=ctx.in_shape, index=ctx.index)
+
+
+def _accumulate_at(g, shape, index):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated places add up)."""
+    out = np.zeros(shape, dtype=g.dtype)
+    if is_basic_index(index) or _is_single_bool_mask(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
 
 
 class IndexAccumulate(Function):
@@ -142,12 +146,7 @@ class IndexAccumulate(Function):
     @staticmethod
     def forward(ctx, g, shape=None, index=None):
         ctx.index = index
-        out = np.zeros(shape, dtype=g.dtype)
-        if is_basic_index(index) or _is_single_bool_mask(index):
-            out[index] = g
-        else:
-            np.add.at(out, index, g)
-        return out
+        return _accumulate_at(g, shape, index)
 
     @staticmethod
     def backward(ctx, gy):
