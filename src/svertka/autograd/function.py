@@ -184,10 +184,10 @@ class Function:
         """Run ``forward`` on the inputs' arrays and return the output Tensor, linked to a new
         ``Context`` when gradient mode is on and an input requires grad.
         """
+        # The hot path of every op: one pass over the arguments, no generator expressions.
         Tensor = _TENSOR[0] if _TENSOR else _load_tensor()
-        track = grad_mode.is_grad_enabled()
         ctx = Context(cls)
-        if not track:
+        if not grad_mode._enabled:
             # No graph: only unwrap the Tensors (the common case of inference).
             arrays = [a._data if isinstance(a, Tensor) else a for a in args]
             ctx.needs_input_grad = (False,) * len(args)
@@ -196,18 +196,33 @@ class Function:
         else:
             arrays = []
             needs = []
+            parents = []
+            inputs = []
+            meta = []
             any_grad = False
             for a in args:
                 if isinstance(a, Tensor):
-                    arrays.append(a._data)
-                    r = a._requires_grad
-                    needs.append(r)
-                    if r:
+                    d = a._data
+                    arrays.append(d)
+                    if a._requires_grad:
                         any_grad = True
+                        needs.append(True)
+                        # Only the leaves are kept (their .grad is written); of the other
+                        # inputs the node needs just the shape and dtype, so an intermediate
+                        # result that the backward does not use (a conv's output under a
+                        # ReLU) is freed as in torch.
+                        p = a._ctx
+                        parents.append(p)
+                        inputs.append(a if p is None else None)
+                        meta.append((d.shape, d.dtype))
+                        continue
                 else:
                     arrays.append(a)
-                    needs.append(False)
-            ctx.needs_input_grad = needs = tuple(needs)
+                needs.append(False)
+                parents.append(None)
+                inputs.append(None)
+                meta.append(None)
+            ctx.needs_input_grad = tuple(needs)
             out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is not np.ndarray and not isinstance(out, np.ndarray):
             out = np.asarray(out)
@@ -215,16 +230,11 @@ class Function:
         if any_grad and out.dtype.kind in "fc":
             result._requires_grad = True
             result._ctx = ctx
-            # Only the leaves are kept (their .grad is written); of the other inputs the node
-            # needs just the shape and dtype, so an intermediate result that the backward
-            # does not use (a conv's output under a ReLU) is freed as in torch.
-            ctx.parents = parents = tuple(a._ctx if n else None for a, n in zip(args, needs))
-            ctx.inputs = tuple(a if n and p is None else None
-                               for a, n, p in zip(args, needs, parents))
-            ctx.input_meta = tuple((a._data.shape, a._data.dtype) if n else None
-                                   for a, n in zip(args, needs))
+            ctx.parents = tuple(parents)
+            ctx.inputs = tuple(inputs)
+            ctx.input_meta = tuple(meta)
             if ctx._saved:
-                _record_versions(ctx, args, arrays, out, result)
+                _record_versions(ctx, args, arrays, out, result, Tensor)
             if _KEEP_CALLS:
                 ctx.call = (args, kwargs, out.shape, out.dtype)
         if cls.is_view and isinstance(args[0], Tensor):
@@ -287,26 +297,30 @@ def _load_tensor():
     return Tensor
 
 
-def _record_versions(ctx, tensors, arrays, out, result):
+def _record_versions(ctx, tensors, arrays, out, result, Tensor):
     """Remember the versions of the saved arrays that are an input's or the output's data,
     and which they are (``ctx._saved_roles``: the input's index, -1 for the output, ``None``
     for anything else), so that a create_graph backward can link them to the graph."""
-    from svertka.tensor import Tensor
-
     versions = []
     roles = []
     for s in ctx._saved:
         if s is out:
-            versions.append((result._version, result._version[0]))
+            v = result._version
+            versions.append((v, v[0]))
             roles.append(-1)
             continue
         role = None
-        for i, (t, a) in enumerate(zip(tensors, arrays)):
-            if s is a and s is not None:
-                role = i
-                if isinstance(t, Tensor):
-                    versions.append((t._version, t._version[0]))
-                break
+        if s is not None:
+            i = 0
+            for a in arrays:
+                if s is a:
+                    role = i
+                    t = tensors[i]
+                    if isinstance(t, Tensor):
+                        v = t._version
+                        versions.append((v, v[0]))
+                    break
+                i += 1
         roles.append(role)
     if versions:
         ctx._saved_versions = versions
