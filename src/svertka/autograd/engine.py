@@ -73,19 +73,21 @@ def _topological_order(roots, latest_first=False):
     summed, so the cheaper loop is kept.
     """
     order, seen = [], set()
+    append, add = order.append, seen.add
     stack = [(r, False) for r in roots]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, expanded = stack.pop()
+        node, expanded = pop()
         if expanded:
-            order.append(node)
+            append(node)
             continue
-        if id(node) in seen:
+        if node in seen:        # Contexts hash by identity
             continue
-        seen.add(id(node))
-        stack.append((node, True))
+        add(node)
+        push((node, True))
         for p in (reversed(node.parents) if latest_first else node.parents):
-            if p is not None and id(p) not in seen:
-                stack.append((p, False))
+            if p is not None and p not in seen:
+                push((p, False))
     return order
 
 
@@ -146,6 +148,7 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
         flush_after = _last_uses(order, set(_post_accumulate_hooks) | set(leaf_hooks))
     handed = set()
     pop = node_grads.pop
+    get = node_grads.get
     ndarray = np.ndarray
     with grad_mode.no_grad():
         for node in reversed(order):
@@ -167,8 +170,11 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
             if capture_node and key in capture_node:
                 for i in capture_node[key]:
                     captured[i] = gy
-            if node._saved_versions is not None:
-                check_saved_versions(node)
+            versions = node._saved_versions
+            if versions is not None:
+                for counter, seen in versions:
+                    if counter[0] != seen:
+                        check_saved_versions(node)          # raises, naming the version
             grads = node.fn.backward(node, gy)
             if type(grads) is not tuple:
                 grads = (grads,)
@@ -179,33 +185,37 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
                 raise RuntimeError(
                     f"function {node.name()} returned {len(grads)} gradients, expected "
                     f"{len(parents)}")
-            for i, (needed, parent, g) in enumerate(zip(node.needs_input_grad, parents,
-                                                        grads)):
-                if not needed or g is None:
+            i = -1
+            for meta, parent, g in zip(node.input_meta, parents, grads):
+                i += 1
+                # meta is None where the input needs no gradient
+                if meta is None or g is None:
                     continue
-                shape, dtype = node.input_meta[i]
                 if type(g) is not ndarray:
                     g = np.asarray(g)
-                if g.shape != shape:
+                if g.shape != meta[0]:
                     raise RuntimeError(
                         f"function {node.name()} returned an invalid gradient at index {i}: "
-                        f"got shape {g.shape}, expected {shape}")
-                if g.dtype != dtype:
-                    g = g.astype(dtype)
+                        f"got shape {g.shape}, expected {meta[0]}")
+                if g.dtype != meta[1]:
+                    g = g.astype(meta[1])
                 if parent is not None:
                     pkey = id(parent)
-                    prev = node_grads.get(pkey)
+                    prev = get(pkey)
                     # out of place: ``g`` may be an array another node also received
                     node_grads[pkey] = g if prev is None else prev + g
                 else:
                     inp = node.inputs[i]
-                    entry = leaf_grads.setdefault(id(inp), [inp, None])
-                    entry[1] = g if entry[1] is None else entry[1] + g
+                    entry = leaf_grads.get(id(inp))
+                    if entry is None:
+                        leaf_grads[id(inp)] = [inp, g]
+                    else:
+                        entry[1] = entry[1] + g
             if flush_after and key in flush_after:
                 for leaf_key in flush_after[key]:
                     entry = leaf_grads.pop(leaf_key, None)
                     if entry is not None:
-                        _write_leaf_grad(entry[0], entry[1], handed)
+                        _write_leaf_grad(entry[0], entry[1], handed, Tensor)
 
     if capture is not None:
         for key, (t, g) in leaf_grads.items():
@@ -217,15 +227,13 @@ def run_backward(roots, root_grads, retain_graph=False, capture=None):
         return captured
 
     for t, g in leaf_grads.values():
-        _write_leaf_grad(t, g, handed)
+        _write_leaf_grad(t, g, handed, Tensor)
     return None
 
 
-def _write_leaf_grad(t, g, handed):
+def _write_leaf_grad(t, g, handed, Tensor):
     """Accumulate ``g`` into leaf ``t``'s ``.grad``, then run its post-accumulate hooks."""
-    from svertka.tensor import Tensor
-
-    if not t.requires_grad:
+    if not t._requires_grad:
         return
     if leaf_hooks:
         g = run_leaf_hooks(t, g)
