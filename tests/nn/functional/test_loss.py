@@ -381,6 +381,8 @@ ERRORS = [
      r"for C=10"),
     ("ce_negative_class", lambda: F.cross_entropy(_t(3, 10), _i(1, -1, 3)), ValueError,
      "got class -1 for C=10"),
+    ("ce_class_out_of_range_beside_ignored",
+     lambda: F.cross_entropy(_t(3, 10), _i(-100, 12, 3)), ValueError, "got class 12 for C=10"),
     ("ce_float_index_target", lambda: F.cross_entropy(_t(3, 10), _t(3)), TypeError,
      "cross_entropy: target must be an integer tensor of class indices, got target of dtype "
      "float64"),
