@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -28,15 +29,19 @@ def resolve_shape(shape, size, fn="reshape"):
     for i, s in enumerate(shape):
         if s < -1:
             raise error(fn, f"invalid shape dimension {s} at index {i}, got shape {list(shape)}")
-    invalid = error(fn, f"shape '{list(shape)}' is invalid for input of size {size}")
+    given = shape
     if -1 in shape:
-        known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+        known = math.prod(s for s in shape if s != -1)
         if known == 0 or size % known:
-            raise invalid
+            raise _invalid_shape(given, size, fn)
         shape = tuple(size // known if s == -1 else s for s in shape)
-    if int(np.prod(shape, dtype=np.int64)) != size:
-        raise invalid
+    if math.prod(shape) != size:                  # Python ints: exact, and cheaper than np.prod
+        raise _invalid_shape(given, size, fn)
     return shape
+
+
+def _invalid_shape(shape, size, fn):
+    return error(fn, f"shape '{list(shape)}' is invalid for input of size {size}")
 
 
 def numpy_index(index, x=None):

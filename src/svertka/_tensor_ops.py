@@ -10,6 +10,7 @@ ndarray, which the Tensor method wraps.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -160,8 +161,8 @@ def flatten(x, start_dim, end_dim):
     if s > e:
         raise error("flatten", f"start_dim cannot come after end_dim, got "
                                f"start_dim={start_dim}, end_dim={end_dim}")
-    shape = x.shape
-    new = shape[:s] + (int(np.prod(shape[s:e + 1], dtype=np.int64)),) + shape[e + 1:]
+    shape = x._data.shape
+    new = shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:]
     return x.reshape(new)
 
 

@@ -648,3 +648,25 @@ def test_pool_backward_of_empty_batch_skips_kernel_taps(fn, kw, monkeypatch):
     y = y[0] if isinstance(y, tuple) else y
     y.sum().backward()
     assert x.grad.shape == x.shape and len(calls) < 10
+
+
+@pytest.mark.parametrize("kernel_size, exc", [(2.0, TypeError), (True, TypeError),
+                                              ((2, 2.0), ValueError)])
+def test_max_pool2d_rejects_a_non_int_kernel_after_an_equal_int_kernel(kernel_size, exc):
+    # the checked arguments are remembered per shape; 2.0, True and (2, 2.0) compare equal to
+    # 2 and (2, 2) and must still be refused
+    x = svertka.randn(1, 2, 8, 8)
+    F.max_pool2d(x, 2)
+    F.max_pool2d(x, (2, 2))
+    with pytest.raises(exc, match="kernel_size must be a positive int"):
+        F.max_pool2d(x, kernel_size)
+
+
+def test_max_pool2d_repeated_call_matches_torch_on_a_new_shape():
+    # the same arguments on another input shape are checked (and sized) again
+    a = np.random.default_rng(3).standard_normal((1, 1, 6, 6))
+    b = np.random.default_rng(4).standard_normal((2, 1, 9, 7))
+    for arr in (a, b, a):
+        out = F.max_pool2d(svertka.tensor(arr), 3, stride=2, padding=1)
+        ref = torch.nn.functional.max_pool2d(torch.tensor(arr), 3, stride=2, padding=1)
+        assert_close(out, ref)

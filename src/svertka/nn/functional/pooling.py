@@ -43,14 +43,16 @@ __all__ = ["max_pool1d", "max_pool2d", "max_pool3d",
 def _check_input(fn, input, n):
     """Type, rank, dtype and non-empty planes; returns whether the input is batched."""
     check_tensor(input, "input", fn)
-    check_ndim(input, (n + 1, n + 2), "input", fn,
-               meaning=f"(unbatched (C, L...) or batched (N, C, L...) with {n} spatial dims)")
+    shape = input._data.shape
+    if len(shape) not in (n + 1, n + 2):
+        check_ndim(input, (n + 1, n + 2), "input", fn,
+                   meaning=f"(unbatched (C, L...) or batched (N, C, L...) with {n} spatial "
+                           f"dims)")
     check_float_tensor(input, "input", fn)
-    shape = tuple(input.shape)
-    if any(s == 0 for s in shape[-(n + 1):]):
+    if 0 in shape[-(n + 1):]:
         raise error(fn, f"input must have non-zero channel and spatial sizes (only the batch "
                         f"may be empty), got input of shape {shape}")
-    return input.ndim == n + 2
+    return len(shape) == n + 2
 
 
 def _stride(fn, stride, n, kernel):
@@ -59,8 +61,38 @@ def _stride(fn, stride, n, kernel):
     return ntuple(stride, n, "stride", fn)
 
 
+# (fn, n, input shape, kernel_size, stride, padding, dilation, bool(ceil_mode)) -> the
+# result of ``_window``, for arguments that are plain ints (or tuples of ints, or None): a
+# network pools the same shapes with the same arguments every step, and these checks cost
+# more than a small pooling itself. Only checked (valid) arguments are kept; bounded.
+_WINDOWS = {}
+
+
+def _plain(v):
+    """Whether ``v`` can be part of a ``_WINDOWS`` key: an int, a tuple of ints, or None
+    (exact types: ``2.0`` or ``True`` must still be refused by the checks, not found here)."""
+    t = type(v)
+    return v is None or t is int or (t is tuple and all(type(i) is int for i in v))
+
+
 def _window(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode):
     """Normalised ``kernel, stride, pads, dilation`` and the output sizes, all checked."""
+    key = None
+    if (_plain(kernel_size) and _plain(stride) and _plain(padding) and _plain(dilation)
+            and type(ceil_mode) is bool):
+        key = (fn, n, input._data.shape, kernel_size, stride, padding, dilation, ceil_mode)
+        hit = _WINDOWS.get(key)
+        if hit is not None:
+            return hit
+    result = _check_window(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode)
+    if key is not None:
+        if len(_WINDOWS) >= 256:
+            _WINDOWS.clear()
+        _WINDOWS[key] = result
+    return result
+
+
+def _check_window(fn, n, input, kernel_size, stride, padding, dilation, ceil_mode):
     kernel = ntuple(kernel_size, n, "kernel_size", fn)
     stride = _stride(fn, stride, n, kernel)
     pad = ntuple(padding, n, "padding", fn, minimum=0)
