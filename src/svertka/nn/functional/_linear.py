@@ -18,7 +18,8 @@ def _bias(bias, out, weight, fn, input):
         return None
     check_float_tensor(bias, "bias", fn, like=input)
     # torch broadcasts the bias onto (*, out): () and (1,) are accepted too
-    if bias.ndim > 1 or (bias.ndim == 1 and bias.shape[0] not in (1, out)):
+    b_shape = bias._data.shape
+    if len(b_shape) > 1 or (len(b_shape) == 1 and b_shape[0] not in (1, out)):
         raise error(fn, f"bias must have shape ({out},) to match weight {tuple(weight.shape)}, "
                         f"got bias of shape {tuple(bias.shape)}")
     return bias
@@ -54,15 +55,16 @@ def linear(input, weight, bias=None):
     fn = "linear"
     check_float_tensor(input, "input", fn)
     check_float_tensor(weight, "weight", fn, like=input)
-    if input.ndim == 0:
+    x_shape, w_shape = input._data.shape, weight._data.shape   # tuples: no Size per check
+    if len(x_shape) == 0:
         raise error(fn, "input must be at least 1-D (*, in_features), got a 0-D input")
-    if weight.ndim != 2:
+    if len(w_shape) != 2:
         raise error(fn, f"weight must be 2-D (out_features, in_features), got weight of shape "
-                        f"{tuple(weight.shape)}")
-    out, in_features = weight.shape
-    if input.shape[-1] != in_features:
-        raise error(fn, f"input has {input.shape[-1]} features, weight expects {in_features}",
-                    f"weight {tuple(weight.shape)}")
+                        f"{w_shape}")
+    out, in_features = w_shape
+    if x_shape[-1] != in_features:
+        raise error(fn, f"input has {x_shape[-1]} features, weight expects {in_features}",
+                    f"weight {w_shape}")
     bias = _bias(bias, out, weight, fn, input)
     return L.Linear.apply(input, weight, bias)
 
