@@ -94,11 +94,12 @@ def _pointwise(fn, kind, input, target, reduction, weight=None, mean_by="count",
 
 def _class_input(input, fn):
     check_float_tensor(input, "input", fn)
-    if input.ndim == 0:
+    shape = input._data.shape
+    if len(shape) == 0:
         raise error(fn, "input must be (C,), (N, C) or (N, C, d1, ...), got a 0-D input")
-    C = input.shape[0] if input.ndim == 1 else input.shape[1]
+    C = shape[0] if len(shape) == 1 else shape[1]
     if C == 0:
-        raise error(fn, f"input has no classes (C=0), got input of shape {tuple(input.shape)}")
+        raise error(fn, f"input has no classes (C=0), got input of shape {shape}")
     return C
 
 
@@ -114,10 +115,11 @@ def _class_weight(weight, C, input, fn):
 
 def _index_target(input, target, C, ignore_index, fn):
     """Check class-index targets: shape ``(N, d1, ...)`` (or ``()``), integer, in [0, C)."""
-    expected = () if input.ndim == 1 else (input.shape[0],) + tuple(input.shape[2:])
-    if tuple(target.shape) != expected:
-        raise error(fn, f"target has shape {tuple(target.shape)}, expected {expected} for "
-                        f"input of shape {tuple(input.shape)}")
+    shape = input._data.shape
+    expected = () if len(shape) == 1 else (shape[0],) + shape[2:]
+    if target._data.shape != expected:
+        raise error(fn, f"target has shape {target._data.shape}, expected {expected} for "
+                        f"input of shape {shape}")
     dt = target._data.dtype
     if dt.kind not in "iu":
         raise V.type_error(fn, f"target must be an integer tensor of class indices, got target "
@@ -180,7 +182,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     check_tensor(target, "target", fn)
     ignore_index = _ignore_index(ignore_index, fn)
     eps = check_probability(label_smoothing, "label_smoothing", fn)
-    probs = target.shape == input.shape
+    probs = target._data.shape == input._data.shape
     if probs:
         check_float_tensor(target, "target", fn, like=input,
                            context=f"a target of the input's shape {tuple(input.shape)} holds "
