@@ -460,6 +460,21 @@ def test_conv_keep_cols_training_step_keeps_and_gives_back_columns():
     assert w.grad.shape == (4, 3, 3, 3)
 
 
+def test_conv_keep_cols_keeps_only_small_column_matrices():
+    # the lecture CNN's first layer at batch 64 (7 MB of float32 columns) keeps none (its
+    # weight gradient rebuilds them in blocks); LeNet-5's first layer (4.8 MB) keeps them
+    rng = np.random.default_rng(43)
+    x = rng.standard_normal((64, 3, 32, 32), dtype=np.float32)
+    w = rng.standard_normal((32, 3, 3, 3), dtype=np.float32)
+    _, saved = K.conv_forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, keep=True)
+    assert saved is None
+    x = rng.standard_normal((64, 1, 28, 28), dtype=np.float32)
+    w = rng.standard_normal((6, 1, 5, 5), dtype=np.float32)
+    _, saved = K.conv_forward(x, w, (1, 1), ((2, 2), (2, 2)), (1, 1), 1, keep=True)
+    assert saved is not None and saved.cols.nbytes == 64 * 25 * 784 * 4
+    K.release(saved)
+
+
 def _case_arrays(case, seed):
     """Random ``x``, ``w`` and an upstream gradient ``gy`` for a CASES entry."""
     _, xs, ws, s, pads, d, g = case

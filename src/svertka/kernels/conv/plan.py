@@ -60,10 +60,13 @@ ALGORITHM = "auto"
 # than this: beyond it the matrix costs more in memory traffic than the GEMM saves.
 AUTO_MAX_COLUMN_BYTES = 512 * 2**20
 
-# A forward's column matrix is kept for the weight gradient (rebuilding it costs more than
-# keeping it) when it is at most KEEP_COLS_BYTES and all kept matrices stay within
-# KEEP_COLS_TOTAL_BYTES: keeping every layer's columns tripled a ResNet's peak memory.
-KEEP_COLS_BYTES = 24 * 2**20
+# A forward's column matrix is kept for the weight gradient when it is at most
+# KEEP_COLS_BYTES and all kept matrices stay within KEEP_COLS_TOTAL_BYTES: keeping every
+# layer's columns tripled a ResNet's peak memory. Only small matrices are kept (LeNet-5's,
+# where the rebuild is a tenth of the step): larger ones are made in cache-sized blocks
+# for the weight gradient at no measured cost, and kept they were the largest arrays of a
+# small CNN's training step (the lecture CNN's peak memory above torch's).
+KEEP_COLS_BYTES = 6 * 2**20
 KEEP_COLS_TOTAL_BYTES = 64 * 2**20
 
 # Below this many output positions the batch is folded into the GEMM's columns: one large
