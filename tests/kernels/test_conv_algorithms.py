@@ -460,6 +460,21 @@ def test_conv_keep_cols_training_step_keeps_and_gives_back_columns():
     assert w.grad.shape == (4, 3, 3, 3)
 
 
+def test_conv_keep_cols_keeps_only_small_column_matrices():
+    # the lecture CNN's first layer at batch 64 (7 MB of float32 columns) keeps none (its
+    # weight gradient rebuilds them in blocks); LeNet-5's first layer (4.8 MB) keeps them
+    rng = np.random.default_rng(43)
+    x = rng.standard_normal((64, 3, 32, 32), dtype=np.float32)
+    w = rng.standard_normal((32, 3, 3, 3), dtype=np.float32)
+    _, saved = K.conv_forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, keep=True)
+    assert saved is None
+    x = rng.standard_normal((64, 1, 28, 28), dtype=np.float32)
+    w = rng.standard_normal((6, 1, 5, 5), dtype=np.float32)
+    _, saved = K.conv_forward(x, w, (1, 1), ((2, 2), (2, 2)), (1, 1), 1, keep=True)
+    assert saved is not None and saved.cols.nbytes == 64 * 25 * 784 * 4
+    K.release(saved)
+
+
 def _case_arrays(case, seed):
     """Random ``x``, ``w`` and an upstream gradient ``gy`` for a CASES entry."""
     _, xs, ws, s, pads, d, g = case
@@ -607,6 +622,65 @@ def test_fused_backward_matches_separate_gx_and_gw(case, monkeypatch):
     y.backward(svertka.tensor(gy))
     assert_close(xv.grad, xt.grad, rtol=1e-10)
     assert_close(wv.grad, wt.grad, rtol=1e-10)
+
+
+# (id, x shape, w shape, pads, dilation): dense, stride 1, small maps (channels-last
+# columns), at most as many channels as positions
+FUSED_CL_CASES = [
+    ("2d_same", (3, 4, 8, 8), (6, 4, 3, 3), ((1, 1), (1, 1)), (1, 1)),
+    ("2d_asymmetric_dilated", (2, 3, 7, 6), (4, 3, 3, 2), ((2, 0), (0, 1)), (2, 1)),
+    ("2d_valid", (2, 4, 9, 9), (3, 4, 3, 3), ((0, 0), (0, 0)), (1, 1)),
+    ("1d_same_even_kernel", (3, 5, 9), (4, 5, 4), ((1, 2),), (1,)),
+    ("3d_same", (2, 3, 4, 5, 4), (4, 3, 3, 3, 2), ((1, 1), (0, 1), (1, 0)), (1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2**30], ids=["one_image_per_block", "whole"])
+@pytest.mark.parametrize("case", FUSED_CL_CASES, ids=lambda c: c[0])
+def test_fused_channels_last_backward_matches_separate_and_torch(case, chunk_bytes,
+                                                                 monkeypatch):
+    import torch
+
+    import svertka
+    _, xs, ws, pads, d = case
+    n = len(ws) - 2
+    s = (1,) * n
+    rng = np.random.default_rng(47)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    gy = rng.standard_normal(K.conv_forward(x, w, s, pads, d, 1).shape)
+    monkeypatch.setattr(plan, "CL_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(KPar, "PARALLEL_MIN_BYTES", 0)
+    assert plan.backward_path(xs, ws, gy.shape, s, pads, d, 1) == "fused_channels_last"
+    gx, gw = K.conv_backward(gy, x, w, s, pads, d, 1)
+    monkeypatch.setattr(plan, "CL_FUSED_BACKWARD", False)
+    assert plan.backward_path(xs, ws, gy.shape, s, pads, d, 1) == "separate"
+    gx_sep, gw_sep = K.conv_backward(gy, x, w, s, pads, d, 1)
+    assert_close(gx, gx_sep, rtol=1e-12)
+    assert_close(gw, gw_sep, rtol=1e-12)
+    flat = [p for lo_hi in reversed(pads) for p in lo_hi]
+    conv = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d,
+            3: torch.nn.functional.conv3d}[n]
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    conv(torch.nn.functional.pad(xt, flat), wt, dilation=d).backward(torch.tensor(gy))
+    monkeypatch.setattr(plan, "CL_FUSED_BACKWARD", True)
+    xv, wv = svertka.tensor(x, requires_grad=True), svertka.tensor(w, requires_grad=True)
+    svertka.ops.conv.ConvNd.apply(xv, wv, None, stride=s, pads=pads, dilation=d,
+                                  groups=1).backward(svertka.tensor(gy))
+    assert_close(xv.grad, xt.grad, rtol=1e-10)
+    assert_close(wv.grad, wt.grad, rtol=1e-10)
+
+
+def test_fused_channels_last_backward_only_dense_with_few_channels():
+    args = ((1, 1), ((1, 1), (1, 1)), (1, 1))
+    assert plan.backward_path((4, 32, 16, 16), (64, 32, 3, 3), (4, 64, 16, 16), *args,
+                              1) == "fused_channels_last"                 # lecture CNN's
+    # not with more channels than positions (ResNet-18's 4x4 maps), groups or stride 2
+    assert plan.backward_path((4, 512, 4, 4), (512, 512, 3, 3), (4, 512, 4, 4), *args,
+                              1) == "separate"
+    assert plan.backward_path((4, 32, 16, 16), (64, 16, 3, 3), (4, 64, 16, 16), *args,
+                              2) != "fused_channels_last"
+    assert plan.backward_path((4, 32, 16, 16), (64, 32, 3, 3), (4, 64, 8, 8), (2, 2),
+                              ((1, 1), (1, 1)), (1, 1), 1) == "separate"
 
 
 def test_fused_backward_is_not_used_where_columns_are_channels_last_or_strided():

@@ -496,3 +496,33 @@ def backward_fused(gy, x, w, pads, dilation, groups, block_bytes=None):
     gw = np.moveaxis(gwt, -1, 2)[(Ellipsis,) + (slice(None, None, -1),) * n]  # flip back
     return (gx.reshape(x.shape).astype(np.result_type(gy, w), copy=False),
             np.ascontiguousarray(gw).reshape(w.shape))
+
+
+def backward_fused_channels_last(gy, x, w, pads, dilation, chunk_bytes):
+    """``(gx, gw)`` of a dense stride-1 convolution from the channels-last columns of the
+    padded ``gy`` alone, made a few images at a time on each thread (``_cl_blocks``): the
+    input gradient as a convolution takes them anyway (``gx = cols @ W_flipped``), and
+    ``gw[co, c, k] = sum_(n,q) x[n, c, q] * gy[n, co, q + lo - k d]`` is ``x @ cols`` with
+    the kernel axes flipped back, so ``x``'s columns are not built a second time
+    (``backward_fused`` for NCHW columns)."""
+    n_ax = w.ndim - 2
+    kernel = tuple(w.shape[2:])
+    N, C = x.shape[:2]
+    Co = w.shape[0]
+    spatial = tuple(x.shape[2:])
+    Q = math.prod(spatial)
+    wt, gpads = as_conv_weight_and_pads(w, pads, dilation, 1, spatial, gy.shape[2:])
+    wtl = _weight_last(wt)                                           # (C, K*Co)
+    gx = np.empty((N, C, Q), dtype=np.result_type(gy, w))
+    xm = x.reshape(N, C, Q)
+
+    def consume(i, j, c, state):                                     # c: (b*Q, K*Co)
+        gx[i:j] = np.matmul(c, wtl.T).reshape(j - i, Q, C).transpose(0, 2, 1)
+        xt = np.ascontiguousarray(xm[i:j].transpose(1, 0, 2)).reshape(C, -1)  # (C, b*Q)
+        _add_to(state, "gwt", np.matmul(xt, c))                      # (C, K*Co)
+
+    states = _cl_blocks(gy, kernel, (1,) * n_ax, gpads, dilation, spatial, consume,
+                        gemm.blas_threads(), chunk_bytes)
+    gwt = sum(st["gwt"] for st in states).reshape((C,) + kernel + (Co,))
+    gw = np.moveaxis(gwt, -1, 0)[(Ellipsis,) + (slice(None, None, -1),) * n_ax]  # flip back
+    return gx.reshape(x.shape), np.ascontiguousarray(gw)

@@ -60,10 +60,13 @@ ALGORITHM = "auto"
 # than this: beyond it the matrix costs more in memory traffic than the GEMM saves.
 AUTO_MAX_COLUMN_BYTES = 512 * 2**20
 
-# A forward's column matrix is kept for the weight gradient (rebuilding it costs more than
-# keeping it) when it is at most KEEP_COLS_BYTES and all kept matrices stay within
-# KEEP_COLS_TOTAL_BYTES: keeping every layer's columns tripled a ResNet's peak memory.
-KEEP_COLS_BYTES = 24 * 2**20
+# A forward's column matrix is kept for the weight gradient when it is at most
+# KEEP_COLS_BYTES and all kept matrices stay within KEEP_COLS_TOTAL_BYTES: keeping every
+# layer's columns tripled a ResNet's peak memory. Only small matrices are kept (LeNet-5's,
+# where the rebuild is a tenth of the step): larger ones are made in cache-sized blocks
+# for the weight gradient at no measured cost, and kept they were the largest arrays of a
+# small CNN's training step (the lecture CNN's peak memory above torch's).
+KEEP_COLS_BYTES = 6 * 2**20
 KEEP_COLS_TOTAL_BYTES = 64 * 2**20
 
 # Below this many output positions the batch is folded into the GEMM's columns: one large
@@ -87,6 +90,13 @@ CHANNELS_LAST_MAX_C = 64
 # Channels-last columns that are not kept are made a few images at a time, at most this many
 # bytes in all: the whole matrix was the largest array of a small CNN's training step.
 CL_CHUNK_BYTES = 8 * 2**20
+
+# The backward of a dense stride-1 convolution whose input gradient (a convolution of the
+# padded gy) takes channels-last columns in blocks takes gw from those columns too
+# (``columns.backward_fused_channels_last``) instead of building x's columns again; where
+# x has at most as many channels as positions (with more, each block's (C, K*Co) partial
+# weight gradient outweighs its columns: ResNet-18's 512-channel 4x4 layers).
+CL_FUSED_BACKWARD = True
 
 # NCHW columns that are not kept are built and multiplied in blocks of a few images per
 # thread, each block at most NCHW_BLOCK_BYTES, so they are used while still in cache and
@@ -361,12 +371,33 @@ def fused_backward_applies(x_shape, w_shape, gy_shape, stride, pads, dilation, g
                                        tuple(x_shape[2:])))
 
 
+def fused_channels_last_applies(x_shape, w_shape, gy_shape, stride, pads, dilation, groups,
+                                algorithm=None):
+    """Whether ``columns.backward_fused_channels_last`` serves this convolution's ``gx`` and
+    ``gw``: a dense stride-1 convolution under the im2col algorithm whose input gradient, a
+    convolution of the padded ``gy``, takes channels-last columns in blocks."""
+    kernel = tuple(w_shape[2:])
+    N, C = x_shape[:2]
+    if not (CL_FUSED_BACKWARD and groups == 1 and N > 0 and 0 < C <= math.prod(x_shape[2:])
+            and math.prod(gy_shape) > 0
+            and _gradient_algorithm(x_shape, w_shape, stride, dilation, groups,
+                                    algorithm) == "im2col"
+            and _gx_as_conv_applies(kernel, stride, pads, dilation)
+            and _gx_as_conv_pays(w_shape, x_shape, tuple(gy_shape[2:]), groups)):
+        return False
+    gpads = tuple((d * (k - 1) - lo, i - o + lo) for (lo, _), k, d, i, o
+                  in zip(pads, kernel, dilation, x_shape[2:], gy_shape[2:]))
+    return forward_path(tuple(gy_shape), (C, w_shape[0]) + kernel, stride, gpads, dilation,
+                        1, out=tuple(x_shape[2:]), algorithm="im2col") == "channels_last_blocks"
+
+
 def backward_path(x_shape, w_shape, gy_shape, stride, pads, dilation, groups, need_x=True,
                   need_w=True, saved=None, algorithm=None):
     """How ``conv_backward`` computes the gradients: ``'depthwise'`` (both from one blocked
     pass), ``'depthwise_taps'`` (those needed, from channels-last windows: small depthwise
     maps, whose forward kept no columns),
-    ``'fused'`` (both from ``gy``'s columns) or ``'separate'``."""
+    ``'fused'`` (both from ``gy``'s NCHW columns), ``'fused_channels_last'`` (both from
+    ``gy``'s channels-last columns) or ``'separate'``."""
     if ((need_x or need_w) and (saved is None or saved.cols is None)
             and _depthwise_taps(x_shape, w_shape, groups, tuple(gy_shape[2:]))
             and _gradient_algorithm(x_shape, w_shape, stride, dilation, groups,
@@ -378,6 +409,8 @@ def backward_path(x_shape, w_shape, gy_shape, stride, pads, dilation, groups, ne
             return "depthwise"
         if fused_backward_applies(*args):
             return "fused"
+        if fused_channels_last_applies(*args):
+            return "fused_channels_last"
     return "separate"
 
 
@@ -580,6 +613,8 @@ def conv_backward(gy, x, w, stride, pads, dilation, groups, need_x=True, need_w=
         gx, gw = depthwise.backward_taps(gy, x, w, stride, pads, dilation, need_x, need_w)
     elif path == "depthwise":
         gx, gw = depthwise.backward(gy, x, w, pads, dilation, DEPTHWISE_BLOCK_BYTES)
+    elif path == "fused_channels_last":
+        gx, gw = columns.backward_fused_channels_last(gy, x, w, pads, dilation, CL_CHUNK_BYTES)
     elif path == "fused":
         gx, gw = columns.backward_fused(gy, x, w, pads, dilation, groups, _nchw_block_bytes())
     else:
