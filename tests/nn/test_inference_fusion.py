@@ -1,5 +1,7 @@
-"""nn.Sequential without a graph: batch norm and ReLU after a conv or linear layer work in place
-on its output (``nn/modules/_inference.py``), with the same values and nothing observable."""
+"""nn.Sequential without a graph: an eval-mode batch norm after a convolution is folded into it,
+batch norm and ReLU after a conv or linear layer work in place on its output
+(``nn/modules/_inference.py``), with the same values (up to rounding where folded) and nothing
+observable."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import torch
 from tests._oracle import assert_close
 
 import svertka
-from svertka import nn
+from svertka import nn, optim
 from svertka.ops import norm as N
 
 
@@ -40,6 +42,18 @@ CASES = [
     ("linear_bn1d_relu", lambda nn: nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4),
                                                   nn.ReLU()), (3, 5)),
     ("conv_unbatched", lambda nn: nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU()), (2, 5, 5)),
+    ("depthwise_bn_relu6", lambda nn: nn.Sequential(
+        nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False), nn.BatchNorm2d(4), nn.ReLU6()),
+     (2, 4, 5, 5)),
+    ("depthwise_bias_stride2_bn_single_image", lambda nn: nn.Sequential(
+        nn.Conv2d(3, 6, 3, stride=2, padding=1, groups=3), nn.BatchNorm2d(6)), (1, 3, 7, 7)),
+    ("conv_bias_stride2_bn_relu", lambda nn: nn.Sequential(
+        nn.Conv2d(3, 4, 3, stride=2), nn.BatchNorm2d(4, affine=False), nn.ReLU()),
+     (3, 3, 7, 7)),
+    ("conv_reflect_bn", lambda nn: nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"), nn.BatchNorm2d(3)), (2, 2, 5, 5)),
+    ("conv3d_bn3d", lambda nn: nn.Sequential(nn.Conv3d(2, 3, 2), nn.BatchNorm3d(3)),
+     (2, 2, 3, 3, 3)),
 ]
 
 
@@ -55,20 +69,152 @@ def test_sequential_no_grad_matches_torch_and_the_graph_path(name, build, shape)
     layer_by_layer = svertka.tensor(x)
     for m in sv:                                  # with grad mode on: no in-place chain
         layer_by_layer = m(layer_by_layer)
-    np.testing.assert_array_equal(y.numpy(), layer_by_layer.detach().numpy())
+    # folding rounds the products in another order: equal up to float64 rounding
+    np.testing.assert_allclose(y.numpy(), layer_by_layer.detach().numpy(), rtol=1e-13,
+                               atol=1e-13)
 
 
-def test_sequential_no_grad_batch_norm_runs_in_place(monkeypatch):
+def _counting(monkeypatch, name):
     calls = []
-    real = N.batch_norm_fixed_
-    monkeypatch.setattr(N, "batch_norm_fixed_", lambda x, *a: calls.append(x) or real(x, *a))
-    sv, _ = _pair(_cbr)
+    real = getattr(N, name)
+    monkeypatch.setattr(N, name, lambda *a: calls.append(a) or real(*a))
+    return calls
+
+
+def test_sequential_no_grad_linear_batch_norm_runs_in_place(monkeypatch):
+    calls = _counting(monkeypatch, "batch_norm_fixed_")
+    sv, _ = _pair(CASES[2][1])                    # Linear, BatchNorm1d, ReLU
     with svertka.no_grad():
-        sv(svertka.randn(2, 3, 4, 4, dtype=svertka.float64))
-    assert len(calls) == 2
+        sv(svertka.randn(3, 5, dtype=svertka.float64))
+    assert len(calls) == 1
     with svertka.enable_grad():
-        sv(svertka.randn(2, 3, 4, 4, dtype=svertka.float64))
-    assert len(calls) == 2                        # a graph is recorded: modules as usual
+        sv(svertka.randn(3, 5, dtype=svertka.float64))
+    assert len(calls) == 1                        # a graph is recorded: modules as usual
+
+
+def test_sequential_no_grad_conv_batch_norm_is_folded_once(monkeypatch):
+    folds = _counting(monkeypatch, "fold_batch_norm")
+    fixed = _counting(monkeypatch, "batch_norm_fixed_")
+    sv, _ = _pair(_cbr)
+    x = svertka.randn(2, 3, 4, 4, dtype=svertka.float64)
+    with svertka.no_grad():
+        sv(x)
+        sv(x)
+    assert (len(folds), len(fixed)) == (2, 0)     # two conv-BN pairs, folded on the first call
+    with svertka.enable_grad():
+        sv(x)
+    assert (len(folds), len(fixed)) == (2, 0)     # a graph is recorded: modules as usual
+
+
+def _graph_path(net, x):
+    with svertka.enable_grad():
+        return net(x).detach().numpy()
+
+
+def _changes():
+    """Ways to change a folded conv / batch norm through svertka, each a (name, fn(net))."""
+    def opt_step(net):
+        opt = optim.SGD(net.parameters(), lr=0.1)
+        for p in net.parameters():
+            p.grad = svertka.ones_like(p)
+        opt.step()
+
+    def running_stats(net):
+        net[1].train()
+        with svertka.no_grad():
+            net(svertka.randn(4, 3, 4, 4, dtype=svertka.float64))
+        net[1].eval()
+
+    def load(net):
+        sd = {k: v * 2 if v.dtype == svertka.float64 else v
+              for k, v in net.state_dict().items()}
+        net.load_state_dict(sd)
+
+    def assign_data(net):
+        net[0].weight.data = net[0].weight.detach() * 3
+
+    def new_parameter(net):
+        net[1].weight = nn.Parameter(svertka.full((4,), 0.5, dtype=svertka.float64))
+
+    def copy_(net):
+        with svertka.no_grad():
+            net[1].running_var.copy_(net[1].running_var * 4)
+
+    def eps(net):
+        net[1].eps = 0.25
+
+    return [("optimizer_step", opt_step), ("running_stats", running_stats),
+            ("load_state_dict", load), ("assign_data", assign_data),
+            ("new_parameter", new_parameter), ("copy_", copy_), ("eps", eps)]
+
+
+@pytest.mark.parametrize("name, change", _changes(), ids=[c[0] for c in _changes()])
+def test_sequential_no_grad_folded_conv_follows_parameter_changes(name, change):
+    sv = _pair(_cbr)[0][:5]                       # conv, BN, ReLU6, conv, BN: no final ReLU
+    x = svertka.tensor(np.random.default_rng(3).standard_normal((2, 3, 4, 4)))
+    with svertka.no_grad():
+        before = sv(x).numpy()
+    change(sv)
+    with svertka.no_grad():
+        after = sv(x).numpy()
+    want = _graph_path(sv, x)
+    assert not np.allclose(before, want)          # the change matters
+    np.testing.assert_allclose(after, want, rtol=1e-13, atol=1e-13)
+
+
+def test_sequential_no_grad_folded_conv_keeps_input_and_parameters():
+    sv, _ = _pair(_cbr)
+    x = svertka.randn(2, 3, 4, 4, dtype=svertka.float64)
+    x0 = x.numpy().copy()
+    state = {k: v.numpy().copy() for k, v in sv.state_dict().items()}
+    with svertka.no_grad():
+        sv(x)
+    np.testing.assert_array_equal(x.numpy(), x0)
+    for k, v in sv.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), state[k])
+
+
+def test_sequential_no_grad_folded_conv_float32_matches_unfolded():
+    sv, _ = _pair(_cbr)
+    sv = sv.float()
+    x = svertka.randn(8, 3, 4, 4)
+    with svertka.no_grad():
+        y = sv(x)
+    assert y.dtype == svertka.float32
+    np.testing.assert_allclose(y.numpy(), _graph_path(sv, x), rtol=1e-5, atol=1e-5)
+
+
+def test_sequential_inference_mode_fold_serves_no_grad():
+    sv, _ = _pair(_cbr)
+    x = svertka.randn(2, 3, 4, 4, dtype=svertka.float64)
+    with svertka.inference_mode():
+        a = sv(x)
+    with svertka.no_grad():
+        b = sv(x)
+    assert not b.is_inference()
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_sequential_no_grad_batch_norm_hook_sees_conv_output():
+    sv, _ = _pair(_cbr)
+    seen = {}
+
+    def hook(module, inputs):
+        seen["in"] = inputs[0].detach().numpy().copy()
+
+    sv[1].register_forward_pre_hook(hook)
+    x = svertka.randn(2, 3, 4, 4, dtype=svertka.float64)
+    with svertka.no_grad():
+        y = sv(x)
+        conv_out = sv[0](x).numpy()
+    np.testing.assert_array_equal(seen["in"], conv_out)   # a hooked batch norm is not folded
+    np.testing.assert_allclose(y.numpy(), _graph_path(sv, x), rtol=1e-13, atol=1e-13)
+
+
+def test_sequential_no_grad_batch_norm_rejects_unbatched_conv_output():
+    net = nn.Sequential(nn.Conv2d(1, 3, 1), nn.BatchNorm2d(3)).eval()
+    with svertka.no_grad(), pytest.raises(ValueError, match=r"BatchNorm2d: expected 4D input"):
+        net(svertka.randn(1, 2, 2))
 
 
 def test_sequential_no_grad_hook_sees_conv_output_unchanged():
@@ -109,6 +255,14 @@ def test_sequential_no_grad_batch_norm_subclass_forward_is_called():
         fused = net(x)
     plain = net[1](net[0](x))
     assert_close(fused, plain.detach(), rtol=1e-6)
+
+
+def test_sequential_no_grad_batch_norm_rejects_bad_weight_shape():
+    net = nn.Sequential(nn.Conv2d(1, 3, 1), nn.BatchNorm2d(3)).eval()
+    net[1].weight = nn.Parameter(svertka.ones(4))
+    with svertka.no_grad(), pytest.raises(ValueError, match=r"batch_norm: weight must have "
+                                                            r"shape \(3,\)"):
+        net(svertka.randn(1, 1, 2, 2))
 
 
 def test_sequential_no_grad_batch_norm_rejects_channel_mismatch():

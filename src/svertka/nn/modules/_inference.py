@@ -1,5 +1,18 @@
-"""``nn.Sequential``'s forward when no graph is recorded: layers that follow a convolution or a
-linear layer work in place on its output.
+"""``nn.Sequential``'s forward when no graph is recorded: an eval-mode batch norm after a
+convolution is folded into it, and layers that follow a convolution or a linear layer work in
+place on its output.
+
+A convolution followed by a batch norm with fixed statistics is one convolution: with the batch
+norm's per-channel ``scale = weight / sqrt(running_var + eps)`` and ``shift = bias - running_mean
+* scale``, ``bn(conv(x, w, b)) = conv(x, w * scale, b * scale + shift)`` (what torch's
+``fuse_conv_bn_eval`` and every inference engine do). The folded weight and bias are computed
+once and cached per batch-norm module; the cache is keyed on the six tensors involved (the
+objects, their arrays and their version counters), so any change made through svertka (an
+optimizer step, ``load_state_dict``, ``copy_``, ``nn.init``, training-mode statistics, assigning
+a new parameter or ``.data``) recomputes it. Writes that bypass the version counter (into the
+array returned by ``.numpy()`` or into ``_data``) are not seen, as torch's version checks do not
+see them either. The folded convolution gives the unfolded result up to float rounding (the
+products are rounded in another order: about 1e-7 relative in float32, 1e-16 in float64).
 
 A convolution (or linear layer) makes a new array for its output; inside a Sequential only
 the next module sees it. Under ``no_grad`` / ``inference_mode`` an eval-mode batch norm and a
@@ -16,6 +29,8 @@ module by module as before.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from svertka.nn import functional as F
@@ -23,12 +38,20 @@ from svertka.nn.modules.activation import ReLU, ReLU6
 from svertka.nn.modules.conv import Conv1d, Conv2d, Conv3d
 from svertka.nn.modules.linear import Linear
 from svertka.nn.modules.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from svertka.ops import norm as N
+from svertka.tensor import Tensor
 
 __all__ = ["sequential_forward"]
 
 # Modules whose output is a fresh array that only the caller holds.
 _FRESH = (Conv1d, Conv2d, Conv3d, Linear)
 _BATCH_NORMS = (BatchNorm1d, BatchNorm2d, BatchNorm3d)
+_CONVS = (Conv1d, Conv2d, Conv3d)
+_FLOATS = (np.float32, np.float64)
+
+# batch-norm module -> (key, folded weight Tensor, folded bias array); weak, so that a module's
+# cache goes with it and is never pickled or copied with the model
+_FOLDED = weakref.WeakKeyDictionary()
 
 
 def _hooked(module):
@@ -62,14 +85,117 @@ def _in_place(module, out):
     return None
 
 
+def _operands(conv, bn):
+    """The six tensors a fold reads (some may be ``None``), from the modules' own dicts."""
+    cp, bp, bb = conv._parameters, bn._parameters, bn._buffers
+    return (cp.get("weight"), cp.get("bias"), bp.get("weight"), bp.get("bias"),
+            bb.get("running_mean"), bb.get("running_var"))
+
+
+def _fold_key(bn, tensors):
+    """What the folded weights depend on: ``eps`` and ``momentum`` (checked when folding), each
+    tensor and its array (compared by identity) and its version."""
+    objs, versions = [], []
+    for t in tensors:
+        if t is None:
+            objs += (None, None)
+            versions.append(None)
+        else:
+            objs += (t, t._data)
+            versions.append(t._version[0])
+    return bn.eps, bn.momentum, objs, versions
+
+
+def _same_key(a, b):
+    return (a[0] == b[0] and a[1] == b[1] and a[3] == b[3]
+            and all(x is y for x, y in zip(a[2], b[2])))
+
+
+def _foldable(conv, bn, tensors):
+    """Whether ``bn`` (eval mode) can be folded into ``conv``: float32/64 tensors of one dtype,
+    one ``(C,)`` value per output channel, running statistics, a valid ``eps`` and
+    ``momentum`` (anything else takes the modules' own path and its checks and errors)."""
+    w = tensors[0]
+    if not isinstance(w, Tensor) or w._data.dtype not in _FLOATS:
+        return False
+    dt, C, rank = w._data.dtype, w._data.shape[0], w._data.ndim - 2
+    eps, momentum = bn.eps, bn.momentum
+    return (rank + 2 in bn._ranks and bn.num_features == C
+            and type(eps) in (float, int) and eps >= 0
+            and (momentum is None or type(momentum) in (float, int))
+            and tensors[4] is not None and tensors[5] is not None
+            and all(t is None or (isinstance(t, Tensor) and t._data.dtype == dt
+                                  and t._data.shape == (C,)) for t in tensors[1:]))
+
+
+def _constant(a):
+    t = Tensor._make(a)
+    if t.is_inference():            # a cache made under inference_mode serves no_grad too
+        del t._inference
+    return t
+
+
+def _folded(conv, bn):
+    """``(weight, bias, bias array)`` of ``conv`` with ``bn`` folded in (Tensors, and the bias
+    as an ``(C,)`` array), cached per ``bn``; ``None`` where ``bn`` cannot be folded into
+    ``conv``."""
+    tensors = _operands(conv, bn)
+    key = _fold_key(bn, tensors)
+    hit = _FOLDED.get(bn)
+    if hit is not None and _same_key(hit[0], key):
+        return hit[1]
+    folded = None
+    if _foldable(conv, bn, tensors):
+        w, b, weight, bias, mean, var = (None if t is None else t._data for t in tensors)
+        wf, bf = N.fold_batch_norm(w, b, mean, var, weight, bias, float(bn.eps))
+        folded = (_constant(wf), _constant(bf), bf)
+    _FOLDED[bn] = (key, folded)
+    return folded
+
+
+def _conv_bn(conv, bn, input):
+    """``bn(conv(input))`` as one convolution with ``bn`` folded in, or ``None`` where that does
+    not apply (the caller then runs the two modules as usual, with their checks)."""
+    if (type(bn) not in _BATCH_NORMS or bn.training or not isinstance(input, Tensor)
+            or _hooked(conv) or _hooked(bn)):
+        return None
+    folded = _folded(conv, bn)
+    if folded is None:
+        return None
+    wf, bt, bf = folded
+    if input._data.dtype != bf.dtype or input._data.ndim != wf._data.ndim:
+        return None                         # another dtype or an unbatched input
+    if conv.groups > 1 and conv.groups == conv.in_channels:
+        # the depthwise kernel adds a bias as it writes its output: no extra pass
+        return conv._conv_forward(input, wf, bt)
+    out = conv._conv_forward(input, wf, None)
+    x = out._data
+    if x.size == 0:
+        return out
+    if not x.flags.c_contiguous or not x.flags.writeable:
+        return None
+    N.add_per_channel_(x, bf)
+    out._version[0] += 1
+    return out
+
+
 def sequential_forward(modules, input):
-    """Call ``modules`` one after the other on ``input`` (no graph is being recorded), the
-    modules that follow a fresh output in place where they can (see the module's text)."""
-    fresh = False
-    for module in modules:
+    """Call ``modules`` one after the other on ``input`` (no graph is being recorded): a
+    convolution and the eval-mode batch norm after it as one folded convolution, the modules
+    that follow a fresh output in place where they can (see the module's text)."""
+    modules = list(modules)
+    fresh, i, n = False, 0, len(modules)
+    while i < n:
+        module = modules[i]
+        i += 1
         if fresh:
             out = _in_place(module, input)
             if out is not None:
+                continue
+        if i < n and type(module) in _CONVS:
+            out = _conv_bn(module, modules[i], input)
+            if out is not None:
+                input, fresh, i = out, True, i + 1
                 continue
         fresh = type(module) in _FRESH and not _hooked(module)
         input = module(input)
