@@ -12,6 +12,7 @@ from tests._oracle import assert_close
 
 import svertka
 from svertka import nn, optim
+from svertka.models import resnet as R
 from svertka.ops import norm as N
 
 
@@ -270,3 +271,123 @@ def test_sequential_no_grad_batch_norm_rejects_channel_mismatch():
     with svertka.no_grad(), pytest.raises(ValueError, match=r"batch_norm: running_mean must "
                                                             r"have shape \(3,\)"):
         net(svertka.randn(1, 1, 2, 2))
+
+
+def _random_stats(net, seed=0):
+    rng = np.random.default_rng(seed)
+    with svertka.no_grad():
+        for name, t in net.state_dict().items():
+            if "num_batches" not in name:
+                a = rng.standard_normal(tuple(t.shape))
+                t.copy_(svertka.tensor(np.abs(a) + 0.5 if "running_var" in name else a))
+    return net.eval()
+
+
+def _projection(cin, cout, stride):
+    return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+
+BLOCKS = [
+    ("basic_block_projection", lambda: R.BasicBlock(3, 4, 2, _projection(3, 4, 2))),
+    ("basic_block_identity", lambda: R.BasicBlock(4, 4)),
+    ("bottleneck_projection", lambda: R.Bottleneck(3, 2, 1, _projection(3, 8, 1))),
+    ("cifar_resnet20_shortcut_a", lambda: R.resnet20()),
+]
+
+
+@pytest.mark.parametrize("name, build", BLOCKS, ids=[b[0] for b in BLOCKS])
+def test_resnet_block_no_grad_matches_graph_path_and_keeps_input(name, build):
+    net = _random_stats(build().double())
+    C = 3 if "resnet20" in name or "projection" in name else 4
+    x = svertka.tensor(np.random.default_rng(4).standard_normal((2, C, 8, 8)))
+    x0 = x.numpy().copy()
+    with svertka.no_grad():
+        y = net(x)
+    np.testing.assert_array_equal(x.numpy(), x0)
+    np.testing.assert_allclose(y.numpy(), _graph_path(net, x), rtol=1e-12, atol=1e-12)
+
+
+def test_resnet_block_no_grad_folds_each_batch_norm(monkeypatch):
+    folds = _counting(monkeypatch, "fold_batch_norm")
+    block = _random_stats(R.BasicBlock(3, 4, 2, _projection(3, 4, 2)).double())
+    with svertka.no_grad():
+        block(svertka.randn(1, 3, 6, 6, dtype=svertka.float64))
+    assert len(folds) == 3
+
+
+def test_resnet18_no_grad_matches_torch():
+    sv = _random_stats(R.resnet18(num_classes=5).double())
+    tm = _torch_resnet18(5).double().eval()
+    tm.load_state_dict({k: torch.from_numpy(v.numpy().copy())
+                        for k, v in sv.state_dict().items()})
+    x = np.random.default_rng(5).standard_normal((2, 3, 32, 32))
+    with svertka.no_grad():
+        y = sv(svertka.tensor(x))
+    with torch.no_grad():
+        want = tm(torch.from_numpy(x))
+    assert_close(y, want, rtol=1e-10)
+
+
+def _torch_resnet18(num_classes):
+    """torchvision's resnet18 layout in plain torch (torchvision does not load here)."""
+    tnn = torch.nn
+
+    class Block(tnn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = tnn.BatchNorm2d(cout)
+            self.relu = tnn.ReLU()
+            self.conv2 = tnn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = tnn.BatchNorm2d(cout)
+            self.downsample = None
+            if stride != 1 or cin != cout:
+                self.downsample = tnn.Sequential(tnn.Conv2d(cin, cout, 1, stride, bias=False),
+                                                 tnn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+    class Net(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = tnn.BatchNorm2d(64)
+            self.relu = tnn.ReLU()
+            self.maxpool = tnn.MaxPool2d(3, 2, 1)
+            cin = 64
+            for i, (c, s) in enumerate(((64, 1), (128, 2), (256, 2), (512, 2))):
+                setattr(self, f"layer{i + 1}", tnn.Sequential(Block(cin, c, s), Block(c, c, 1)))
+                cin = c
+            self.avgpool = tnn.AdaptiveAvgPool2d(1)
+            self.fc = tnn.Linear(512, num_classes)
+
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(self.avgpool(x).flatten(1))
+
+    return Net()
+
+
+def test_add_act_leaves_a_branch_it_did_not_make():
+    from svertka.nn.modules._inference import add_act
+    out, other = svertka.randn(2, 3), svertka.randn(2, 3)
+    out0 = out.numpy().copy()
+    with svertka.no_grad():
+        y = add_act(out, False, other, nn.ReLU())
+    np.testing.assert_array_equal(out.numpy(), out0)
+    np.testing.assert_array_equal(y.numpy(), np.maximum(out0 + other.numpy(), 0))
+
+
+def test_resnet_block_relu_hook_sees_each_call():
+    block = _random_stats(R.BasicBlock(4, 4).double())
+    seen = []
+    block.relu.register_forward_hook(lambda m, i, o: seen.append(o.detach().numpy().copy()))
+    x = svertka.tensor(np.random.default_rng(6).standard_normal((2, 4, 5, 5)))
+    with svertka.no_grad():
+        y = block(x)
+    assert len(seen) == 2                          # the shared ReLU runs twice, hooks each time
+    np.testing.assert_array_equal(seen[1], y.numpy())
+    np.testing.assert_allclose(y.numpy(), _graph_path(block, x), rtol=1e-12, atol=1e-12)

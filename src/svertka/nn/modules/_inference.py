@@ -33,6 +33,7 @@ import weakref
 
 import numpy as np
 
+from svertka.autograd import grad_mode
 from svertka.nn import functional as F
 from svertka.nn.modules.activation import ReLU, ReLU6
 from svertka.nn.modules.conv import Conv1d, Conv2d, Conv3d
@@ -41,7 +42,7 @@ from svertka.nn.modules.normalization import BatchNorm1d, BatchNorm2d, BatchNorm
 from svertka.ops import norm as N
 from svertka.tensor import Tensor
 
-__all__ = ["sequential_forward"]
+__all__ = ["sequential_forward", "conv_bn_act", "add_act"]
 
 # Modules whose output is a fresh array that only the caller holds.
 _FRESH = (Conv1d, Conv2d, Conv3d, Linear)
@@ -200,3 +201,40 @@ def sequential_forward(modules, input):
         fresh = type(module) in _FRESH and not _hooked(module)
         input = module(input)
     return input
+
+
+# ----------------------------------------------------------------------------- blocks
+# Residual blocks call their layers one by one rather than through a Sequential; these two
+# helpers give them the same inference path. ``fresh`` says that a result is an array the
+# block itself just made and handed to nobody else (so it may be overwritten).
+
+def conv_bn_act(conv, bn, act, input):
+    """``act(bn(conv(input)))`` (``act`` may be ``None``) for a block's forward; returns
+    ``(output, fresh)``. Without a graph, an eval-mode ``bn`` is folded into ``conv`` and
+    ``act`` (a ReLU or ReLU6 without hooks) runs in place on the fresh result, as in
+    ``sequential_forward``; otherwise the three modules are called as usual."""
+    out = None if grad_mode.is_grad_enabled() else _conv_bn(conv, bn, input)
+    if out is None:
+        out = bn(conv(input))
+        return (out, False) if act is None else (act(out), False)
+    if act is not None and _in_place(act, out) is None:
+        return act(out), False
+    return out, True
+
+
+def add_act(out, fresh, other, act):
+    """``act(out + other)`` (``act`` may be ``None``) for a residual connection, where ``out``
+    is the block's branch and ``fresh`` says that the block made it and holds the only
+    reference (``conv_bn_act``'s flag): then, without a graph, the sum and the activation are
+    written into ``out``'s memory (the same values)."""
+    if (fresh and not grad_mode.is_grad_enabled() and isinstance(other, Tensor)
+            and other._data.shape == out._data.shape and other._data.dtype == out._data.dtype
+            and out._data.flags.writeable):
+        x = out._data
+        np.add(x, other._data, out=x)
+        out._version[0] += 1
+        if act is None or _in_place(act, out) is not None:
+            return out
+        return act(out)
+    out = out + other
+    return out if act is None else act(out)
