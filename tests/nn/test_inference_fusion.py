@@ -53,6 +53,8 @@ CASES = [
      (3, 3, 7, 7)),
     ("conv_reflect_bn", lambda nn: nn.Sequential(
         nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"), nn.BatchNorm2d(3)), (2, 2, 5, 5)),
+    ("conv_bias_relu_conv_bias", lambda nn: nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 1)), (3, 3, 5, 5)),
     ("conv3d_bn3d", lambda nn: nn.Sequential(nn.Conv3d(2, 3, 2), nn.BatchNorm3d(3)),
      (2, 2, 3, 3, 3)),
 ]
