@@ -393,3 +393,34 @@ def test_resnet_block_relu_hook_sees_each_call():
     assert len(seen) == 2                          # the shared ReLU runs twice, hooks each time
     np.testing.assert_array_equal(seen[1], y.numpy())
     np.testing.assert_allclose(y.numpy(), _graph_path(block, x), rtol=1e-12, atol=1e-12)
+
+
+def test_sequential_no_grad_repeated_conv_follows_module_settings_and_checks():
+    sv, _ = _pair(_cbr)
+    x = svertka.randn(2, 3, 4, 4, dtype=svertka.float64)
+    with svertka.no_grad():
+        first, second = sv(x).numpy(), sv(x).numpy()       # the second call skips the checks
+    np.testing.assert_array_equal(first, second)
+    with svertka.no_grad(), pytest.raises(ValueError, match=r"conv2d: .*channels"):
+        sv(svertka.randn(2, 4, 4, 4, dtype=svertka.float64))   # new shapes: checked again
+    x = svertka.randn(2, 3, 6, 6, dtype=svertka.float64)
+    sv[0].stride = (2, 2)                                  # a changed setting is seen
+    sv[3].padding = (1, 1)
+    with svertka.no_grad():
+        y = sv[:6](x)
+    np.testing.assert_allclose(y.numpy(), _graph_path(sv[:6], x), rtol=1e-13, atol=1e-13)
+    assert y.shape == (2, 5, 5, 5)
+
+
+def test_resnet_block_subclassed_conv_forward_is_called():
+    class Scaled(nn.Conv2d):
+        def forward(self, input):
+            return super().forward(input) * 2
+
+    block = R.BasicBlock(4, 4).double()
+    block.conv1 = Scaled(4, 4, 3, padding=1, bias=False).double()
+    block = _random_stats(block)
+    x = svertka.tensor(np.random.default_rng(7).standard_normal((2, 4, 5, 5)))
+    with svertka.no_grad():
+        y = block(x)
+    np.testing.assert_allclose(y.numpy(), _graph_path(block, x), rtol=1e-12, atol=1e-12)

@@ -33,8 +33,11 @@ import weakref
 
 import numpy as np
 
+from svertka._validate import ntuple
 from svertka.autograd import grad_mode
+from svertka.kernels import conv as K
 from svertka.nn import functional as F
+from svertka.nn.functional.conv import _padding_pairs
 from svertka.nn.modules.activation import ReLU, ReLU6
 from svertka.nn.modules.conv import Conv1d, Conv2d, Conv3d
 from svertka.nn.modules.linear import Linear
@@ -53,6 +56,8 @@ _FLOATS = (np.float32, np.float64)
 # batch-norm module -> (key, folded weight Tensor, folded bias array); weak, so that a module's
 # cache goes with it and is never pickled or copied with the model
 _FOLDED = weakref.WeakKeyDictionary()
+# convolution module -> (key, kernel arguments) of its last call that went through the checks
+_CHECKED = weakref.WeakKeyDictionary()
 
 
 def _hooked(module):
@@ -157,7 +162,8 @@ def _folded(conv, bn):
 def _conv_bn(conv, bn, input):
     """``bn(conv(input))`` as one convolution with ``bn`` folded in, or ``None`` where that does
     not apply (the caller then runs the two modules as usual, with their checks)."""
-    if (type(bn) not in _BATCH_NORMS or bn.training or not isinstance(input, Tensor)
+    if (type(conv) not in _CONVS or type(bn) not in _BATCH_NORMS or bn.training
+            or not isinstance(input, Tensor)
             or _hooked(conv) or _hooked(bn)):
         return None
     folded = _folded(conv, bn)
@@ -168,8 +174,8 @@ def _conv_bn(conv, bn, input):
         return None                         # another dtype or an unbatched input
     if conv.groups > 1 and conv.groups == conv.in_channels:
         # the depthwise kernel adds a bias as it writes its output: no extra pass
-        return conv._conv_forward(input, wf, bt)
-    out = conv._conv_forward(input, wf, None)
+        return _conv_call(conv, input, wf, bt)
+    out = _conv_call(conv, input, wf, None)
     x = out._data
     if x.size == 0:
         return out
@@ -177,6 +183,29 @@ def _conv_bn(conv, bn, input):
         return None
     N.add_per_channel_(x, bf)
     out._version[0] += 1
+    return out
+
+
+def _conv_call(conv, input, weight, bias):
+    """``conv._conv_forward(input, weight, bias)`` without a graph. The first call with given
+    shapes and dtypes takes the usual path (``nn.functional``'s checks, then the op); it
+    remembers the checked call, and later calls with the same shapes, dtypes and module
+    settings go straight to the kernel (the op's forward without a graph is that call): a
+    layer of a small network spends more time in the checks than in its arithmetic."""
+    x, w = input._data, weight._data
+    b = None if bias is None else bias._data
+    key = (x.shape, x.dtype, w.shape, w.dtype, None if b is None else (b.shape, b.dtype),
+           conv.stride, conv.padding, conv.dilation, conv.groups, conv.padding_mode)
+    hit = _CHECKED.get(conv)
+    if hit is not None and hit[0] == key:
+        return Tensor._make(K.conv_forward(x, w, *hit[1], bias=b))
+    out = conv._conv_forward(input, weight, bias)
+    n = w.ndim - 2
+    if conv.padding_mode == "zeros" and x.ndim == n + 2:
+        stride = ntuple(conv.stride, n, "stride", "conv")
+        dilation = ntuple(conv.dilation, n, "dilation", "conv")
+        pads = _padding_pairs("conv", conv.padding, n, w.shape[2:], stride, dilation)
+        _CHECKED[conv] = (key, (stride, pads, dilation, conv.groups))
     return out
 
 
@@ -189,7 +218,7 @@ def _conv_bias(conv, input):
             or input._data.ndim != conv.weight._data.ndim or input._data.shape[0] < 2
             or b._data.dtype != input._data.dtype):
         return None
-    out = conv._conv_forward(input, conv.weight, None)
+    out = _conv_call(conv, input, conv.weight, None)
     x = out._data
     if not x.flags.c_contiguous or not x.flags.writeable or x.shape[1:2] != b._data.shape:
         return None
