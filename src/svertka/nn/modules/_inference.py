@@ -21,10 +21,12 @@ making new ones, as torch's inference fusions do: the same values (the same NumP
 one array per layer group instead of three, each pass over memory that the previous one just
 wrote. Conv-BN-ReLU is the pattern of ResNet and MobileNet blocks.
 
-Nothing observable changes: the chain is taken only for modules of exactly these classes (a
-subclass may override ``forward`` and keep its input), with no hooks of any kind on any of
+Nothing else observable changes: the chain is taken only for modules of exactly these classes
+(a subclass may override ``forward`` and keep its input), with no hooks of any kind on any of
 them (a hook could keep the output), and never while a graph is recorded. Anything else runs
-module by module as before.
+module by module as before. A convolution called again with the shapes, dtypes and settings
+it was checked with goes straight to its kernel. Residual blocks, which call their layers one
+by one, get the same path through ``conv_bn_act`` and ``add_act`` (the zoo's ResNet blocks).
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ _BATCH_NORMS = (BatchNorm1d, BatchNorm2d, BatchNorm3d)
 _CONVS = (Conv1d, Conv2d, Conv3d)
 _FLOATS = (np.float32, np.float64)
 
-# batch-norm module -> (key, folded weight Tensor, folded bias array); weak, so that a module's
-# cache goes with it and is never pickled or copied with the model
+# batch-norm module -> (key, (folded weight, folded bias, the bias as an array) or None); weak,
+# so that a module's cache goes with it and is never pickled or copied with the model
 _FOLDED = weakref.WeakKeyDictionary()
 # convolution module -> (key, kernel arguments) of its last call that went through the checks
 _CHECKED = weakref.WeakKeyDictionary()
