@@ -63,7 +63,21 @@ def lenet5(nn):
 
 def _basic_block(nn):
     """ResNet's basic block for the module library ``nn`` (svertka's or torch's): two 3x3
-    conv-BN pairs and a 1x1 projection shortcut where the shape changes."""
+    conv-BN pairs and a 1x1 projection shortcut where the shape changes. For svertka it is
+    the zoo's ``BasicBlock`` (what a user of ``svertka.models`` runs, with its inference path),
+    the same layers."""
+    if nn.__name__.startswith("svertka"):
+        from svertka.models.resnet import BasicBlock
+
+        class ZooBlock(BasicBlock):
+            def __init__(self, cin, cout, stride):
+                down = None
+                if stride != 1 or cin != cout:
+                    down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                         nn.BatchNorm2d(cout))
+                super().__init__(cin, cout, stride, down)
+
+        return ZooBlock
 
     class Block(nn.Module):
         def __init__(self, cin, cout, stride):

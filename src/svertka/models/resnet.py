@@ -9,6 +9,7 @@ from __future__ import annotations
 from svertka import nn
 from svertka.models.registry import register
 from svertka.nn import functional as F
+from svertka.nn.modules._inference import add_act, conv_bn_act
 
 
 def conv3x3(in_planes, out_planes, stride=1, groups=1, dilation=1):
@@ -41,10 +42,12 @@ class BasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        # = relu(bn2(conv2(relu(bn1(conv1(x))))) + identity); without a graph the batch norms
+        # are folded into the convolutions and ReLU and the sum work in place (_inference.py)
+        out, _ = conv_bn_act(self.conv1, self.bn1, self.relu, x)
+        out, fresh = conv_bn_act(self.conv2, self.bn2, None, out)
         identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+        return add_act(out, fresh, identity, self.relu)
 
 
 class Bottleneck(nn.Module):
@@ -66,11 +69,12 @@ class Bottleneck(nn.Module):
         self.stride = stride
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        # as BasicBlock's: folded and in place without a graph (_inference.py)
+        out, _ = conv_bn_act(self.conv1, self.bn1, self.relu, x)
+        out, _ = conv_bn_act(self.conv2, self.bn2, self.relu, out)
+        out, fresh = conv_bn_act(self.conv3, self.bn3, None, out)
         identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+        return add_act(out, fresh, identity, self.relu)
 
 
 class ResNet(nn.Module):
@@ -131,7 +135,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(conv_bn_act(self.conv1, self.bn1, self.relu, x)[0])
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(self.avgpool(x).flatten(1))
 
@@ -283,7 +287,7 @@ class CifarResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = conv_bn_act(self.conv1, self.bn1, self.relu, x)[0]
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(self.avgpool(x).flatten(1))
 

@@ -30,8 +30,8 @@ import numpy as np
 from svertka.autograd.function import Function
 from svertka.autograd.graph import sum_to, vjp_by_recompute
 
-__all__ = ["moments", "Normalize", "batch_norm_fixed_", "LocalResponseNorm", "RMSNorm",
-           "LpNormalize"]
+__all__ = ["moments", "Normalize", "batch_norm_fixed_", "fold_batch_norm", "add_per_channel_",
+           "LocalResponseNorm", "RMSNorm", "LpNormalize"]
 
 
 class _Centered:
@@ -143,6 +143,32 @@ def batch_norm_fixed_(x, mean, var, weight, bias, eps):
     mean = mean.astype(dt, copy=False).reshape(1, C, 1)
     _per_channel(np.multiply, xr, scale, out=xr)
     _per_channel(np.add, xr, _fixed_shift(mean, scale, bias), out=xr)
+    return x
+
+
+def fold_batch_norm(w, b, mean, var, weight, bias, eps):
+    """Batch norm with fixed statistics folded into the layer before it: a convolution or linear
+    layer with weight ``w`` ``(C, ...)`` and bias ``b`` ``(C,)`` or ``None``, followed by
+    ``y * scale + shift`` per output channel, is the same layer with weight ``w * scale`` and
+    bias ``b * scale + shift`` (``scale`` and ``shift`` computed as ``batch_norm_fixed_`` does,
+    in ``w``'s dtype). Returns the folded ``(w, b)`` as new arrays; ``mean``, ``var``,
+    ``weight`` and ``bias`` are ``(C,)`` arrays (the last two may be ``None``)."""
+    dt = w.dtype
+    C = w.shape[0]
+    _, scale = _rstd_and_scale(var, weight, eps, dt, C)                  # (1, C, 1)
+    shift = _fixed_shift(mean.astype(dt, copy=False).reshape(1, C, 1), scale, bias)
+    scale, shift = scale.reshape(C), shift.reshape(C)
+    wf = w * scale.reshape((C,) + (1,) * (w.ndim - 1))                   # (C, ...)
+    bf = shift if b is None else b.astype(dt, copy=False) * scale + shift
+    return wf, bf.astype(dt, copy=False)
+
+
+def add_per_channel_(x, v):
+    """``x += v`` per channel, in place, for ``x`` ``(N, C, *)`` (C-contiguous) and ``v``
+    ``(C,)``: the fast layout of ``_per_channel``. Returns ``x``."""
+    N, C = x.shape[:2]
+    xr = x.reshape(N, C, -1)                                           # (N, C, S), a view
+    _per_channel(np.add, xr, v.astype(x.dtype, copy=False).reshape(1, C, 1), out=xr)
     return x
 
 
