@@ -18,13 +18,14 @@ gradient adds ``gy`` times each tap into its slab of ``gx``, the one loop over o
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import threading
 
 import numpy as np
 
 from svertka.kernels import gemm
-from svertka.kernels.parallel import parallel
+from svertka.kernels import parallel as threads
 
 __all__ = ["forward", "weight_grad", "backward", "forward_taps", "backward_taps"]
 
@@ -69,8 +70,12 @@ def _shifted_blocks(src, offsets, dst_sizes, dtype, consume, block_bytes, ones=F
     ``(R, S...)``, fill the block's columns ``(B, K, P)`` (``P = prod(dst_sizes)``), row
     ``k`` the source row shifted by ``offsets[k]`` (zeros where it reads outside; with
     ``ones`` one more row of ones), and call ``consume(r0, r1, cols)``, at most
-    ``block_bytes`` of columns at a time. The rows are split over ``parallel``'s threads,
-    each with its own columns buffer (``_thread_columns``), zeroed once per call: a block
+    ``block_bytes`` of columns at a time.
+
+    The blocks go to ``parallel``'s threads one at a time, each thread taking the next one
+    when it is done (not a fixed half each: a worker that wakes late, as after an idle
+    pause on a shared machine, then costs its share, not the whole step's wait). Each
+    thread has its own columns buffer (``_thread_columns``), zeroed once per call: a block
     writes only the positions its shifted rows reach, the same in every block."""
     R = src.shape[0]
     KK = len(offsets) + ones
@@ -78,16 +83,20 @@ def _shifted_blocks(src, offsets, dst_sizes, dtype, consume, block_bytes, ones=F
     copies = _shift_copies(tuple(dst_sizes), tuple(src.shape[1:]), tuple(offsets))
     row_bytes = KK * P * np.dtype(dtype).itemsize
     step = max(1, block_bytes // row_bytes)
+    blocks = -(-R // step)
+    claim = itertools.count()              # next(claim) is atomic: the GIL guards it
 
-    def part(span):                                                  # rows span
-        m = min(step, span.stop - span.start)
-        cols = _thread_columns((m, KK, P), dtype)                    # (B, K, P)
-        cols[...] = 0
-        if ones:
-            cols[:, -1] = 1
-        grid = cols.reshape((m, KK) + tuple(dst_sizes))              # (B, K, D...)
-        for r0 in range(span.start, span.stop, step):
-            r1 = min(span.stop, r0 + step)
+    def part(_):
+        cols = None
+        while (i := next(claim)) < blocks:
+            r0, r1 = i * step, min(R, (i + 1) * step)
+            if cols is None:
+                m = min(step, R)
+                cols = _thread_columns((m, KK, P), dtype)            # (B, K, P)
+                cols[...] = 0
+                if ones:
+                    cols[:, -1] = 1
+                grid = cols.reshape((m, KK) + tuple(dst_sizes))      # (B, K, D...)
             g, rows = grid[:r1 - r0], src[r0:r1]
             for _, dst, sl in copies:
                 g[dst] = rows[sl]
@@ -95,7 +104,7 @@ def _shifted_blocks(src, offsets, dst_sizes, dtype, consume, block_bytes, ones=F
 
     if R and P:
         with gemm.single_threaded_blas():
-            parallel(part, R, R * row_bytes)
+            threads.parallel(part, min(threads.NUM_THREADS, blocks), R * row_bytes)
 
 
 def _forward_offsets(kernel, pads, dilation):
@@ -288,7 +297,7 @@ def forward_taps(x, w, stride, pads, dilation, outs, bias=None):
             yl += bias[cs].astype(dtype, copy=False)
         y[:, cs] = np.moveaxis(yl, -1, 1)
 
-    parallel(part, C, y.nbytes * math.prod(kernel))
+    threads.parallel(part, C, y.nbytes * math.prod(kernel))
     return y
 
 
@@ -348,6 +357,6 @@ def backward_taps(gy, x, w, stride, pads, dilation, need_x=True, need_w=True):
             gxl = _input_grad_taps(gyl, wl[..., cs], x.shape, stride, pads, dilation, dtype)
             gx[:, cs] = np.moveaxis(gxl, -1, 1)
 
-    parallel(part, C, gy.nbytes * math.prod(kernel) * 2)
+    threads.parallel(part, C, gy.nbytes * math.prod(kernel) * 2)
     gw = np.ascontiguousarray(np.moveaxis(gwl, -1, 0)).reshape(w.shape) if need_w else None
     return gx, gw
