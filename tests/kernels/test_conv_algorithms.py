@@ -124,8 +124,7 @@ def test_conv_reference_matches_torch():
 
 # Thresholds of the plan shrunk so that the small CASES take the paths otherwise reserved
 # for large feature maps (folded, blocked, chunked, fused backward), and left as they are.
-SMALL_TUNABLES = {"FOLD_MAX_P": 4, "DEPTHWISE_BLOCKED_MIN_P": 4,
-                  "DEPTHWISE_TAPS_MAX_POSITIONS": 0,
+SMALL_TUNABLES = {"FOLD_MAX_P": 4, "DEPTHWISE_TAPS_MAX_POSITIONS": 0,
                   "NCHW_BLOCK_BYTES": 512, "DEPTHWISE_BLOCK_BYTES": 512,
                   "BLOCK_BYTES": 256, "CL_CHUNK_BYTES": 512, "KEEP_COLS_BYTES": 256,
                   "GX_AS_CONV_MAX_RATIO": 1e9}
@@ -747,19 +746,8 @@ def test_conv_depthwise_taps_only_on_small_maps(monkeypatch):
     assert plan.forward_path(four, ws, s, pads, d, 4) == "depthwise"
     assert plan.backward_path(four, ws, four, s, pads, d, 4) == "depthwise"
     monkeypatch.setattr(plan, "DEPTHWISE_TAPS", False)
-    smaller = (2, 4, 7, 7)                          # fewer than DEPTHWISE_BLOCKED_MIN_P outputs
-    assert plan.forward_path(smaller, ws, s, pads, d, 4) == "folded"
-    assert plan.backward_path(smaller, ws, smaller, s, pads, d, 4) == "separate"
-
-
-def test_conv_depthwise_blocked_from_8x8_maps_at_stride_1():
-    pads, d, ws = ((1, 1), (1, 1)), (1, 1), (4, 1, 3, 3)
-    batch = (32, 4, 8, 8)                           # 64 outputs per map, 2048 in the batch
-    assert plan.forward_path(batch, ws, (1, 1), pads, d, 4) == "depthwise"
-    assert plan.backward_path(batch, ws, batch, (1, 1), pads, d, 4) == "depthwise"
-    # 8x8 outputs at stride 2 (no blocked path there) and 7x7 at stride 1: the taps
-    assert plan.forward_path((32, 4, 16, 16), ws, (2, 2), pads, d, 4) == "depthwise_taps"
-    assert plan.forward_path((32, 4, 7, 7), ws, (1, 1), pads, d, 4) == "depthwise_taps"
+    assert plan.forward_path(small, ws, s, pads, d, 4) == "folded"
+    assert plan.backward_path(small, ws, small, s, pads, d, 4) == "separate"
 
 
 def test_conv_pointwise_on_1x1_maps_is_one_gemm_over_the_batch():

@@ -36,7 +36,6 @@ _TH = {(n, t): getattr(TF, f"conv{'_transpose' if t else ''}{n}d") for n in (1, 
 # tunables and the thread and split thresholds of parallel and gemm.
 _SMALL_TUNABLES = [
     (plan, "FOLD_MAX_P", 4),
-    (plan, "DEPTHWISE_BLOCKED_MIN_P", 4),
     (plan, "NCHW_BLOCK_BYTES", 512),
     (plan, "DEPTHWISE_BLOCK_BYTES", 512),
     (plan, "BLOCK_BYTES", 256),

@@ -100,18 +100,14 @@ NCHW_BLOCK_BYTES = 4 * 2**20
 # is split over the threads by ``gemm.matmul``.
 SPLIT_SMALL_BATCH = True
 
-# Stride-1 depthwise convolutions with at least DEPTHWISE_BLOCKED_MIN_P output positions
-# build and consume their columns in blocks of (image, channel) rows of
-# DEPTHWISE_BLOCK_BYTES (that size measured best): about twice as fast as the whole column
-# matrix, and far faster than a multiply-add per offset. From 8x8 maps on (MobileNetV2's
-# 8x8 stage) they beat the channels-last taps below; on 4x4 maps the taps are 3x faster.
+# Stride-1 depthwise convolutions build and consume their columns in blocks of (image,
+# channel) rows of DEPTHWISE_BLOCK_BYTES (that size measured best): about twice as fast as
+# the whole column matrix, and far faster than a multiply-add per offset.
 DEPTHWISE_BLOCKED = True
 DEPTHWISE_BLOCK_BYTES = 2 * 2**20
-DEPTHWISE_BLOCKED_MIN_P = 64
 
-# Depthwise convolutions on small maps (fewer than FOLD_MAX_P output positions, or fewer
-# than DEPTHWISE_BLOCKED_MIN_P at stride 1, or at most DEPTHWISE_TAPS_MAX_POSITIONS in the
-# whole batch; any stride) run as one einsum over the
+# Depthwise convolutions on small maps (fewer than FOLD_MAX_P output positions, or at most
+# DEPTHWISE_TAPS_MAX_POSITIONS in the whole batch; any stride) run as one einsum over the
 # windows of a channels-last copy (``depthwise.forward_taps`` and ``backward_taps``), whose
 # loops run over the channels: the folded NCHW columns they took before were copied in
 # loops a few pixels long (a 4x4 or 2x2 map), 3-10 times slower on MobileNetV2's late
@@ -202,16 +198,14 @@ def _nchw_block_bytes():
 
 def _blocked_depthwise(x_shape, w_shape, stride, groups, outs):
     return (DEPTHWISE_BLOCKED and is_depthwise(x_shape, w_shape, groups)
-            and all(s == 1 for s in stride) and math.prod(outs) >= DEPTHWISE_BLOCKED_MIN_P)
+            and all(s == 1 for s in stride) and math.prod(outs) >= FOLD_MAX_P)
 
 
-def _depthwise_taps(x_shape, w_shape, stride, groups, outs):
+def _depthwise_taps(x_shape, w_shape, groups, outs):
     P = math.prod(outs)
-    small = DEPTHWISE_BLOCKED_MIN_P if DEPTHWISE_BLOCKED and all(
-        s == 1 for s in stride) else FOLD_MAX_P
     return (DEPTHWISE_TAPS and is_depthwise(x_shape, w_shape, groups) and x_shape[0] > 0
             and P > 0 and math.prod(x_shape[2:]) > 0
-            and (P < small or x_shape[0] * P <= DEPTHWISE_TAPS_MAX_POSITIONS))
+            and (P < FOLD_MAX_P or x_shape[0] * P <= DEPTHWISE_TAPS_MAX_POSITIONS))
 
 
 def _gx_as_conv_applies(kernel, stride, pads, dilation):
@@ -272,7 +266,7 @@ def forward_path(x_shape, w_shape, stride, pads, dilation, groups, out=None, kee
         algo = "im2col"
     if algo != "im2col":
         return algo
-    if _depthwise_taps(x_shape, w_shape, stride, groups, out):
+    if _depthwise_taps(x_shape, w_shape, groups, out):
         return "depthwise_taps"
     if _blocked_depthwise(x_shape, w_shape, stride, groups, out):
         return "depthwise"
@@ -374,7 +368,7 @@ def backward_path(x_shape, w_shape, gy_shape, stride, pads, dilation, groups, ne
     maps, whose forward kept no columns),
     ``'fused'`` (both from ``gy``'s columns) or ``'separate'``."""
     if ((need_x or need_w) and (saved is None or saved.cols is None)
-            and _depthwise_taps(x_shape, w_shape, stride, groups, tuple(gy_shape[2:]))
+            and _depthwise_taps(x_shape, w_shape, groups, tuple(gy_shape[2:]))
             and _gradient_algorithm(x_shape, w_shape, stride, dilation, groups,
                                     algorithm) == "im2col"):
         return "depthwise_taps"
