@@ -320,6 +320,14 @@ def test_conv_depthwise_blocked_accepts_non_contiguous_inputs():
 
 
 @pytest.mark.usefixtures("no_taps")
+def test_conv_depthwise_blocked_forward_with_bias_on_an_empty_batch():
+    x, w = np.zeros((0, 4, 13, 13)), np.ones((4, 1, 3, 3))
+    y = K.conv_forward(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 4, algorithm="im2col",
+                       bias=np.ones(4))
+    assert y.shape == (0, 4, 13, 13)
+
+
+@pytest.mark.usefixtures("no_taps")
 def test_conv_depthwise_blocked_results_survive_later_calls():
     # the padded input and the gy grid come from the workspace: results must not alias it
     x, w, gy = _inputs((2, 4, 13, 13), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4,

@@ -1,11 +1,13 @@
 """Depthwise convolutions at stride 1, over cache-sized blocks of (image, channel) rows.
 
-Each row is one channel of one image, a flattened padded plane; a kernel offset reads one
-contiguous slice of it (``geometry.flat_grid``), so a block's columns are ``prod(K)`` long
-copies and its GEMMs are ``(1, K) @ (K, L)`` per row (forward) or ``(K, L) @ (L, 1)`` (weight
-gradient). The columns stay in cache and are never written out whole, and each thread pads
-its blocks into its own buffer (no padded copy of the whole input). The backward builds the
-columns of the padded ``gy`` once for both gradients (``backward``).
+Each row is one channel of one image. For a block of rows, every kernel offset ``k`` copies
+the row shifted by its offset into row ``k`` of the block's columns ``(B, K, P)`` (``P``
+output positions; the positions a shifted row does not reach stay zero from one block to
+the next, so there is no padded copy and no crop), then one small GEMM per row does all the
+offsets at once: ``(1, K) @ (K, P)`` straight into the output (forward) or ``(K, P) @ (P,
+1)`` (weight gradient). The columns stay in the L2 cache and are never written out whole.
+The forward's bias is one more row of ones in the columns (and a tap of the weight). The
+backward builds the columns of ``gy`` once for both gradients (``backward``).
 
 Small feature maps (any stride) take ``forward_taps`` / ``backward_taps`` instead: the
 input zero-padded into a channels-last grid and one ``einsum`` over its windows, whose inner
@@ -16,160 +18,196 @@ gradient adds ``gy`` times each tap into its slab of ``gx``, the one loop over o
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import threading
 
 import numpy as np
 
 from svertka.kernels import gemm
-from svertka.kernels.conv.geometry import flat_grid, onto_grid
-from svertka.kernels.parallel import parallel
+from svertka.kernels import parallel as threads
 
 __all__ = ["forward", "weight_grad", "backward", "forward_taps", "backward_taps"]
 
 
-def _row_blocks(x, kernel, pads, dilation, outs, dtype, consume, block_bytes):
-    """Drive the blocked depthwise passes: for every block of rows ``r0:r1`` of ``x`` seen as
-    ``(N*C, I...)``, pad the block into a buffer of the thread (whose border stays zero from
-    one block to the next), fill the block's columns ``(B, K, L)`` from it and call
-    ``consume(r0, r1, cols)`` (at most ``block_bytes`` of columns each); the blocks are split
-    over ``parallel``. No padded copy of the whole input is made. Returns the padded
-    spatial shape and ``L``."""
-    N, C = x.shape[:2]
-    padded = tuple(i + lo + hi for i, (lo, hi) in zip(x.shape[2:], pads))
-    R = N * C
-    src = x.reshape((R,) + x.shape[2:])                              # (R, I...)
-    L, shifts = flat_grid(padded, outs, kernel, dilation)
-    KK = len(shifts)
-    step = max(1, block_bytes // (KK * L * np.dtype(dtype).itemsize))
+@functools.lru_cache(maxsize=256)
+def _shift_copies(dst_sizes, src_sizes, offsets):
+    """``(k, dst_slices, src_slices)`` for each offset ``k`` (a tuple per axis) whose
+    shifted row reaches the destination: position ``p`` of an axis reads the source at
+    ``p + offset``, kept where that lies in ``[0, S)``. (Cached: a network asks for the same
+    few geometries at every step; the arguments are tuples.)"""
+    copies = []
+    for k, offs in enumerate(offsets):
+        dst, src = [], []
+        for size, n, off in zip(dst_sizes, src_sizes, offs):
+            lo, hi = max(0, -off), min(size, n - off)
+            if hi <= lo:
+                break
+            dst.append(slice(lo, hi))
+            src.append(slice(lo + off, hi + off))
+        else:
+            copies.append((k, (slice(None), k) + tuple(dst), (slice(None),) + tuple(src)))
+    return tuple(copies)
 
-    def part(span):                                                  # rows span
-        m = min(step, span.stop - span.start)
-        cols = np.empty((m, KK, L), dtype)
-        xb = np.zeros((m, math.prod(padded)), dtype)                 # (B, Lp)
-        for r0 in range(span.start, span.stop, step):
-            r1 = min(span.stop, r0 + step)
-            c, b = cols[:r1 - r0], xb[:r1 - r0]
-            onto_grid(b, src[r0:r1], padded, pads)
-            for k, s in enumerate(shifts):
-                c[:, k] = b[:, s:s + L]
-            consume(r0, r1, c)
 
-    if R:
+_local = threading.local()
+
+
+def _thread_columns(shape, dtype):
+    """A scratch array of ``shape`` in a byte block kept by the calling thread from one call
+    to the next (a block's columns are a few MB at most; a fresh array would page-fault at
+    every call), grown when too small. A ``parallel`` part runs on one thread, which uses
+    its block for one part at a time."""
+    need = math.prod(shape) * np.dtype(dtype).itemsize
+    block = getattr(_local, "block", None)
+    if block is None or block.nbytes < need:
+        block = _local.block = np.empty(need, np.uint8)
+    return block[:need].view(dtype).reshape(shape)
+
+
+def _shifted_blocks(src, offsets, dst_sizes, dtype, consume, block_bytes, ones=False):
+    """Drive the blocked depthwise passes: for every block of rows ``r0:r1`` of ``src``
+    ``(R, S...)``, fill the block's columns ``(B, K, P)`` (``P = prod(dst_sizes)``), row
+    ``k`` the source row shifted by ``offsets[k]`` (zeros where it reads outside; with
+    ``ones`` one more row of ones), and call ``consume(r0, r1, cols)``, at most
+    ``block_bytes`` of columns at a time.
+
+    The blocks go to ``parallel``'s threads one at a time, each thread taking the next one
+    when it is done (not a fixed half each: a worker that wakes late, as after an idle
+    pause on a shared machine, then costs its share, not the whole step's wait). Each
+    thread has its own columns buffer (``_thread_columns``), zeroed once per call: a block
+    writes only the positions its shifted rows reach, the same in every block."""
+    R = src.shape[0]
+    KK = len(offsets) + ones
+    P = math.prod(dst_sizes)
+    copies = _shift_copies(tuple(dst_sizes), tuple(src.shape[1:]), tuple(offsets))
+    row_bytes = KK * P * np.dtype(dtype).itemsize
+    step = max(1, block_bytes // row_bytes)
+    blocks = -(-R // step)
+    claim = itertools.count()              # next(claim) is atomic: the GIL guards it
+
+    def part(_):
+        cols = None
+        while (i := next(claim)) < blocks:
+            r0, r1 = i * step, min(R, (i + 1) * step)
+            if cols is None:
+                m = min(step, R)
+                cols = _thread_columns((m, KK, P), dtype)            # (B, K, P)
+                cols[...] = 0
+                if ones:
+                    cols[:, -1] = 1
+                grid = cols.reshape((m, KK) + tuple(dst_sizes))      # (B, K, D...)
+            g, rows = grid[:r1 - r0], src[r0:r1]
+            for _, dst, sl in copies:
+                g[dst] = rows[sl]
+            consume(r0, r1, cols[:r1 - r0])
+
+    if R and P:
         with gemm.single_threaded_blas():
-            parallel(part, R, R * KK * L * np.dtype(dtype).itemsize)
-    return padded, L
+            threads.parallel(part, min(threads.NUM_THREADS, blocks), R * row_bytes)
 
 
-def _thread_buffer(cache, shape, dtype, fill=np.empty):
-    """The first ``shape[0]`` rows of a buffer private to the calling thread, kept in
-    ``cache`` (a dict made per call) and grown when too small."""
-    buf = cache.get(threading.get_ident())
-    if buf is None or buf.shape[0] < shape[0]:
-        buf = cache[threading.get_ident()] = fill(shape, dtype)
-    return buf[:shape[0]]
+def _forward_offsets(kernel, pads, dilation):
+    """Per kernel offset (C order), the input offset of output ``o``: ``o + k d - lo``."""
+    return tuple(tuple(k * d - lo for k, d, (lo, _) in zip(offs, dilation, pads))
+                 for offs in np.ndindex(*kernel))
 
 
-def _grid_dot(cache, cols, rows, padded, pads, out):
-    """``out[r] = cols[r] @ g[r]`` ``(B, K, 1)``, where ``g`` is ``rows`` ``(B, J...)``
-    placed on the flattened padded grid at ``pads`` (zeros elsewhere), in a buffer of the
-    thread (``cache``) whose zeros stay from one block to the next."""
-    g = _thread_buffer(cache, (cols.shape[0], math.prod(padded)), out.dtype, np.zeros)
-    onto_grid(g, rows, padded, pads)
-    np.matmul(cols, g[:, :cols.shape[2], None], out=out)
-
-
-def forward(x, w, pads, dilation, outs, block_bytes, dot=None, bias=None):
+def forward(x, w, pads, dilation, outs, block_bytes, bias=None):
     """Depthwise forward at stride 1 over cache-sized blocks of columns (``block_bytes``
-    each): ``y[row] = w[c] @ cols[row]`` per (image, channel) row.
+    each): ``y[row] = w[c] @ cols[row]`` per (image, channel) row, with ``bias`` ``(C,)``
+    as one more tap on a row of ones.
 
-    With ``dot`` (an array ``(N, C, J...)`` with ``J <= padded`` sizes, placed at the origin
-    of the padded grid of ``x``, zeros elsewhere) also returns ``cols[row] @ dot[row]``
-    ``(N*C, K, 1)`` from the same columns (``backward`` uses it for the
-    weight gradient). ``bias`` ``(C,)`` is added as the outputs are copied off the grid."""
+    >>> x, w = np.arange(4.0).reshape(1, 1, 4), np.array([[[1.0, 2.0, 3.0]]])
+    >>> forward(x, w, ((1, 1),), (1,), (4,), 2**20)
+    array([[[ 3.,  8., 14.,  8.]]])
+    """
     N, C = x.shape[:2]
-    kernel = tuple(w.shape[2:])
+    kernel, outs = tuple(w.shape[2:]), tuple(outs)
     KK = math.prod(kernel)
-    dtype = np.result_type(x, w)
-    taps = np.broadcast_to(w.reshape(1, C, 1, KK).astype(dtype, copy=False), (N, C, 1, KK))
-    taps = taps.reshape(N * C, 1, KK)                                # (R, 1, K): small copy
-    padded = tuple(i + lo + hi for i, (lo, hi) in zip(x.shape[2:], pads))
-    y = np.empty((N * C,) + tuple(outs), dtype)
-    crop = (slice(None),) + tuple(slice(0, o) for o in outs)
-    grids = {}                                     # one (B, 1, prod(padded)) buffer per thread
+    dtype = np.result_type(x, w) if bias is None else np.result_type(x, w, bias)
+    taps = w.reshape(C, KK)
     if bias is not None:
-        rows_bias = np.broadcast_to(bias.reshape(1, C), (N, C)).reshape(
-            (N * C,) + (1,) * len(outs))                             # (R, 1...): small copy
-    if dot is not None:
-        dot_rows = dot.reshape((N * C,) + dot.shape[2:])             # (R, J...)
-        dot_pads = tuple((0, p - j) for p, j in zip(padded, dot.shape[2:]))
-        dot_grids = {}                             # one (B, prod(padded)) buffer per thread
-        partial = np.empty((N * C, KK, 1), np.result_type(dtype, dot))
+        taps = np.concatenate([taps, bias.reshape(C, 1)], axis=1)    # (C, K + 1)
+    taps = np.ascontiguousarray(np.broadcast_to(taps.astype(dtype, copy=False)[None],
+                                                (N,) + taps.shape))
+    taps = taps.reshape(N * C, 1, taps.shape[-1])                    # (R, 1, K[+1]): small copy
+    y = np.empty((N, C) + outs, dtype)
+    y_rows = y.reshape(N * C, 1, math.prod(outs))                    # (R, 1, P): a view
 
     def consume(r0, r1, cols):
-        b, L = r1 - r0, cols.shape[2]
-        acc = _thread_buffer(grids, (b, 1, math.prod(padded)), dtype)
-        np.matmul(taps[r0:r1], cols, out=acc[:, :, :L])              # (B, 1, L)
-        if bias is None:
-            y[r0:r1] = acc[:, 0].reshape((b,) + padded)[crop]        # outputs off the grid
-        else:
-            np.add(acc[:, 0].reshape((b,) + padded)[crop], rows_bias[r0:r1], out=y[r0:r1])
-        if dot is not None:
-            _grid_dot(dot_grids, cols, dot_rows[r0:r1], padded, dot_pads, partial[r0:r1])
+        np.matmul(taps[r0:r1], cols, out=y_rows[r0:r1])
 
-    _row_blocks(x, kernel, pads, dilation, tuple(outs), dtype, consume, block_bytes)
-    y = y.reshape((N, C) + tuple(outs))
-    return y if dot is None else (y, partial)
+    _shifted_blocks(x.reshape((N * C,) + x.shape[2:]), _forward_offsets(kernel, pads, dilation),
+                    outs, dtype, consume, block_bytes, ones=bias is not None)
+    return y
 
 
 def weight_grad(x, gy, w_shape, pads, dilation, block_bytes):
     """Depthwise weight gradient at stride 1 over cache-sized blocks of columns: per row,
-    ``cols[row] @ gy[row]`` (``gy`` placed on the padded grid), summed over the batch."""
+    ``cols[row] @ gy[row]``, summed over the batch.
+
+    >>> x, gy = np.ones((1, 1, 4)), np.ones((1, 1, 4))
+    >>> weight_grad(x, gy, (1, 1, 3), ((1, 1),), (1,), 2**20)
+    array([[[3., 4., 3.]]])
+    """
     N, C = x.shape[:2]
-    kernel = tuple(w_shape[2:])
-    outs = tuple(gy.shape[2:])
+    kernel, outs = tuple(w_shape[2:]), tuple(gy.shape[2:])
     KK = math.prod(kernel)
     dtype = np.result_type(x, gy)
-    padded = tuple(i + lo + hi for i, (lo, hi) in zip(x.shape[2:], pads))
-    # gy on the padded grid (zeros between its rows), one block at a time
-    hi = tuple((0, p - o) for p, o in zip(padded, outs))
-    gy_rows = gy.reshape((N * C,) + outs)
-    grids = {}                                     # one (B, prod(padded)) buffer per thread
-    partial = np.empty((N * C, KK, 1), dtype)
+    gy_rows = gy.reshape(N * C, math.prod(outs), 1).astype(dtype, copy=False)  # (R, P, 1)
+    partial = np.zeros((N * C, KK, 1), dtype)
 
     def consume(r0, r1, cols):
-        _grid_dot(grids, cols, gy_rows[r0:r1], padded, hi, partial[r0:r1])  # (B, K, 1)
+        np.matmul(cols, gy_rows[r0:r1], out=partial[r0:r1])         # (B, K, 1)
 
-    _row_blocks(x, kernel, pads, dilation, outs, dtype, consume, block_bytes)
-    return partial.reshape(N, C, KK).sum(axis=0).reshape(w_shape)
+    _shifted_blocks(x.reshape((N * C,) + x.shape[2:]), _forward_offsets(kernel, pads, dilation),
+                    outs, dtype, consume, block_bytes)
+    return _batch_sum(partial, N, C, KK, w_shape)
+
+
+def _batch_sum(partial, N, C, KK, w_shape):
+    """The weight gradient ``w_shape`` from the per-row ``partial`` ``(N*C, K, 1)``, summed
+    over the batch into an array of its own (a leaf's ``.grad`` takes it without a copy)."""
+    gw = np.empty(w_shape, partial.dtype)
+    np.sum(partial.reshape(N, C, KK), axis=0, out=gw.reshape(C, KK))
+    return gw
 
 
 def backward(gy, x, w, pads, dilation, block_bytes):
     """``(gx, gw)`` of a stride-1 depthwise ``conv_forward`` in one blocked pass.
 
-    ``gx`` is the correlation of ``gy`` padded by ``d(K-1) - lo`` / ``d(K-1) - hi`` with the
-    flipped kernel (the input gradient as a convolution); its columns
-    ``G[k', i] = gy_pad[i + d k']``
-    also give ``gw[k] = sum_i x[i] G[K-1-k, i]`` (``i = o + d k - lo`` over the input's
-    positions), so ``gw`` is one more GEMM per row with ``x`` placed on that grid. The plan
-    (``depthwise_backward_applies``) says where it applies.
+    Input position ``i`` receives ``gy[i - d k + lo] w[k]`` from offset ``k``: the columns
+    ``G[k, i] = gy[i - d k + lo]`` (zero outside ``gy``) give ``gx[row] = w[c] @ G`` and,
+    as the same offset pairs ``x[o + d k - lo]`` with ``gy[o]``, ``gw[k] = sum_i x[i] G[k,
+    i]``: one more GEMM per row with ``x``. The plan (``depthwise_backward_applies``) says
+    where it applies.
 
     >>> x, w, gy = np.ones((1, 1, 4)), np.array([[[1.0, 2.0, 3.0]]]), np.ones((1, 1, 4))
     >>> gx, gw = backward(gy, x, w, ((1, 1),), (1,), 2**20)
     >>> gx, gw
     (array([[[3., 6., 6., 5.]]]), array([[[3., 4., 3.]]]))
     """
-    n = w.ndim - 2
     N, C = x.shape[:2]
-    kernel = tuple(w.shape[2:])
-    wf = w[(slice(None), slice(None)) + (slice(None, None, -1),) * n]
-    gpads = tuple((d * (k - 1) - lo, i - o + lo) for (lo, _), k, d, i, o
-                  in zip(pads, kernel, dilation, x.shape[2:], gy.shape[2:]))
-    gx, partial = forward(gy, wf, gpads, dilation, tuple(x.shape[2:]), block_bytes,
-                                             dot=x)
-    gw = partial.reshape(N, C, math.prod(kernel)).sum(axis=0)[:, ::-1]
-    return gx, np.ascontiguousarray(gw).reshape(w.shape)
+    kernel, ins = tuple(w.shape[2:]), tuple(x.shape[2:])
+    KK, Q = math.prod(kernel), math.prod(ins)
+    dtype = np.result_type(gy, x, w)
+    taps = np.ascontiguousarray(np.broadcast_to(
+        w.reshape(1, C, 1, KK).astype(dtype, copy=False), (N, C, 1, KK)))
+    taps = taps.reshape(N * C, 1, KK)                                # (R, 1, K): small copy
+    x_rows = x.reshape(N * C, Q, 1).astype(dtype, copy=False)        # (R, Q, 1)
+    gx = np.empty((N, C) + ins, dtype)        # its own memory: a leaf's .grad takes it as is
+    gx_rows = gx.reshape(N * C, 1, Q)                                # (R, 1, Q): a view
+    partial = np.zeros((N * C, KK, 1), dtype)
+    offsets = tuple(tuple(-o for o in offs) for offs in _forward_offsets(kernel, pads, dilation))
 
+    def consume(r0, r1, cols):
+        np.matmul(taps[r0:r1], cols, out=gx_rows[r0:r1])                  # (B, 1, Q)
+        np.matmul(cols, x_rows[r0:r1], out=partial[r0:r1])           # (B, K, 1)
+
+    _shifted_blocks(gy.reshape((N * C,) + gy.shape[2:]), offsets, ins, dtype, consume,
+                    block_bytes)
+    return gx, _batch_sum(partial, N, C, KK, w.shape)
 
 
 # ------------------------------------------------------ small maps: channels-last windows
@@ -259,7 +297,7 @@ def forward_taps(x, w, stride, pads, dilation, outs, bias=None):
             yl += bias[cs].astype(dtype, copy=False)
         y[:, cs] = np.moveaxis(yl, -1, 1)
 
-    parallel(part, C, y.nbytes * math.prod(kernel))
+    threads.parallel(part, C, y.nbytes * math.prod(kernel))
     return y
 
 
@@ -319,6 +357,6 @@ def backward_taps(gy, x, w, stride, pads, dilation, need_x=True, need_w=True):
             gxl = _input_grad_taps(gyl, wl[..., cs], x.shape, stride, pads, dilation, dtype)
             gx[:, cs] = np.moveaxis(gxl, -1, 1)
 
-    parallel(part, C, gy.nbytes * math.prod(kernel) * 2)
+    threads.parallel(part, C, gy.nbytes * math.prod(kernel) * 2)
     gw = np.ascontiguousarray(np.moveaxis(gwl, -1, 0)).reshape(w.shape) if need_w else None
     return gx, gw
