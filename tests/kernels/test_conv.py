@@ -135,3 +135,14 @@ def test_conv_fft_rejects_kernel_larger_than_input():
     with pytest.raises(ValueError, match=r"conv_fft: kernel \(5,\) is larger than the padded "
                                          r"input \(3,\)"):
         K.conv_fft(np.zeros((1, 1, 3)), np.zeros((1, 1, 5)))
+
+
+@pytest.mark.parametrize("kernel, stride, dilation, outs", [
+    ((3, 2), (2, 1), (1, 3), (4, 5)), ((1,), (3,), (2,), (7,)), ((2, 2, 2), (1, 1, 1), (1, 1, 1),
+                                                                (3, 1, 2))])
+def test_offset_slabs_match_offset_slices_in_row_major_order(kernel, stride, dilation, outs):
+    from svertka.kernels.conv.geometry import offset_slabs, offset_slices
+    got = offset_slabs(kernel, stride, dilation, outs)
+    assert [o for o, _ in got] == list(np.ndindex(*kernel))
+    for offs, slab in got:
+        assert slab == offset_slices(offs, stride, dilation, outs)[2:]

@@ -34,7 +34,7 @@ from svertka.kernels import gemm
 from svertka.kernels.conv.geometry import (
     as_conv_weight_and_pads,
     is_pointwise,
-    offset_slices,
+    offset_slabs,
     padded_shape,
 )
 from svertka.kernels.conv.workspace import WORKSPACE
@@ -84,10 +84,13 @@ def col2im(cols, x_shape, kernel, stride, pads, dilation):
     padded = tuple(i + lo + hi for i, (lo, hi) in zip(x_shape[2:], pads))
     gxp = np.zeros(tuple(x_shape[:2]) + padded, dtype=cols.dtype)
 
+    slabs = offset_slabs(tuple(kernel), tuple(stride), tuple(dilation), tuple(outs))
+    both = (slice(None),) * 2
+
     def part(b):                                                     # batch items b
         g, c = gxp[b], cols[b]
-        for offs in np.ndindex(*kernel):
-            g[offset_slices(offs, stride, dilation, outs)] += c[(slice(None),) * 2 + offs]
+        for offs, slab in slabs:
+            g[both + slab] += c[both + offs]
 
     if cols.size:
         parallel(part, x_shape[0], cols.nbytes)
@@ -383,11 +386,13 @@ def input_grad_batch_last(gy, w, x_shape, stride, pads, dilation):
     padded = padded_shape(x_shape, pads)[2:]
     gxt = np.zeros((C,) + padded + (N,), dtype=dtype)                 # (C, Ip..., N)
 
+    slabs = offset_slabs(kernel, tuple(stride), tuple(dilation), outs)
+    every = (slice(None),)
+
     def part(c):                                                      # channels c
         g, src = gxt[c], gc[c]
-        for offs in np.ndindex(*kernel):
-            g[offset_slices(offs, stride, dilation, outs)[1:] + (slice(None),)] += (
-                src[(slice(None),) + offs])
+        for offs, slab in slabs:
+            g[every + slab + every] += src[every + offs]
 
     if gcols.size:
         parallel(part, C, gcols.nbytes)
