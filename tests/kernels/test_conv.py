@@ -146,3 +146,21 @@ def test_offset_slabs_match_offset_slices_in_row_major_order(kernel, stride, dil
     assert [o for o, _ in got] == list(np.ndindex(*kernel))
     for offs, slab in got:
         assert slab == offset_slices(offs, stride, dilation, outs)[2:]
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_conv_forward_channels_last_adds_bias_like_torch(keep):
+    # the bias is added in the copy out of the channels-last GEMM (LeNet-5's second conv)
+    from svertka.kernels.conv import plan
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((8, 6, 14, 14)), rng.standard_normal((16, 6, 5, 5))
+    b = rng.standard_normal(16)
+    pads = ((0, 0), (0, 0))
+    path = plan.forward_path(x.shape, w.shape, (1, 1), pads, (1, 1), 1, keep=keep)
+    assert path == ("channels_last" if keep else "channels_last_blocks")
+    got = plan.conv_forward(x, w, (1, 1), pads, (1, 1), 1, keep=keep, bias=b)
+    y = got[0] if keep else got
+    want = TF.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b)).numpy()
+    assert_close(y, want)
+    if keep:
+        plan.release(got[1])

@@ -266,24 +266,34 @@ def _weight_last(w):
     return np.ascontiguousarray(np.moveaxis(w, 1, -1)).reshape(w.shape[0], -1)
 
 
-def forward_channels_last(x, w, stride, pads, dilation, out, keep, chunk_bytes):
+def forward_channels_last(x, w, stride, pads, dilation, out, keep, chunk_bytes, bias=None):
     """``(y, cols)`` of a dense convolution from channels-last columns ``(N*P, K*C)``: with
     ``keep`` they are built whole and returned; else each thread makes and uses a few
     images' columns at a time (``_cl_blocks``, ``chunk_bytes`` in all) and ``cols`` is
-    ``None``."""
+    ``None``. The optional ``bias`` ``(Co,)`` is added in the copy that takes the GEMM's
+    ``(N*P, Co)`` to ``y``'s layout (no second pass over ``y``)."""
     kernel = tuple(w.shape[2:])
     N, Co = x.shape[0], w.shape[0]
     P = math.prod(out)
     wl = _weight_last(w)                                             # (Co, K*C)
-    y = np.empty((N, Co, P), dtype=np.result_type(x, w))
+    dtype = np.result_type(x, w)
+    y = np.empty((N, Co, P), dtype=dtype)
+    b = None if bias is None else bias.reshape(Co, 1)              # (Co, 1)
+
+    def to_y(yb, i, j):                                              # yb: (b*P, Co)
+        yt = yb.reshape(j - i, P, Co).transpose(0, 2, 1)             # (b, Co, P)
+        if b is None:
+            y[i:j] = yt
+        else:
+            np.add(yt, b, out=y[i:j])
+
     cols = None
     if keep:
         cols = _columns_last(x, kernel, stride, pads, dilation, out)  # (N*P, K*C)
-        yb = gemm.matmul(cols, wl.T)                                 # (N*P, Co)
-        y[...] = yb.reshape(N, P, Co).transpose(0, 2, 1)
+        to_y(gemm.matmul(cols, wl.T), 0, N)                          # (N*P, Co)
     else:
         def consume(i, j, c, state):                                 # c: (b*P, K*C)
-            y[i:j] = np.matmul(c, wl.T).reshape(j - i, P, Co).transpose(0, 2, 1)
+            to_y(np.matmul(c, wl.T), i, j)
 
         _cl_blocks(x, kernel, stride, pads, dilation, out, consume, gemm.blas_threads(),
                    chunk_bytes)
