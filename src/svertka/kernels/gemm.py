@@ -27,18 +27,29 @@ import numpy as np
 
 from svertka.kernels.parallel import parallel
 
-__all__ = ["matmul", "blas_threads", "single_threaded_blas", "SPLIT", "SPLIT_MIN_FLOPS"]
+__all__ = ["matmul", "blas_threads", "single_threaded_blas", "SPLIT", "SPLIT_MIN_FLOPS",
+           "SERIAL_MAX_FLOPS", "BLAS_SERIAL_MACS"]
 
 # Switch (for A/B measurements and tests): False runs every product as one ``np.matmul``.
 SPLIT = True
 
-# Products below this many floating-point operations (2 x multiply-adds) run as one
-# ``np.matmul`` on the BLAS as the user set it: handing a part to a thread costs tens of
-# microseconds (up to about 80 on a VM whose idle cores wake slowly), more than the BLAS's
-# own threads lose on products this small (LeNet-5's, 1-30 MFLOP, ran slower split or on
-# one thread; the smallest split product of the lecture CNN, conv3x3 and ResNet-18 has over
-# 100 MFLOP; benchmarks/RESULTS.md).
+# Products below SERIAL_MAX_FLOPS floating-point operations (2 x multiply-adds) run as one
+# ``np.matmul`` on one thread: the BLAS's own threads, once woken, spin a while and take the
+# cores from svertka's threaded passes that follow (the lecture CNN's step took 40% longer
+# with its 2.5 MFLOP linear products on the BLAS's threads). Products from there up to
+# SPLIT_MIN_FLOPS run as one ``np.matmul`` on the BLAS's own threads: handing parts to
+# Python threads costs tens of microseconds (up to about 80 on a VM whose idle cores wake
+# slowly), more than the split saves on products this small (LeNet-5's 29 MFLOP
+# convolution products, which nothing threaded follows closely, ran 20-40% slower split
+# or on one thread). Larger products are split. (benchmarks/RESULTS.md)
+SERIAL_MAX_FLOPS = 16 * 2**20
 SPLIT_MIN_FLOPS = 64 * 2**20
+
+# Products of at most this many multiply-adds each (``m * k * n``) run as plain
+# ``np.matmul``: OpenBLAS runs them on one thread by itself (below its
+# ``GEMM_MULTITHREAD_THRESHOLD`` of 4 x 65536), so switching its thread count, which costs
+# as much as such a product, is not needed.
+BLAS_SERIAL_MACS = 4 * 65536
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -131,9 +142,11 @@ def matmul(a, b, out=None):
     """``np.matmul(a, b, out=out)`` on a single-threaded BLAS, split over the BLAS's
     threads when it is large enough (see the module's text).
 
-    Other dtypes than float32/float64, a BLAS with one thread, or products under
-    ``SPLIT_MIN_FLOPS`` run ``np.matmul`` as it is (on the BLAS's own threads); products of
-    1-d operands, or that no split fits, run whole, single-threaded.
+    Other dtypes than float32/float64, a BLAS with one thread, products of at most
+    ``BLAS_SERIAL_MACS`` multiply-adds each (which the BLAS runs on one thread by itself)
+    and products of ``SERIAL_MAX_FLOPS`` up to ``SPLIT_MIN_FLOPS`` run ``np.matmul`` as it
+    is, while under ``SPLIT_MIN_FLOPS``; other small products, products of 1-d operands and
+    those no split fits run whole, single-threaded.
 
     >>> a = np.arange(6.0).reshape(2, 3); b = np.ones((3, 2))
     >>> matmul(a, b)
@@ -152,12 +165,13 @@ def matmul(a, b, out=None):
         flops = 2 * macs
         for s in batch:
             flops *= s
-        if flops < SPLIT_MIN_FLOPS:
+        if flops < SPLIT_MIN_FLOPS and (macs <= BLAS_SERIAL_MACS or flops >= SERIAL_MAX_FLOPS):
             return np.matmul(a, b, out=out)
         t = blas_threads()
         if t <= 1:
             return np.matmul(a, b, out=out)
-        how = _plan(shape, k, t)
+        if flops >= SPLIT_MIN_FLOPS:
+            how = _plan(shape, k, t)
     elif blas_threads() <= 1:
         return np.matmul(a, b, out=out)
     if how is None:
