@@ -135,3 +135,62 @@ def test_conv_fft_rejects_kernel_larger_than_input():
     with pytest.raises(ValueError, match=r"conv_fft: kernel \(5,\) is larger than the padded "
                                          r"input \(3,\)"):
         K.conv_fft(np.zeros((1, 1, 3)), np.zeros((1, 1, 5)))
+
+
+@pytest.mark.parametrize("kernel, stride, dilation, outs", [
+    ((3, 2), (2, 1), (1, 3), (4, 5)), ((1,), (3,), (2,), (7,)), ((2, 2, 2), (1, 1, 1), (1, 1, 1),
+                                                                (3, 1, 2))])
+def test_offset_slabs_match_offset_slices_in_row_major_order(kernel, stride, dilation, outs):
+    from svertka.kernels.conv.geometry import offset_slabs, offset_slices
+    got = offset_slabs(kernel, stride, dilation, outs)
+    assert [o for o, _ in got] == list(np.ndindex(*kernel))
+    for offs, slab in got:
+        assert slab == offset_slices(offs, stride, dilation, outs)[2:]
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_conv_forward_channels_last_adds_bias_like_torch(keep):
+    # the bias is added in the copy out of the channels-last GEMM (LeNet-5's second conv)
+    from svertka.kernels.conv import plan
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((8, 6, 14, 14)), rng.standard_normal((16, 6, 5, 5))
+    b = rng.standard_normal(16)
+    pads = ((0, 0), (0, 0))
+    path = plan.forward_path(x.shape, w.shape, (1, 1), pads, (1, 1), 1, keep=keep)
+    assert path == ("channels_last" if keep else "channels_last_blocks")
+    got = plan.conv_forward(x, w, (1, 1), pads, (1, 1), 1, keep=keep, bias=b)
+    y = got[0] if keep else got
+    want = TF.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b)).numpy()
+    assert_close(y, want)
+    if keep:
+        plan.release(got[1])
+
+
+def test_conv_channels_last_blocks_run_small_work_on_the_calling_thread(monkeypatch):
+    # a small convolution's column blocks are not handed to another thread
+    from svertka.kernels.conv import columns
+    seen = []
+    real = columns.parallel
+
+    def recording(fn, n, nbytes, min_bytes=None, threads=None):
+        seen.append(threads)
+        return real(fn, n, nbytes, min_bytes, threads)
+
+    monkeypatch.setattr(columns, "parallel", recording)
+    monkeypatch.setattr(columns.gemm, "blas_threads", lambda: 2)
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((4, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3))
+    pads = ((1, 1), (1, 1))
+    y, _ = columns.forward_channels_last(x, w, (1, 1), pads, (1, 1), (6, 6), False, 2**20)
+    assert seen == [1]
+    want = TF.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
+    assert_close(y, want)
+
+
+def test_conv_window_last_is_a_read_only_view_of_the_input():
+    from svertka.kernels.conv import columns
+    xl = np.arange(2 * 5 * 5 * 3, dtype=np.float64).reshape(2, 5, 5, 3)
+    v = columns._window_last(xl, (2, 3), (2, 1), (1, 1), (2, 3))    # (N, O1, O2, K1, K2, C)
+    assert v.shape == (2, 2, 3, 2, 3, 3) and not v.flags.writeable
+    assert np.shares_memory(v, xl)
+    np.testing.assert_array_equal(v[1, 1, 2, 1, 0], xl[1, 3, 2])

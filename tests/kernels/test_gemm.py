@@ -235,7 +235,8 @@ def test_linear_with_split_products_matches_torch(split_everything):
 
 def test_matmul_small_product_does_not_switch_blas_threads(monkeypatch):
     # a product the BLAS runs on one thread by itself needs no switch of its thread count
-    # (the switch cost more than the product); larger ones still run single-threaded
+    # (the switch cost more than the product); larger ones under SERIAL_MAX_FLOPS run
+    # single-threaded
     entered = []
 
     class Recording:
@@ -254,6 +255,25 @@ def test_matmul_small_product_does_not_switch_blas_threads(monkeypatch):
     big = np.ones((100, 100, 30), np.float32)                   # 300k multiply-adds each
     np.testing.assert_array_equal(gemm.matmul(big[0], big[0].T), big[0] @ big[0].T)
     assert entered == [1]
+
+
+def test_matmul_mid_size_product_runs_on_the_blas_threads(monkeypatch):
+    # from SERIAL_MAX_FLOPS to SPLIT_MIN_FLOPS (LeNet-5's 29 MFLOP convolution products):
+    # one np.matmul on the BLAS's own threads, neither split nor switched to one thread
+    entered = []
+
+    class Recording:
+        def __enter__(self):
+            entered.append(1)
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(gemm, "blas_threads", lambda: 2)
+    monkeypatch.setattr(gemm, "single_threaded_blas", Recording)
+    cols, wt = np.ones((6400, 150), np.float32), np.ones((150, 16), np.float32)
+    np.testing.assert_array_equal(gemm.matmul(cols, wt), cols @ wt)
+    assert entered == []
 
 
 def test_single_threaded_blas_leaves_a_single_threaded_blas_untouched(monkeypatch):

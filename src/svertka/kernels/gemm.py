@@ -28,17 +28,22 @@ import numpy as np
 from svertka.kernels.parallel import parallel
 
 __all__ = ["matmul", "blas_threads", "single_threaded_blas", "SPLIT", "SPLIT_MIN_FLOPS",
-           "BLAS_SERIAL_MACS"]
+           "SERIAL_MAX_FLOPS", "BLAS_SERIAL_MACS"]
 
 # Switch (for A/B measurements and tests): False runs every product as one ``np.matmul``.
 SPLIT = True
 
-# Products below this many floating-point operations (2 x multiply-adds) run as one
-# ``np.matmul`` on one thread: handing a part to a thread costs tens of microseconds (up to
-# about 80 on a VM whose idle cores wake slowly), a 16 MFLOP product about 160 on one core,
-# so smaller ones gain little or lose (LeNet-5's linear layers, 6 MFLOP, took twice as long
-# split).
-SPLIT_MIN_FLOPS = 16 * 2**20
+# Products below SERIAL_MAX_FLOPS floating-point operations (2 x multiply-adds) run as one
+# ``np.matmul`` on one thread: the BLAS's own threads, once woken, spin a while and take the
+# cores from svertka's threaded passes that follow (the lecture CNN's step took 40% longer
+# with its 2.5 MFLOP linear products on the BLAS's threads). Products from there up to
+# SPLIT_MIN_FLOPS run as one ``np.matmul`` on the BLAS's own threads: handing parts to
+# Python threads costs tens of microseconds (up to about 80 on a VM whose idle cores wake
+# slowly), more than the split saves on products this small (LeNet-5's 29 MFLOP
+# convolution products, which nothing threaded follows closely, ran 20-40% slower split
+# or on one thread). Larger products are split. (benchmarks/RESULTS.md)
+SERIAL_MAX_FLOPS = 16 * 2**20
+SPLIT_MIN_FLOPS = 64 * 2**20
 
 # Products of at most this many multiply-adds each (``m * k * n``) run as plain
 # ``np.matmul``: OpenBLAS runs them on one thread by itself (below its
@@ -137,11 +142,11 @@ def matmul(a, b, out=None):
     """``np.matmul(a, b, out=out)`` on a single-threaded BLAS, split over the BLAS's
     threads when it is large enough (see the module's text).
 
-    Other dtypes than float32/float64, a BLAS with one thread, or products of at most
+    Other dtypes than float32/float64, a BLAS with one thread, products of at most
     ``BLAS_SERIAL_MACS`` multiply-adds each (which the BLAS runs on one thread by itself)
-    run ``np.matmul`` as it is; other products under ``SPLIT_MIN_FLOPS`` or of 1-d operands
-    run whole, single-threaded (so that the BLAS's worker threads never wake up and spin
-    during svertka's own threaded passes).
+    and products of ``SERIAL_MAX_FLOPS`` up to ``SPLIT_MIN_FLOPS`` run ``np.matmul`` as it
+    is, while under ``SPLIT_MIN_FLOPS``; other small products, products of 1-d operands and
+    those no split fits run whole, single-threaded.
 
     >>> a = np.arange(6.0).reshape(2, 3); b = np.ones((3, 2))
     >>> matmul(a, b)
@@ -160,7 +165,7 @@ def matmul(a, b, out=None):
         flops = 2 * macs
         for s in batch:
             flops *= s
-        if flops < SPLIT_MIN_FLOPS and macs <= BLAS_SERIAL_MACS:
+        if flops < SPLIT_MIN_FLOPS and (macs <= BLAS_SERIAL_MACS or flops >= SERIAL_MAX_FLOPS):
             return np.matmul(a, b, out=out)
         t = blas_threads()
         if t <= 1:

@@ -29,6 +29,7 @@ import numpy as np
 
 from svertka.autograd.function import Function
 from svertka.kernels import conv as K
+from svertka.kernels.gemm import single_threaded_blas
 
 __all__ = ["ConvNd", "ConvTransposeNd", "ConvWeightGrad", "Unfold", "Fold", "LocallyConnectedNd",
            "LocallyConnectedInputGrad", "LocallyConnectedWeightGrad"]
@@ -41,7 +42,19 @@ def _add_bias(y, b):
 
 
 def _bias_grad(gy):
-    return gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))   # (Co,)
+    """``gy`` summed over all axes but the channels: ``(Co,)``. On a C-contiguous float
+    ``gy`` the positions are summed by a matrix-vector product with ones (a BLAS gemv,
+    3-4x faster than NumPy's reduction over axes (0, 2, 3): 81 -> 19 us for LeNet-5's
+    (64, 6, 28, 28)), then the batch. The gemv runs on one thread: woken, the BLAS's threads
+    spin and take the cores from the threaded passes that follow (the lecture CNN's step
+    took 40% longer)."""
+    N, Co = gy.shape[:2]
+    if gy.dtype.kind != "f" or gy.size == 0 or gy.ndim < 3 or not gy.flags.c_contiguous:
+        return gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
+    rows = gy.reshape(N * Co, -1)                                   # (N*Co, P)
+    with single_threaded_blas():
+        per_image = np.matmul(rows, np.ones(rows.shape[1], dtype=gy.dtype))  # (N*Co,)
+    return per_image.reshape(N, Co).sum(axis=0)                     # (Co,)
 
 
 def _bias_grad_graph(gy):

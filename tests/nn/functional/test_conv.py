@@ -489,3 +489,17 @@ def test_conv_rejects_huge_integers_with_own_message(call, match):
     is too big' or raised OverflowError)."""
     with pytest.raises(ValueError, match=match):
         call(svertka.ones(1, 1, 3, 3), svertka.ones(1, 1, 1, 1))
+
+
+@pytest.mark.parametrize("shape, contiguous", [
+    ((5, 3, 7, 6), True), ((5, 3, 7, 6), False), ((4, 2, 9), True), ((3, 2, 0, 4), True),
+    ((0, 3, 4, 4), True), ((2, 4, 2, 2, 3), True)], ids=str)
+def test_conv_bias_grad_is_the_sum_over_batch_and_positions(shape, contiguous):
+    from svertka.ops.conv import _bias_grad
+    gy = np.random.default_rng(5).standard_normal(shape)
+    if not contiguous:
+        gy = np.asfortranarray(gy)
+    want = gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
+    got = _bias_grad(gy)
+    assert got.shape == (shape[1],) and got.dtype == gy.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -34,7 +34,7 @@ from svertka.kernels import gemm
 from svertka.kernels.conv.geometry import (
     as_conv_weight_and_pads,
     is_pointwise,
-    offset_slices,
+    offset_slabs,
     padded_shape,
 )
 from svertka.kernels.conv.workspace import WORKSPACE
@@ -84,10 +84,13 @@ def col2im(cols, x_shape, kernel, stride, pads, dilation):
     padded = tuple(i + lo + hi for i, (lo, hi) in zip(x_shape[2:], pads))
     gxp = np.zeros(tuple(x_shape[:2]) + padded, dtype=cols.dtype)
 
+    slabs = offset_slabs(tuple(kernel), tuple(stride), tuple(dilation), tuple(outs))
+    both = (slice(None),) * 2
+
     def part(b):                                                     # batch items b
         g, c = gxp[b], cols[b]
-        for offs in np.ndindex(*kernel):
-            g[offset_slices(offs, stride, dilation, outs)] += c[(slice(None),) * 2 + offs]
+        for offs, slab in slabs:
+            g[both + slab] += c[both + offs]
 
     if cols.size:
         parallel(part, x_shape[0], cols.nbytes)
@@ -133,15 +136,34 @@ def columns(x, kernel, stride, pads, dilation, groups, out, fold=False):
     return buf.reshape(N, groups, CK, P)                             # (N, G, CK, P)
 
 
+def _to_last(a, axis):
+    """``np.moveaxis(a, axis, -1)`` without its argument normalisation (a view)."""
+    perm = list(range(a.ndim))
+    perm.append(perm.pop(axis))
+    return a.transpose(perm)
+
+
+def _from_last(a, axis):
+    """``np.moveaxis(a, -1, axis)`` without its argument normalisation (a view)."""
+    perm = list(range(a.ndim - 1))
+    perm.insert(axis, a.ndim - 1)
+    return a.transpose(perm)
+
+
 def _window_last(xl, kernel, stride, dilation, out):
     """The windows of a padded channels-last ``xl`` ``(N, Ip..., C)``: a read-only view
-    ``(N, O..., K..., C)``."""
+    ``(N, O..., K..., C)``. A C-contiguous ``xl`` (every caller's) is viewed with
+    ``np.ndarray`` directly: ``as_strided`` costs about ten microseconds a call."""
     sN, *sp, sC = xl.strides
-    return np.lib.stride_tricks.as_strided(
-        xl, shape=(xl.shape[0],) + tuple(out) + tuple(kernel) + (xl.shape[-1],),
-        strides=((sN,) + tuple(st * s for st, s in zip(sp, stride))
-                 + tuple(st * d for st, d in zip(sp, dilation)) + (sC,)),
-        writeable=False)
+    shape = (xl.shape[0],) + tuple(out) + tuple(kernel) + (xl.shape[-1],)
+    strides = ((sN,) + tuple(st * s for st, s in zip(sp, stride))
+               + tuple(st * d for st, d in zip(sp, dilation)) + (sC,))
+    if not (xl.flags.c_contiguous and xl.size):
+        return np.lib.stride_tricks.as_strided(xl, shape=shape, strides=strides,
+                                               writeable=False)
+    view = np.ndarray(shape, xl.dtype, buffer=xl, strides=strides)
+    view.flags.writeable = False
+    return view
 
 
 def _columns_last(x, kernel, stride, pads, dilation, out):
@@ -153,11 +175,16 @@ def _columns_last(x, kernel, stride, pads, dilation, out):
     xl = (np.zeros if any(lo or hi for lo, hi in pads) else np.empty)(
         (N,) + padded + (C,), dtype=x.dtype)                        # (N, Ip..., C)
     inner = (slice(None),) + tuple(slice(lo, lo + i) for (lo, _), i in zip(pads, x.shape[2:]))
-    xl[inner] = np.moveaxis(x, 1, -1)
+    xl[inner] = _to_last(x, 1)
     view = _window_last(xl, kernel, stride, dilation, out)          # (N, O..., K..., C)
     buf = WORKSPACE.take(view.shape, x.dtype)
     parallel(lambda b: np.copyto(buf[b], view[b]), N, buf.nbytes)
     return buf.reshape(N * math.prod(out), math.prod(kernel) * C)
+
+
+# The per-thread column blocks run on one thread when all the columns of the call take
+# fewer bytes than this (the work is then shorter than handing it to another thread).
+BLOCKS_PARALLEL_MIN_BYTES = 2**20
 
 
 def _batch_blocks(x, padded_item, cols_item, step, threads, build, consume):
@@ -186,6 +213,11 @@ def _batch_blocks(x, padded_item, cols_item, step, threads, build, consume):
         states.append(state)
 
     if N:
+        # under BLOCKS_PARALLEL_MIN_BYTES of columns in all, one thread: the hand-off costs
+        # more than a small convolution (a 2x2x6x6 one took 250 us instead of 100)
+        nbytes = N * math.prod(cols_item) * x.itemsize
+        if nbytes < BLOCKS_PARALLEL_MIN_BYTES:
+            threads = 1
         with gemm.single_threaded_blas():
             parallel(part, N, 0, min_bytes=0, threads=max(1, min(threads, N)))
     return states
@@ -204,7 +236,7 @@ def _cl_blocks(x, kernel, stride, pads, dilation, out, consume, threads, chunk_b
     inner = (slice(None),) + tuple(slice(lo, lo + i) for (lo, _), i in zip(pads, x.shape[2:]))
 
     def build(i, j, xl, cols):                                       # xl: (b, Ip..., C)
-        xl[inner] = np.moveaxis(x[i:j], 1, -1)
+        xl[inner] = _to_last(x[i:j], 1)
         np.copyto(cols, _window_last(xl, kernel, stride, dilation, out))
 
     return _batch_blocks(x, padded + (C,), tuple(out) + tuple(kernel) + (C,), step, threads,
@@ -254,33 +286,43 @@ def _gw_last(gy, cols, matmul=None):
 
 def _gw_from_last(gwl, kernel, w_shape):
     """``(Co, K*C)`` in the channels-last order -> the weight's ``(Co, C, K...)``."""
-    gw = np.moveaxis(gwl.reshape((w_shape[0],) + tuple(kernel) + (w_shape[1],)), -1, 1)
+    gw = _from_last(gwl.reshape((w_shape[0],) + tuple(kernel) + (w_shape[1],)), 1)
     return np.ascontiguousarray(gw)
 
 
 def _weight_last(w):
     """``(Co, C, K...)`` -> ``(Co, K1*..*Kn*C)``, the channels-last columns' order."""
-    return np.ascontiguousarray(np.moveaxis(w, 1, -1)).reshape(w.shape[0], -1)
+    return np.ascontiguousarray(_to_last(w, 1)).reshape(w.shape[0], -1)
 
 
-def forward_channels_last(x, w, stride, pads, dilation, out, keep, chunk_bytes):
+def forward_channels_last(x, w, stride, pads, dilation, out, keep, chunk_bytes, bias=None):
     """``(y, cols)`` of a dense convolution from channels-last columns ``(N*P, K*C)``: with
     ``keep`` they are built whole and returned; else each thread makes and uses a few
     images' columns at a time (``_cl_blocks``, ``chunk_bytes`` in all) and ``cols`` is
-    ``None``."""
+    ``None``. The optional ``bias`` ``(Co,)`` is added in the copy that takes the GEMM's
+    ``(N*P, Co)`` to ``y``'s layout (no second pass over ``y``)."""
     kernel = tuple(w.shape[2:])
     N, Co = x.shape[0], w.shape[0]
     P = math.prod(out)
     wl = _weight_last(w)                                             # (Co, K*C)
-    y = np.empty((N, Co, P), dtype=np.result_type(x, w))
+    dtype = np.result_type(x, w)
+    y = np.empty((N, Co, P), dtype=dtype)
+    b = None if bias is None else bias.reshape(Co, 1)              # (Co, 1)
+
+    def to_y(yb, i, j):                                              # yb: (b*P, Co)
+        yt = yb.reshape(j - i, P, Co).transpose(0, 2, 1)             # (b, Co, P)
+        if b is None:
+            y[i:j] = yt
+        else:
+            np.add(yt, b, out=y[i:j])
+
     cols = None
     if keep:
         cols = _columns_last(x, kernel, stride, pads, dilation, out)  # (N*P, K*C)
-        yb = gemm.matmul(cols, wl.T)                                 # (N*P, Co)
-        y[...] = yb.reshape(N, P, Co).transpose(0, 2, 1)
+        to_y(gemm.matmul(cols, wl.T), 0, N)                          # (N*P, Co)
     else:
         def consume(i, j, c, state):                                 # c: (b*P, K*C)
-            y[i:j] = np.matmul(c, wl.T).reshape(j - i, P, Co).transpose(0, 2, 1)
+            to_y(np.matmul(c, wl.T), i, j)
 
         _cl_blocks(x, kernel, stride, pads, dilation, out, consume, gemm.blas_threads(),
                    chunk_bytes)
@@ -375,7 +417,7 @@ def input_grad_batch_last(gy, w, x_shape, stride, pads, dilation):
     C = x_shape[1]
     outs = tuple(gy.shape[2:])
     dtype = np.result_type(gy, w)
-    gyt = np.ascontiguousarray(np.moveaxis(gy, 0, -1)).reshape(Co, -1)   # (Co, P*N)
+    gyt = np.ascontiguousarray(_to_last(gy, 0)).reshape(Co, -1)         # (Co, P*N)
     wt = w.reshape(Co, C * math.prod(kernel)).T                       # (CK, Co)
     gcols = WORKSPACE.take((C * math.prod(kernel), gyt.shape[1]), dtype)
     gemm.matmul(wt, gyt, out=gcols)                                   # (CK, P*N)
@@ -383,18 +425,20 @@ def input_grad_batch_last(gy, w, x_shape, stride, pads, dilation):
     padded = padded_shape(x_shape, pads)[2:]
     gxt = np.zeros((C,) + padded + (N,), dtype=dtype)                 # (C, Ip..., N)
 
+    slabs = offset_slabs(kernel, tuple(stride), tuple(dilation), outs)
+    every = (slice(None),)
+
     def part(c):                                                      # channels c
         g, src = gxt[c], gc[c]
-        for offs in np.ndindex(*kernel):
-            g[offset_slices(offs, stride, dilation, outs)[1:] + (slice(None),)] += (
-                src[(slice(None),) + offs])
+        for offs, slab in slabs:
+            g[every + slab + every] += src[every + offs]
 
     if gcols.size:
         parallel(part, C, gcols.nbytes)
     WORKSPACE.give(gcols)
     inner = tuple(slice(lo, lo + i) for (lo, _), i in zip(pads, x_shape[2:]))
     gx = gxt[(slice(None),) + inner]                                  # (C, I..., N)
-    return np.ascontiguousarray(np.moveaxis(gx, -1, 0))               # (N, C, I...)
+    return np.ascontiguousarray(_from_last(gx, 0))                    # (N, C, I...)
 
 
 def weight_grad_from_columns(gy, cols, w_shape, groups):

@@ -8,6 +8,8 @@ pair per spatial axis (``'same'``, ``'valid'`` and asymmetric padding are all su
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 
 import numpy as np
@@ -15,6 +17,7 @@ import numpy as np
 from svertka.kernels.window import out_shape
 
 __all__ = ["same_pads", "conv_out_shape", "is_pointwise", "is_depthwise", "offset_slices",
+           "offset_slabs",
            "padded_shape", "crop", "flat_grid", "to_grid", "from_grid", "onto_grid",
            "as_conv_weight_and_pads"]
 
@@ -57,6 +60,19 @@ def offset_slices(offs, stride, dilation, outs):
     return (slice(None), slice(None)) + tuple(
         slice(k * d, k * d + s * (o - 1) + 1, s)
         for k, d, s, o in zip(offs, dilation, stride, outs))
+
+
+@functools.lru_cache(maxsize=256)
+def offset_slabs(kernel, stride, dilation, outs):
+    """``(offs, offset_slices(offs, ...)[2:])`` for every kernel offset in row-major order:
+    the spatial part of each slab, made once per geometry (tuples of ints only), so that a
+    loop over the offsets of a repeated call builds no slices.
+
+    >>> offset_slabs((1, 2), (1, 1), (1, 1), (3, 3))[1]
+    ((0, 1), (slice(0, 3, 1), slice(1, 4, 1)))
+    """
+    return tuple((offs, offset_slices(offs, stride, dilation, outs)[2:])
+                 for offs in itertools.product(*map(range, kernel)))
 
 
 def padded_shape(x_shape, pads):

@@ -495,7 +495,9 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep=False, alg
         bias = None                                                  # added already
     elif path in ("channels_last", "channels_last_blocks"):
         y, cols = columns.forward_channels_last(x, w, stride, pads, dilation, out,
-                                               path == "channels_last", CL_CHUNK_BYTES)
+                                               path == "channels_last", CL_CHUNK_BYTES,
+                                               bias=bias)
+        bias = None                                                  # added already
     elif path == "folded":
         y, cols = columns.forward_folded(x, w, stride, pads, dilation, groups, out)
     elif path == "pointwise_folded":

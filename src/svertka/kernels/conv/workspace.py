@@ -85,13 +85,17 @@ class Workspace:
 WORKSPACE = Workspace()
 
 _kept_bytes = 0
-_kept_lock = threading.Lock()
+_kept_lock = threading.RLock()        # reentrant: a callback may run inside (at a GC)
+# id -> (weak reference, bytes): the references whose callbacks uncount the kept matrices
+# (a weakref.ref with a callback costs a fraction of a weakref.finalize, which ``keep``
+# made once per forward).
+_kept_refs = {}
 
 
-def _unkeep(nbytes):
+def _unkeep(ref):
     global _kept_bytes
     with _kept_lock:
-        _kept_bytes -= nbytes
+        _kept_bytes -= _kept_refs.pop(id(ref), (None, 0))[1]
 
 
 def keep(cols, max_bytes, total_bytes):
@@ -112,7 +116,8 @@ def keep(cols, max_bytes, total_bytes):
         if _kept_bytes + n > total_bytes:
             return False
         _kept_bytes += n
-    weakref.finalize(cols, _unkeep, n)
+        ref = weakref.ref(cols, _unkeep)
+        _kept_refs[id(ref)] = (ref, n)                 # (arrays do not hash: by id)
     return True
 
 
