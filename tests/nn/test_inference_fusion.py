@@ -313,8 +313,20 @@ def test_resnet_block_no_grad_folds_each_batch_norm(monkeypatch):
     folds = _counting(monkeypatch, "fold_batch_norm")
     block = _random_stats(R.BasicBlock(3, 4, 2, _projection(3, 4, 2)).double())
     with svertka.no_grad():
-        block(svertka.randn(1, 3, 6, 6, dtype=svertka.float64))
+        block(svertka.randn(2, 3, 12, 12, dtype=svertka.float64))
     assert len(folds) == 3
+
+
+def test_resnet_block_no_grad_keeps_one_copy_of_weights_larger_than_outputs(monkeypatch):
+    # batch 1 on a 2x2 map: each weight (4*3*9, 4*4*9, 4*3 values) is larger than its conv's
+    # output (4 values): no folded copy is made, the batch norms run on the outputs, same values
+    folds = _counting(monkeypatch, "fold_batch_norm")
+    block = _random_stats(R.BasicBlock(3, 4, 2, _projection(3, 4, 2)).double())
+    x = svertka.randn(1, 3, 2, 2, dtype=svertka.float64)
+    with svertka.no_grad():
+        y = block(x)
+    assert len(folds) == 0
+    np.testing.assert_allclose(y.numpy(), _graph_path(block, x), rtol=1e-12, atol=1e-12)
 
 
 def test_resnet18_no_grad_matches_torch():
