@@ -144,9 +144,10 @@ def matmul(a, b, out=None):
 
     Other dtypes than float32/float64, a BLAS with one thread, products of at most
     ``BLAS_SERIAL_MACS`` multiply-adds each (which the BLAS runs on one thread by itself)
-    and products of ``SERIAL_MAX_FLOPS`` up to ``SPLIT_MIN_FLOPS`` run ``np.matmul`` as it
-    is, while under ``SPLIT_MIN_FLOPS``; other small products, products of 1-d operands and
-    those no split fits run whole, single-threaded.
+    and products of ``SERIAL_MAX_FLOPS`` to ``SPLIT_MIN_FLOPS`` floating-point operations run
+    ``np.matmul`` as it is (the latter on the BLAS's own threads); the other products under
+    ``SPLIT_MIN_FLOPS``, products of 1-d operands and those no split fits run whole,
+    single-threaded.
 
     >>> a = np.arange(6.0).reshape(2, 3); b = np.ones((3, 2))
     >>> matmul(a, b)

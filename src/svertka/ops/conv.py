@@ -29,6 +29,7 @@ import numpy as np
 
 from svertka.autograd.function import Function
 from svertka.kernels import conv as K
+from svertka.kernels.channels import add_per_channel_
 from svertka.kernels.gemm import single_threaded_blas
 
 __all__ = ["ConvNd", "ConvTransposeNd", "ConvWeightGrad", "Unfold", "Fold", "LocallyConnectedNd",
@@ -37,7 +38,7 @@ __all__ = ["ConvNd", "ConvTransposeNd", "ConvWeightGrad", "Unfold", "Fold", "Loc
 
 def _add_bias(y, b):
     if b is not None:
-        y += b.reshape((-1,) + (1,) * (y.ndim - 2))      # y is a fresh array: add in place
+        add_per_channel_(y, b)                           # y is a fresh array: add in place
     return y
 
 

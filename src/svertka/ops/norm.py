@@ -29,8 +29,9 @@ import numpy as np
 
 from svertka.autograd.function import Function
 from svertka.autograd.graph import sum_to, vjp_by_recompute
+from svertka.kernels.channels import per_channel as _per_channel
 
-__all__ = ["moments", "Normalize", "batch_norm_fixed_", "fold_batch_norm", "add_per_channel_",
+__all__ = ["moments", "Normalize", "batch_norm_fixed_", "fold_batch_norm",
            "LocalResponseNorm", "RMSNorm", "LpNormalize"]
 
 
@@ -52,23 +53,6 @@ class _Centered:
                 and s[0] == xr.__array_interface__["data"][0]):
             return s[4], s[5]
         return None
-
-
-def _per_channel(op, a, v, out=None):
-    """``op(a, v)`` for ``a (N, C, S)`` and a per-channel ``v (1, C, 1)``, as ``(N, C*S)``
-    against ``v`` repeated to one ``(C*S,)`` row: NumPy then runs N long inner loops instead
-    of N*C short ones (2-3x faster than broadcasting ``(1, C, 1)``). A single image
-    broadcasts ``v`` as it is: the repeated row would be as large as the image itself (and
-    ``np.repeat`` costs ten times the operation there)."""
-    N, C, S = a.shape
-    if N == 1:
-        return op(a, v) if out is None else op(a, v, out=out)
-    row = np.repeat(v.reshape(C), S) if S > 1 else v.reshape(C)
-    a2 = a.reshape(N, C * S)
-    if out is None:
-        return op(a2, row).reshape(a.shape)
-    op(a2, row, out=out.reshape(N, C * S))
-    return out
 
 
 def _moments_per_channel(xr):
@@ -161,15 +145,6 @@ def fold_batch_norm(w, b, mean, var, weight, bias, eps):
     wf = w * scale.reshape((C,) + (1,) * (w.ndim - 1))                   # (C, ...)
     bf = shift if b is None else b.astype(dt, copy=False) * scale + shift
     return wf, bf.astype(dt, copy=False)
-
-
-def add_per_channel_(x, v):
-    """``x += v`` per channel, in place, for ``x`` ``(N, C, *)`` (C-contiguous) and ``v``
-    ``(C,)``: the fast layout of ``_per_channel``. Returns ``x``."""
-    N, C = x.shape[:2]
-    xr = x.reshape(N, C, -1)                                           # (N, C, S), a view
-    _per_channel(np.add, xr, v.astype(x.dtype, copy=False).reshape(1, C, 1), out=xr)
-    return x
 
 
 class Normalize(Function):

@@ -35,6 +35,7 @@ import math
 import numpy as np
 
 from svertka.kernels import gemm
+from svertka.kernels.channels import add_per_channel_
 from svertka.kernels.conv import columns, depthwise, direct, fft, implicit, winograd
 from svertka.kernels.conv.geometry import (
     as_conv_weight_and_pads,
@@ -508,7 +509,7 @@ def conv_forward(x, w, stride, pads, dilation, groups, out=None, keep=False, alg
     else:
         y, cols = columns.forward_whole(x, w, stride, pads, dilation, groups, out)
     if bias is not None:
-        y += bias.reshape((-1,) + (1,) * (y.ndim - 2))               # y is a fresh array
+        add_per_channel_(y, bias)                                    # y is a fresh array
     if not keep:
         WORKSPACE.give(cols)
         return y

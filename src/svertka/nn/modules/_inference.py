@@ -58,7 +58,7 @@ _BATCH_NORMS = (BatchNorm1d, BatchNorm2d, BatchNorm3d)
 _CONVS = (Conv1d, Conv2d, Conv3d)
 _FLOATS = (np.float32, np.float64)
 
-# batch-norm module -> (key, (folded weight, folded bias, the bias as an array) or None); weak,
+# batch-norm module -> (key, (folded weight, folded bias) or None); weak,
 # so that a module's cache goes with it and is never pickled or copied with the model
 _FOLDED = weakref.WeakKeyDictionary()
 # convolution module -> (key, kernel arguments) of its last call that went through the checks
@@ -147,9 +147,8 @@ def _constant(a):
 
 
 def _folded(conv, bn):
-    """``(weight, bias, bias array)`` of ``conv`` with ``bn`` folded in (Tensors, and the bias
-    as an ``(C,)`` array), cached per ``bn``; ``None`` where ``bn`` cannot be folded into
-    ``conv``."""
+    """``(weight, bias)`` Tensors of ``conv`` with ``bn`` folded in, cached per ``bn``;
+    ``None`` where ``bn`` cannot be folded into ``conv``."""
     tensors = _operands(conv, bn)
     key = _fold_key(bn, tensors)
     hit = _FOLDED.get(bn)
@@ -159,7 +158,7 @@ def _folded(conv, bn):
     if _foldable(conv, bn, tensors):
         w, b, weight, bias, mean, var = (None if t is None else t._data for t in tensors)
         wf, bf = N.fold_batch_norm(w, b, mean, var, weight, bias, float(bn.eps))
-        folded = (_constant(wf), _constant(bf), bf)
+        folded = (_constant(wf), _constant(bf))
     _FOLDED[bn] = (key, folded)
     return folded
 
@@ -192,21 +191,10 @@ def _conv_bn(conv, bn, input):
     folded = _folded(conv, bn)
     if folded is None:
         return None
-    wf, bt, bf = folded
-    if input._data.dtype != bf.dtype or input._data.ndim != wf._data.ndim:
+    wf, bt = folded
+    if input._data.dtype != wf._data.dtype or input._data.ndim != wf._data.ndim:
         return None                         # another dtype or an unbatched input
-    if conv.groups > 1 and conv.groups == conv.in_channels:
-        # the depthwise kernel adds a bias as it writes its output: no extra pass
-        return _conv_call(conv, input, wf, bt)
-    out = _conv_call(conv, input, wf, None)
-    x = out._data
-    if x.size == 0:
-        return out
-    if not x.flags.c_contiguous or not x.flags.writeable:
-        return None
-    N.add_per_channel_(x, bf)
-    out._version[0] += 1
-    return out
+    return _conv_call(conv, input, wf, bt)  # the kernel adds the bias as it writes, or after
 
 
 def _conv_call(conv, input, weight, bias):
@@ -232,24 +220,6 @@ def _conv_call(conv, input, weight, bias):
     return out
 
 
-def _conv_bias(conv, input):
-    """``conv(input)`` for a convolution with a bias, the bias added per channel in the fast
-    layout of ``add_per_channel_`` (a batch of images: one long row per image rather than a
-    short one per channel); ``None`` where the usual call is as fast or this does not apply."""
-    b = conv._parameters.get("bias")
-    if (b is None or _hooked(conv) or not isinstance(input, Tensor) or not isinstance(b, Tensor)
-            or input._data.ndim != conv.weight._data.ndim or input._data.shape[0] < 2
-            or b._data.dtype != input._data.dtype):
-        return None
-    out = _conv_call(conv, input, conv.weight, None)
-    x = out._data
-    if not x.flags.c_contiguous or not x.flags.writeable or x.shape[1:2] != b._data.shape:
-        return None
-    N.add_per_channel_(x, b._data)
-    out._version[0] += 1
-    return out
-
-
 def sequential_forward(modules, input):
     """Call ``modules`` one after the other on ``input`` (no graph is being recorded): a
     convolution and the eval-mode batch norm after it as one folded convolution, the modules
@@ -268,9 +238,9 @@ def sequential_forward(modules, input):
             if out is not None:
                 input, fresh, i = out, True, i + 1
                 continue
-            out = _conv_bias(module, input)
-            if out is not None:
-                input, fresh = out, True
+            if not _hooked(module) and isinstance(input, Tensor):
+                input, fresh = _conv_call(module, input, module.weight,
+                                          module._parameters.get("bias")), True
                 continue
         fresh = type(module) in _FRESH and not _hooked(module)
         input = module(input)
