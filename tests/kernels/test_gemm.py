@@ -233,10 +233,9 @@ def test_linear_with_split_products_matches_torch(split_everything):
         assert_close(mine.grad, ref.grad)
 
 
-def test_matmul_small_product_does_not_switch_blas_threads(monkeypatch):
-    # a product the BLAS runs on one thread by itself needs no switch of its thread count
-    # (the switch cost more than the product); larger ones under SERIAL_MAX_FLOPS run
-    # single-threaded
+def _record_thread_switches(monkeypatch):
+    """Pretend the BLAS has 2 threads; return the list that each switch to one thread
+    (``gemm.single_threaded_blas``) appends to."""
     entered = []
 
     class Recording:
@@ -248,6 +247,14 @@ def test_matmul_small_product_does_not_switch_blas_threads(monkeypatch):
 
     monkeypatch.setattr(gemm, "blas_threads", lambda: 2)
     monkeypatch.setattr(gemm, "single_threaded_blas", Recording)
+    return entered
+
+
+def test_matmul_small_product_does_not_switch_blas_threads(monkeypatch):
+    # a product the BLAS runs on one thread by itself needs no switch of its thread count
+    # (the switch cost more than the product); larger ones under SERIAL_MAX_FLOPS run
+    # single-threaded
+    entered = _record_thread_switches(monkeypatch)
     a, b = np.ones((64, 84), np.float32), np.ones((84, 10), np.float32)
     np.testing.assert_array_equal(gemm.matmul(a, b), a @ b)
     np.testing.assert_array_equal(gemm.matmul(a[None], b[None]), a @ b[None])
@@ -260,17 +267,7 @@ def test_matmul_small_product_does_not_switch_blas_threads(monkeypatch):
 def test_matmul_mid_size_product_runs_on_the_blas_threads(monkeypatch):
     # from SERIAL_MAX_FLOPS to SPLIT_MIN_FLOPS (LeNet-5's 29 MFLOP convolution products):
     # one np.matmul on the BLAS's own threads, neither split nor switched to one thread
-    entered = []
-
-    class Recording:
-        def __enter__(self):
-            entered.append(1)
-
-        def __exit__(self, *exc):
-            return False
-
-    monkeypatch.setattr(gemm, "blas_threads", lambda: 2)
-    monkeypatch.setattr(gemm, "single_threaded_blas", Recording)
+    entered = _record_thread_switches(monkeypatch)
     cols, wt = np.ones((6400, 150), np.float32), np.ones((150, 16), np.float32)
     np.testing.assert_array_equal(gemm.matmul(cols, wt), cols @ wt)
     assert entered == []

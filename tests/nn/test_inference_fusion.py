@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from tests._oracle import assert_close
+from tests.models._torch_ref import TBasicBlock, TResNet
 
 import svertka
 from svertka import nn, optim
@@ -331,7 +332,7 @@ def test_resnet_block_no_grad_keeps_one_copy_of_weights_larger_than_outputs(monk
 
 def test_resnet18_no_grad_matches_torch():
     sv = _random_stats(R.resnet18(num_classes=5).double())
-    tm = _torch_resnet18(5).double().eval()
+    tm = TResNet(TBasicBlock, [2, 2, 2, 2], num_classes=5).double().eval()
     tm.load_state_dict({k: torch.from_numpy(v.numpy().copy())
                         for k, v in sv.state_dict().items()})
     x = np.random.default_rng(5).standard_normal((2, 3, 32, 32))
@@ -340,49 +341,6 @@ def test_resnet18_no_grad_matches_torch():
     with torch.no_grad():
         want = tm(torch.from_numpy(x))
     assert_close(y, want, rtol=1e-10)
-
-
-def _torch_resnet18(num_classes):
-    """torchvision's resnet18 layout in plain torch (torchvision does not load here)."""
-    tnn = torch.nn
-
-    class Block(tnn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = tnn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = tnn.BatchNorm2d(cout)
-            self.relu = tnn.ReLU()
-            self.conv2 = tnn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = tnn.BatchNorm2d(cout)
-            self.downsample = None
-            if stride != 1 or cin != cout:
-                self.downsample = tnn.Sequential(tnn.Conv2d(cin, cout, 1, stride, bias=False),
-                                                 tnn.BatchNorm2d(cout))
-
-        def forward(self, x):
-            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
-            return self.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-    class Net(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = tnn.Conv2d(3, 64, 7, 2, 3, bias=False)
-            self.bn1 = tnn.BatchNorm2d(64)
-            self.relu = tnn.ReLU()
-            self.maxpool = tnn.MaxPool2d(3, 2, 1)
-            cin = 64
-            for i, (c, s) in enumerate(((64, 1), (128, 2), (256, 2), (512, 2))):
-                setattr(self, f"layer{i + 1}", tnn.Sequential(Block(cin, c, s), Block(c, c, 1)))
-                cin = c
-            self.avgpool = tnn.AdaptiveAvgPool2d(1)
-            self.fc = tnn.Linear(512, num_classes)
-
-        def forward(self, x):
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.fc(self.avgpool(x).flatten(1))
-
-    return Net()
 
 
 def test_add_act_leaves_a_branch_it_did_not_make():
